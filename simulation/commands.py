@@ -1,0 +1,10 @@
+"""Registry of the subcommands that live beside their features.
+
+Each entry is a function ``register(subparsers)`` that adds one or more subcommands, each with
+``set_defaults(func=...)``. Keeping the list here lets ``cli.py`` stay small and each feature own
+its command-line interface.
+"""
+
+from __future__ import annotations
+
+REGISTRY: list = []

@@ -1,0 +1,537 @@
+"""The spread-and-scale-up model: sites on a network moving through implementation stages.
+
+State lives in numpy arrays owned by :class:`SpreadModel`; every rule is a vectorised operation
+over all sites, and neighbour influence is one sparse matrix product per month. The Mesa agents
+(:class:`Site`) are the sites' faces for users, inspection and visualisation: their attributes
+read from and write to the model's arrays.
+
+One month (``step``) runs these phases, in this order (docs/ODD.md, "Process overview and scheduling"):
+
+1. ``support``     the programme allocates its support capacity, trainers and collaboratives;
+                   funding may end;
+2. ``forces``      turnover (competence, champions, fall-back), learning, fidelity drift, support
+                   and coaching, adaptation, assurance rounds, change fatigue;
+3. ``neighbours``  one sparse product gives each site its neighbours' adoption and adaptation;
+4. ``pressures``   each logic that is on returns engage/progress/abandon pressures; shocks add
+                   theirs; pressures are combined;
+5. ``transitions`` every site moves at most one stage, all from the state at the start of the
+                   month (synchronous);
+6. ``collect``     the month's outputs are recorded.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import scipy.sparse as sp
+
+from . import logics
+from .errors import fail
+from .logics import ecological, mechanical, social
+from .network import Built, build
+from .rng import Streams
+from .scenario import Scenario
+from .traits import site_traits
+
+STAGES = ("not_engaged", "exploration", "installation", "initial", "full", "declined", "discontinued")
+NOT_ENGAGED, EXPLORATION, INSTALLATION, INITIAL, FULL, DECLINED, DISCONTINUED = range(7)
+TRAITS = ("capacity", "leadership", "champions", "turnover", "fit", "size", "threshold", "prestige")
+SERIES = ("adopted", "adopted_share", "reach", "mean_fidelity", "benefit", "support_used", "supported", "trainers")
+
+
+class Site(mesa.Agent):
+    """One site (school, practice, ICU...): a view onto its row of the model's arrays.
+
+    Attributes:
+        index: the site's row in the model's arrays.
+        site: the site's id as given in the network or site file (0..n-1 for generated networks).
+    """
+
+    def __init__(self, model: "SpreadModel", index: int, site):
+        super().__init__(model)
+        self.index = index
+        self.site = site
+
+    @property
+    def stage(self) -> str:
+        return STAGES[self.model.stage[self.index]]
+
+    @property
+    def group(self):
+        return self.model.group[self.index]
+
+    @property
+    def adopted(self) -> bool:
+        return bool(self.model.stage[self.index] in (INITIAL, FULL))
+
+    @property
+    def neighbours(self) -> list["Site"]:
+        W = self.model.W
+        cols = W.indices[W.indptr[self.index]:W.indptr[self.index + 1]]
+        return [self.model.sites[j] for j in cols]
+
+    def __getattr__(self, name):
+        # traits and state arrays read as attributes: site.capacity, site.fidelity, ...
+        model = self.__dict__.get("model")
+        if model is not None and name in SpreadModel.SITE_ARRAYS:
+            return getattr(model, name)[self.index].item()
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"Site({self.site!r}, stage={self.stage})"
+
+
+def _top_k(mask: np.ndarray, rank: np.ndarray, k: int) -> np.ndarray:
+    """Indices of at most ``k`` sites in ``mask`` with the best (lowest) priority rank."""
+    idx = np.flatnonzero(mask)
+    if k <= 0:
+        return idx[:0]
+    if len(idx) > k:
+        idx = idx[np.argpartition(rank[idx], k - 1)[:k]]
+    return idx
+
+
+class SpreadModel(mesa.Model):
+    """Spread and scale-up of an innovation across sites on a network.
+
+    Args:
+        scenario: a validated :class:`~simulation.scenario.Scenario`.
+        seed: the run's seed; decides the run completely (named streams, see :mod:`simulation.rng`).
+        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs).
+        built: sites and ties made beforehand (to share a network across runs); built from the
+            scenario with the ``network`` stream when not given.
+
+    Raises:
+        InputError: for inputs that only show as wrong once the sites are known (seeding more sites
+            than exist, listed seed ids that are not sites, an unknown seeding group).
+    """
+
+    SITE_ARRAYS = TRAITS + ("fidelity", "competence", "adaptation", "fatigue", "months_in_stage",
+                            "supported", "trainer", "adopted_month", "fit_eff")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, agents: bool = True, built: Built | None = None):
+        seed = scenario.seed if seed is None else int(seed)
+        self.streams = Streams(seed)
+        super().__init__(rng=self.streams["mesa"])
+        self.scenario_obj = scenario
+        self.seed = seed
+        sc = scenario
+        self.months = sc.months
+        self.month = 0
+        if built is None:
+            built = build(sc, self.streams["network"])
+        self.ids = built.ids
+        self.n = n = len(built.ids)
+        self._set_network(built.W)
+        traits, self.group = site_traits(sc, built, self.streams)
+        for name in TRAITS:
+            setattr(self, name, traits[name])
+        self.champions = self.champions.astype(np.int32)
+        self.monthly_turnover = 1.0 - (1.0 - self.turnover) ** (1.0 / 12.0)
+        self.adaptive_capability = (self.capacity + self.leadership) / 3.0  # + adaptation/3, kept current
+
+        # state
+        self.stage = np.zeros(n, np.int8)
+        self.months_in_stage = np.zeros(n, np.int32)
+        self.fidelity = np.zeros(n)
+        self.competence = np.zeros(n)
+        self.adaptation = np.zeros(n)
+        self.fatigue = np.zeros(n)
+        self.fit_eff = self.fit.copy()
+        self.supported = np.zeros(n, bool)
+        self.ever_supported = np.zeros(n, bool)
+        self.invited = np.zeros(n, bool)
+        self.trainer = np.zeros(n, bool)
+        self.member = np.zeros(n, bool)
+        self.adopted_month = np.full(n, -1, np.int32)
+        self.support_used = 0.0
+        self.funded = True
+        self.nb_share = np.zeros(n)
+        self.nb_prestige = np.zeros(n)
+        self.nb_adaptation = np.zeros(n)
+        self.adopted_share = 0.0
+        self._eco_on = sc.logics.ecological.enabled
+        self._mech_on = sc.logics.mechanical.enabled
+        self._soc_on = sc.logics.social.enabled
+        self.fatigue_target = np.minimum(
+            1.0, sc.forces.concurrent_initiatives * sc.forces.fatigue_per_initiative * (1.5 - 0.5 * self.capacity))
+
+        self._priority(sc)
+        self._seed_sites(sc)
+
+        # outputs
+        self.counts = np.zeros((self.months + 1, len(STAGES)), np.int64)
+        self.series = {k: np.zeros(self.months + 1) for k in SERIES}
+        self.group_labels, self.group_index = np.unique(self.group.astype(str), return_inverse=True)
+        self.group_size = np.bincount(self.group_index, weights=self.size, minlength=len(self.group_labels))
+        self.sustain = self._sustain_plan(sc)
+        self._full_at_ref: np.ndarray | None = None
+        self.sustainment = float("nan")
+        self._collect()
+
+        self.sites: list[Site] = []
+        if agents:
+            self.sites = [Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+
+    # ----------------------------------------------------------------------------- set-up helpers
+    def _set_network(self, W: sp.csr_array) -> None:
+        self.W = sp.csr_array(W, dtype=float)
+        self.degree = np.asarray(self.W.sum(axis=1)).ravel()
+        self.has_ties = self.degree > 0
+        self._inv_degree = np.divide(1.0, self.degree, out=np.zeros(self.n), where=self.has_ties)
+        self._inv_prestige_degree = None
+
+    def _priority(self, sc: Scenario) -> None:
+        """Order in which the programme seeds and invites sites (the seeding rule); ties broken at random."""
+        rule = sc.strategy.seeding.rule
+        tie = self.streams["seeding"].random(self.n)
+        if rule == "most_ready":
+            score = (self.capacity + self.leadership + self.fit) / 3.0
+        elif rule == "most_central":
+            score = self.degree.astype(float)
+        elif rule == "opinion_leaders":
+            score = self.prestige
+        elif rule == "by_group":
+            g = sc.strategy.seeding.group
+            if g is None or g not in set(self.group.tolist()):
+                raise fail(sc.source, "strategy.seeding.group",
+                           f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, set(self.group.tolist()))))}")
+            score = (self.group == g).astype(float)
+        else:
+            score = np.zeros(self.n)
+        listed = self._listed_seeds(sc)
+        if len(listed):
+            score = score.copy()
+            score[listed] = np.inf  # listed sites first, in the order given (via tie below)
+            tie = tie.copy()
+            tie[listed] = -1.0 + np.arange(len(listed)) / (len(listed) + 1)
+        order = np.lexsort((tie, -score))
+        self.rank = np.empty(self.n, np.int64)
+        self.rank[order] = np.arange(self.n)
+        w = sc.strategy.waves
+        self.eligible_from = (self.rank // w.size) * w.every if w.every > 0 else np.zeros(self.n, np.int64)
+
+    def _listed_seeds(self, sc: Scenario) -> np.ndarray:
+        listed = sc.strategy.seeding.sites
+        if not listed:
+            return np.zeros(0, np.int64)
+        lookup = {str(s): i for i, s in enumerate(self.ids.tolist())}
+        missing = [str(s) for s in listed if str(s) not in lookup]
+        if missing:
+            raise fail(sc.source, "strategy.seeding.sites", f"not sites of this network: {', '.join(missing[:5])}")
+        idx = [lookup[str(s)] for s in listed]
+        if len(set(idx)) != len(idx):
+            raise fail(sc.source, "strategy.seeding.sites", "a site is listed twice")
+        return np.array(idx, np.int64)
+
+    def _seed_sites(self, sc: Scenario) -> None:
+        seeding = sc.strategy.seeding
+        k = len(seeding.sites) if seeding.sites else seeding.n
+        if k > self.n:
+            raise fail(sc.source, "strategy.seeding.n", f"cannot seed {k} sites: the network has {self.n}")
+        seeds = np.argsort(self.rank)[:k]
+        stage = {"exploration": EXPLORATION, "installation": INSTALLATION, "initial": INITIAL, "full": FULL}[seeding.stage]
+        if sc.pipeline == "instant":
+            stage = FULL
+        self.stage[seeds] = stage
+        self.fidelity[seeds] = 0.9
+        self.competence[seeds] = 0.8 if stage >= INITIAL else 0.2
+        if stage >= INITIAL:
+            self.adopted_month[seeds] = 0
+        self.adopted_share = float(np.count_nonzero(self.stage[seeds] >= INITIAL)) / self.n
+
+    def _sustain_plan(self, sc: Scenario) -> tuple[int, int] | None:
+        """(reference month, measurement month) for sustainment: from the end of support, else months - window."""
+        window = sc.outputs.sustain_window
+        f = sc.strategy.support.funding_months
+        ref = f if (f is not None and f + window <= self.months) else self.months - window
+        return (ref, ref + window) if ref >= 0 else None
+
+    # ---------------------------------------------------------------------------------- properties
+    @property
+    def using(self) -> np.ndarray:
+        """Sites delivering the innovation in some form (installation, initial or full)."""
+        return (self.stage >= INSTALLATION) & (self.stage <= FULL)
+
+    @property
+    def adopted(self) -> np.ndarray:
+        return (self.stage == INITIAL) | (self.stage == FULL)
+
+    # ----------------------------------------------------------------------------------- the step
+    def step(self) -> None:
+        """One month: support, forces, neighbours, pressures, transitions, collect."""
+        if self.month >= self.months:
+            self.running = False
+            return
+        self.month += 1
+        sc = self.scenario_obj
+        self._phase_support(sc)
+        self._phase_forces(sc)
+        self._phase_neighbours(sc)
+        engage, progress, abandon = self._phase_pressures(sc)
+        self._phase_transitions(sc, engage, progress, abandon)
+        self._collect()
+        if self.month >= self.months:
+            self.running = False
+
+    def run_model(self) -> "SpreadModel":
+        """Run to the scenario's horizon; returns the model so calls chain."""
+        while self.month < self.months:
+            self.step()
+        return self
+
+    # --- phase 1
+    def _phase_support(self, sc: Scenario) -> None:
+        """Support capacity, funding end, train-the-trainer, collaboratives (source 001-004)."""
+        st = sc.strategy
+        month = self.month
+        f = st.support.funding_months
+        self.funded = f is None or month <= f
+        if st.collaborative.enabled and month == st.collaborative.start:
+            self._form_collaboratives(sc)
+        if not self._mech_on:
+            return
+        pipeline = (self.stage >= EXPLORATION) & (self.stage <= INITIAL)
+        ttt = st.train_the_trainer
+        if ttt.enabled:
+            cand = (self.stage == FULL) & (self.months_in_stage >= ttt.after) & (self.competence >= 0.5)
+            cap = self.n if ttt.max_trainers is None else ttt.max_trainers
+            self.trainer[:] = False
+            self.trainer[_top_k(cand, self.rank, cap)] = True
+        trainer_slots = ttt.trainees * int(self.trainer.sum()) if (ttt.enabled and (self.funded or ttt.after_funding)) else 0
+        base = st.support.capacity
+        eligible = self.eligible_from <= month
+        reentry = (self.stage >= DECLINED) & (self.months_in_stage >= sc.forces.reentry_delay)
+        candidates = ((self.stage == NOT_ENGAGED) | reentry) & eligible
+        self.supported &= pipeline
+        if base is None and self.funded:
+            self.supported |= pipeline
+            self.invited = candidates
+        else:
+            cap = (base if self.funded else 0) + trainer_slots
+            if self.supported.sum() > cap:
+                keep = _top_k(self.supported, self.rank, cap)
+                self.supported[:] = False
+                self.supported[keep] = True
+            free = cap - int(self.supported.sum())
+            if free > 0:
+                self.supported[_top_k(pipeline & ~self.supported, self.rank, free)] = True
+                free = cap - int(self.supported.sum())
+            self.invited = np.zeros(self.n, bool)
+            if free > 0:
+                self.invited[_top_k(candidates, self.rank, free)] = True
+        self.ever_supported |= self.supported
+        self.support_used += st.support.cost * float(np.count_nonzero(self.supported))
+
+    def _form_collaboratives(self, sc: Scenario) -> None:
+        """Breakthrough collaboratives: cohorts get lateral ties to each other (source 003)."""
+        col = sc.strategy.collaborative
+        rng = self.streams["collaborative"]
+        if col.members == "all":
+            members = np.arange(self.n)
+        else:
+            members = np.flatnonzero((self.stage >= EXPLORATION) & (self.stage <= FULL))
+        members = rng.permutation(members)
+        self.member[members] = True
+        if len(members) < 2:
+            return
+        cohort = np.arange(len(members)) // col.size
+        src, dst = [], []
+        for c in range(int(cohort.max()) + 1):
+            ids = members[cohort == c]
+            if len(ids) < 2:
+                continue
+            a, b = np.meshgrid(ids, ids)
+            keep = a != b
+            src.append(a[keep])
+            dst.append(b[keep])
+        if src:
+            C = sp.csr_array((np.ones(sum(len(s) for s in src)), (np.concatenate(src), np.concatenate(dst))), shape=(self.n, self.n))
+            C.data[:] = 1.0
+            self._set_network(self.W.maximum(C))
+
+    # --- phase 2
+    def _phase_forces(self, sc: Scenario) -> None:
+        """Turnover, champions, learning, drift, coaching, adaptation, assurance, fatigue (sources 001, 002)."""
+        fo = sc.forces
+        st = sc.strategy
+        using = self.using
+        pkg = st.replication_package
+        if fo.turnover:
+            u = self.streams["turnover"].random((2, self.n))
+            m = self.monthly_turnover
+            # competence walks out with leavers; the replication package onboards their successors
+            self.competence *= 1.0 - m * (1.0 - pkg)
+            has = self.champions > 0
+            lose = has & (u[0] < 1.0 - (1.0 - m) ** self.champions)
+            self.champions[lose] -= 1
+            last = lose & (self.champions == 0) & (self.stage >= INITIAL) & (self.stage <= FULL)
+            back = last & (u[1] < fo.fallback * (1.0 - pkg))
+            if back.any():
+                self.stage[back] -= 1  # full -> initial, initial -> installation
+                self.months_in_stage[back] = 0
+            recruit = ~has & (u[1] < fo.champion_recruit * self.leadership)
+            self.champions[recruit] = 1
+        # learning by doing (and in collaboratives)
+        gain = fo.learning * (0.5 + 0.5 * self.capacity)
+        if sc.strategy.collaborative.enabled and self.month >= st.collaborative.start:
+            gain = gain + st.collaborative.learning * self.member
+            members_active = self.member & (self.stage >= EXPLORATION) & (self.stage <= FULL)
+            self.support_used += st.collaborative.cost * float(np.count_nonzero(members_active))
+        self.competence += gain * (1.0 - self.competence) * using
+        # fidelity drifts down, the less so the more competent the site (source 002)
+        self.fidelity -= fo.drift * self.fidelity * (1.0 - 0.5 * self.competence) * using
+        if self._mech_on:
+            mechanical.update(self, sc.logics.mechanical)
+        if self._eco_on:
+            ecological.update(self, sc.logics.ecological, st.adaptation)
+            self.adaptive_capability = (self.capacity + self.leadership + self.adaptation) / 3.0
+        a = st.assurance
+        if a.interval > 0 and self.month % a.interval == 0:
+            audited = (self.stage >= INITIAL) & (self.stage <= FULL)
+            self.fidelity += a.repair * np.maximum(a.target - self.fidelity, 0.0) * audited
+            self.support_used += a.cost * float(np.count_nonzero(audited))
+        np.clip(self.fidelity, 0.0, 1.0, out=self.fidelity)
+        np.clip(self.competence, 0.0, 1.0, out=self.competence)
+        if fo.concurrent_initiatives > 0 or self.fatigue.any():
+            self.fatigue += 0.1 * (self.fatigue_target - self.fatigue)
+
+    # --- phase 3
+    def _phase_neighbours(self, sc: Scenario) -> None:
+        """Neighbours' adoption (plain and prestige-weighted) and adaptation, in one sparse product."""
+        adopted = self.adopted
+        self.adopted_share = float(np.count_nonzero(adopted)) / self.n
+        if self.W.nnz == 0:
+            return
+        a = adopted.astype(float)
+        cols = [a]
+        soc = sc.logics.social
+        want_prestige = self._soc_on and soc.rule == "influence"
+        want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
+        if want_prestige:
+            cols.append(a * self.prestige)
+        if want_adapt:
+            cols.append(a * self.adaptation)
+        X = self.W @ (np.column_stack(cols) if len(cols) > 1 else a)
+        if X.ndim == 1:
+            X = X[:, None]
+        self.nb_share = X[:, 0] * self._inv_degree
+        c = 1
+        if want_prestige:
+            if self._inv_prestige_degree is None:
+                pd_ = self.W @ self.prestige
+                self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(self.n), where=pd_ > 0)
+            self.nb_prestige = X[:, c] * self._inv_prestige_degree
+            c += 1
+        if want_adapt:
+            self.nb_adaptation = np.divide(X[:, c], X[:, 0], out=np.zeros(self.n), where=X[:, 0] > 0)
+
+    # --- phase 4
+    def _phase_pressures(self, sc: Scenario):
+        """Each logic's pressures plus the site's own forces and shocks, combined (MODEL.md)."""
+        lg = sc.logics
+        fo = sc.forces
+        parts = []
+        if self._mech_on:
+            parts.append(mechanical.pressures(self, lg.mechanical))
+        if self._eco_on:
+            parts.append(ecological.pressures(self, lg.ecological))
+        if self._soc_on:
+            parts.append(social.pressures(self, lg.social))
+        # the site's own capacity moves it on; internal risks push it out (NASSS, source 003)
+        own_progress = fo.progress * self.capacity if fo.progress > 0 else None
+        own_abandon = None
+        if fo.abandon > 0:
+            risk = ((1.0 - self.fit_eff) + (1.0 - self.competence) + self.fatigue) / 3.0
+            own_abandon = fo.abandon * risk * np.where(self.champions > 0, 0.6, 1.0)
+        parts.append(logics.Pressures(None, own_progress, own_abandon))
+        shock = self._shock(sc)
+        if shock > 0:
+            parts.append(logics.Pressures(None, None, shock * (1.0 - self.adaptive_capability)))
+        rule = lg.combine
+        engage = logics.combine([p.engage for p in parts if p.engage is not None], rule, self.n)
+        progress = logics.combine([p.progress for p in parts if p.progress is not None], rule, self.n)
+        abandon = logics.combine([p.abandon for p in parts if p.abandon is not None], rule, self.n)
+        return engage, progress, abandon
+
+    def _shock(self, sc: Scenario) -> float:
+        """System-wide shock this month (funding cut, policy change): its severity, else 0."""
+        sh = sc.shocks
+        u = self.streams["shocks"].random()
+        hit = self.month in sh.months or u < sh.rate
+        return sh.severity if hit else 0.0
+
+    # --- phase 5
+    def _phase_transitions(self, sc: Scenario, engage, progress, abandon) -> None:
+        """Every site moves at most one stage, decided from the state at the start of the month."""
+        u = self.streams["transitions"].random(self.n)
+        st = self.stage
+        new = st.copy()
+        mis = self.months_in_stage
+        fo = sc.forces
+        instant = sc.pipeline == "instant"
+        # engagement (first time, or re-entry after declining/discontinuing)
+        rate = np.where(st == NOT_ENGAGED, engage, np.where((st >= DECLINED) & (mis >= fo.reentry_delay), engage * fo.reentry, 0.0))
+        go = u < rate
+        go &= (st == NOT_ENGAGED) | (st >= DECLINED)
+        new[go] = FULL if instant else EXPLORATION
+        # in the pipeline: abandon or move on (competing risks, one draw)
+        pipe = (st >= EXPLORATION) & (st <= INITIAL)
+        if pipe.any():
+            mins = np.array([0, sc.stages.exploration, sc.stages.installation, sc.stages.initial, 0, 0, 0])
+            ready = mis >= mins[st]
+            ready &= (st != INITIAL) | (self.competence >= sc.stages.competence_for_full)
+            p = progress * ready
+            total = abandon + p
+            scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-12), 1.0)
+            a = abandon * scale
+            quit_ = pipe & (u < a)
+            move = pipe & ~quit_ & (u < a + p * scale)
+            new[quit_] = np.where(st[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)
+            new[move] = st[move] + 1
+        full_quit = (st == FULL) & (u < abandon)
+        new[full_quit] = DISCONTINUED
+        changed = new != st
+        if changed.any():
+            entered = changed & ((new == EXPLORATION) | (instant & go))
+            self.fidelity[entered] = 0.5 + 0.4 * sc.strategy.replication_package
+            self.adaptation[entered] = 0.0
+            first = changed & ((new == INITIAL) | (new == FULL)) & (self.adopted_month < 0)
+            self.adopted_month[first] = self.month
+            self.stage = new
+            mis[changed] = -1
+        mis += 1
+
+    # --- phase 6
+    def _collect(self) -> None:
+        t = self.month
+        stage = self.stage
+        counts = np.bincount(stage, minlength=len(STAGES))
+        self.counts[t] = counts
+        full = stage == FULL
+        adopted = counts[INITIAL] + counts[FULL]
+        s = self.series
+        s["adopted"][t] = adopted
+        s["adopted_share"][t] = adopted / self.n
+        s["reach"][t] = float(self.size @ full)
+        users = self.adopted
+        s["mean_fidelity"][t] = float(self.fidelity[users].mean()) if adopted else np.nan
+        s["benefit"][t] = float((self.size * self.fidelity * self.fit_eff) @ full)
+        s["support_used"][t] = self.support_used
+        s["supported"][t] = float(np.count_nonzero(self.supported))
+        s["trainers"][t] = float(np.count_nonzero(self.trainer))
+        if self.sustain is not None:
+            ref, end = self.sustain
+            if t == ref:
+                self._full_at_ref = full.copy()
+            if t == end and self._full_at_ref is not None:
+                base = self._full_at_ref
+                self.sustainment = float((full & base).sum() / base.sum()) if base.any() else float("nan")
+
+    # ------------------------------------------------------------------------------------ outputs
+    def reach_by_group(self) -> dict[str, float]:
+        """Share of each group's people served by sites in full implementation (for equity)."""
+        full = (self.stage == FULL).astype(float)
+        reached = np.bincount(self.group_index, weights=self.size * full, minlength=len(self.group_labels))
+        share = np.divide(reached, self.group_size, out=np.zeros_like(reached), where=self.group_size > 0)
+        return dict(zip(self.group_labels.tolist(), share.tolist()))

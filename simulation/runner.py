@@ -1,0 +1,209 @@
+"""Running one scenario: ``run(scenario, seed)`` and the result's tables, summary, plot and files."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .model import FULL, SERIES, STAGES, TRAITS, SpreadModel
+from .network import Built
+from .scenario import Scenario
+
+SUMMARY_KEYS = ("adopted_share", "reach", "reach_share", "mean_fidelity", "benefit", "sustainment",
+                "time_to_50", "abandonment", "equity_gap", "support_used", "cost_per_sustained_site")
+
+
+def summarise(model: SpreadModel) -> dict[str, float]:
+    """Per-run outcomes (MODEL.md, "What comes out").
+
+    ``sustainment``: share of the sites in full implementation when support ended (or at
+    ``months - sustain_window`` if support never ends) that are still in full implementation
+    ``sustain_window`` months later (Wong, Schaper & Saldana 2022 measure it two years on).
+    ``abandonment``: share of the sites that ever adopted that are discontinued at the end.
+    ``equity_gap``: the largest minus the smallest share of a group's people reached.
+    ``cost_per_sustained_site``: support used divided by the sites in full implementation at the end.
+    """
+    s = model.series
+    t = model.months
+    share = s["adopted_share"]
+    hit = np.flatnonzero(share >= 0.5)
+    ever = model.adopted_month >= 0
+    n_full = int(np.count_nonzero(model.stage == FULL))
+    by_group = model.reach_by_group()
+    total_size = float(model.size.sum())
+    return {
+        "adopted_share": float(share[t]),
+        "reach": float(s["reach"][t]),
+        "reach_share": float(s["reach"][t] / total_size) if total_size > 0 else float("nan"),
+        "mean_fidelity": float(s["mean_fidelity"][t]),
+        "benefit": float(s["benefit"][t]),
+        "sustainment": float(model.sustainment),
+        "time_to_50": float(hit[0]) if len(hit) else float("nan"),
+        "abandonment": float(np.count_nonzero(ever & (model.stage == 6)) / ever.sum()) if ever.any() else float("nan"),
+        "equity_gap": float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0,
+        "support_used": float(s["support_used"][t]),
+        "cost_per_sustained_site": float(s["support_used"][t] / n_full) if n_full else float("nan"),
+    }
+
+
+def timeseries_frame(model: SpreadModel) -> pd.DataFrame:
+    df = pd.DataFrame(model.counts[: model.month + 1], columns=list(STAGES))
+    df.insert(0, "month", np.arange(model.month + 1))
+    for k in SERIES:
+        df[k] = model.series[k][: model.month + 1]
+    for k in ("adopted", "supported", "trainers"):
+        df[k] = df[k].astype(np.int64)
+    return df
+
+
+def sites_frame(model: SpreadModel) -> pd.DataFrame:
+    am = model.adopted_month
+    df = pd.DataFrame({
+        "site": model.ids,
+        "stage": np.array(STAGES, dtype=object)[model.stage],
+        "adopted_month": pd.array(np.where(am >= 0, am, 0), dtype="Int64"),
+        "fidelity": model.fidelity,
+        "competence": model.competence,
+        "adaptation": model.adaptation,
+        "group": model.group,
+    })
+    df.loc[am < 0, "adopted_month"] = pd.NA
+    for k in TRAITS:
+        df[k] = getattr(model, k)
+    df["champions"] = df["champions"].astype(np.int64)
+    df["degree"] = model.degree
+    return df
+
+
+@dataclass
+class RunResult:
+    """The result of one run.
+
+    Attributes:
+        model: the Mesa model after the run (``model.agents`` are the sites).
+        timeseries: one row per month from month 0.
+        sites: one row per site.
+        summary: per-run outcomes (see :func:`summarise`).
+    """
+
+    model: SpreadModel
+    scenario: Scenario
+    seed: int
+    timeseries: pd.DataFrame
+    sites: pd.DataFrame
+    summary: dict[str, float]
+    elapsed: dict[str, float] = field(default_factory=dict)
+
+    def plot(self, ax=None):
+        """Stage areas over time with the adopted share; returns the matplotlib Axes."""
+        from .plots import adoption_plot
+
+        return adoption_plot(self.timeseries, title=f"{self.scenario.name} (seed {self.seed})", ax=ax)
+
+    def manifest(self) -> dict:
+        from . import __version__
+
+        return {
+            "scenario": self.scenario.to_dict(),
+            "scenario_file": self.scenario.source,
+            "scenario_hash": self.scenario.digest(),
+            "seed": self.seed,
+            "version": __version__,
+            "git_commit": git_commit(),
+            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.summary.items()},
+        }
+
+    def save(self, out: str | Path, plot: bool = True) -> Path:
+        """Write timeseries.csv, sites.csv, manifest.json and adoption.png into ``out`` atomically.
+
+        Everything is written to a temporary folder beside ``out`` and renamed into place at the end,
+        so a failure leaves no half-written folder behind.
+        """
+        out = Path(out)
+        with atomic_dir(out) as tmp:
+            self.timeseries.to_csv(tmp / "timeseries.csv", index=False)
+            self.sites.to_csv(tmp / "sites.csv", index=False)
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2))
+            if plot:
+                import matplotlib.pyplot as plt
+
+                ax = self.plot()
+                ax.figure.savefig(tmp / "adoption.png", dpi=120, bbox_inches="tight")
+                plt.close(ax.figure)
+        return out
+
+
+class atomic_dir:
+    """Context manager: yields a temporary folder that replaces ``target`` only on success."""
+
+    def __init__(self, target: Path):
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(self.target, old)
+            os.replace(self.tmp, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.target)
+        return False
+
+
+def git_commit() -> str | None:
+    """The package's git commit, when it runs from a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def run(scenario: Scenario, seed: int | None = None, *, months: int | None = None, agents: bool = True,
+        built: Built | None = None) -> RunResult:
+    """Run one scenario to its horizon.
+
+    Args:
+        scenario: a validated scenario (see :func:`simulation.load_scenario`).
+        seed: the run's seed (default: the scenario's ``seed``); decides the run completely.
+        months: override the horizon.
+        agents: create the Mesa site agents (``result.model.agents``).
+        built: a network built beforehand, shared across runs.
+
+    Returns:
+        RunResult with ``timeseries``, ``sites``, ``summary``, ``plot()`` and ``model``.
+    """
+    import time
+
+    if months is not None and months != scenario.months:
+        scenario = scenario.with_overrides({"months": months}, "months")
+    seed = scenario.seed if seed is None else int(seed)
+    t0 = time.perf_counter()
+    model = SpreadModel(scenario, seed, agents=agents, built=built)
+    t1 = time.perf_counter()
+    model.run_model()
+    t2 = time.perf_counter()
+    result = RunResult(model, scenario, seed, timeseries_frame(model), sites_frame(model), summarise(model))
+    result.elapsed = {"setup": t1 - t0, "step": t2 - t1, "output": time.perf_counter() - t2}
+    return result
