@@ -1,0 +1,183 @@
+"""``spreadsim bench``: wall time, throughput and peak memory on standard configurations.
+
+Each configuration runs in a fresh Python process, so its peak memory (``ru_maxrss``) is its own.
+Configurations register themselves with :func:`register`; features add theirs in their own modules,
+listed in ``CONFIG_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Callable
+
+CONFIGS: dict[str, tuple[Callable[[], dict], str]] = {}
+#: modules whose import registers more configurations (experiments, sensitivity, calibration, ...)
+CONFIG_MODULES: list[str] = ["simulation.bench"]
+
+
+def register(name: str, description: str):
+    """Decorator: register ``fn() -> dict`` as a benchmark configuration.
+
+    The returned dict holds metrics such as ``setup_s``, ``step_s``, ``wall_s``, ``site_steps_per_s``
+    and, optionally, ``target`` (a text saying what the issue asks for) and ``ok`` (whether it is met).
+    """
+
+    def deco(fn):
+        CONFIGS[name] = (fn, description)
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    for mod in CONFIG_MODULES:
+        importlib.import_module(mod)
+
+
+def _model_run(overrides: dict, months: int = 120) -> dict:
+    """Build and run a model in-process, timing setup (network, traits, agents) and stepping apart."""
+    from .model import SpreadModel
+    from .scenario import default_scenario
+
+    sc = default_scenario(**overrides, months=months)
+    t0 = time.perf_counter()
+    model = SpreadModel(sc, seed=1, agents=True)
+    t1 = time.perf_counter()
+    model.run_model()
+    t2 = time.perf_counter()
+    steps = model.n * months
+    return {"sites": model.n, "months": months, "setup_s": t1 - t0, "step_s": t2 - t1, "wall_s": t2 - t0,
+            "site_steps_per_s": steps / (t2 - t1)}
+
+
+ALL_LOGICS = {"network.type": "small_world", "network.k": 6, "network.p": 0.1,
+              "strategy.train_the_trainer.enabled": True, "strategy.assurance.interval": 6,
+              "strategy.seeding.n": 10}
+
+
+def _all_logics(n: int) -> dict:
+    return _model_run({**ALL_LOGICS, "sites.n": n, "strategy.support.capacity": max(20, n // 10)})
+
+
+@register("demo", "scenarios/demo.yaml end to end in-process (target < 0.3 s)")
+def bench_demo() -> dict:
+    from pathlib import Path
+
+    from .runner import run
+    from .scenario import load_scenario
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "demo.yaml"
+    run(load_scenario(path), seed=0)  # warm imports
+    t0 = time.perf_counter()
+    r = run(load_scenario(path), seed=1)
+    wall = time.perf_counter() - t0
+    return {"sites": r.model.n, "months": r.scenario.months, "setup_s": r.elapsed["setup"], "step_s": r.elapsed["step"],
+            "wall_s": wall, "site_steps_per_s": r.model.n * r.scenario.months / r.elapsed["step"],
+            "target": "wall < 0.3 s", "ok": wall < 0.3}
+
+
+@register("sw_1k", "1,000 sites, small world, all logics, 120 months")
+def bench_1k() -> dict:
+    return _all_logics(1_000)
+
+
+@register("sw_10k", "10,000 sites, small world, all logics, 120 months")
+def bench_10k() -> dict:
+    return _all_logics(10_000)
+
+
+@register("sw_100k", "100,000 sites, small world, all logics, 120 months (target >= 1e7 site-steps/s, setup < 2 s)")
+def bench_100k() -> dict:
+    r = _all_logics(100_000)
+    r["target"] = "step >= 1e7 site-steps/s, setup < 2 s"
+    r["ok"] = r["site_steps_per_s"] >= 1e7 and r["setup_s"] < 2
+    return r
+
+
+@register("sw_1m", "1,000,000 sites, small world, all logics, 120 months (target < 60 s, < 4 GiB)")
+def bench_1m() -> dict:
+    r = _all_logics(1_000_000)
+    r["target"] = "wall < 60 s, peak < 4 GiB"
+    r["ok"] = r["wall_s"] < 60  # memory is checked by the parent
+    r["peak_limit_mib"] = 4096
+    return r
+
+
+@register("threshold_100k", "linear threshold special case, 100,000 sites, 50 months (target step < 0.25 s, setup < 1 s)")
+def bench_threshold() -> dict:
+    ov = {"pipeline": "instant", "sites.n": 100_000, "network.type": "random", "network.degree": 6,
+          "sites.traits.threshold": {"dist": "uniform", "low": 0.1, "high": 0.3},
+          "logics.mechanical.enabled": False, "logics.ecological.enabled": False,
+          "logics.social.rule": "threshold", "logics.social.legitimacy": 1.0, "logics.social.bandwagon": 0.0,
+          "logics.social.progress": 0.0, "logics.social.abandon": 0.0, "forces.turnover": False,
+          "forces.abandon": 0.0, "forces.progress": 0.0, "forces.drift": 0.0, "strategy.seeding.n": 100}
+    r = _model_run(ov, months=50)
+    r["target"] = "step < 0.25 s, setup < 1 s"
+    r["ok"] = r["step_s"] < 0.25 and r["setup_s"] < 1
+    return r
+
+
+def _child(name: str) -> None:
+    # run as ``python -m simulation.bench``: use the importable module's registry, not __main__'s
+    bench = importlib.import_module("simulation.bench")
+    bench._load_all()
+    fn, _ = bench.CONFIGS[name]
+    out = fn()
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if "peak_limit_mib" in out:
+        out["ok"] = bool(out.get("ok", True) and out["peak_mib"] < out["peak_limit_mib"])
+    print("BENCH-RESULT " + json.dumps(out))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def main(args) -> int:
+    _load_all()
+    if args.list:
+        for name, (_, desc) in CONFIGS.items():
+            print(f"{name:<22} {desc}")
+        return 0
+    names = [s.strip() for s in args.only.split(",")] if args.only else list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        from .errors import fail
+
+        raise fail("--only", ",".join(unknown), f"unknown configuration; choose from {', '.join(CONFIGS)}")
+    cols = ["sites", "months", "setup_s", "step_s", "wall_s", "site_steps_per_s", "peak_mib", "ok"]
+    print(f"{'configuration':<22}" + "".join(f"{c:>18}" for c in cols) + "  target")
+    failed = False
+    for name in names:
+        best = None
+        for _ in range(max(1, args.repeat)):
+            proc = subprocess.run([sys.executable, "-m", "simulation.bench", name], capture_output=True, text=True)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+            if proc.returncode != 0 or not lines:
+                print(f"{name:<22} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+                failed = True
+                break
+            res = json.loads(lines[-1][len("BENCH-RESULT "):])
+            if best is None or res.get("wall_s", 0) < best.get("wall_s", 0):
+                best = res
+        if best is None:
+            continue
+        print(f"{name:<22}" + "".join(f"{_fmt(best.get(c, '')):>18}" for c in cols) + f"  {best.get('target', '')}")
+        extra = {k: v for k, v in best.items() if k not in cols and k not in ("target", "peak_limit_mib")}
+        if extra:
+            print(" " * 22 + "  " + ", ".join(f"{k}={_fmt(v)}" for k, v in extra.items()))
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
