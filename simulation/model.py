@@ -128,6 +128,8 @@ class SpreadModel(mesa.Model):
             setattr(self, name, traits[name])
         self.champions = self.champions.astype(np.int32)
         self.monthly_turnover = 1.0 - (1.0 - self.turnover) ** (1.0 / 12.0)
+        self._learning_gain = scenario.forces.learning * (0.5 + 0.5 * self.capacity)
+        self._log_stay = np.log1p(-np.minimum(self.monthly_turnover, 1.0 - 1e-12))
         self.adaptive_capability = (self.capacity + self.leadership) / 3.0  # + adaptation/3, kept current
 
         # state
@@ -180,6 +182,10 @@ class SpreadModel(mesa.Model):
         self.has_ties = self.degree > 0
         self._inv_degree = np.divide(1.0, self.degree, out=np.zeros(self.n), where=self.has_ties)
         self._inv_prestige_degree = None
+        # transpose for sending changes along ties (W is symmetric unless the network is directed)
+        self._WT = self.W if (self.W != self.W.T).nnz == 0 else sp.csr_array(self.W.T)
+        self._min_weight = float(self.W.data.min()) if self.W.nnz else 1.0
+        self._prev_adopted = None
 
     def _priority(self, sc: Scenario) -> None:
         """Order in which the programme seeds and invites sites (the seeding rule); ties broken at random."""
@@ -252,6 +258,11 @@ class SpreadModel(mesa.Model):
     def using(self) -> np.ndarray:
         """Sites delivering the innovation in some form (installation, initial or full)."""
         return (self.stage >= INSTALLATION) & (self.stage <= FULL)
+
+    def _using_now(self) -> np.ndarray:
+        """``using`` for the current month, computed once per phase that needs it."""
+        self._using = self.using
+        return self._using
 
     @property
     def adopted(self) -> np.ndarray:
@@ -355,7 +366,6 @@ class SpreadModel(mesa.Model):
         """Turnover, champions, learning, drift, coaching, adaptation, assurance, fatigue (sources 001, 002)."""
         fo = sc.forces
         st = sc.strategy
-        using = self.using
         pkg = st.replication_package
         if fo.turnover:
             u = self.streams["turnover"].random((2, self.n))
@@ -363,7 +373,7 @@ class SpreadModel(mesa.Model):
             # competence walks out with leavers; the replication package onboards their successors
             self.competence *= 1.0 - m * (1.0 - pkg)
             has = self.champions > 0
-            lose = has & (u[0] < 1.0 - (1.0 - m) ** self.champions)
+            lose = has & (u[0] < -np.expm1(self.champions * self._log_stay))
             self.champions[lose] -= 1
             last = lose & (self.champions == 0) & (self.stage >= INITIAL) & (self.stage <= FULL)
             back = last & (u[1] < fo.fallback * (1.0 - pkg))
@@ -372,15 +382,18 @@ class SpreadModel(mesa.Model):
                 self.months_in_stage[back] = 0
             recruit = ~has & (u[1] < fo.champion_recruit * self.leadership)
             self.champions[recruit] = 1
+        uf = self._using_now().astype(np.float64)
+        c = self.competence
         # learning by doing (and in collaboratives)
-        gain = fo.learning * (0.5 + 0.5 * self.capacity)
+        gain = self._learning_gain
         if sc.strategy.collaborative.enabled and self.month >= st.collaborative.start:
             gain = gain + st.collaborative.learning * self.member
             members_active = self.member & (self.stage >= EXPLORATION) & (self.stage <= FULL)
             self.support_used += st.collaborative.cost * float(np.count_nonzero(members_active))
-        self.competence += gain * (1.0 - self.competence) * using
+        c += gain * (1.0 - c) * uf
         # fidelity drifts down, the less so the more competent the site (source 002)
-        self.fidelity -= fo.drift * self.fidelity * (1.0 - 0.5 * self.competence) * using
+        if fo.drift > 0:
+            self.fidelity -= self.fidelity * (fo.drift - 0.5 * fo.drift * c) * uf
         if self._mech_on:
             mechanical.update(self, sc.logics.mechanical)
         if self._eco_on:
@@ -391,40 +404,58 @@ class SpreadModel(mesa.Model):
             audited = (self.stage >= INITIAL) & (self.stage <= FULL)
             self.fidelity += a.repair * np.maximum(a.target - self.fidelity, 0.0) * audited
             self.support_used += a.cost * float(np.count_nonzero(audited))
-        np.clip(self.fidelity, 0.0, 1.0, out=self.fidelity)
-        np.clip(self.competence, 0.0, 1.0, out=self.competence)
+        for x in (self.fidelity, self.competence):
+            np.minimum(x, 1.0, out=x)
+            np.maximum(x, 0.0, out=x)
         if fo.concurrent_initiatives > 0 or self.fatigue.any():
             self.fatigue += 0.1 * (self.fatigue_target - self.fatigue)
 
     # --- phase 3
     def _phase_neighbours(self, sc: Scenario) -> None:
-        """Neighbours' adoption (plain and prestige-weighted) and adaptation, in one sparse product."""
+        """Neighbours' adoption (plain and prestige-weighted) and adaptation.
+
+        ``W @ adopted`` is kept up to date incrementally: only the sites whose adoption changed this
+        month send their change along their ties (O(changes x degree) instead of O(ties)), with a
+        full sparse product whenever many sites changed, every 12 months, and after the network
+        changes. Adaptation changes every month, so its product is taken in full when needed.
+        """
         adopted = self.adopted
         self.adopted_share = float(np.count_nonzero(adopted)) / self.n
         if self.W.nnz == 0:
             return
-        a = adopted.astype(float)
-        cols = [a]
-        soc = sc.logics.social
-        want_prestige = self._soc_on and soc.rule == "influence"
+        want_prestige = self._soc_on and sc.logics.social.rule == "influence"
         want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
-        if want_prestige:
-            cols.append(a * self.prestige)
-        if want_adapt:
-            cols.append(a * self.adaptation)
-        X = self.W @ (np.column_stack(cols) if len(cols) > 1 else a)
-        if X.ndim == 1:
-            X = X[:, None]
-        self.nb_share = X[:, 0] * self._inv_degree
-        c = 1
+        prev = self._prev_adopted
+        J = None if prev is None else np.flatnonzero(adopted != prev)
+        if J is None or len(J) > self.n // 50 or self.month % 12 == 0:
+            a = adopted.astype(np.float64)
+            X = self.W @ (np.column_stack([a, a * self.prestige]) if want_prestige else a)
+            if X.ndim == 1:
+                X = X[:, None]
+            self._nb_count = X[:, 0].copy()
+            if want_prestige:
+                self._nb_prest = X[:, 1].copy()
+        elif len(J):
+            WT = self._WT
+            start, stop = WT.indptr[J], WT.indptr[J + 1]
+            lengths = stop - start
+            pos = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+            cols = WT.indices[pos]
+            sign = np.where(adopted[J], 1.0, -1.0)
+            contrib = WT.data[pos] * np.repeat(sign, lengths)
+            self._nb_count += np.bincount(cols, weights=contrib, minlength=self.n)
+            if want_prestige:
+                self._nb_prest += np.bincount(cols, weights=contrib * np.repeat(self.prestige[J], lengths), minlength=self.n)
+        self._prev_adopted = adopted
+        self.nb_share = self._nb_count * self._inv_degree
         if want_prestige:
             if self._inv_prestige_degree is None:
                 pd_ = self.W @ self.prestige
                 self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(self.n), where=pd_ > 0)
-            self.nb_prestige = X[:, c] * self._inv_prestige_degree
-            c += 1
+            self.nb_prestige = self._nb_prest * self._inv_prestige_degree
         if want_adapt:
-            self.nb_adaptation = np.divide(X[:, c], X[:, 0], out=np.zeros(self.n), where=X[:, 0] > 0)
+            total = self.W @ (adopted * self.adaptation)
+            self.nb_adaptation = np.divide(total, self._nb_count, out=np.zeros(self.n), where=self._nb_count > 0.5 * self._min_weight)
 
     # --- phase 4
     def _phase_pressures(self, sc: Scenario):
@@ -463,42 +494,56 @@ class SpreadModel(mesa.Model):
 
     # --- phase 5
     def _phase_transitions(self, sc: Scenario, engage, progress, abandon) -> None:
-        """Every site moves at most one stage, decided from the state at the start of the month."""
+        """Every site moves at most one stage, decided from the state at the start of the month.
+
+        One uniform draw per site decides: engagement for sites outside the pipeline; for sites in
+        it, abandonment or moving on as competing risks (abandon if ``u < a``, move on if
+        ``a <= u < a + p``, both scaled down when ``a + p > 1``).
+        """
         u = self.streams["transitions"].random(self.n)
         st = self.stage
-        new = st.copy()
         mis = self.months_in_stage
         fo = sc.forces
         instant = sc.pipeline == "instant"
+        moved = []  # (indices, new stage)
         # engagement (first time, or re-entry after declining/discontinuing)
-        rate = np.where(st == NOT_ENGAGED, engage, np.where((st >= DECLINED) & (mis >= fo.reentry_delay), engage * fo.reentry, 0.0))
-        go = u < rate
-        go &= (st == NOT_ENGAGED) | (st >= DECLINED)
-        new[go] = FULL if instant else EXPLORATION
+        go = (st == NOT_ENGAGED) & (u < engage)
+        if fo.reentry > 0:
+            go |= (st >= DECLINED) & (mis >= fo.reentry_delay) & (u < engage * fo.reentry)
+        go_idx = np.flatnonzero(go)
+        moved.append((go_idx, FULL if instant else EXPLORATION))
         # in the pipeline: abandon or move on (competing risks, one draw)
-        pipe = (st >= EXPLORATION) & (st <= INITIAL)
-        if pipe.any():
+        pipe = np.flatnonzero((st >= EXPLORATION) & (st <= INITIAL))
+        if len(pipe):
+            s_ = st[pipe]
             mins = np.array([0, sc.stages.exploration, sc.stages.installation, sc.stages.initial, 0, 0, 0])
-            ready = mis >= mins[st]
-            ready &= (st != INITIAL) | (self.competence >= sc.stages.competence_for_full)
-            p = progress * ready
-            total = abandon + p
-            scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-12), 1.0)
-            a = abandon * scale
-            quit_ = pipe & (u < a)
-            move = pipe & ~quit_ & (u < a + p * scale)
-            new[quit_] = np.where(st[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)
-            new[move] = st[move] + 1
-        full_quit = (st == FULL) & (u < abandon)
-        new[full_quit] = DISCONTINUED
-        changed = new != st
-        if changed.any():
-            entered = changed & ((new == EXPLORATION) | (instant & go))
+            ready = mis[pipe] >= mins[s_]
+            ready &= (s_ != INITIAL) | (self.competence[pipe] >= sc.stages.competence_for_full)
+            p = progress[pipe] * ready
+            a = abandon[pipe]
+            total = a + p
+            over = total > 1.0
+            if over.any():
+                a = np.where(over, a / total, a)
+                p = np.where(over, p / total, p)
+            uu = u[pipe]
+            quit_ = uu < a
+            move = ~quit_ & (uu < a + p)
+            q_idx = pipe[quit_]
+            moved.append((q_idx, np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
+            moved.append((pipe[move], s_[move] + 1))
+        full = np.flatnonzero(st == FULL)
+        if len(full):
+            moved.append((full[u[full] < abandon[full]], DISCONTINUED))
+        changed = np.concatenate([m[0] for m in moved])
+        if len(changed):
+            for idx, dest in moved:
+                st[idx] = dest
+            entered = go_idx if instant else changed[st[changed] == EXPLORATION]
             self.fidelity[entered] = 0.5 + 0.4 * sc.strategy.replication_package
             self.adaptation[entered] = 0.0
-            first = changed & ((new == INITIAL) | (new == FULL)) & (self.adopted_month < 0)
+            first = changed[(st[changed] >= INITIAL) & (st[changed] <= FULL) & (self.adopted_month[changed] < 0)]
             self.adopted_month[first] = self.month
-            self.stage = new
             mis[changed] = -1
         mis += 1
 
@@ -513,10 +558,11 @@ class SpreadModel(mesa.Model):
         s = self.series
         s["adopted"][t] = adopted
         s["adopted_share"][t] = adopted / self.n
-        s["reach"][t] = float(self.size @ full)
-        users = self.adopted
-        s["mean_fidelity"][t] = float(self.fidelity[users].mean()) if adopted else np.nan
-        s["benefit"][t] = float((self.size * self.fidelity * self.fit_eff) @ full)
+        # sums with where= rather than BLAS dots: no thread start-up on small vectors
+        s["reach"][t] = float(np.sum(self.size, where=full))
+        users = (stage == INITIAL) | full
+        s["mean_fidelity"][t] = float(np.sum(self.fidelity, where=users)) / adopted if adopted else np.nan
+        s["benefit"][t] = float(np.sum(self.size * self.fidelity * self.fit_eff, where=full))
         s["support_used"][t] = self.support_used
         s["supported"][t] = float(np.count_nonzero(self.supported))
         s["trainers"][t] = float(np.count_nonzero(self.trainer))

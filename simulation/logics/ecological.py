@@ -24,7 +24,7 @@ def update(m, par, policy: str) -> None:
     """Users adapt towards their context and learn adaptations from neighbours; fidelity pays for core changes."""
     ceiling, core = ADAPTATION_POLICY[policy]
     if ceiling > 0:
-        users = m.using
+        users = m._using
         a = m.adaptation
         room = np.maximum(ceiling - a, 0.0) * users
         drive = par.adapt * (1.0 - m.fit) + par.neighbour_learning * m.nb_adaptation

@@ -10,13 +10,15 @@ that relied on support feel pressure to abandon, the less so the more competent 
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import Pressures
 
 
 def update(m, par) -> None:
     """State changes from support this month: coaching raises fidelity, training raises competence."""
-    sup = m.supported & m.using
-    if not sup.any():
+    sup = np.flatnonzero(m.supported & m._using)
+    if not len(sup):
         return
     w = par.weight
     m.fidelity[sup] += w * par.coach * (1.0 - m.fidelity[sup])
