@@ -22,7 +22,8 @@ def _fmt(v: float, pct: bool = False, unit: str = "") -> str:
     return f"{v:.1%}" if pct else f"{v:,.4g}{unit}"
 
 
-def print_summary(summary: dict, n_sites: int, months: int, file=sys.stdout) -> None:
+def print_summary(summary: dict, n_sites: int, months: int, file=None) -> None:
+    file = file or sys.stdout
     rows = [
         ("adopted share (initial + full)", _fmt(summary["adopted_share"], pct=True)),
         ("reach (people served by full sites)", f"{summary['reach']:,.0f} ({_fmt(summary['reach_share'], pct=True)})"),
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
 
 
 if __name__ == "__main__":

@@ -377,7 +377,7 @@ class SpreadModel(mesa.Model):
             self.champions[lose] -= 1
             last = lose & (self.champions == 0) & (self.stage >= INITIAL) & (self.stage <= FULL)
             back = last & (u[1] < fo.fallback * (1.0 - pkg))
-            if back.any():
+            if back.any() and sc.pipeline == "staged":  # an instant pipeline has no stage to fall back to
                 self.stage[back] -= 1  # full -> initial, initial -> installation
                 self.months_in_stage[back] = 0
             recruit = ~has & (u[1] < fo.champion_recruit * self.leadership)

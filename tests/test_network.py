@@ -1,0 +1,113 @@
+"""Networks: generators (seeded, right shape) and loaders (every malformed input refused clearly)."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from simulation import InputError, load_scenario, run
+from simulation.network import random_graph, small_world
+from simulation.scenario import from_dict
+
+from .conftest import write
+
+
+def scenario(tmp_path, text):
+    return load_scenario(write(tmp_path / "s.yaml", text))
+
+
+def test_small_world_shape_and_seed():
+    W = small_world(2000, 6, 0.1, np.random.default_rng(1))
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    assert (W != W.T).nnz == 0 and W.diagonal().sum() == 0
+    assert abs(deg.mean() - 6) < 0.05
+    assert (small_world(2000, 6, 0.1, np.random.default_rng(1)) != W).nnz == 0
+    assert (small_world(2000, 6, 0.1, np.random.default_rng(2)) != W).nnz > 0
+    lattice = small_world(100, 4, 0.0, np.random.default_rng(1))
+    G = nx.from_scipy_sparse_array(lattice)
+    assert nx.average_clustering(G) == pytest.approx(0.5)  # ring lattice k=4: 3(k-2)/(4(k-1))
+
+
+def test_random_graph_mean_degree():
+    W = random_graph(5000, 4, np.random.default_rng(3))
+    assert abs(W.sum() / 5000 - 4) < 0.15  # sd of the mean degree ~ sqrt(2*4/5000)
+
+
+@pytest.mark.parametrize("kind", ["small_world", "scale_free", "random", "regions", "complete", "none"])
+def test_every_generated_type_runs(kind):
+    sc = from_dict({"sites": {"n": 60}, "months": 12, "network": {"type": kind, "k": 4, "m": 2}})
+    res = run(sc, seed=1)
+    assert len(res.sites) == 60
+    if kind == "regions":
+        assert res.sites["group"].nunique() == 4
+
+
+def test_edge_list_with_site_table_and_isolated_sites(tmp_path):
+    write(tmp_path / "edges.csv", "source,target,weight\na,b,1\nb,c,2.5\n")
+    write(tmp_path / "sites.csv", "site,capacity,group\na,0.2,x\nb,0.9,y\nc,,x\nd,0.5,y\n")
+    sc = scenario(tmp_path, "months: 12\nnetwork: {type: file, file: edges.csv}\nsites: {file: sites.csv}\nstrategy:\n  seeding: {sites: [a]}\n")
+    res = run(sc, seed=1)
+    s = res.sites.set_index("site")
+    assert list(s.index) == ["a", "b", "c", "d"]
+    assert s.loc["a", "capacity"] == 0.2 and s.loc["b", "capacity"] == 0.9 and 0 <= s.loc["c", "capacity"] <= 1
+    assert s.loc["d", "degree"] == 0 and s.loc["b", "degree"] == 3.5
+    assert s.loc["a", "adopted_month"] == 0
+    assert {a.site for a in res.model.agents} == {"a", "b", "c", "d"}
+
+
+def test_graphml(tmp_path):
+    G = nx.Graph()
+    G.add_nodes_from(["x", "y", "z", "lonely"])
+    G.add_edge("x", "y", weight=2.0)
+    G.add_edge("y", "z")
+    nx.write_graphml(G, tmp_path / "g.graphml")
+    sc = scenario(tmp_path, "months: 6\nnetwork: {type: file, file: g.graphml}\nstrategy:\n  seeding: {n: 1}\n")
+    res = run(sc, seed=2)
+    assert sorted(res.sites["site"]) == ["lonely", "x", "y", "z"]
+
+
+def test_directed_edges(tmp_path):
+    write(tmp_path / "e.csv", "source,target\na,b\n")
+    sc = scenario(tmp_path, "months: 2\nnetwork: {type: file, file: e.csv, directed: true}\nstrategy: {seeding: {n: 0}}\n")
+    m = run(sc, seed=1).model
+    assert m.W[0, 1] == 1 and m.W[1, 0] == 0
+
+
+NETWORK_ERRORS = {
+    "missing columns": ("from,to\na,b\n", None, "needs columns 'source' and 'target'"),
+    "unparsable weight": ("source,target,weight\na,b,heavy\n", None, "weight: not a number on line(s) [2]"),
+    "negative weight": ("source,target,weight\na,b,-1\n", None, "weight: negative weight on line(s) [2]"),
+    "empty id": ("source,target\na,\n", None, "empty site id"),
+    "unknown site": ("source,target\na,zz\n", "site\na\nb\n", "edges name sites absent from the site table"),
+    "duplicate ids": ("source,target\na,b\n", "site\na\nb\na\n", "site: duplicate site ids: a"),
+    "bad trait": ("source,target\na,b\n", "site,capacity\na,2\nb,0.1\n", "capacity: values must lie in [0, 1]"),
+    "trait not number": ("source,target\na,b\n", "site,fit\na,good\nb,0.1\n", "fit: not a number"),
+    "no site column": ("source,target\na,b\n", "name,fit\na,0.1\n", "needs a 'site' column"),
+}
+
+
+@pytest.mark.parametrize("case", list(NETWORK_ERRORS))
+def test_malformed_network_inputs(tmp_path, case):
+    edges, sites, expected = NETWORK_ERRORS[case]
+    write(tmp_path / "e.csv", edges)
+    text = "network: {type: file, file: e.csv}\n"
+    if sites:
+        write(tmp_path / "t.csv", sites)
+        text += "sites: {file: t.csv}\n"
+    sc = scenario(tmp_path, text)
+    with pytest.raises(InputError) as exc:
+        run(sc, seed=1)
+    assert expected in str(exc.value)
+    assert ("e.csv" in str(exc.value)) or ("t.csv" in str(exc.value))
+
+
+def test_missing_network_file(tmp_path):
+    sc = scenario(tmp_path, "network: {type: file, file: nowhere.csv}\n")
+    with pytest.raises(InputError, match="nowhere.csv: file not found"):
+        run(sc, seed=1)
+
+
+def test_no_edges_is_valid(tmp_path):
+    write(tmp_path / "e.csv", "source,target\n")
+    write(tmp_path / "t.csv", "site\n1\n2\n3\n")
+    sc = scenario(tmp_path, "months: 5\nnetwork: {type: file, file: e.csv}\nsites: {file: t.csv}\nstrategy: {seeding: {n: 1}}\n")
+    assert len(run(sc, seed=1).sites) == 3

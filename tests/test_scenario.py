@@ -1,0 +1,130 @@
+"""Scenario loading and validation: every problem named by file and key path, never a traceback."""
+
+import yaml
+import pytest
+from hypothesis import given, settings, HealthCheck
+from hypothesis import strategies as st
+
+from simulation import InputError, load_scenario
+from simulation.scenario import Scenario, from_dict, parse_set
+
+from .conftest import SCENARIOS, write
+
+
+def problems(raw, src="s.yaml"):
+    with pytest.raises(InputError) as exc:
+        from_dict(raw, src)
+    return [str(p) for p in exc.value.problems]
+
+
+def test_bundled_scenarios_load():
+    for path in sorted(SCENARIOS.rglob("*.yaml")):
+        sc = load_scenario(path)
+        assert isinstance(sc, Scenario)
+
+
+def test_unknown_key_suggests_nearest():
+    (msg,) = problems({"logics": {"socail": {}}})
+    assert msg == "s.yaml: logics.socail: unknown key 'socail' (did you mean 'social'?)"
+
+
+def test_every_problem_is_reported():
+    msgs = problems({"months": -1, "logics": {"social": {"weight": 1.5, "q": "abc"}}, "network": {"tpye": "random"}})
+    joined = "\n".join(msgs)
+    assert len(msgs) == 4
+    for key in ("months", "logics.social.weight", "logics.social.q", "network.tpye"):
+        assert f"s.yaml: {key}:" in joined
+    assert "did you mean 'type'" in joined
+
+
+def test_probability_above_one_and_negative_count():
+    msgs = problems({"strategy": {"support": {"capacity": -3}}, "logics": {"mechanical": {"push": 1.2}}})
+    assert any("strategy.support.capacity" in m and "greater than or equal to 0" in m for m in msgs)
+    assert any("logics.mechanical.push" in m and "less than or equal to 1" in m for m in msgs)
+
+
+def test_yaml_on_key_gets_a_hint():
+    raw = yaml.safe_load("logics:\n  social:\n    on: true\n")
+    (msg,) = problems(raw)
+    assert "logics.social.True" in msg and "enabled" in msg
+
+
+def test_distribution_parameters_checked():
+    (msg,) = problems({"sites": {"traits": {"fit": {"dist": "beta", "a": 2}}}})
+    assert "sites.traits.fit" in msg and "missing b" in msg
+    (msg,) = problems({"sites": {"traits": {"fit": {"dist": "uniform", "low": 0.8, "high": 0.2}}}})
+    assert "above high" in msg
+
+
+def test_overrides_and_unknown_override_path():
+    sc = load_scenario(SCENARIOS / "demo.yaml", overrides={"logics.social.q": 0.3, "months": 12})
+    assert sc.logics.social.q == 0.3 and sc.months == 12
+    with pytest.raises(InputError) as exc:
+        load_scenario(SCENARIOS / "demo.yaml", overrides={"logics.socal.q": 0.3})
+    assert "no key 'socal' in logics (did you mean 'social'?)" in str(exc.value)
+
+
+def test_parse_set_reads_yaml_values():
+    assert parse_set(["a.b=0.5", "c=[1, 2]", "d=null", "e=text"]) == {"a.b": 0.5, "c": [1, 2], "d": None, "e": "text"}
+    with pytest.raises(InputError):
+        parse_set(["novalue"])
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_scenario(tmp_path / "nope.yaml")
+    bad = write(tmp_path / "bad.yaml", "months: [1, 2\nsites: {n: 3}\n")
+    with pytest.raises(InputError, match="malformed YAML") as exc:
+        load_scenario(bad)
+    assert str(bad) in str(exc.value)
+    lst = write(tmp_path / "list.yaml", "- 1\n- 2\n")
+    with pytest.raises(InputError, match="must be a mapping"):
+        load_scenario(lst)
+
+
+def test_strategies_are_validated():
+    msgs = problems({"strategies": {"fast": {"strategy.support.capacty": 5}, "slow": {"months": -2}}})
+    joined = "\n".join(msgs)
+    assert "strategies.fast.strategy.support.capacty" in joined and "did you mean 'capacity'" in joined
+    assert "strategies.slow" in joined and "months" in joined
+
+
+def test_digest_ignores_seed_and_name_but_not_values():
+    a = from_dict({"seed": 1, "name": "a"})
+    b = from_dict({"seed": 2, "name": "b"})
+    c = from_dict({"logics": {"social": {"q": 0.3}}})
+    assert a.digest() == b.digest() != c.digest()
+
+
+# ------------------------------------------------------------------------------------------ fuzz
+keys = st.sampled_from(["months", "seed", "sites", "n", "network", "type", "k", "p", "logics", "social", "q",
+                        "weight", "enabled", "strategy", "seeding", "rule", "support", "capacity", "traits",
+                        "fit", "dist", "a", "b", "low", "high", "pipeline", "strategies", "shocks", "months",
+                        "bogus", "groups", "adaptation", "file"])
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
+                    st.text(max_size=8), st.sampled_from(["beta", "random", "instant", "threshold", "small_world"]))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+documents = st.one_of(st.dictionaries(keys, values, max_size=6), values)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_fuzz_loader_ends_in_valid_scenario_or_clean_error(doc):
+    try:
+        sc = from_dict(doc, "fuzz.yaml")
+    except InputError as err:
+        assert err.problems and all(p.source == "fuzz.yaml" and p.message for p in err.problems)
+    else:
+        assert isinstance(sc, Scenario)
+
+
+@settings(max_examples=100, deadline=None)
+@given(documents)
+def test_fuzz_yaml_text_round_trip(tmp_path_factory, doc):
+    path = tmp_path_factory.mktemp("fz") / "s.yaml"
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, float) else str(doc))
+    try:
+        load_scenario(path)
+    except InputError as err:
+        assert all(p.source == str(path) for p in err.problems)
