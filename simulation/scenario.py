@@ -129,6 +129,17 @@ class Sites(_Section):
     )
     traits: Traits = Field(default_factory=Traits)
 
+    @model_validator(mode="after")
+    def _group_shares(self) -> "Sites":
+        if not self.groups:
+            raise ValueError("groups needs at least one group, e.g. {all: 1.0}")
+        bad = [k for k, v in self.groups.items() if not (v >= 0)]
+        if bad:
+            raise ValueError(f"group shares must be non-negative numbers; check {', '.join(bad)}")
+        if sum(self.groups.values()) <= 0:
+            raise ValueError("group shares must not all be zero")
+        return self
+
 
 class Network(_Section):
     type: Literal["small_world", "scale_free", "random", "regions", "complete", "none", "file"] = _f(
@@ -396,10 +407,10 @@ def _problems_from(err: ValidationError, source: str) -> list[Problem]:
             msg = "this key is required"
         else:
             got = e.get("input")
-            shown = json.dumps(got, default=str) if not isinstance(got, dict) else "a mapping"
-            if len(shown) > 60:
-                shown = shown[:57] + "..."
-            msg = f"{e['msg'].removeprefix('Value error, ')} (got {shown})"
+            msg = e["msg"].removeprefix("Value error, ")
+            if not isinstance(got, dict):
+                shown = json.dumps(got, default=str)
+                msg += f" (got {shown[:57] + '...' if len(shown) > 60 else shown})"
         key = (path, msg)
         if key not in seen:
             seen.add(key)
