@@ -8,3 +8,7 @@ its command-line interface.
 from __future__ import annotations
 
 REGISTRY: list = []
+
+from .sensitivity.cli import register as _sensitivity  # noqa: E402
+
+REGISTRY.append(_sensitivity)
