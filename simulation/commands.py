@@ -12,3 +12,7 @@ REGISTRY: list = []
 from .sensitivity.cli import register as _sensitivity  # noqa: E402
 
 REGISTRY.append(_sensitivity)
+
+from .app import register as _app  # noqa: E402
+
+REGISTRY.append(_app)
