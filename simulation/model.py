@@ -81,9 +81,20 @@ class Site(mesa.Agent):
         return f"Site({self.site!r}, stage={self.stage})"
 
 
+def _clip01(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] in place (the ufuncs directly: ``np.clip`` costs microseconds of wrappers)."""
+    np.minimum(x, 1.0, out=x)
+    return np.maximum(x, 0.0, out=x)
+
+
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices where a 1-d mask is true (``np.flatnonzero`` without its wrapper overhead)."""
+    return mask.nonzero()[0]
+
+
 def _top_k(mask: np.ndarray, rank: np.ndarray, k: int) -> np.ndarray:
     """Indices of at most ``k`` sites in ``mask`` with the best (lowest) priority rank."""
-    idx = np.flatnonzero(mask)
+    idx = _nonzero(mask)
     if k <= 0:
         return idx[:0]
     if len(idx) > k:
@@ -140,6 +151,7 @@ class SpreadModel(mesa.Model):
         self.adaptation = np.zeros(n)
         self.fatigue = np.zeros(n)
         self.fit_eff = self.fit.copy()
+        self._misfit = 1.0 - self.fit
         self.supported = np.zeros(n, bool)
         self.ever_supported = np.zeros(n, bool)
         self.invited = np.zeros(n, bool)
@@ -160,6 +172,10 @@ class SpreadModel(mesa.Model):
 
         self._priority(sc)
         self._seed_sites(sc)
+        self._rng_turnover = self.streams["turnover"]
+        self._rng_transitions = self.streams["transitions"]
+        self._rng_shocks = self.streams["shocks"]
+        self._min_months = np.array([0, sc.stages.exploration, sc.stages.installation, sc.stages.initial, 0, 0, 0])
 
         # outputs
         self.counts = np.zeros((self.months + 1, len(STAGES)), np.int64)
@@ -341,7 +357,7 @@ class SpreadModel(mesa.Model):
         if col.members == "all":
             members = np.arange(self.n)
         else:
-            members = np.flatnonzero((self.stage >= EXPLORATION) & (self.stage <= FULL))
+            members = _nonzero((self.stage >= EXPLORATION) & (self.stage <= FULL))
         members = rng.permutation(members)
         self.member[members] = True
         if len(members) < 2:
@@ -368,7 +384,7 @@ class SpreadModel(mesa.Model):
         st = sc.strategy
         pkg = st.replication_package
         if fo.turnover:
-            u = self.streams["turnover"].random((2, self.n))
+            u = self._rng_turnover.random((2, self.n))
             m = self.monthly_turnover
             # competence walks out with leavers; the replication package onboards their successors
             self.competence *= 1.0 - m * (1.0 - pkg)
@@ -405,8 +421,7 @@ class SpreadModel(mesa.Model):
             self.fidelity += a.repair * np.maximum(a.target - self.fidelity, 0.0) * audited
             self.support_used += a.cost * float(np.count_nonzero(audited))
         for x in (self.fidelity, self.competence):
-            np.minimum(x, 1.0, out=x)
-            np.maximum(x, 0.0, out=x)
+            _clip01(x)
         if fo.concurrent_initiatives > 0 or self.fatigue.any():
             self.fatigue += 0.1 * (self.fatigue_target - self.fatigue)
 
@@ -426,7 +441,7 @@ class SpreadModel(mesa.Model):
         want_prestige = self._soc_on and sc.logics.social.rule == "influence"
         want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
         prev = self._prev_adopted
-        J = None if prev is None else np.flatnonzero(adopted != prev)
+        J = None if prev is None else _nonzero(adopted != prev)
         if J is None or len(J) > self.n // 50 or self.month % 12 == 0:
             a = adopted.astype(np.float64)
             X = self.W @ (np.column_stack([a, a * self.prestige]) if want_prestige else a)
@@ -488,7 +503,7 @@ class SpreadModel(mesa.Model):
     def _shock(self, sc: Scenario) -> float:
         """System-wide shock this month (funding cut, policy change): its severity, else 0."""
         sh = sc.shocks
-        u = self.streams["shocks"].random()
+        u = self._rng_shocks.random()
         hit = self.month in sh.months or u < sh.rate
         return sh.severity if hit else 0.0
 
@@ -500,7 +515,7 @@ class SpreadModel(mesa.Model):
         it, abandonment or moving on as competing risks (abandon if ``u < a``, move on if
         ``a <= u < a + p``, both scaled down when ``a + p > 1``).
         """
-        u = self.streams["transitions"].random(self.n)
+        u = self._rng_transitions.random(self.n)
         st = self.stage
         mis = self.months_in_stage
         fo = sc.forces
@@ -510,14 +525,13 @@ class SpreadModel(mesa.Model):
         go = (st == NOT_ENGAGED) & (u < engage)
         if fo.reentry > 0:
             go |= (st >= DECLINED) & (mis >= fo.reentry_delay) & (u < engage * fo.reentry)
-        go_idx = np.flatnonzero(go)
+        go_idx = _nonzero(go)
         moved.append((go_idx, FULL if instant else EXPLORATION))
         # in the pipeline: abandon or move on (competing risks, one draw)
-        pipe = np.flatnonzero((st >= EXPLORATION) & (st <= INITIAL))
+        pipe = _nonzero((st >= EXPLORATION) & (st <= INITIAL))
         if len(pipe):
             s_ = st[pipe]
-            mins = np.array([0, sc.stages.exploration, sc.stages.installation, sc.stages.initial, 0, 0, 0])
-            ready = mis[pipe] >= mins[s_]
+            ready = mis[pipe] >= self._min_months[s_]
             ready &= (s_ != INITIAL) | (self.competence[pipe] >= sc.stages.competence_for_full)
             p = progress[pipe] * ready
             a = abandon[pipe]
@@ -532,7 +546,7 @@ class SpreadModel(mesa.Model):
             q_idx = pipe[quit_]
             moved.append((q_idx, np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
             moved.append((pipe[move], s_[move] + 1))
-        full = np.flatnonzero(st == FULL)
+        full = _nonzero(st == FULL)
         if len(full):
             moved.append((full[u[full] < abandon[full]], DISCONTINUED))
         changed = np.concatenate([m[0] for m in moved])

@@ -32,13 +32,14 @@ def combine(parts: list[np.ndarray], rule: str, n: int) -> np.ndarray:
     if not parts:
         return np.zeros(n)
     if len(parts) == 1:
-        return np.clip(parts[0], 0.0, 1.0)
+        out = np.minimum(parts[0], 1.0)
+        return np.maximum(out, 0.0, out=out)
     if rule == "additive":
         out = parts[0] + parts[1]
         for p in parts[2:]:
             out += p
         return np.minimum(out, 1.0, out=out)
-    stay = 1.0 - parts[0]
+    stay = 1.0 - np.minimum(parts[0], 1.0)
     for p in parts[1:]:
-        stay *= 1.0 - p
-    return np.clip(1.0 - stay, 0.0, 1.0, out=stay)
+        stay *= 1.0 - np.minimum(p, 1.0)
+    return np.subtract(1.0, stay, out=stay)

@@ -27,13 +27,18 @@ def update(m, par, policy: str) -> None:
         users = m._using
         a = m.adaptation
         room = np.maximum(ceiling - a, 0.0) * users
-        drive = par.adapt * (1.0 - m.fit) + par.neighbour_learning * m.nb_adaptation
+        drive = par.adapt * m._misfit + par.neighbour_learning * m.nb_adaptation
         da = par.weight * np.minimum(drive, 1.0) * room
         a += da
         if core > 0:
             m.fidelity -= core * da
     # effective fit: adaptation closes part of the gap, partners' adoption adds to it
-    np.clip(m.fit + (1.0 - m.fit) * m.adaptation + par.partners * par.weight * m.nb_share, 0.0, 1.0, out=m.fit_eff)
+    fe = m.fit_eff
+    np.multiply(m._misfit, m.adaptation, out=fe)
+    fe += m.fit
+    if par.partners > 0:
+        fe += (par.partners * par.weight) * m.nb_share
+    np.minimum(fe, 1.0, out=fe)
 
 
 def pressures(m, par) -> Pressures:
