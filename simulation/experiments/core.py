@@ -1,0 +1,648 @@
+"""Running many runs: replicates, strategies, executors, and results that survive interruption.
+
+The unit of work is a :class:`RunSpec` (a strategy label, a replicate number, a seed and the
+dotted-path overrides that make the strategy). :func:`execute` runs a list of them with one of three
+executors, ``serial``, ``processes`` (a local pool over all cores) or ``dask`` (any
+``dask.distributed`` cluster), in tasks of many runs each, streams each finished task to Parquet
+chunks in the output folder, skips the runs already stored there, and returns an
+:class:`~simulation.experiments.result.ExperimentResult`. :func:`run_many` (replicates of one
+scenario) and :func:`compare` (strategies on common random numbers) are built on it.
+
+Reproducibility: a run is decided by its scenario and seed alone (named random streams,
+:mod:`simulation.rng`), the seed of replicate *r* is derived from the base seed and *r* only
+(:func:`replicate_seed`), and results are sorted by (strategy order, replicate, seed), so the
+results are the same, bit for bit, whatever the executor, the number of workers, the task size, and
+however often the experiment was interrupted and resumed.
+
+Common random numbers: every strategy's replicate *r* runs with the same seed. Since each process
+of the model draws from its own named stream, replicate *r* of two strategies sees the same
+network, traits and random draws wherever the strategies do not change them, so strategy
+differences can be estimated from paired runs, with far less noise than from independent runs
+(Law, *Simulation Modeling and Analysis*, on common random numbers as a variance-reduction technique).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError, Problem
+from ..model import SERIES, STAGES, SpreadModel
+from ..network import Built, build
+from ..rng import Streams
+from ..runner import SUMMARY_KEYS, summarise
+from ..scenario import Scenario, load_scenario
+
+EXECUTORS = ("serial", "processes", "dask")
+#: series that ``runner.timeseries_frame`` stores as whole numbers
+INT_SERIES = ("adopted", "supported", "trainers")
+#: largest number of runs in one task when the task size is chosen automatically
+MAX_CHUNK = 50
+
+
+# ----------------------------------------------------------------------------------- run specs
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of an experiment.
+
+    Attributes:
+        strategy: a label, e.g. ``"baseline"``, ``"train_the_trainer"`` or ``"sobol/17"``.
+        replicate: the replicate number (0, 1, ...); runs of different strategies with the same
+            replicate and seed are paired.
+        seed: the run's seed (see :func:`replicate_seed`).
+        overrides: dotted-path overrides applied to the scenario for this run (``{}`` for none).
+    """
+
+    strategy: str
+    replicate: int
+    seed: int
+    overrides: dict = field(default_factory=dict, hash=False)
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of replicate ``replicate`` of an experiment with base seed ``seed``.
+
+    Derived with :class:`numpy.random.SeedSequence` from the base seed and the replicate number
+    only (not the strategy), so that every strategy's replicate *r* runs on the same seed (common
+    random numbers), and different base seeds give unrelated replicate seeds. The result is a
+    non-negative 63-bit integer; ``spreadsim run --seed <it>`` repeats that one run.
+    """
+    if int(seed) < 0 or int(replicate) < 0:
+        raise ValueError(f"seed and replicate must be non-negative, got {seed}, {replicate}")
+    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(replicate),))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def canonical(value: Any) -> Any:
+    """Overrides as plain Python values (numpy scalars and arrays become floats, ints and lists)."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return canonical(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def overrides_json(overrides: dict) -> str:
+    """The canonical JSON text of a set of overrides (sorted keys, shortest round-trip floats)."""
+    return json.dumps(canonical(overrides), sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def overrides_hash(overrides: dict) -> str:
+    """A short hash of a set of overrides (part of a run's identity)."""
+    return hashlib.sha256(overrides_json(overrides).encode()).hexdigest()[:16]
+
+
+def run_id(scenario_hash: str, spec: RunSpec, ov_hash: str | None = None) -> str:
+    """A run's identity: hash of (scenario hash, strategy, replicate, seed, overrides hash)."""
+    ov_hash = overrides_hash(spec.overrides) if ov_hash is None else ov_hash
+    key = f"{scenario_hash}|{spec.strategy}|{int(spec.replicate)}|{int(spec.seed)}|{ov_hash}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+# --------------------------------------------------------------------------- the worker's side
+class RunInputError(Exception):
+    """A run found a problem with its inputs (carried back from a worker process, then re-raised
+    as :class:`InputError`; ``InputError`` itself does not survive pickling)."""
+
+    def __init__(self, strategy: str, replicate: int, problems: list[tuple[str, str, str]]):
+        super().__init__(strategy, replicate, problems)
+        self.strategy, self.replicate, self.problems = strategy, replicate, problems
+
+    def to_input_error(self) -> InputError:
+        return InputError([Problem(s, f, f"{m} (strategy {self.strategy!r}, replicate {self.replicate})")
+                           for s, f, m in self.problems])
+
+
+_SCENARIOS: "OrderedDict[tuple, Scenario]" = OrderedDict()
+_NETWORKS: "OrderedDict[tuple, Built]" = OrderedDict()
+
+
+def network_key(sc: Scenario) -> str:
+    """What the network of a run depends on besides its seed (``network.build`` reads only these).
+
+    Runs whose scenarios have the same key and the same seed have identical networks, so a worker
+    builds each once and shares it (``run(..., built=...)``).
+    """
+    return json.dumps({"network": sc.network.model_dump(mode="json"), "n": sc.sites.n,
+                       "file": sc.sites.file, "base": str(sc.base_dir)}, sort_keys=True)
+
+
+def _cached(cache: OrderedDict, key, make, limit: int):
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        cache[key] = value
+        while len(cache) > limit:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return value
+
+
+def shared_network(sc: Scenario, seed: int) -> Built:
+    """The network of a run with this scenario and seed, built once per worker and reused."""
+    limit = 4 if sc.sites.n <= 200_000 else 1
+    return _cached(_NETWORKS, (network_key(sc), int(seed)),
+                   lambda: build(sc, Streams(int(seed))["network"]), limit)
+
+
+def simulate(sc: Scenario, seed: int, built: Built | None = None) -> tuple[dict[str, float], int, np.ndarray, dict]:
+    """One run without Mesa agents or the per-site table: (summary, months, stage counts, series).
+
+    Gives the same numbers as ``runner.run(sc, seed=seed, agents=False, built=built)`` (a test
+    checks it) without building the tables an ensemble does not keep.
+    """
+    model = SpreadModel(sc, seed, agents=False, built=built)
+    model.run_model()
+    t = model.month + 1
+    return summarise(model), t, model.counts[:t], {k: model.series[k][:t] for k in SERIES}
+
+
+def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
+    """Run one task (many runs) and return its per-run and per-month tables.
+
+    Args:
+        scenario: the experiment's scenario.
+        items: ``(run_id, strategy, replicate, seed, overrides, overrides_hash)`` per run.
+
+    Raises:
+        RunInputError: a run found a problem with its inputs (e.g. more seeds than sites).
+    """
+    base_key = (scenario.digest(), scenario.source, str(scenario.base_dir))
+    runs: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "seed", "overrides_hash",
+                                             "overrides", "months", *SUMMARY_KEYS)}
+    ts: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "month", *STAGES, *SERIES)}
+    for rid, strategy, replicate, seed, ov, ovh in items:
+        try:
+            sc = _cached(_SCENARIOS, (*base_key, ovh),
+                         lambda: scenario.with_overrides(ov, f"strategy {strategy!r}") if ov else scenario, 256)
+            summary, t, counts, series = simulate(sc, seed, shared_network(sc, seed))
+        except InputError as err:
+            raise RunInputError(strategy, replicate, [(p.source, p.field, p.message) for p in err.problems]) from None
+        for k, v in (("run_id", rid), ("strategy", strategy), ("replicate", replicate), ("seed", seed),
+                     ("overrides_hash", ovh), ("overrides", overrides_json(ov)), ("months", t - 1)):
+            runs[k].append(v)
+        for k in SUMMARY_KEYS:
+            runs[k].append(summary[k])
+        ts["run_id"].append(np.full(t, rid, dtype=object))
+        ts["strategy"].append(np.full(t, strategy, dtype=object))
+        ts["replicate"].append(np.full(t, replicate, dtype=np.int64))
+        ts["month"].append(np.arange(t, dtype=np.int64))
+        for j, stage in enumerate(STAGES):
+            ts[stage].append(counts[:, j].astype(np.int64))
+        for k in SERIES:
+            ts[k].append(series[k].astype(np.int64) if k in INT_SERIES else series[k].astype(np.float64))
+    runs_t = pa.table({
+        "run_id": pa.array(runs["run_id"], pa.string()),
+        "strategy": pa.array(runs["strategy"], pa.string()),
+        "replicate": pa.array(runs["replicate"], pa.int64()),
+        "seed": pa.array(runs["seed"], pa.int64()),
+        "overrides_hash": pa.array(runs["overrides_hash"], pa.string()),
+        "overrides": pa.array(runs["overrides"], pa.string()),
+        "months": pa.array(runs["months"], pa.int64()),
+        **{k: pa.array(np.asarray(runs[k], dtype=np.float64)) for k in SUMMARY_KEYS},
+    })
+    ts_cols = {}
+    for k, parts in ts.items():
+        arr = np.concatenate(parts)
+        ts_cols[k] = pa.array(arr, pa.string()) if k in ("run_id", "strategy") else pa.array(arr)
+    return runs_t, pa.table(ts_cols)
+
+
+def _worker_init() -> None:
+    # Ctrl-C goes to the whole process group: the driver handles it and stops the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# ------------------------------------------------------------------------------- the executors
+_POOL: tuple[int, ProcessPoolExecutor] | None = None
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool kept for the session (workers stay warm across calls)."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == workers:
+        return _POOL[1]
+    shutdown_pool()
+    # forkserver: no fork of a threaded parent (Dask, tqdm, notebooks), and workers start fast
+    # from a server that has imported the model once
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulation.experiments.core"])
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    _POOL = (workers, pool)
+    return pool
+
+
+def shutdown_pool(kill: bool = False) -> None:
+    """Stop the session's process pool (``kill``: terminate the workers at once)."""
+    global _POOL
+    if _POOL is None:
+        return
+    pool = _POOL[1]
+    _POOL = None
+    if kill:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            try:
+                proc.terminate()
+            except Exception:  # pragma: no cover - already gone
+                pass
+    pool.shutdown(wait=not kill, cancel_futures=True)
+
+
+atexit.register(shutdown_pool, True)
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _iter_serial(scenario: Scenario, tasks: list[list[tuple]]) -> Iterator[tuple[int, tuple]]:
+    for i, task in enumerate(tasks):
+        yield i, run_task(scenario, task)
+
+
+def _iter_processes(scenario: Scenario, tasks: list[list[tuple]], workers: int,
+                    retries: int = 3) -> Iterator[tuple[int, tuple]]:
+    """Tasks on the local pool, at most ``2 * workers`` in flight; a broken pool (a worker killed
+    by the system) is replaced and its tasks resubmitted, up to ``retries`` times."""
+    todo = list(range(len(tasks)))[::-1]
+    window = 2 * workers
+    running: dict[Future, int] = {}
+    broken = 0
+    try:
+        while todo or running:
+            pool = _pool(workers)
+            try:
+                while todo and len(running) < window:
+                    i = todo.pop()
+                    running[pool.submit(run_task, scenario, tasks[i])] = i
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = running.pop(fut)
+                    yield i, fut.result()
+            except BrokenProcessPool:
+                broken += 1
+                if broken > retries:
+                    raise
+                todo.extend(sorted(running.values(), reverse=True))
+                running.clear()
+                shutdown_pool(kill=True)
+    except BaseException:
+        for fut in running:
+            fut.cancel()
+        shutdown_pool(kill=True)
+        raise
+
+
+def _iter_dask(scenario: Scenario, tasks: list[list[tuple]], client, workers: int) -> Iterator[tuple[int, tuple]]:
+    """Tasks on a Dask cluster, at most ``2 * workers`` in flight. Tasks lost with a worker are
+    rerun by the scheduler; only finished tasks come back."""
+    from distributed import as_completed
+
+    todo = list(range(len(tasks)))[::-1]
+    window = max(2, 2 * workers)
+    running: dict[str, tuple[int, Any]] = {}
+
+    def submit(i: int):
+        fut = client.submit(run_task, scenario, tasks[i], pure=False)
+        running[fut.key] = (i, fut)
+        return fut
+
+    try:
+        ac = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))], with_results=True)
+        for fut, res in ac:
+            i, _ = running.pop(fut.key)
+            del fut
+            yield i, res
+            if todo:
+                ac.add(submit(todo.pop()))
+    except BaseException:
+        try:
+            client.cancel([f for _, f in running.values()], force=True)
+        except Exception:
+            pass
+        raise
+
+
+class _DaskClient:
+    """The Dask client to use: the one given, one connected to ``scheduler``, or a new LocalCluster."""
+
+    def __init__(self, client, scheduler: str | None, workers: int | None):
+        self.client, self.own_client, self.cluster = client, False, None
+        if client is not None:
+            return
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        if scheduler:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as err:
+                raise InputError(Problem("--scheduler", str(scheduler), f"cannot connect to the Dask scheduler: {err}")) from None
+        else:
+            self.cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        self.own_client = True
+
+    def nthreads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+# ------------------------------------------------------------------------------------ execute
+def as_scenario(scenario: Scenario | str | Path) -> Scenario:
+    """A scenario object, loading it when given a path."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, Path)):
+        return load_scenario(scenario)
+    raise TypeError(f"expected a Scenario or a path to a scenario file, got {type(scenario).__name__}")
+
+
+def _check_specs(specs: Sequence[RunSpec]) -> list[Problem]:
+    problems = []
+    for i, s in enumerate(specs):
+        where = f"specs[{i}]"
+        if not isinstance(s, RunSpec):
+            problems.append(Problem("<python>", where, f"expected a RunSpec, got {type(s).__name__}"))
+            continue
+        if not isinstance(s.strategy, str) or not s.strategy:
+            problems.append(Problem("<python>", f"{where}.strategy", "must be a non-empty text label"))
+        for name in ("replicate", "seed"):
+            v = getattr(s, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 or v >= 2 ** 63:
+                problems.append(Problem("<python>", f"{where}.{name}", f"must be a whole number >= 0, got {v!r}"))
+        if not isinstance(s.overrides, dict):
+            problems.append(Problem("<python>", f"{where}.overrides", "must be a mapping of dotted key paths to values"))
+    return problems
+
+
+def _auto_chunk(n: int, workers: int) -> int:
+    """Runs per task: about four tasks per worker for balance, at most :data:`MAX_CHUNK`."""
+    return max(1, min(MAX_CHUNK, math.ceil(n / max(1, 4 * workers))))
+
+
+def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, executor: str = "processes",
+            out: str | Path | None = None, resume: bool = True, progress: bool = True, client=None,
+            scheduler: str | None = None, workers: int | None = None, chunk_size: int | None = None,
+            meta: dict[str, Any] | None = None, baseline: str | None = None):
+    """Run every spec and collect the results, streaming them to ``out`` when given.
+
+    Each run is ``run(scenario.with_overrides(spec.overrides), seed=spec.seed, agents=False,
+    built=...)``, the network shared by runs with the same seed whose overrides leave it alone.
+    Runs are grouped into tasks of ``chunk_size`` runs; each finished task is one Parquet chunk.
+
+    Args:
+        scenario: the scenario (or a path to its file).
+        specs: the runs.
+        executor: ``"serial"``, ``"processes"`` (a local pool over all cores) or ``"dask"``.
+        out: results folder; None keeps the results in memory only.
+        resume: reuse the runs already stored in ``out`` (False: discard them and start afresh).
+        progress: show a progress bar (tqdm.auto: runs done, rate and time left).
+        client: a ``dask.distributed.Client`` (implies ``executor="dask"``).
+        scheduler: address of a Dask scheduler, e.g. ``"tcp://host:8786"`` (implies ``"dask"``).
+        workers: processes for ``processes``, or workers of the LocalCluster started for ``dask``
+            when no client or scheduler is given (default: all cores).
+        chunk_size: runs per task (default: about four tasks per worker, at most 50 runs).
+        meta: extra entries for the manifest (experiment kind, base seed, strategies...).
+        baseline: the strategy differences are taken from (default: ``"baseline"`` if present,
+            else the first strategy).
+
+    Returns:
+        ExperimentResult with ``.runs``, ``.timeseries``, ``.table()``, ``.plot()``...
+
+    Raises:
+        InputError: bad specs or overrides, a run's inputs are invalid, or ``out`` holds
+            something else (another scenario's results, files that are not results).
+    """
+    from .result import ExperimentResult
+    from .store import ResultStore
+
+    t_start = time.perf_counter()
+    scenario = as_scenario(scenario)
+    specs = list(specs)
+    problems = _check_specs(specs)
+    if executor not in EXECUTORS:
+        problems.append(Problem("--executor", str(executor), f"unknown executor; choose from {', '.join(EXECUTORS)}"))
+    if (client is not None or scheduler) and executor == "serial":
+        problems.append(Problem("--executor", "serial", "a Dask client or scheduler was given: use executor 'dask'"))
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        problems.append(Problem("--workers", str(workers), "must be at least 1"))
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        problems.append(Problem("--chunk-size", str(chunk_size), "must be at least 1"))
+    if problems:
+        raise InputError(problems)
+    if client is not None or scheduler:
+        executor = "dask"
+
+    digest = scenario.digest()
+    ov_hashes = [overrides_hash(s.overrides) for s in specs]
+    for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
+        if s.overrides:
+            label = f"strategy {s.strategy!r}"
+            try:
+                scenario.with_overrides(canonical(s.overrides), label)
+            except InputError as err:
+                raise InputError([Problem(label, p.field, p.message) for p in err.problems]) from None
+    ids = [run_id(digest, s, h) for s, h in zip(specs, ov_hashes)]
+    if len(set(ids)) < len(ids):
+        seen: set[str] = set()
+        dup = next(i for i, r in enumerate(ids) if r in seen or seen.add(r))
+        raise InputError(Problem("<python>", f"specs[{dup}]", f"the same run is listed twice ({specs[dup].strategy!r}, "
+                                 f"replicate {specs[dup].replicate}, seed {specs[dup].seed})"))
+
+    store = None
+    done: set[str] = set()
+    if out is not None:
+        store = ResultStore(out)
+        session = {"executor": executor, "workers": workers, "runs_requested": len(specs)}
+        store.open(scenario, resume=resume, meta={**(meta or {}), "session": session})
+        if resume:
+            done = store.stored_ids() & set(ids)
+    pending = [i for i, r in enumerate(ids) if r not in done]
+    rank = {s: k for k, s in enumerate(dict.fromkeys(s.strategy for s in specs))}
+    # replicate-major, so the runs of one replicate (one network) share a task
+    pending.sort(key=lambda i: (specs[i].replicate, specs[i].seed, rank[specs[i].strategy], i))
+
+    dask = None
+    memory: list[tuple[pa.Table, pa.Table]] = []
+    status = "failed"
+    ran = 0
+    try:
+        if executor == "dask" and pending:
+            dask = _DaskClient(client, scheduler, workers)
+            n_workers = dask.nthreads()
+        elif executor == "processes":
+            n_workers = int(workers) if workers else default_workers()
+        else:
+            n_workers = 1
+        size = int(chunk_size) if chunk_size else _auto_chunk(len(pending), n_workers)
+        tasks = [[(ids[i], specs[i].strategy, int(specs[i].replicate), int(specs[i].seed),
+                   canonical(specs[i].overrides), ov_hashes[i]) for i in pending[k:k + size]]
+                 for k in range(0, len(pending), size)]
+        if executor == "serial" or not tasks:
+            stream = _iter_serial(scenario, tasks)
+        elif executor == "processes":
+            stream = _iter_processes(scenario, tasks, n_workers)
+        else:
+            stream = _iter_dask(scenario, tasks, dask.client, n_workers)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(specs), initial=len(specs) - len(pending), unit="run", disable=not progress,
+                  desc=scenario.name, dynamic_ncols=True, smoothing=0.05) as bar:
+            try:
+                for i, (runs_t, ts_t) in stream:
+                    if store is not None:
+                        store.write_chunk(runs_t, ts_t)
+                    else:
+                        memory.append((runs_t, ts_t))
+                    ran += runs_t.num_rows
+                    bar.update(runs_t.num_rows)
+            except RunInputError as err:
+                raise err.to_input_error() from None
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if dask is not None:
+            dask.close()
+        if store is not None:
+            store.close(status, runs_run=ran, runs_reused=len(done), wall_s=round(time.perf_counter() - t_start, 3))
+
+    info = {"executor": executor, "workers": n_workers, "chunk_size": size, "requested": len(specs),
+            "reused": len(done), "ran": ran, "wall_s": time.perf_counter() - t_start}
+    return ExperimentResult._build(scenario, specs, ids, store=store, memory=memory, info=info,
+                                   baseline=baseline, meta=meta)
+
+
+# ------------------------------------------------------------------------ run_many and compare
+def run_many(scenario: Scenario | str | Path, replicates: int = 100, *, seed: int | None = None,
+             label: str = "baseline", **kwargs):
+    """Replicates of one scenario: ``replicates`` runs with seeds ``replicate_seed(seed, r)``.
+
+    Args:
+        scenario: the scenario (or a path to its file).
+        replicates: number of runs.
+        seed: the base seed (default: the scenario's ``seed``).
+        label: the strategy label of the runs.
+        **kwargs: passed to :func:`execute` (``executor``, ``out``, ``resume``, ``progress``,
+            ``client``, ``scheduler``, ``workers``, ``chunk_size``).
+
+    Returns:
+        ExperimentResult.
+    """
+    sc = as_scenario(scenario)
+    base = _check_counts(sc, replicates, seed)
+    specs = [RunSpec(label, r, replicate_seed(base, r), {}) for r in range(replicates)]
+    meta = {"experiment": "ensemble", "seed": base, "replicates": replicates, "strategies": {label: {}},
+            "baseline": label}
+    return execute(sc, specs, meta=meta, baseline=label, **kwargs)
+
+
+def _check_counts(sc: Scenario, replicates, seed) -> int:
+    problems = []
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        problems.append(Problem("--replicates", "", f"must be a whole number of at least 1 (got {replicates!r})"))
+    base = sc.seed if seed is None else seed
+    if isinstance(base, bool) or not isinstance(base, (int, np.integer)) or base < 0:
+        problems.append(Problem("--seed", "", f"must be a whole number >= 0 (got {base!r})"))
+    if problems:
+        raise InputError(problems)
+    return int(base)
+
+
+def resolve_strategies(sc: Scenario, strategies: None | str | Sequence[str] | dict[str, dict]) -> dict[str, dict]:
+    """The strategies to compare, in order: all of the scenario's (None), some of them by name, or
+    given as ``{name: {dotted.path: value}}``."""
+    if strategies is None:
+        return dict(sc.strategies)
+    if isinstance(strategies, dict):
+        bad = [Problem("<python>", f"strategies.{k}", "must be a mapping of dotted key paths to values")
+               for k, v in strategies.items() if not isinstance(v, dict)]
+        if bad:
+            raise InputError(bad)
+        return {str(k): dict(v) for k, v in strategies.items()}
+    if isinstance(strategies, str):
+        strategies = [strategies]
+    out: dict[str, dict] = {}
+    problems = []
+    for name in strategies:
+        if name in sc.strategies:
+            out[name] = dict(sc.strategies[name])
+        elif name == "baseline":
+            out[name] = {}
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(sc.strategies), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            have = f"; it has {', '.join(sc.strategies)}" if sc.strategies else "; it has no strategies: section"
+            problems.append(Problem(sc.source, f"strategies.{name}", f"no such strategy in the scenario{hint}{have}"))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def compare(scenario: Scenario | str | Path, strategies: None | Sequence[str] | dict[str, dict] = None,
+            replicates: int = 50, *, seed: int | None = None, baseline: str = "baseline", **kwargs):
+    """Compare scale-up strategies on common random numbers.
+
+    Every strategy (and the baseline, the scenario as written unless ``baseline`` names one of the
+    strategies) runs replicates ``0..replicates-1`` with the seeds ``replicate_seed(seed, r)``, so
+    replicate *r* of every strategy sees the same network, traits and random streams wherever the
+    strategy does not change them, and differences from the baseline are paired.
+
+    Args:
+        scenario: the scenario (or a path to its file).
+        strategies: None (all of the scenario's ``strategies:``), names of some of them, or
+            ``{name: {dotted.path: value}}``.
+        replicates: replicates per strategy.
+        seed: the base seed (default: the scenario's ``seed``).
+        baseline: the strategy the others are compared with.
+        **kwargs: passed to :func:`execute`.
+
+    Returns:
+        ExperimentResult; ``.table()``, ``.differences()``, ``.plot()``, ``.plot_differences()``.
+    """
+    sc = as_scenario(scenario)
+    base = _check_counts(sc, replicates, seed)
+    named = resolve_strategies(sc, strategies)
+    if baseline in named:
+        named = {baseline: named.pop(baseline), **named}
+    else:
+        named = {baseline: {}, **named}
+    specs = [RunSpec(name, r, replicate_seed(base, r), ov) for name, ov in named.items() for r in range(replicates)]
+    meta = {"experiment": "compare", "seed": base, "replicates": replicates, "baseline": baseline,
+            "strategies": {k: canonical(v) for k, v in named.items()}}
+    return execute(sc, specs, meta=meta, baseline=baseline, **kwargs)

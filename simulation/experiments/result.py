@@ -1,0 +1,414 @@
+"""The result of an experiment: per-run and per-month tables, confidence intervals, paired
+differences, the per-month ensemble (mean and 5-95% band), figures and files.
+
+Confidence intervals are Student t intervals over replicates, ``mean +- t(0.975, n-1) * sd / sqrt(n)``
+(runs are independent replicates; with the 30 or more replicates we suggest the t interval is
+accurate for outcomes that are not extremely skewed). Differences between strategies are paired
+by replicate (and seed): replicate *r* of every strategy shares its random numbers, so the interval
+of the mean paired difference is usually much narrower than that of a difference between
+independent ensembles (common random numbers: Law, *Simulation Modeling and Analysis*).
+Runs where an outcome is undefined (no site reached full implementation, for example, leaves the
+cost per sustained site undefined) are left out of that outcome's interval; ``n`` says how many
+runs it is over.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..model import SERIES, STAGES
+from ..runner import SUMMARY_KEYS
+from ..scenario import Scenario
+
+#: outcomes in the printed table, with their labels and whether they are shares
+TABLE_METRICS: dict[str, tuple[str, bool]] = {
+    "adopted_share": ("adopted share", True),
+    "reach": ("reach (people served)", False),
+    "mean_fidelity": ("mean fidelity", False),
+    "sustainment": ("sustainment", True),
+    "abandonment": ("abandonment", True),
+    "equity_gap": ("equity gap in reach", True),
+    "cost_per_sustained_site": ("cost per sustained site", False),
+}
+#: per-month series summarised in the ensemble table by default
+ENSEMBLE_COLUMNS = ("adopted_share", "reach", "mean_fidelity", "benefit", "support_used", "full", "discontinued")
+TIMESERIES_COLUMNS = ("month", *STAGES, *SERIES)
+
+
+def t_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
+    """Mean and Student t confidence interval of the mean, ignoring NaN.
+
+    Returns:
+        ``{"n", "mean", "sd", "ci_low", "ci_high"}``; the interval is NaN with fewer than 2 values.
+    """
+    from scipy.stats import t as student_t
+
+    x = np.asarray(list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": math.nan, "sd": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    mean = float(x.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "sd": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    sd = float(x.std(ddof=1))
+    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _pct(q: float) -> str:
+    s = f"{q * 100:g}"
+    return "p" + s.replace(".", "_")
+
+
+class ExperimentResult:
+    """Runs of an experiment, in a deterministic order (strategy order given, replicate, seed).
+
+    Attributes:
+        scenario: the experiment's scenario.
+        runs: one row per run: ``strategy``, ``replicate``, ``seed`` and every outcome of
+            ``runner.SUMMARY_KEYS``.
+        strategies: the strategy labels in order.
+        baseline: the strategy differences are taken from.
+        out: the results folder (None when kept in memory).
+        info: how the runs were made (executor, workers, runs reused from the folder and run now,
+            wall time).
+    """
+
+    def __init__(self, scenario: Scenario, runs_table: pa.Table, order: Sequence[str], *, store=None,
+                 ts_memory: pa.Table | None = None, info: dict | None = None, baseline: str | None = None,
+                 meta: dict | None = None):
+        self.scenario = scenario
+        self.store = store
+        self.out: Path | None = store.out if store is not None else None
+        self.info = dict(info or {})
+        self.meta = dict(meta or {})
+        self._order = pa.array(list(order), pa.string())
+        found = pc.index_in(runs_table.column("run_id"), value_set=self._order).drop_null().to_numpy()
+        if len(np.unique(found)) != len(self._order) or len(found) != runs_table.num_rows:
+            missing = len(self._order) - len(np.unique(found))
+            raise RuntimeError(f"{missing} of {len(self._order)} runs are missing from the results")
+        table = runs_table.take(pa.array(np.argsort(found, kind="stable")))
+        self._table = table
+        self._months = table.column("months").to_numpy()
+        self._chunks = None
+        if "_chunk" in table.column_names:
+            from .store import chunk_map
+
+            self._chunks = chunk_map(table)
+        self._ts_memory = ts_memory
+        self._timeseries: pd.DataFrame | None = None
+        self.runs: pd.DataFrame = table.select(["strategy", "replicate", "seed", *SUMMARY_KEYS]).to_pandas()
+        self.strategies: list[str] = list(dict.fromkeys(self.runs["strategy"].tolist()))
+        self.baseline = baseline if baseline in self.strategies else (
+            "baseline" if "baseline" in self.strategies else (self.strategies[0] if self.strategies else None))
+
+    # -------------------------------------------------------------------------- construction
+    @classmethod
+    def _build(cls, scenario: Scenario, specs, ids: list[str], *, store, memory, info, baseline, meta):
+        rank = {s: k for k, s in enumerate(dict.fromkeys(s.strategy for s in specs))}
+        order = sorted(range(len(specs)), key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
+        ordered = [ids[i] for i in order]
+        if store is not None:
+            runs_table = store.read_runs(ordered)
+            ts = None
+        else:
+            runs_table = pa.concat_tables([r for r, _ in memory]) if memory else _empty_runs()
+            ts = pa.concat_tables([t for _, t in memory]) if memory else None
+        return cls(scenario, runs_table, ordered, store=store, ts_memory=ts, info=info, baseline=baseline, meta=meta)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __repr__(self) -> str:
+        where = f", out={str(self.out)!r}" if self.out else ""
+        return (f"ExperimentResult({self.scenario.name!r}, {len(self.runs)} runs, "
+                f"strategies={self.strategies}{where})")
+
+    # ------------------------------------------------------------------------- per-month rows
+    def _ts_tables(self, columns: list[str] | None = None):
+        """The per-month rows of this result's runs, table by table (bounded memory)."""
+        if self.store is not None:
+            yield from self.store.iter_timeseries(self._chunks or {}, columns)
+        elif self._ts_memory is not None:
+            t = self._ts_memory
+            yield t if columns is None else t.select(list(dict.fromkeys(["run_id", *columns])))
+
+    @property
+    def timeseries(self) -> pd.DataFrame:
+        """One row per run per month: ``strategy``, ``replicate``, ``month`` and every series of
+        ``runner.run(...).timeseries``, sorted like :attr:`runs` then by month. Read from the
+        results folder on first use (this table grows with runs x months; for summaries of large
+        experiments prefer :meth:`ensemble`, which reads it in bounded memory)."""
+        if self._timeseries is None:
+            parts = list(self._ts_tables())
+            if not parts:
+                self._timeseries = pd.DataFrame(columns=["strategy", "replicate", *TIMESERIES_COLUMNS])
+                return self._timeseries
+            t = pa.concat_tables(parts, promote_options="default")
+            pos = pc.index_in(t.column("run_id"), value_set=self._order).to_numpy(zero_copy_only=False)
+            idx = np.lexsort((t.column("month").to_numpy(), pos.astype(np.int64)))
+            t = t.take(pa.array(idx)).drop_columns(["run_id"])
+            self._timeseries = t.to_pandas()
+        return self._timeseries
+
+    # -------------------------------------------------------------------------------- tables
+    def table(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Each strategy's outcomes: mean, standard deviation and t interval over replicates.
+
+        Args:
+            metrics: outcomes (default: the seven of :data:`TABLE_METRICS`; any of ``SUMMARY_KEYS``).
+            level: confidence level.
+
+        Returns:
+            One row per (strategy, metric): ``strategy, metric, n, mean, sd, ci_low, ci_high``.
+        """
+        metrics = list(metrics or TABLE_METRICS)
+        rows = []
+        for s in self.strategies:
+            sub = self.runs[self.runs["strategy"] == s]
+            for m in metrics:
+                rows.append({"strategy": s, "metric": m, **t_interval(sub[m].to_numpy(), level)})
+        return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "sd", "ci_low", "ci_high"])
+
+    def differences(self, baseline: str | None = None, metrics: Sequence[str] | None = None,
+                    level: float = 0.95) -> pd.DataFrame:
+        """Paired differences of each strategy from the baseline (strategy minus baseline).
+
+        Runs are paired by replicate and seed; pairs where either run's outcome is undefined are
+        left out.
+
+        Returns:
+            One row per (strategy, metric): ``strategy, metric, baseline, n, mean_diff, sd, ci_low,
+            ci_high, relative`` (``relative``: mean difference over the baseline's mean on the same
+            pairs).
+        """
+        baseline = baseline or self.baseline
+        if baseline not in self.strategies:
+            from ..errors import fail
+
+            raise fail("--baseline", str(baseline), f"no such strategy; choose from {', '.join(self.strategies)}")
+        metrics = list(metrics or TABLE_METRICS)
+        base = self.runs[self.runs["strategy"] == baseline].set_index(["replicate", "seed"])
+        rows = []
+        for s in self.strategies:
+            if s == baseline:
+                continue
+            other = self.runs[self.runs["strategy"] == s].set_index(["replicate", "seed"])
+            pairs = base.join(other, how="inner", lsuffix="_base", rsuffix="_s")
+            for m in metrics:
+                b = pairs[f"{m}_base"].to_numpy(float)
+                x = pairs[f"{m}_s"].to_numpy(float)
+                ok = ~(np.isnan(b) | np.isnan(x))
+                stats = t_interval(x[ok] - b[ok], level)
+                bm = float(b[ok].mean()) if ok.any() else math.nan
+                rel = stats["mean"] / bm if ok.any() and bm != 0 else math.nan
+                rows.append({"strategy": s, "metric": m, "baseline": baseline, "n": stats["n"],
+                             "mean_diff": stats["mean"], "sd": stats["sd"], "ci_low": stats["ci_low"],
+                             "ci_high": stats["ci_high"], "relative": rel})
+        return pd.DataFrame(rows, columns=["strategy", "metric", "baseline", "n", "mean_diff", "sd", "ci_low",
+                                           "ci_high", "relative"])
+
+    def ensemble(self, columns: Sequence[str] | str | None = None, low: float = 0.05, high: float = 0.95,
+                 budget_mb: float = 16) -> pd.DataFrame:
+        """Per strategy and month: the mean and the ``low``-``high`` quantile band over replicates.
+
+        Reads the per-month rows in passes that hold at most ``budget_mb`` of values at a time,
+        so memory stays flat however many runs there are. Quantiles are numpy's default (linear
+        interpolation), exact.
+
+        Args:
+            columns: series to summarise (default :data:`ENSEMBLE_COLUMNS`; ``"all"``: every series).
+            low, high: the band's quantiles.
+            budget_mb: memory for values per pass.
+
+        Returns:
+            One row per (strategy, month): ``strategy, month, runs`` and ``<col>_mean``,
+            ``<col>_p5``, ``<col>_p95`` for each column (names follow ``low`` and ``high``).
+        """
+        if columns is None:
+            columns = list(ENSEMBLE_COLUMNS)
+        elif columns == "all":
+            columns = [c for c in TIMESERIES_COLUMNS if c != "month"]
+        else:
+            columns = list(columns)
+            unknown = [c for c in columns if c not in TIMESERIES_COLUMNS or c == "month"]
+            if unknown:
+                raise ValueError(f"unknown series {unknown}; choose from {', '.join(TIMESERIES_COLUMNS[1:])}")
+        n = len(self.runs)
+        strat = self.runs["strategy"].to_numpy()
+        groups = {s: np.flatnonzero(strat == s) for s in self.strategies}
+        horizon = {s: int(self._months[idx].max()) for s, idx in groups.items()}
+        T = max(horizon.values(), default=-1) + 1
+        stats: dict[tuple[str, str], np.ndarray] = {}
+        names = ("mean", _pct(low), _pct(high))
+        for s in self.strategies:
+            for c in columns:
+                for k in names:
+                    stats[(s, f"{c}_{k}")] = np.full(horizon[s] + 1, np.nan)
+        cells = max(1, int(budget_mb * 2 ** 20) // max(1, n * 8))  # (column, month) cells per pass
+        passes: list[tuple[list[str], int, int]] = []
+        if cells >= T * len(columns):
+            passes = [(columns, 0, T)]
+        elif cells >= T:
+            k = cells // T
+            passes = [(columns[i:i + k], 0, T) for i in range(0, len(columns), k)]
+        else:
+            passes = [([c], m, min(T, m + cells)) for c in columns for m in range(0, T, cells)]
+        for cols, m0, m1 in passes:
+            mats = {c: np.full((n, m1 - m0), np.nan) for c in cols}
+            for t in self._ts_tables(["month", *cols]):
+                month = t.column("month").to_numpy()
+                keep = (month >= m0) & (month < m1)
+                if not keep.any():
+                    continue
+                t = t.filter(pa.array(keep))
+                pos = pc.index_in(t.column("run_id"), value_set=self._order).to_numpy(zero_copy_only=False).astype(np.int64)
+                mm = t.column("month").to_numpy() - m0
+                for c in cols:
+                    mats[c][pos, mm] = t.column(c).to_numpy().astype(np.float64)
+                del t
+            for s, idx in groups.items():
+                hi_m = min(m1, horizon[s] + 1)
+                if hi_m <= m0:
+                    continue
+                for c in cols:
+                    sub = mats[c][idx, : hi_m - m0]
+                    has_nan = np.isnan(sub).any()
+                    with np.errstate(all="ignore"):
+                        import warnings
+
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", RuntimeWarning)
+                            mean = np.nanmean(sub, axis=0) if has_nan else sub.mean(axis=0)
+                            q = (np.nanquantile(sub, [low, high], axis=0) if has_nan
+                                 else np.quantile(sub, [low, high], axis=0))
+                    stats[(s, f"{c}_{names[0]}")][m0:hi_m] = mean
+                    stats[(s, f"{c}_{names[1]}")][m0:hi_m] = q[0]
+                    stats[(s, f"{c}_{names[2]}")][m0:hi_m] = q[1]
+            del mats
+        frames = []
+        for s in self.strategies:
+            d: dict[str, Any] = {"strategy": s, "month": np.arange(horizon[s] + 1), "runs": len(groups[s])}
+            for c in columns:
+                for k in names:
+                    d[f"{c}_{k}"] = stats[(s, f"{c}_{k}")]
+            frames.append(pd.DataFrame(d))
+        if not frames:
+            return pd.DataFrame(columns=["strategy", "month", "runs"])
+        return pd.concat(frames, ignore_index=True)
+
+    # ------------------------------------------------------------------------------- display
+    def report(self, level: float = 0.95, baseline: str | None = None) -> str:
+        """The outcome table and the paired differences from the baseline, as text."""
+        from .figures import format_report
+
+        return format_report(self, level=level, baseline=baseline)
+
+    def plot(self, column: str = "adopted_share", ax=None, low: float = 0.05, high: float = 0.95):
+        """Mean curve and ``low``-``high`` band over replicates per strategy; returns the Axes."""
+        from .figures import plot_bands
+
+        return plot_bands(self, column=column, ax=ax, low=low, high=high)
+
+    def plot_differences(self, baseline: str | None = None, metrics: Sequence[str] | None = None,
+                         level: float = 0.95):
+        """Paired differences from the baseline with their intervals, one panel per outcome;
+        returns the Figure."""
+        from .figures import plot_differences
+
+        return plot_differences(self, baseline=baseline, metrics=metrics, level=level)
+
+    def save(self, out: str | Path | None = None, plot: bool = True, level: float = 0.95) -> list[str]:
+        """Write the tables and figures into ``out`` (default: the results folder), each atomically.
+
+        Files: ``runs.csv`` (one row per run), ``summary.csv`` (:meth:`table`), ``differences.csv``
+        (:meth:`differences`, with two or more strategies), ``ensemble.csv`` (:meth:`ensemble`),
+        ``adoption.png`` and ``differences.png``.
+
+        Returns:
+            The names of the files written.
+        """
+        from .store import write_bytes_atomic
+
+        out = Path(out) if out is not None else self.out
+        if out is None:
+            raise ValueError("no folder: pass out= (this result was kept in memory)")
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+
+        def csv(name: str, df: pd.DataFrame) -> None:
+            write_bytes_atomic(out / name, df.to_csv(index=False).encode())
+            written.append(name)
+
+        csv("runs.csv", self.runs)
+        csv("summary.csv", self.table(level=level))
+        two = len(self.strategies) > 1
+        if two:
+            csv("differences.csv", self.differences(level=level))
+        csv("ensemble.csv", self.ensemble())
+        if plot:
+            import io
+
+            import matplotlib
+
+            matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+
+            figs = [("adoption.png", self.plot().figure)]
+            if two:
+                figs.append(("differences.png", self.plot_differences(level=level)))
+            for name, fig in figs:
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+                plt.close(fig)
+                write_bytes_atomic(out / name, buf.getvalue())
+                written.append(name)
+        return written
+
+
+def _empty_runs() -> pa.Table:
+    return pa.table({"run_id": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
+                     "replicate": pa.array([], pa.int64()), "seed": pa.array([], pa.int64()),
+                     "months": pa.array([], pa.int64()),
+                     **{k: pa.array([], pa.float64()) for k in SUMMARY_KEYS}})
+
+
+def load_results(out: str | Path) -> ExperimentResult:
+    """Open an experiment's results folder (every run stored there).
+
+    Runs are ordered by the strategies in the manifest (then any others by name), replicate and seed.
+
+    Raises:
+        InputError: the folder is not an experiment's results folder.
+    """
+    from ..scenario import from_dict
+    from .store import ResultStore, read_manifest
+
+    out = Path(out)
+    man = read_manifest(out)
+    src = man.get("scenario_file") or str(out / "manifest.json")
+    sc = from_dict(man["scenario"], src, Path(src).parent)
+    store = ResultStore(out)
+    t = store.read_runs()
+    if t.num_rows == 0:
+        return ExperimentResult(sc, _empty_runs(), [], store=store, baseline=man.get("baseline"), meta=man)
+    strategies = list(man.get("strategies") or [])
+    labels = t.column("strategy").to_pylist()
+    for s in sorted(set(labels)):
+        if s not in strategies:
+            strategies.append(s)
+    rank = {s: k for k, s in enumerate(strategies)}
+    rep = t.column("replicate").to_pylist()
+    seed = t.column("seed").to_pylist()
+    ids = t.column("run_id").to_pylist()
+    order = sorted(range(len(ids)), key=lambda i: (rank[labels[i]], rep[i], seed[i], ids[i]))
+    return ExperimentResult(sc, t, [ids[i] for i in order], store=store, baseline=man.get("baseline"), meta=man,
+                            info={"requested": len(ids)})

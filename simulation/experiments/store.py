@@ -1,0 +1,308 @@
+"""The results folder of an experiment: Parquet chunks that survive interruption.
+
+Layout of a folder ``out/``::
+
+    manifest.json            scenario, its hash, seeds, versions, executor, one record per session
+    runs/<chunk>.parquet     one row per run (run_id, strategy, replicate, seed, overrides, outcomes)
+    timeseries/<chunk>.parquet  one row per run per month (run_id, strategy, replicate, month, series)
+    .lock                    held (flock) while an experiment writes to the folder
+
+Only the driving process writes, one chunk per finished task. Each file is written to a hidden
+temporary file, flushed to disk and renamed into place; the timeseries file of a chunk is renamed
+first and the runs file last, so a chunk counts as stored exactly when its runs file exists. A
+process killed at any moment therefore leaves whole chunks and, at worst, hidden temporary files or
+a timeseries file without its runs file, which the next session removes. Reads take each run once
+(the first chunk, by name, that holds it), so a run can never be counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..errors import InputError, Problem
+from ..scenario import Scenario
+
+KIND = "spreadsim-experiment"
+FORMAT = 1
+MANIFEST = "manifest.json"
+RUNS = "runs"
+TIMESERIES = "timeseries"
+LOCK = ".lock"
+TMP_PREFIX = ".tmp-"
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of the packages a result depends on (recorded in the manifest)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+    from ..runner import git_commit
+
+    out: dict[str, str | None] = {"spreadsim": __version__, "git_commit": git_commit(),
+                                  "python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "pandas", "pyarrow", "mesa", "networkx", "dask", "distributed"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file, synced, then renamed into place."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file through a hidden temporary file, synced, then renamed into place."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of a results folder (InputError naming the file if it is missing or unreadable)."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        raise InputError(Problem(str(out), "", "not a spreadsim experiment folder (no manifest.json)"))
+    try:
+        man = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(Problem(str(path), "", f"cannot read the manifest: {err}")) from None
+    if not isinstance(man, dict) or man.get("kind") != KIND:
+        raise InputError(Problem(str(path), "kind", "not the manifest of a spreadsim experiment "
+                                 "(a folder written by `spreadsim run`?); choose another output folder"))
+    if man.get("format") != FORMAT:
+        raise InputError(Problem(str(path), "format", f"results format {man.get('format')!r} is not "
+                                 f"the one this version reads ({FORMAT})"))
+    return man
+
+
+class ResultStore:
+    """An experiment's results folder, opened for reading and, with :meth:`open`, for writing.
+
+    Args:
+        out: the folder.
+    """
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.runs_dir = self.out / RUNS
+        self.ts_dir = self.out / TIMESERIES
+        self._lock_fd: int | None = None
+        self._manifest: dict[str, Any] | None = None
+        self._session = uuid.uuid4().hex[:10]
+        self._counter = 0
+
+    # ------------------------------------------------------------------------------ writing
+    def open(self, scenario: Scenario, *, resume: bool, meta: dict[str, Any]) -> None:
+        """Check the folder belongs to this scenario, lock it, tidy it and record a new session.
+
+        Raises:
+            InputError: the folder is a file, holds something other than an experiment, holds the
+                results of a different scenario, or another process is writing to it.
+        """
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise InputError(Problem(str(out), "", "is a file; the results need a folder (choose another --out)"))
+        existing = None
+        if (out / MANIFEST).exists():
+            existing = read_manifest(out)
+            if existing.get("scenario_hash") != scenario.digest():
+                raise InputError(Problem(
+                    str(out / MANIFEST), "scenario_hash",
+                    f"this folder holds results of a different scenario ({existing.get('scenario_file')}, "
+                    f"hash {existing.get('scenario_hash')}) than {scenario.source} (hash {scenario.digest()}); "
+                    "results are never mixed: choose another --out or remove the folder"))
+        elif out.exists():
+            others = [p.name for p in out.iterdir() if p.name != LOCK and not p.name.startswith(TMP_PREFIX)]
+            if others:
+                raise InputError(Problem(str(out), "", f"exists and is not a spreadsim experiment folder (it holds "
+                                         f"{', '.join(sorted(others)[:3])}{'...' if len(others) > 3 else ''}); "
+                                         "choose another --out"))
+        out.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            if existing is not None and not resume:
+                for d in (self.runs_dir, self.ts_dir):
+                    shutil.rmtree(d, ignore_errors=True)
+                existing = None
+            self.runs_dir.mkdir(exist_ok=True)
+            self.ts_dir.mkdir(exist_ok=True)
+            self._tidy()
+            now_versions = versions()
+            if existing is not None:
+                old = existing.get("versions", {})
+                changed = [k for k in ("spreadsim", "git_commit", "numpy") if old.get(k) != now_versions.get(k)]
+                if changed and self.committed():
+                    warnings.warn(
+                        f"{out}: results stored by a different {', '.join(changed)} "
+                        f"({', '.join(f'{k} {old.get(k)} -> {now_versions.get(k)}' for k in changed)}); "
+                        "they are kept and reused. Use a new folder (or --fresh) if the model has changed.",
+                        stacklevel=3)
+                man = existing
+            else:
+                man = {"kind": KIND, "format": FORMAT, "created": _now(), "scenario_file": scenario.source,
+                       "scenario_hash": scenario.digest(), "scenario": scenario.to_dict(), "sessions": []}
+            man["versions"] = now_versions
+            for k, v in meta.items():
+                if k != "session":
+                    man[k] = v
+            man["sessions"].append({"started": _now(), "status": "running", **meta.get("session", {})})
+            self._manifest = man
+            self._write_manifest()
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock(self) -> None:
+        import fcntl
+
+        fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InputError(Problem(str(self.out), "", "another experiment is writing to this folder right now; "
+                                     "wait for it to finish or choose another --out")) from None
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Release the folder's lock (the lock also goes when the process dies)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _tidy(self) -> None:
+        """Remove what an interrupted session may have left: temporary files, half-written chunks."""
+        for d in (self.runs_dir, self.ts_dir):
+            for p in d.glob(f"{TMP_PREFIX}*"):
+                p.unlink(missing_ok=True)
+        committed = {p.name for p in self.runs_dir.glob("*.parquet")}
+        for p in self.ts_dir.glob("*.parquet"):
+            if p.name not in committed:
+                p.unlink(missing_ok=True)
+
+    def _write_manifest(self) -> None:
+        data = json.dumps(self._manifest, indent=2, default=str).encode()
+        write_bytes_atomic(self.out / MANIFEST, data)
+
+    def write_chunk(self, runs: pa.Table, timeseries: pa.Table) -> str:
+        """Store one chunk atomically (timeseries first, runs last: the runs file commits it)."""
+        self._counter += 1
+        name = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{self._session}-{self._counter:06d}.parquet"
+        write_table_atomic(timeseries, self.ts_dir / name)
+        write_table_atomic(runs, self.runs_dir / name)
+        _fsync_dir(self.runs_dir)
+        return name
+
+    def close(self, status: str, **info: Any) -> None:
+        """Record how the session ended and release the lock."""
+        try:
+            if self._manifest is not None:
+                sess = self._manifest["sessions"][-1]
+                sess.update({"finished": _now(), "status": status, **info})
+                self._write_manifest()
+        finally:
+            self.release()
+
+    # ------------------------------------------------------------------------------ reading
+    def committed(self) -> list[Path]:
+        """The stored chunks' runs files, in name order."""
+        if not self.runs_dir.exists():
+            return []
+        return sorted(p for p in self.runs_dir.glob("*.parquet") if not p.name.startswith("."))
+
+    def stored_ids(self) -> set[str]:
+        """The run ids stored in the folder."""
+        ids: set[str] = set()
+        for p in self.committed():
+            ids.update(pq.read_table(p, columns=["run_id"]).column("run_id").to_pylist())
+        return ids
+
+    def read_runs(self, wanted: Iterable[str] | None = None) -> pa.Table:
+        """Per-run rows (each run once; only ``wanted`` run ids if given), with a ``_chunk`` column."""
+        wanted_arr = None if wanted is None else pa.array(sorted(set(wanted)), pa.string())
+        seen: set[str] = set()
+        parts = []
+        for p in self.committed():
+            t = pq.read_table(p)
+            if wanted_arr is not None:
+                t = t.filter(pc.is_in(t.column("run_id"), value_set=wanted_arr))
+            ids = t.column("run_id").to_pylist()
+            keep = [i for i, r in enumerate(ids) if r not in seen]
+            if len(keep) < len(ids):
+                t = t.take(pa.array(keep, pa.int64()))
+            seen.update(ids)
+            if t.num_rows:
+                parts.append(t.append_column("_chunk", pa.array([p.name] * t.num_rows, pa.string())))
+        if not parts:
+            return pa.table({})
+        return pa.concat_tables(parts, promote_options="default")
+
+    def iter_timeseries(self, chunk_ids: dict[str, list[str]], columns: list[str] | None = None):
+        """Yield the timeseries rows of the given runs, chunk by chunk (``{chunk: [run_id, ...]}``)."""
+        for chunk, ids in sorted(chunk_ids.items()):
+            path = self.ts_dir / chunk
+            cols = None if columns is None else list(dict.fromkeys(["run_id", *columns]))
+            t = pq.read_table(path, columns=cols)
+            yield t.filter(pc.is_in(t.column("run_id"), value_set=pa.array(ids, pa.string())))
+
+
+def chunk_map(runs: pa.Table) -> dict[str, list[str]]:
+    """``{chunk file: [run ids]}`` from a table returned by :meth:`ResultStore.read_runs`."""
+    out: dict[str, list[str]] = {}
+    if runs.num_rows == 0:
+        return out
+    chunks = runs.column("_chunk").to_numpy(zero_copy_only=False)
+    ids = runs.column("run_id").to_numpy(zero_copy_only=False)
+    for c in np.unique(chunks):
+        out[str(c)] = ids[chunks == c].tolist()
+    return out
+
