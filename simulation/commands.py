@@ -16,3 +16,11 @@ REGISTRY.append(_sensitivity)
 from .app import register as _app  # noqa: E402
 
 REGISTRY.append(_app)
+
+from .experiments.cli import register as _experiments  # noqa: E402
+
+REGISTRY.append(_experiments)
+
+from .calibration.cli import register as _calibration  # noqa: E402
+
+REGISTRY.append(_calibration)
