@@ -58,7 +58,7 @@ def cmd_run(args) -> int:
     result = run(sc, seed=args.seed)
     if not args.quiet:
         print(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})")
-        print_summary(result.summary, result.model.n, sc.months)
+        print_summary(result.summary, result.model.N, sc.months)
     result.save(out, plot=not args.no_plot)
     if not args.quiet:
         print(f"wrote {out}/: timeseries.csv, sites.csv, manifest.json" + ("" if args.no_plot else ", adoption.png"))

@@ -92,25 +92,18 @@ def _nonzero(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
-def _top_k(mask: np.ndarray, rank: np.ndarray, k: int) -> np.ndarray:
-    """Indices of at most ``k`` sites in ``mask`` with the best (lowest) priority rank."""
-    idx = _nonzero(mask)
-    if k <= 0:
-        return idx[:0]
-    if len(idx) > k:
-        idx = idx[np.argpartition(rank[idx], k - 1)[:k]]
-    return idx
-
-
 class SpreadModel(mesa.Model):
     """Spread and scale-up of an innovation across sites on a network.
 
     Args:
         scenario: a validated :class:`~simulation.scenario.Scenario`.
         seed: the run's seed; decides the run completely (named streams, see :mod:`simulation.rng`).
-        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs).
+            A list of seeds runs one *block* of sites per seed, side by side in the same arrays
+            (a batch of replicates): block ``b`` evolves exactly as a run with ``seed[b]`` alone.
+        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs;
+            batches never create agents).
         built: sites and ties made beforehand (to share a network across runs); built from the
-            scenario with the ``network`` stream when not given.
+            scenario with each block's ``network`` stream when not given.
 
     Raises:
         InputError: for inputs that only show as wrong once the sites are known (seeding more sites
@@ -120,26 +113,33 @@ class SpreadModel(mesa.Model):
     SITE_ARRAYS = TRAITS + ("fidelity", "competence", "adaptation", "fatigue", "months_in_stage",
                             "supported", "trainer", "adopted_month", "fit_eff")
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, *, agents: bool = True, built: Built | None = None):
-        seed = scenario.seed if seed is None else int(seed)
-        self.streams = Streams(seed)
+    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True,
+                 built: Built | None = None):
+        seeds = [scenario.seed] if seed is None else ([int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)])
+        if not seeds:
+            raise ValueError("at least one seed is needed")
+        self.seeds = seeds
+        self.seed = seeds[0]
+        self._block_streams = [Streams(s) for s in seeds]
+        self.streams = self._block_streams[0]
         super().__init__(rng=self.streams["mesa"])
-        self.scenario_obj = scenario
-        self.seed = seed
-        sc = scenario
+        self.scenario_obj = sc = scenario
         self.months = sc.months
         self.month = 0
-        if built is None:
-            built = build(sc, self.streams["network"])
-        self.ids = built.ids
-        self.n = n = len(built.ids)
-        self._set_network(built.W)
-        traits, self.group = site_traits(sc, built, self.streams)
+        builts = [built or build(sc, st["network"]) for st in self._block_streams]
+        self.ids = builts[0].ids
+        self.R = R = len(seeds)
+        self.N = N = len(self.ids)
+        self.n = n = R * N
+        self.block = np.repeat(np.arange(R), N)
+        self._set_network(builts[0].W if R == 1 else sp.block_diag([b.W for b in builts], format="csr"))
+        per_block = [site_traits(sc, b, st) for b, st in zip(builts, self._block_streams)]
         for name in TRAITS:
-            setattr(self, name, traits[name])
+            setattr(self, name, np.concatenate([t[name] for t, _ in per_block]))
+        self.group = np.concatenate([g for _, g in per_block])
         self.champions = self.champions.astype(np.int32)
         self.monthly_turnover = 1.0 - (1.0 - self.turnover) ** (1.0 / 12.0)
-        self._learning_gain = scenario.forces.learning * (0.5 + 0.5 * self.capacity)
+        self._learning_gain = sc.forces.learning * (0.5 + 0.5 * self.capacity)
         self._log_stay = np.log1p(-np.minimum(self.monthly_turnover, 1.0 - 1e-12))
         self.adaptive_capability = (self.capacity + self.leadership) / 3.0  # + adaptation/3, kept current
 
@@ -158,12 +158,13 @@ class SpreadModel(mesa.Model):
         self.trainer = np.zeros(n, bool)
         self.member = np.zeros(n, bool)
         self.adopted_month = np.full(n, -1, np.int32)
-        self.support_used = 0.0
+        self.support_used_b = np.zeros(R)
+        self.adopted_share_b = np.zeros(R)
+        self.share_site = np.zeros(n)
         self.funded = True
         self.nb_share = np.zeros(n)
         self.nb_prestige = np.zeros(n)
         self.nb_adaptation = np.zeros(n)
-        self.adopted_share = 0.0
         self._eco_on = sc.logics.ecological.enabled
         self._mech_on = sc.logics.mechanical.enabled
         self._soc_on = sc.logics.social.enabled
@@ -172,28 +173,55 @@ class SpreadModel(mesa.Model):
 
         self._priority(sc)
         self._seed_sites(sc)
-        self._rng_turnover = self.streams["turnover"]
-        self._rng_transitions = self.streams["transitions"]
-        self._rng_shocks = self.streams["shocks"]
+        self._gens = {name: [st[name] for st in self._block_streams] for name in ("turnover", "transitions", "shocks")}
         self._min_months = np.array([0, sc.stages.exploration, sc.stages.installation, sc.stages.initial, 0, 0, 0])
 
-        # outputs
-        self.counts = np.zeros((self.months + 1, len(STAGES)), np.int64)
-        self.series = {k: np.zeros(self.months + 1) for k in SERIES}
+        # outputs, per block
+        T = self.months + 1
+        self.counts_b = np.zeros((R, T, len(STAGES)), np.int64)
+        self.series_b = {k: np.zeros((R, T)) for k in SERIES}
+        self.counts = self.counts_b[0]
+        self.series = {k: v[0] for k, v in self.series_b.items()}
+        self._block7 = self.block * len(STAGES)
         self.group_labels, self.group_index = np.unique(self.group.astype(str), return_inverse=True)
-        self.group_size = np.bincount(self.group_index, weights=self.size, minlength=len(self.group_labels))
         self.sustain = self._sustain_plan(sc)
         self._full_at_ref: np.ndarray | None = None
-        self.sustainment = float("nan")
+        self.sustainment_b = np.full(R, np.nan)
         self._collect()
 
         self.sites: list[Site] = []
-        if agents:
+        if agents and R == 1:
             self.sites = [Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+
+    # ----------------------------------------------------------------------------- block helpers
+    def _per_block(self, mask: np.ndarray) -> np.ndarray:
+        """Number of true entries of a site mask in each block."""
+        return np.count_nonzero(mask.reshape(self.R, self.N), axis=1)
+
+    def _top_k(self, mask: np.ndarray, k) -> np.ndarray:
+        """Indices of at most ``k`` sites per block (``k`` a number or one per block) in ``mask``,
+        those with the best (lowest) priority rank."""
+        order = self._order
+        m = mask[order].reshape(self.R, self.N)
+        chosen = m & (np.cumsum(m, axis=1) <= np.reshape(k, (-1, 1)))
+        return order[chosen.ravel()]
+
+    def _draw(self, name: str, rows: int = 0) -> np.ndarray:
+        """Uniform draws for every site from each block's own stream ``name`` (``rows`` > 0: that many rows)."""
+        gens = self._gens[name]
+        shape = (rows, self.N) if rows else self.N
+        if self.R == 1:
+            return gens[0].random(shape)
+        out = np.empty((rows, self.n) if rows else self.n)
+        for b, g in enumerate(gens):
+            out[..., b * self.N:(b + 1) * self.N] = g.random(shape)
+        return out
 
     # ----------------------------------------------------------------------------- set-up helpers
     def _set_network(self, W: sp.csr_array) -> None:
-        self.W = sp.csr_array(W, dtype=float)
+        W = sp.csr_array(W, dtype=float)
+        W.sum_duplicates()  # canonical: sorted columns, so each row sums in the same order in any batch
+        self.W = W
         self.degree = np.asarray(self.W.sum(axis=1)).ravel()
         self.has_ties = self.degree > 0
         self._inv_degree = np.divide(1.0, self.degree, out=np.zeros(self.n), where=self.has_ties)
@@ -201,35 +229,42 @@ class SpreadModel(mesa.Model):
         # transpose for sending changes along ties (W is symmetric unless the network is directed)
         self._WT = self.W if (self.W != self.W.T).nnz == 0 else sp.csr_array(self.W.T)
         self._min_weight = float(self.W.data.min()) if self.W.nnz else 1.0
+        # incremental neighbour counts are exact (whatever the order of updates) for whole-number weights
+        self._exact_weights = bool(np.all(self.W.data == np.round(self.W.data)))
         self._prev_adopted = None
 
     def _priority(self, sc: Scenario) -> None:
         """Order in which the programme seeds and invites sites (the seeding rule); ties broken at random."""
         rule = sc.strategy.seeding.rule
-        tie = self.streams["seeding"].random(self.n)
-        if rule == "most_ready":
-            score = (self.capacity + self.leadership + self.fit) / 3.0
-        elif rule == "most_central":
-            score = self.degree.astype(float)
-        elif rule == "opinion_leaders":
-            score = self.prestige
-        elif rule == "by_group":
-            g = sc.strategy.seeding.group
-            if g is None or g not in set(self.group.tolist()):
-                raise fail(sc.source, "strategy.seeding.group",
-                           f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, set(self.group.tolist()))))}")
-            score = (self.group == g).astype(float)
-        else:
-            score = np.zeros(self.n)
+        N = self.N
         listed = self._listed_seeds(sc)
-        if len(listed):
-            score = score.copy()
-            score[listed] = np.inf  # listed sites first, in the order given (via tie below)
-            tie = tie.copy()
-            tie[listed] = -1.0 + np.arange(len(listed)) / (len(listed) + 1)
-        order = np.lexsort((tie, -score))
         self.rank = np.empty(self.n, np.int64)
-        self.rank[order] = np.arange(self.n)
+        self._order = np.empty(self.n, np.int64)
+        for b in range(self.R):
+            sl = slice(b * N, (b + 1) * N)
+            tie = self._block_streams[b]["seeding"].random(N)
+            if rule == "most_ready":
+                score = (self.capacity[sl] + self.leadership[sl] + self.fit[sl]) / 3.0
+            elif rule == "most_central":
+                score = self.degree[sl].astype(float)
+            elif rule == "opinion_leaders":
+                score = self.prestige[sl]
+            elif rule == "by_group":
+                g = sc.strategy.seeding.group
+                groups = set(self.group[sl].tolist())
+                if g is None or g not in groups:
+                    raise fail(sc.source, "strategy.seeding.group",
+                               f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, groups)))}")
+                score = (self.group[sl] == g).astype(float)
+            else:
+                score = np.zeros(N)
+            if len(listed):
+                score = score.copy()
+                score[listed] = np.inf  # listed sites first, in the order given (via tie below)
+                tie[listed] = -1.0 + np.arange(len(listed)) / (len(listed) + 1)
+            order = np.lexsort((tie, -score))
+            self.rank[b * N + order] = np.arange(N)
+            self._order[sl] = b * N + order
         w = sc.strategy.waves
         self.eligible_from = (self.rank // w.size) * w.every if w.every > 0 else np.zeros(self.n, np.int64)
 
@@ -249,9 +284,9 @@ class SpreadModel(mesa.Model):
     def _seed_sites(self, sc: Scenario) -> None:
         seeding = sc.strategy.seeding
         k = len(seeding.sites) if seeding.sites else seeding.n
-        if k > self.n:
-            raise fail(sc.source, "strategy.seeding.n", f"cannot seed {k} sites: the network has {self.n}")
-        seeds = np.argsort(self.rank)[:k]
+        if k > self.N:
+            raise fail(sc.source, "strategy.seeding.n", f"cannot seed {k} sites: the network has {self.N}")
+        seeds = self._order.reshape(self.R, self.N)[:, :k].ravel()
         stage = {"exploration": EXPLORATION, "installation": INSTALLATION, "initial": INITIAL, "full": FULL}[seeding.stage]
         if sc.pipeline == "instant":
             stage = FULL
@@ -260,7 +295,7 @@ class SpreadModel(mesa.Model):
         self.competence[seeds] = 0.8 if stage >= INITIAL else 0.2
         if stage >= INITIAL:
             self.adopted_month[seeds] = 0
-        self.adopted_share = float(np.count_nonzero(self.stage[seeds] >= INITIAL)) / self.n
+        self.adopted_share_b = self._per_block(self.adopted) / self.N
 
     def _sustain_plan(self, sc: Scenario) -> tuple[int, int] | None:
         """(reference month, measurement month) for sustainment: from the end of support, else months - window."""
@@ -282,7 +317,23 @@ class SpreadModel(mesa.Model):
 
     @property
     def adopted(self) -> np.ndarray:
+        """Sites that have adopted: in initial or full implementation."""
         return (self.stage == INITIAL) | (self.stage == FULL)
+
+    @property
+    def adopted_share(self) -> float:
+        """Share of sites adopted (the first block's, in a batch)."""
+        return float(self.adopted_share_b[0])
+
+    @property
+    def support_used(self) -> float:
+        """Support units used so far (the first block's, in a batch)."""
+        return float(self.support_used_b[0])
+
+    @property
+    def sustainment(self) -> float:
+        """Sustainment (see :func:`simulation.runner.summarise`; the first block's, in a batch)."""
+        return float(self.sustainment_b[0])
 
     # ----------------------------------------------------------------------------------- the step
     def step(self) -> None:
@@ -322,10 +373,13 @@ class SpreadModel(mesa.Model):
         ttt = st.train_the_trainer
         if ttt.enabled:
             cand = (self.stage == FULL) & (self.months_in_stage >= ttt.after) & (self.competence >= 0.5)
-            cap = self.n if ttt.max_trainers is None else ttt.max_trainers
+            cap = self.N if ttt.max_trainers is None else ttt.max_trainers
             self.trainer[:] = False
-            self.trainer[_top_k(cand, self.rank, cap)] = True
-        trainer_slots = ttt.trainees * int(self.trainer.sum()) if (ttt.enabled and (self.funded or ttt.after_funding)) else 0
+            self.trainer[self._top_k(cand, cap)] = True
+        if ttt.enabled and (self.funded or ttt.after_funding):
+            trainer_slots = ttt.trainees * self._per_block(self.trainer)
+        else:
+            trainer_slots = np.zeros(self.R, np.int64)
         base = st.support.capacity
         eligible = self.eligible_from <= month
         reentry = (self.stage >= DECLINED) & (self.months_in_stage >= sc.forces.reentry_delay)
@@ -336,42 +390,43 @@ class SpreadModel(mesa.Model):
             self.invited = candidates
         else:
             cap = (base if self.funded else 0) + trainer_slots
-            if self.supported.sum() > cap:
-                keep = _top_k(self.supported, self.rank, cap)
+            if (self._per_block(self.supported) > cap).any():
+                keep = self._top_k(self.supported, cap)
                 self.supported[:] = False
                 self.supported[keep] = True
-            free = cap - int(self.supported.sum())
-            if free > 0:
-                self.supported[_top_k(pipeline & ~self.supported, self.rank, free)] = True
-                free = cap - int(self.supported.sum())
+            free = cap - self._per_block(self.supported)
+            if (free > 0).any():
+                self.supported[self._top_k(pipeline & ~self.supported, np.maximum(free, 0))] = True
+                free = cap - self._per_block(self.supported)
             self.invited = np.zeros(self.n, bool)
-            if free > 0:
-                self.invited[_top_k(candidates, self.rank, free)] = True
+            if (free > 0).any():
+                self.invited[self._top_k(candidates, np.maximum(free, 0))] = True
         self.ever_supported |= self.supported
-        self.support_used += st.support.cost * float(np.count_nonzero(self.supported))
+        self.support_used_b += st.support.cost * self._per_block(self.supported)
 
     def _form_collaboratives(self, sc: Scenario) -> None:
         """Breakthrough collaboratives: cohorts get lateral ties to each other (source 003)."""
         col = sc.strategy.collaborative
-        rng = self.streams["collaborative"]
-        if col.members == "all":
-            members = np.arange(self.n)
-        else:
-            members = _nonzero((self.stage >= EXPLORATION) & (self.stage <= FULL))
-        members = rng.permutation(members)
-        self.member[members] = True
-        if len(members) < 2:
-            return
-        cohort = np.arange(len(members)) // col.size
         src, dst = [], []
-        for c in range(int(cohort.max()) + 1):
-            ids = members[cohort == c]
-            if len(ids) < 2:
-                continue
-            a, b = np.meshgrid(ids, ids)
-            keep = a != b
-            src.append(a[keep])
-            dst.append(b[keep])
+        for b in range(self.R):
+            rng = self._block_streams[b]["collaborative"]
+            lo = b * self.N
+            if col.members == "all":
+                members = np.arange(self.N)
+            else:
+                stage = self.stage[lo:lo + self.N]
+                members = _nonzero((stage >= EXPLORATION) & (stage <= FULL))
+            members = rng.permutation(members) + lo
+            self.member[members] = True
+            cohort = np.arange(len(members)) // col.size
+            for c in range(int(cohort.max()) + 1 if len(members) else 0):
+                ids = members[cohort == c]
+                if len(ids) < 2:
+                    continue
+                a, bb = np.meshgrid(ids, ids)
+                keep = a != bb
+                src.append(a[keep])
+                dst.append(bb[keep])
         if src:
             C = sp.csr_array((np.ones(sum(len(s) for s in src)), (np.concatenate(src), np.concatenate(dst))), shape=(self.n, self.n))
             C.data[:] = 1.0
@@ -384,7 +439,7 @@ class SpreadModel(mesa.Model):
         st = sc.strategy
         pkg = st.replication_package
         if fo.turnover:
-            u = self._rng_turnover.random((2, self.n))
+            u = self._draw("turnover", rows=2)
             m = self.monthly_turnover
             # competence walks out with leavers; the replication package onboards their successors
             self.competence *= 1.0 - m * (1.0 - pkg)
@@ -405,7 +460,7 @@ class SpreadModel(mesa.Model):
         if sc.strategy.collaborative.enabled and self.month >= st.collaborative.start:
             gain = gain + st.collaborative.learning * self.member
             members_active = self.member & (self.stage >= EXPLORATION) & (self.stage <= FULL)
-            self.support_used += st.collaborative.cost * float(np.count_nonzero(members_active))
+            self.support_used_b += st.collaborative.cost * self._per_block(members_active)
         c += gain * (1.0 - c) * uf
         # fidelity drifts down, the less so the more competent the site (source 002)
         if fo.drift > 0:
@@ -419,7 +474,7 @@ class SpreadModel(mesa.Model):
         if a.interval > 0 and self.month % a.interval == 0:
             audited = (self.stage >= INITIAL) & (self.stage <= FULL)
             self.fidelity += a.repair * np.maximum(a.target - self.fidelity, 0.0) * audited
-            self.support_used += a.cost * float(np.count_nonzero(audited))
+            self.support_used_b += a.cost * self._per_block(audited)
         for x in (self.fidelity, self.competence):
             _clip01(x)
         if fo.concurrent_initiatives > 0 or self.fatigue.any():
@@ -429,45 +484,37 @@ class SpreadModel(mesa.Model):
     def _phase_neighbours(self, sc: Scenario) -> None:
         """Neighbours' adoption (plain and prestige-weighted) and adaptation.
 
-        ``W @ adopted`` is kept up to date incrementally: only the sites whose adoption changed this
-        month send their change along their ties (O(changes x degree) instead of O(ties)), with a
-        full sparse product whenever many sites changed, every 12 months, and after the network
-        changes. Adaptation changes every month, so its product is taken in full when needed.
+        With whole-number tie weights, ``W @ adopted`` is kept up to date incrementally: only the
+        sites whose adoption changed this month send their change along their ties (O(changes x
+        degree) instead of O(ties)); the sums are exact, so the result does not depend on the path.
+        Weighted sums with fractions (prestige, adaptation, fractional weights) are taken in full,
+        so that a site's sums never depend on what else is in the run (batches stay bit-identical).
         """
         adopted = self.adopted
-        self.adopted_share = float(np.count_nonzero(adopted)) / self.n
+        self.adopted_share_b = self._per_block(adopted) / self.N
+        self.share_site = np.repeat(self.adopted_share_b, self.N) if self.R > 1 else np.full(1, self.adopted_share_b[0])
         if self.W.nnz == 0:
             return
         want_prestige = self._soc_on and sc.logics.social.rule == "influence"
         want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
         prev = self._prev_adopted
-        J = None if prev is None else _nonzero(adopted != prev)
-        if J is None or len(J) > self.n // 50 or self.month % 12 == 0:
-            a = adopted.astype(np.float64)
-            X = self.W @ (np.column_stack([a, a * self.prestige]) if want_prestige else a)
-            if X.ndim == 1:
-                X = X[:, None]
-            self._nb_count = X[:, 0].copy()
-            if want_prestige:
-                self._nb_prest = X[:, 1].copy()
+        J = None if (prev is None or not self._exact_weights) else _nonzero(adopted != prev)
+        if J is None or len(J) > self.n // 50:
+            self._nb_count = self.W @ adopted.astype(np.float64)
         elif len(J):
             WT = self._WT
             start, stop = WT.indptr[J], WT.indptr[J + 1]
             lengths = stop - start
             pos = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-            cols = WT.indices[pos]
-            sign = np.where(adopted[J], 1.0, -1.0)
-            contrib = WT.data[pos] * np.repeat(sign, lengths)
-            self._nb_count += np.bincount(cols, weights=contrib, minlength=self.n)
-            if want_prestige:
-                self._nb_prest += np.bincount(cols, weights=contrib * np.repeat(self.prestige[J], lengths), minlength=self.n)
+            contrib = WT.data[pos] * np.repeat(np.where(adopted[J], 1.0, -1.0), lengths)
+            self._nb_count += np.bincount(WT.indices[pos], weights=contrib, minlength=self.n)
         self._prev_adopted = adopted
         self.nb_share = self._nb_count * self._inv_degree
         if want_prestige:
             if self._inv_prestige_degree is None:
                 pd_ = self.W @ self.prestige
                 self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(self.n), where=pd_ > 0)
-            self.nb_prestige = self._nb_prest * self._inv_prestige_degree
+            self.nb_prestige = (self.W @ (adopted * self.prestige)) * self._inv_prestige_degree
         if want_adapt:
             total = self.W @ (adopted * self.adaptation)
             self.nb_adaptation = np.divide(total, self._nb_count, out=np.zeros(self.n), where=self._nb_count > 0.5 * self._min_weight)
@@ -492,7 +539,7 @@ class SpreadModel(mesa.Model):
             own_abandon = fo.abandon * risk * np.where(self.champions > 0, 0.6, 1.0)
         parts.append(logics.Pressures(None, own_progress, own_abandon))
         shock = self._shock(sc)
-        if shock > 0:
+        if shock is not None:
             parts.append(logics.Pressures(None, None, shock * (1.0 - self.adaptive_capability)))
         rule = lg.combine
         engage = logics.combine([p.engage for p in parts if p.engage is not None], rule, self.n)
@@ -500,12 +547,14 @@ class SpreadModel(mesa.Model):
         abandon = logics.combine([p.abandon for p in parts if p.abandon is not None], rule, self.n)
         return engage, progress, abandon
 
-    def _shock(self, sc: Scenario) -> float:
-        """System-wide shock this month (funding cut, policy change): its severity, else 0."""
+    def _shock(self, sc: Scenario) -> np.ndarray | None:
+        """System-wide shocks this month (funding cut, policy change): severity per site, or None."""
         sh = sc.shocks
-        u = self._rng_shocks.random()
-        hit = self.month in sh.months or u < sh.rate
-        return sh.severity if hit else 0.0
+        listed = self.month in sh.months
+        sev = np.array([sh.severity if (listed or g.random() < sh.rate) else 0.0 for g in self._gens["shocks"]])
+        if not sev.any():
+            return None
+        return np.repeat(sev, self.N)
 
     # --- phase 5
     def _phase_transitions(self, sc: Scenario, engage, progress, abandon) -> None:
@@ -515,7 +564,7 @@ class SpreadModel(mesa.Model):
         it, abandonment or moving on as competing risks (abandon if ``u < a``, move on if
         ``a <= u < a + p``, both scaled down when ``a + p > 1``).
         """
-        u = self._rng_transitions.random(self.n)
+        u = self._draw("transitions")
         st = self.stage
         mis = self.months_in_stage
         fo = sc.forces
@@ -543,8 +592,7 @@ class SpreadModel(mesa.Model):
             uu = u[pipe]
             quit_ = uu < a
             move = ~quit_ & (uu < a + p)
-            q_idx = pipe[quit_]
-            moved.append((q_idx, np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
+            moved.append((pipe[quit_], np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
             moved.append((pipe[move], s_[move] + 1))
         full = _nonzero(st == FULL)
         if len(full):
@@ -564,34 +612,47 @@ class SpreadModel(mesa.Model):
     # --- phase 6
     def _collect(self) -> None:
         t = self.month
+        R, N = self.R, self.N
         stage = self.stage
-        counts = np.bincount(stage, minlength=len(STAGES))
-        self.counts[t] = counts
+        counts = np.bincount(self._block7 + stage, minlength=R * len(STAGES)).reshape(R, len(STAGES))
+        self.counts_b[:, t] = counts
         full = stage == FULL
-        adopted = counts[INITIAL] + counts[FULL]
-        s = self.series
-        s["adopted"][t] = adopted
-        s["adopted_share"][t] = adopted / self.n
+        full2 = full.reshape(R, N)
+        adopted = counts[:, INITIAL] + counts[:, FULL]
+        s = self.series_b
+        s["adopted"][:, t] = adopted
+        s["adopted_share"][:, t] = adopted / N
         # sums with where= rather than BLAS dots: no thread start-up on small vectors
-        s["reach"][t] = float(np.sum(self.size, where=full))
-        users = (stage == INITIAL) | full
-        s["mean_fidelity"][t] = float(np.sum(self.fidelity, where=users)) / adopted if adopted else np.nan
-        s["benefit"][t] = float(np.sum(self.size * self.fidelity * self.fit_eff, where=full))
-        s["support_used"][t] = self.support_used
-        s["supported"][t] = float(np.count_nonzero(self.supported))
-        s["trainers"][t] = float(np.count_nonzero(self.trainer))
+        s["reach"][:, t] = np.sum(self.size.reshape(R, N), axis=1, where=full2)
+        users = ((stage == INITIAL) | full).reshape(R, N)
+        fid = np.sum(self.fidelity.reshape(R, N), axis=1, where=users)
+        s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
+        s["benefit"][:, t] = np.sum((self.size * self.fidelity * self.fit_eff).reshape(R, N), axis=1, where=full2)
+        s["support_used"][:, t] = self.support_used_b
+        s["supported"][:, t] = self._per_block(self.supported)
+        s["trainers"][:, t] = self._per_block(self.trainer)
         if self.sustain is not None:
             ref, end = self.sustain
             if t == ref:
                 self._full_at_ref = full.copy()
             if t == end and self._full_at_ref is not None:
-                base = self._full_at_ref
-                self.sustainment = float((full & base).sum() / base.sum()) if base.any() else float("nan")
+                base = self._per_block(self._full_at_ref)
+                kept = self._per_block(full & self._full_at_ref)
+                self.sustainment_b = np.divide(kept, base, out=np.full(R, np.nan), where=base > 0)
 
     # ------------------------------------------------------------------------------------ outputs
-    def reach_by_group(self) -> dict[str, float]:
+    def block_slice(self, block: int = 0) -> slice:
+        """The rows of a block's sites in the model's arrays."""
+        return slice(block * self.N, (block + 1) * self.N)
+
+    def reach_by_group(self, block: int = 0) -> dict[str, float]:
         """Share of each group's people served by sites in full implementation (for equity)."""
-        full = (self.stage == FULL).astype(float)
-        reached = np.bincount(self.group_index, weights=self.size * full, minlength=len(self.group_labels))
-        share = np.divide(reached, self.group_size, out=np.zeros_like(reached), where=self.group_size > 0)
-        return dict(zip(self.group_labels.tolist(), share.tolist()))
+        sl = self.block_slice(block)
+        idx = self.group_index[sl]
+        k = len(self.group_labels)
+        size = self.size[sl]
+        total = np.bincount(idx, weights=size, minlength=k)
+        reached = np.bincount(idx, weights=size * (self.stage[sl] == FULL), minlength=k)
+        present = total > 0
+        share = np.divide(reached, total, out=np.zeros_like(reached), where=present)
+        return {g: v for g, v, p in zip(self.group_labels.tolist(), share.tolist(), present) if p}

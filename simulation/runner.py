@@ -23,8 +23,8 @@ SUMMARY_KEYS = ("adopted_share", "reach", "reach_share", "mean_fidelity", "benef
                 "time_to_50", "abandonment", "equity_gap", "support_used", "cost_per_sustained_site")
 
 
-def summarise(model: SpreadModel) -> dict[str, float]:
-    """Per-run outcomes (MODEL.md, "What comes out").
+def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
+    """Per-run outcomes (MODEL.md, "What comes out"), for one block of a batch (default the first).
 
     ``sustainment``: share of the sites in full implementation when support ended (or at
     ``months - sustain_window`` if support never ends) that are still in full implementation
@@ -33,55 +33,61 @@ def summarise(model: SpreadModel) -> dict[str, float]:
     ``equity_gap``: the largest minus the smallest share of a group's people reached.
     ``cost_per_sustained_site``: support used divided by the sites in full implementation at the end.
     """
-    s = model.series
-    t = model.months
+    s = {k: v[block] for k, v in model.series_b.items()}
+    t = model.month
+    sl = model.block_slice(block)
+    stage = model.stage[sl]
     share = s["adopted_share"]
-    hit = np.flatnonzero(share >= 0.5)
-    ever = model.adopted_month >= 0
-    n_full = int(np.count_nonzero(model.stage == FULL))
-    by_group = model.reach_by_group()
-    total_size = float(model.size.sum())
+    hit = np.flatnonzero(share[: t + 1] >= 0.5)
+    ever = model.adopted_month[sl] >= 0
+    n_full = int(np.count_nonzero(stage == FULL))
+    by_group = model.reach_by_group(block)
+    total_size = float(model.size[sl].sum())
     return {
         "adopted_share": float(share[t]),
         "reach": float(s["reach"][t]),
         "reach_share": float(s["reach"][t] / total_size) if total_size > 0 else float("nan"),
         "mean_fidelity": float(s["mean_fidelity"][t]),
         "benefit": float(s["benefit"][t]),
-        "sustainment": float(model.sustainment),
+        "sustainment": float(model.sustainment_b[block]),
         "time_to_50": float(hit[0]) if len(hit) else float("nan"),
-        "abandonment": float(np.count_nonzero(ever & (model.stage == 6)) / ever.sum()) if ever.any() else float("nan"),
+        "abandonment": float(np.count_nonzero(ever & (stage == 6)) / ever.sum()) if ever.any() else float("nan"),
         "equity_gap": float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0,
         "support_used": float(s["support_used"][t]),
         "cost_per_sustained_site": float(s["support_used"][t] / n_full) if n_full else float("nan"),
     }
 
 
-def timeseries_frame(model: SpreadModel) -> pd.DataFrame:
-    df = pd.DataFrame(model.counts[: model.month + 1], columns=list(STAGES))
-    df.insert(0, "month", np.arange(model.month + 1))
+def timeseries_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+    """One row per month from month 0: stage counts and the monthly outputs."""
+    T = model.month + 1
+    df = pd.DataFrame(model.counts_b[block, :T], columns=list(STAGES))
+    df.insert(0, "month", np.arange(T))
     for k in SERIES:
-        df[k] = model.series[k][: model.month + 1]
+        df[k] = model.series_b[k][block, :T]
     for k in ("adopted", "supported", "trainers"):
         df[k] = df[k].astype(np.int64)
     return df
 
 
-def sites_frame(model: SpreadModel) -> pd.DataFrame:
-    am = model.adopted_month
+def sites_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+    """One row per site: final stage, month adopted, fidelity and the site's traits."""
+    sl = model.block_slice(block)
+    am = model.adopted_month[sl]
     df = pd.DataFrame({
         "site": model.ids,
-        "stage": np.array(STAGES, dtype=object)[model.stage],
+        "stage": np.array(STAGES, dtype=object)[model.stage[sl]],
         "adopted_month": pd.array(np.where(am >= 0, am, 0), dtype="Int64"),
-        "fidelity": model.fidelity,
-        "competence": model.competence,
-        "adaptation": model.adaptation,
-        "group": model.group,
+        "fidelity": model.fidelity[sl],
+        "competence": model.competence[sl],
+        "adaptation": model.adaptation[sl],
+        "group": model.group[sl],
     })
     df.loc[am < 0, "adopted_month"] = pd.NA
     for k in TRAITS:
-        df[k] = getattr(model, k)
+        df[k] = getattr(model, k)[sl]
     df["champions"] = df["champions"].astype(np.int64)
-    df["degree"] = model.degree
+    df["degree"] = model.degree[sl]
     return df
 
 
@@ -90,9 +96,10 @@ class RunResult:
     """The result of one run.
 
     Attributes:
-        model: the Mesa model after the run (``model.agents`` are the sites).
+        model: the Mesa model after the run (``model.agents`` are the sites). In a batch
+            (:func:`run_batch`) the results share one model, each reading its own ``block``.
         timeseries: one row per month from month 0.
-        sites: one row per site.
+        sites: one row per site (None when a batch was asked not to build them).
         summary: per-run outcomes (see :func:`summarise`).
     """
 
@@ -100,9 +107,10 @@ class RunResult:
     scenario: Scenario
     seed: int
     timeseries: pd.DataFrame
-    sites: pd.DataFrame
+    sites: pd.DataFrame | None
     summary: dict[str, float]
     elapsed: dict[str, float] = field(default_factory=dict)
+    block: int = 0
 
     def plot(self, ax=None):
         """Stage areas over time with the adopted share; returns the matplotlib Axes."""
@@ -207,3 +215,39 @@ def run(scenario: Scenario, seed: int | None = None, *, months: int | None = Non
     result = RunResult(model, scenario, seed, timeseries_frame(model), sites_frame(model), summarise(model))
     result.elapsed = {"setup": t1 - t0, "step": t2 - t1, "output": time.perf_counter() - t2}
     return result
+
+
+def run_batch(scenario: Scenario, seeds: list[int], *, months: int | None = None, built: Built | None = None,
+              sites: bool = True) -> list[RunResult]:
+    """Run one scenario for several seeds at once, side by side in the same arrays.
+
+    Each seed's run is exactly what :func:`run` gives for that seed alone (bit for bit), but the
+    month's work is done once for all of them: for small scenarios most of the time of a run is
+    the fixed cost of each numpy call, which a batch shares. Use it for replicates.
+
+    Args:
+        scenario: a validated scenario.
+        seeds: one seed per replicate.
+        months: override the horizon.
+        built: a network built beforehand, shared by every replicate.
+        sites: also build each replicate's per-site table (skip for speed in large ensembles).
+
+    Returns:
+        One :class:`RunResult` per seed, in order (their ``model`` is the shared batch model).
+    """
+    import time
+
+    if months is not None and months != scenario.months:
+        scenario = scenario.with_overrides({"months": months}, "months")
+    t0 = time.perf_counter()
+    model = SpreadModel(scenario, list(seeds), agents=False, built=built)
+    t1 = time.perf_counter()
+    model.run_model()
+    t2 = time.perf_counter()
+    out = []
+    for b, seed in enumerate(model.seeds):
+        r = RunResult(model, scenario, seed, timeseries_frame(model, b), sites_frame(model, b) if sites else None,
+                      summarise(model, b), block=b)
+        r.elapsed = {"setup": (t1 - t0) / len(seeds), "step": (t2 - t1) / len(seeds)}
+        out.append(r)
+    return out

@@ -247,3 +247,28 @@ def test_full_needs_minimum_time_in_stages():
     m = run(s, seed=1).model
     first = m.adopted_month[m.adopted_month >= 0]
     assert first.size and first.min() >= 1 + s.stages.exploration + s.stages.installation
+
+
+# ---------------------------------------------------------------------------------------- batches
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_overrides, st.lists(st.integers(0, 10**6), min_size=1, max_size=4, unique=True))
+def test_batch_equals_single_runs(ov, seeds):
+    from simulation.runner import run_batch
+
+    s = sc(**ov)
+    for single, batched in zip([run(s, seed=x, agents=False) for x in seeds], run_batch(s, seeds)):
+        assert batched.timeseries.equals(single.timeseries)
+        assert batched.sites.equals(single.sites)
+        assert batched.summary.keys() == single.summary.keys()
+        for k, v in single.summary.items():
+            assert (np.isnan(v) and np.isnan(batched.summary[k])) or v == batched.summary[k]
+
+
+def test_batch_of_demo_scenario_is_bit_identical(root):
+    from simulation import load_scenario
+    from simulation.runner import run_batch
+
+    s = load_scenario(root / "scenarios" / "demo.yaml")
+    batch = run_batch(s, [11, 12, 13])
+    for r in batch:
+        assert r.timeseries.equals(run(s, seed=r.seed).timeseries)

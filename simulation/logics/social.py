@@ -26,13 +26,15 @@ def pressures(m, par) -> Pressures:
     w = par.weight
     scale = (w * par.legitimacy) * (1.0 - m.fatigue)
     if par.rule == "bass":
-        engage = (par.q * m.adopted_share) * scale
+        engage = (par.q * m.share_site) * scale
     elif par.rule == "threshold":
         engage = scale * ((m.nb_share >= m.threshold) & m.has_ties)
     else:
         engage = par.q * m.nb_prestige * scale
-    if par.bandwagon > 0 and m.adopted_share >= par.bandwagon_at:
-        engage = np.minimum(engage + par.bandwagon * scale, 1.0)
+    if par.bandwagon > 0:
+        norm = m.share_site >= par.bandwagon_at  # per site: its own system's adopted share
+        if norm.any():
+            engage = np.minimum(engage + (par.bandwagon * scale) * norm, 1.0)
     progress = (w * par.progress) * m.nb_share if par.progress > 0 else None
     abandon = None
     if par.abandon > 0:
