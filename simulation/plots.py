@@ -19,8 +19,14 @@ STAGE_COLOURS = {
 }
 
 
-def adoption_plot(ts: pd.DataFrame, title: str = "", ax=None):
+def adoption_plot(ts: pd.DataFrame, title: str = "", ax=None, events: dict[str, float] | None = None):
     """Stacked stage areas (share of sites) over months, with the adopted share as a line.
+
+    Args:
+        ts: a run's timeseries (one row per month).
+        title: the figure title.
+        ax: draw into these Axes (default: a new figure).
+        events: vertical markers, e.g. ``{"support ends": 60}``.
 
     Returns:
         The matplotlib Axes.
@@ -33,6 +39,10 @@ def adoption_plot(ts: pd.DataFrame, title: str = "", ax=None):
     ax.stackplot(ts["month"], *[shares[s] for s in stages], labels=[s.replace("_", " ") for s in stages],
                  colors=[STAGE_COLOURS[s] for s in stages], alpha=0.9)
     ax.plot(ts["month"], ts["adopted"] / n, color="black", lw=2, label="adopted (initial + full)")
+    for label, month in (events or {}).items():
+        if ts["month"].min() < month < ts["month"].max():
+            ax.axvline(month, color="black", ls="--", lw=1)
+            ax.annotate(label, (month, 0.98), xytext=(3, 0), textcoords="offset points", va="top", fontsize=8)
     ax.set_xlim(ts["month"].min(), ts["month"].max())
     ax.set_ylim(0, 1)
     ax.set_xlabel("month")

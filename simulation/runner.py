@@ -116,7 +116,9 @@ class RunResult:
         """Stage areas over time with the adopted share; returns the matplotlib Axes."""
         from .plots import adoption_plot
 
-        return adoption_plot(self.timeseries, title=f"{self.scenario.name} (seed {self.seed})", ax=ax)
+        f = self.scenario.strategy.support.funding_months
+        events = {"support ends": f} if f is not None and self.scenario.logics.mechanical.enabled else {}
+        return adoption_plot(self.timeseries, title=f"{self.scenario.name} (seed {self.seed})", ax=ax, events=events)
 
     def manifest(self) -> dict:
         from . import __version__
