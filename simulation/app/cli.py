@@ -1,0 +1,129 @@
+"""``spreadsim app``: serve the teaching page on this computer (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import InputError, Problem, fail
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+APP = "simulation.app.page:Page"
+
+
+def _check_port(port: int) -> int:
+    """The port to serve on (a free one for 0); raises InputError if it is taken or out of range."""
+    if not 0 <= port <= 65535:
+        raise fail("--port", "", f"must be between 0 and 65535 (0 = any free port), got {port}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as uvicorn does: a port whose last connections are closing (TIME_WAIT) is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as err:
+            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                why = "is in use" if err.errno == errno.EADDRINUSE else "needs privileges"
+                raise fail("--port", "", f"port {port} on {HOST} {why}; choose another with --port N (0 = any free port)") from None
+            raise
+        return s.getsockname()[1]
+
+
+def _check_installed() -> None:
+    missing = []
+    for mod in ("solara", "solara.server.starlette", "uvicorn", "mesa.visualization"):
+        try:
+            __import__(mod)
+        except ImportError as err:
+            missing.append(f"{mod} ({err})")
+            break
+    if missing:
+        raise InputError(Problem("spreadsim app", "", "the app needs its extra packages: "
+                                 "pip install 'spreadsim[app]' (missing " + ", ".join(missing) + ")"))
+
+
+def serve(scenario: str | Path | None = None, port: int = DEFAULT_PORT, *, ready=None, quiet: bool = False) -> int:
+    """Serve the teaching page on 127.0.0.1 until interrupted.
+
+    Args:
+        scenario: the scenario file the page starts with (default: ``scenarios/demo.yaml``).
+        port: the port (0 = any free port).
+        ready: called with the page's address once the server accepts connections.
+        quiet: print nothing but errors.
+
+    Returns:
+        0 when the server stops.
+
+    Raises:
+        InputError: a bad scenario file, a taken port, or the app's packages missing.
+    """
+    from ..scenario import load_scenario
+    from .wrapper import AppModel, default_scenario_file
+
+    path = Path(scenario) if scenario is not None else default_scenario_file()
+    if path is not None:
+        load_scenario(path)
+        AppModel(path, agents=False)  # what only the data can tell: network files, seeding
+        os.environ["SPREADSIM_APP_SCENARIO"] = str(path.resolve())
+    else:
+        os.environ.pop("SPREADSIM_APP_SCENARIO", None)
+    port = _check_port(port)
+    # before solara reads its settings: no telemetry, production mode, our page
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
+    os.environ["SOLARA_APP"] = APP
+    os.environ.setdefault("SOLARA_MODE", "production")
+    _check_installed()
+    import solara.server.settings as settings
+    import uvicorn
+
+    settings.telemetry.mixpanel_enable = False
+    settings.main.mode = "production"
+    import solara.server.app as solara_app
+
+    if solara_app.apps.get("__default__") is None or solara_app.apps["__default__"].fullname != APP:
+        solara_app.apps["__default__"] = solara_app.AppScript(APP)
+    os.environ["SERVER_NAME"] = HOST
+    os.environ["SERVER_PORT"] = str(port)
+    config = uvicorn.Config("solara.server.starlette:app", host=HOST, port=port, log_level="warning",
+                            ws_max_size=64 * 1024 * 1024, lifespan="on")
+    server = uvicorn.Server(config)
+    url = f"http://{HOST}:{port}/"
+
+    def announce():
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            if not quiet:
+                shown = path if path is not None else "built-in defaults"
+                print(f"spreadsim app: serving {shown} at {url}  (Ctrl+C to stop)", flush=True)
+            if ready is not None:
+                ready(url)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    return serve(args.scenario, args.port)
+
+
+def register(subparsers) -> None:
+    """Add ``spreadsim app`` to the command line."""
+    p = subparsers.add_parser(
+        "app", help="interactive teaching page in the browser (Mesa SolaraViz), on this computer only",
+        description="Serve an interactive page on 127.0.0.1: the site network coloured by stage, the "
+                    "curves over time, step/play/pause/reset and the controls a teacher varies. Works offline.")
+    p.add_argument("scenario", nargs="?", help="scenario YAML file to start with (default: scenarios/demo.yaml)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any free port)")
+    p.set_defaults(func=cmd_app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(serve(sys.argv[1] if len(sys.argv) > 1 else None))
