@@ -53,6 +53,15 @@ MAIN_INDEX = {"sobol": "ST", "fast": "ST", "morris": "mu_star"}
 TIE = "(tie)"
 
 
+def model_scenario(scenario):
+    """The scenario without its analysis sections (``strategies``, ``sensitivity``, ``calibration``).
+
+    Every run carries its strategy's overrides itself, so the runner's result store is keyed by the
+    model alone: editing the ``sensitivity:`` section keeps the stored runs reusable.
+    """
+    return scenario.with_overrides({"strategies": {}, "sensitivity": None, "calibration": None}, "sensitivity")
+
+
 def _load(scenario):
     from ..scenario import Scenario, load_scenario
 
@@ -205,7 +214,7 @@ class Sensitivity:
     def _run_model(self) -> dict[str, np.ndarray]:
         from ..experiments import execute
 
-        result = execute(self.scenario, self.run_specs(), executor=self.executor, out=self.store,
+        result = execute(model_scenario(self.scenario), self.run_specs(), executor=self.executor, out=self.store,
                          resume=self.resume, progress=self.progress, client=self.client,
                          scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size)
         return self._collect(result)
@@ -427,14 +436,18 @@ class Sensitivity:
                         note.append("wide interval")
             notes.append("; ".join(note))
         df["note"] = notes
+        noisy: dict[str, list[tuple[str, float]]] = {}
         for _, n in self.noise.iterrows():
             share = n["noise_share"]
             if share == share and share > sp.warn_noise_share:
-                strength = "untrustworthy" if share > 0.5 else "blurred"
-                self._warn(f"{n['strategy']}: {n['output']}: {share:.0%} of the variance of the output averaged over "
-                           f"{n['replicates']} replicates is the model's own noise; indices below about {share:.2f} "
-                           f"cannot be told apart from noise and all indices are {strength}; use more replicates "
-                           f"(noise falls as 1/R)")
+                noisy.setdefault(n["output"], []).append((n["strategy"], float(share)))
+        for out, items in noisy.items():
+            worst = max(s for _, s in items)
+            strength = "untrustworthy" if worst > 0.5 else "blurred"
+            which = ", ".join(f"{s} {v:.0%}" for s, v in items)
+            self._warn(f"{out}: the model's own noise is a large share of the variance of the output averaged over "
+                       f"{sp.replicates} replicates ({which}); indices below that share cannot be told apart from "
+                       f"noise and are {strength}; use more replicates (the noise share falls as 1/R)")
         if sp.replicates == 1:
             self._warn("1 replicate per sample: the model's own noise cannot be estimated and is counted as if "
                        "the parameters caused it; use --replicates 2 or more")
@@ -527,9 +540,14 @@ class Sensitivity:
             w = np.vstack([is_best & sole, ~sole]).astype(float)  # strategies, then ties
             labels = list(S) + [TIE]
             for pi, p in enumerate(sp.parameters):
-                edges = np.linspace(p.low, p.high, 6)
-                b_ = np.clip(np.searchsorted(edges, Xok[:, pi], side="right") - 1, 0, 4)
-                for bi in range(5):
+                # fifths of the sampled values (equal shares of the input distribution)
+                x = np.array([p.value(v) for v in Xok[:, pi]], dtype=float)
+                edges = np.unique(np.quantile(x, np.linspace(0, 1, 6)))
+                if len(edges) < 2:
+                    continue
+                nb = len(edges) - 1
+                b_ = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nb - 1)
+                for bi in range(nb):
                     m = b_ == bi
                     if not m.any():
                         continue

@@ -54,6 +54,7 @@ def indices_figure(sa: "Sensitivity", output: str):
             ax.axhline(0, color="0.3", lw=0.6)
             ax.set_xticks(x, [_short(n) for n in d.index], rotation=45, ha="right", fontsize=8)
             ax.set_ylabel("sensitivity index")
+            ax.set_xlabel("parameter" if not sp.groups else "parameter group")
             ax.legend(fontsize=7)
         ax.set_title(s, fontsize=10)
     title = "Morris screening" if sp.method == "morris" else f"{'Sobol' if sp.method == 'sobol' else 'eFAST'} indices"
@@ -120,6 +121,7 @@ def wins_figure(sa: "Sensitivity"):
     ax.set_xticks(range(len(outs)), [f"{o}\n({'max' if g == 'max' else 'min'})" for o, g in
                                      zip(outs, [w[w['output'] == o]['goal'].iloc[0] for o in outs])], fontsize=8)
     ax.set_ylabel("share of parameter space where best")
+    ax.set_xlabel("output (goal)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="strategy (hatched: clear win)")
     ax.set_title("In what share of the parameter space each strategy wins")
@@ -162,7 +164,7 @@ def wins_by_parameter_figure(sa: "Sensitivity", output: str):
             if ll not in labels_:
                 handles.append(hh)
                 labels_.append(ll)
-    fig.legend(handles, labels_, fontsize=7, loc="upper right")
-    fig.suptitle(f"Where each strategy gives the best {output}, along each parameter")
-    fig.tight_layout()
+    fig.suptitle(f"Where each strategy gives the best {output}, along each parameter (fifths of each range)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels_, fontsize=8, loc="lower center", ncol=len(labels_), frameon=False)
     return fig

@@ -275,7 +275,9 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
     if not isinstance(section, dict):
         raise InputError(Problem(src, "sensitivity", f"must be a mapping of keys to values, not {type(section).__name__}"))
     for k in section:
-        if k not in SECTION_KEYS:
+        if not isinstance(k, str):
+            bad(f"sensitivity.{k}", f"keys must be text, got {k!r}")
+        elif k not in SECTION_KEYS:
             bad(f"sensitivity.{k}", f"unknown key '{k}'{_suggest(k, SECTION_KEYS)}; "
                                     f"known keys: {', '.join(SECTION_KEYS)}")
     sec = dict(section)
@@ -326,7 +328,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
         bad_key("conf_level", f"must be a number between 0 and 1, such as 0.95 (got {conf!r})")
         conf = 0.95
 
-    if method == "sobol" and samples >= 2 and samples & (samples - 1):
+    if method == "sobol" and samples >= 4 and samples & (samples - 1):
         lo = 1 << (samples.bit_length() - 1)
         bad_key("samples", f"sobol needs a power of 2 (Sobol' sequences keep their balance only at 2^m points); "
                            f"got {samples}, use {lo} or {lo * 2}")
@@ -421,7 +423,10 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
             continue
         n_before = len(problems)
         for k in p:
-            if k not in PARAM_KEYS:
+            if not isinstance(k, str):
+                bad(f"{here}.{k}", f"keys must be text, got {k!r}" + (" (YAML reads on/off/yes/no as true/false)"
+                                                                     if isinstance(k, bool) else ""))
+            elif k not in PARAM_KEYS:
                 bad(f"{here}.{k}", f"unknown key '{k}'{_suggest(k, PARAM_KEYS)}; known keys: {', '.join(PARAM_KEYS)}")
         path = p.get("path")
         if not isinstance(path, str) or not path.strip():
@@ -582,9 +587,14 @@ def _check_range(scenario, path: str, lo: float, hi: float, integer: bool) -> st
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    """The seeds of replicates 0..R-1, the same for every sample and strategy (common random numbers)."""
-    ss = np.random.SeedSequence([int(seed), 0x5E45])
-    return [int(s) for s in ss.generate_state(replicates, dtype=np.uint32)]
+    """The seeds of replicates 0..R-1, the same for every sample and strategy (common random numbers).
+
+    The experiment runner's derivation (:func:`simulation.experiments.replicate_seed`), so replicate
+    *r* here is replicate *r* of ``spreadsim compare`` with the same seed.
+    """
+    from ..experiments import replicate_seed
+
+    return [replicate_seed(int(seed), r) for r in range(int(replicates))]
 
 
 def derived_seed(seed: int, purpose: int) -> int:

@@ -63,24 +63,26 @@ def parse_param(text: str, scenario) -> tuple[str, list[float | int]]:
     if kind in ("bool", "text"):
         raise fail(f"'{path}' is not numeric; compare such settings as strategies instead")
     integer = kind == "int"
-    try:
-        if ":" in spec:
-            parts = spec.split(":")
-            if len(parts) != 3:
-                raise fail("expected low:high:steps, three numbers separated by ':'")
-            lo, hi = float(parts[0]), float(parts[1])
-            steps = int(parts[2])
-            if steps < 2 or steps > MAX_STEPS:
-                raise fail(f"steps must be a whole number from 2 to {MAX_STEPS} (got {parts[2]})")
-            if not lo < hi:
-                raise fail(f"low ({parts[0]}) must be below high ({parts[1]})")
-            values: list[float | int] = list(np.linspace(lo, hi, steps))
-        else:
-            values = [float(v) for v in spec.split(",") if v.strip()]
-            if len(values) < 2:
-                raise fail("give at least two values")
-    except ValueError:
-        raise fail(f"values must be numbers (got '{spec}')") from None
+    def number(t: str, whole: bool = False) -> float:
+        try:
+            return int(t) if whole else float(t)
+        except ValueError:
+            raise fail(f"'{t}' is not a {'whole number' if whole else 'number'}") from None
+
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise fail("expected low:high:steps, three numbers separated by ':'")
+        lo, hi, steps = number(parts[0]), number(parts[1]), int(number(parts[2], whole=True))
+        if steps < 2 or steps > MAX_STEPS:
+            raise fail(f"steps must be a whole number from 2 to {MAX_STEPS} (got {parts[2]})")
+        if not lo < hi:
+            raise fail(f"low ({parts[0]}) must be below high ({parts[1]})")
+        values: list[float | int] = list(np.linspace(lo, hi, steps))
+    else:
+        values = [number(v.strip()) for v in spec.split(",") if v.strip()]
+        if len(values) < 2:
+            raise fail("give at least two values (or low:high:steps)")
     if not all(math.isfinite(v) for v in values):
         raise fail("values must be finite numbers")
     if integer:
@@ -231,7 +233,7 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
         A :class:`SweepResult` with the summary table, the runs, adoption bands, ``plot()`` and ``save()``.
     """
     from ..experiments import RunSpec, execute
-    from .core import _load
+    from .core import _load, model_scenario
 
     sc = _load(scenario)
     problems: list[Problem] = []
@@ -289,7 +291,7 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
             ov = {**base, path: v}
             for r, sd in enumerate(seeds):
                 specs.append(RunSpec(f"{s}/{j}", r, sd, ov))
-    result = execute(sc, specs, executor=executor, out=store, resume=resume, progress=progress, client=client,
+    result = execute(model_scenario(sc), specs, executor=executor, out=store, resume=resume, progress=progress, client=client,
                      scheduler=scheduler, workers=workers, chunk_size=chunk_size)
     runs = result.runs.copy()
     lab = runs["strategy"].astype(str).str.rsplit("/", n=1, expand=True)
