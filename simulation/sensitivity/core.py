@@ -230,7 +230,9 @@ class Sensitivity:
         Y = {s: np.full((n, R, len(outs)), np.nan) for s in self.spec.strategies}
         ts = None
         if any(o.month is not None for o in outs):
+            need = sorted({o.month for o in outs if o.month is not None})
             ts = result.timeseries
+            ts = ts[ts["month"].isin(need)]
             ts_label = ts["strategy"].astype(str).str.rsplit("/", n=1, expand=True)
             ts = ts.assign(_s=ts_label[0].to_numpy(), _i=ts_label[1].astype(int).to_numpy())
         months = self.scenario.months
