@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import InputError, Problem, fail
@@ -106,7 +107,14 @@ def serve(scenario: str | Path | None = None, port: int = DEFAULT_PORT, *, ready
                 ready(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run()
+    # plain http on 127.0.0.1 is the point: solara's advice about https cookies does not apply
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    try:
+        server.run()
+    except KeyboardInterrupt:  # a second Ctrl+C while shutting down
+        pass
+    if not quiet:
+        print("spreadsim app: stopped", flush=True)
     return 0
 
 

@@ -99,7 +99,7 @@ class NetworkFigure:
             lw = 0.5 if len(i) < 3_000 else 0.3
             ax.add_collection(LineCollection(segs, linewidths=lw, colors="#9a9a9a", alpha=0.45, zorder=1))
         m = len(self.drawn)
-        size = float(np.clip(9000.0 / max(m, 1), 6.0, 70.0))
+        size = float(np.clip(12000.0 / max(m, 1), 7.0, 70.0))
         self.scatter = ax.scatter(self.pos[:, 0], self.pos[:, 1], s=size, c=self._colours(),
                                   edgecolors="#555555", linewidths=0.2 if m > 500 else 0.4, zorder=2)
         ax.set_xlim(-1.06, 1.06)

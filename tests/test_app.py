@@ -1,0 +1,313 @@
+"""The teaching app without a browser: the model behind the controls, Mesa's rebuild, layout, figures, CLI.
+
+The page itself, in a real browser, is tested in ``test_app_browser.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import socket
+from pathlib import Path
+
+import matplotlib.colors as mcolors
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from simulation.app.figures import ChartFigure, NetworkFigure, status_html
+from simulation.app.layout import compute_layout, network_layout
+from simulation.app.wrapper import (
+    CAPACITY_UNLIMITED,
+    CONTROLS,
+    AppModel,
+    bundled_scenarios,
+    control_values,
+    model_params,
+    overrides_for,
+)
+from simulation.cli import main
+from simulation.errors import InputError
+from simulation.model import SpreadModel
+from simulation.plots import STAGE_COLOURS
+from simulation.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "scenarios" / "demo.yaml"
+BASS = ROOT / "scenarios" / "classic" / "bass.yaml"
+MONTHS = 24
+
+
+def _run(model, months: int = MONTHS) -> np.ndarray:
+    for _ in range(months):
+        model.step()
+    return model.counts[: months + 1].copy()
+
+
+# ------------------------------------------------------------------------------ the app's model
+def test_untouched_controls_are_the_scenario_exactly():
+    """No controls (or controls at the scenario's values) = the scenario file, same seed, same run."""
+    sc = load_scenario(DEMO)
+    plain = _run(SpreadModel(sc, 3))
+    app = AppModel(DEMO, seed=3)
+    assert app.app_overrides == {}
+    assert app.scenario_obj.digest() == sc.digest()
+    assert np.array_equal(_run(app), plain)
+    same = AppModel(DEMO, seed=3, **control_values(sc))
+    assert same.app_overrides == {}
+    assert np.array_equal(_run(same), plain)
+
+
+@pytest.mark.parametrize("path", sorted(bundled_scenarios().values()), ids=lambda p: p.name)
+def test_every_bundled_scenario_round_trips_through_its_controls(path):
+    """The values the page shows for a scenario, sent back, change nothing (Mesa sends them all)."""
+    sc = load_scenario(path)
+    assert overrides_for(sc, control_values(sc)) == {}
+    params = model_params(sc, path)
+    assert params["scenario_file"] == str(path)
+    for name, spec in params.items():
+        if isinstance(spec, dict):
+            assert spec["type"] in ("Checkbox", "SliderFloat", "SliderInt", "Select")
+            if spec["type"].startswith("Slider"):
+                assert spec["min"] <= spec["value"] <= spec["max"], name
+            if spec["type"] == "Select":
+                assert spec["value"] in spec["values"], name
+
+
+def test_controls_become_overrides_and_the_run_matches_spreadmodel():
+    """Changed controls are applied as overrides; the run is SpreadModel on the overridden scenario."""
+    values = dict(mechanical=False, social_weight=0.5, ecological_weight=0.3, support_capacity=55, turnover=0.3,
+                  legitimacy=0.4, replication_package=0.9, assurance_interval=3, seeding_rule="opinion_leaders",
+                  seed_sites=20, network="regions", n_sites=400)
+    app = AppModel(DEMO, seed=7, **values)
+    sc = app.scenario_obj
+    assert not sc.logics.mechanical.enabled
+    assert sc.logics.social.weight == 0.5 and sc.logics.ecological.weight == 0.3
+    assert sc.strategy.support.capacity == 55
+    assert sc.forces.turnover
+    d = sc.sites.traits.turnover
+    assert d.dist == "uniform" and (d.low + d.high) / 2 == pytest.approx(0.3)
+    assert sc.logics.social.legitimacy == 0.4
+    assert sc.strategy.replication_package == 0.9
+    assert sc.strategy.assurance.interval == 3
+    assert sc.strategy.seeding.rule == "opinion_leaders" and sc.strategy.seeding.n == 20
+    assert sc.network.type == "regions" and app.n == 400
+    assert app.control_values == {**control_values(load_scenario(DEMO)), **values}
+    expected = load_scenario(DEMO).with_overrides(app.app_overrides)
+    assert np.array_equal(_run(app), _run(SpreadModel(expected, 7)))
+
+
+def test_capacity_slider_end_means_unlimited():
+    bass = load_scenario(BASS)
+    assert bass.strategy.support.capacity is None
+    assert control_values(bass)["support_capacity"] == CAPACITY_UNLIMITED
+    assert AppModel(BASS, support_capacity=CAPACITY_UNLIMITED, agents=False).app_overrides == {}
+    assert AppModel(BASS, support_capacity=10, agents=False).scenario_obj.strategy.support.capacity == 10
+    assert AppModel(DEMO, support_capacity=CAPACITY_UNLIMITED, agents=False).scenario_obj.strategy.support.capacity is None
+
+
+def test_turnover_zero_switches_turnover_off():
+    sc = AppModel(DEMO, turnover=0.0, agents=False).scenario_obj
+    assert not sc.forces.turnover
+    assert sc.sites.traits.turnover.low == 0 and sc.sites.traits.turnover.high == 0
+
+
+def test_seed_and_rng():
+    """Mesa's rng= is accepted: an int is the seed, a Generator gives one reproducible draw."""
+    a = _run(AppModel(DEMO, seed=11), 12)
+    assert np.array_equal(a, _run(AppModel(DEMO, rng=11), 12))
+    g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
+    m1, m2 = AppModel(DEMO, rng=g1, agents=False), AppModel(DEMO, rng=g2, agents=False)
+    assert m1.seed == m2.seed
+    assert np.array_equal(_run(m1, 12), _run(m2, 12))
+    with pytest.raises(InputError, match="seed or rng"):
+        AppModel(DEMO, seed=1, rng=1)
+    with pytest.raises(InputError, match="non-negative"):
+        AppModel(DEMO, seed=-1)
+
+
+def test_more_seed_sites_than_sites_is_lowered_with_a_note():
+    m = AppModel(DEMO, n_sites=20, seed_sites=50, agents=False)
+    assert m.scenario_obj.strategy.seeding.n == 20
+    assert "lowered" in m.app_notes[0]
+    assert "lowered" in status_html(m)
+
+
+def test_bad_controls_name_the_field(tmp_path):
+    with pytest.raises(InputError, match="unknown control"):
+        overrides_for(load_scenario(DEMO), {"colour": 1})
+    with pytest.raises(InputError) as err:
+        AppModel(DEMO, legitimacy=1.5)
+    assert any("logics.social.legitimacy" in str(p) for p in err.value.problems)
+    # a scenario whose sites come from a file has no number-of-sites or network-type control
+    (tmp_path / "edges.csv").write_text("source,target\na,b\nb,c\nc,d\nd,a\n")
+    (tmp_path / "file.yaml").write_text("network: {type: file, file: edges.csv}\nstrategy: {seeding: {n: 1}}\n")
+    sc = load_scenario(tmp_path / "file.yaml")
+    assert "n_sites" not in control_values(sc) and "network" not in control_values(sc)
+    assert "n_sites" not in model_params(sc, tmp_path / "file.yaml")
+    with pytest.raises(InputError, match="does not apply"):
+        AppModel(tmp_path / "file.yaml", n_sites=50)
+    assert AppModel(tmp_path / "file.yaml", agents=False).n == 4
+
+
+def test_mesa_solaraviz_rebuild_uses_the_controls():
+    """What Mesa's Reset does: check the parameters, build kwargs from the controls, call the class."""
+    pytest.importorskip("solara", reason="the app's packages are not installed (pip install -e '.[app]')")
+    from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params, split_model_params
+
+    sc = load_scenario(DEMO)
+    model = AppModel(DEMO)
+    params = model_params(sc, DEMO)
+    _check_model_params(model, params)  # raises ValueError for a parameter the class does not take
+    user, fixed = split_model_params(params)
+    values = {**fixed, **{k: v["value"] for k, v in user.items()}}
+    values["n_sites"] = 500
+    values["legitimacy"] = 0.2
+    kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True)
+    rebuilt = type(model)(**kwargs)
+    assert rebuilt.n == 500
+    assert rebuilt.app_overrides == {"sites.n": 500, "logics.social.legitimacy": 0.2}
+    assert rebuilt.seed == sc.seed
+
+
+def test_global_random_state_untouched():
+    np_state = np.random.get_state()[1].copy()
+    py_state = random.getstate()
+    m = AppModel(DEMO, n_sites=200, seed=2)
+    NetworkFigure(m).png()
+    ChartFigure(m).png()
+    _run(m, 3)
+    compute_layout(m.W, seed=4)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert random.getstate() == py_state
+
+
+# ----------------------------------------------------------------------------------- the layout
+def _graph(net: str, n: int, seed: int = 1) -> sp.csr_array:
+    return AppModel(DEMO, network=net, n_sites=n, seed=seed, agents=False).W
+
+
+def test_layout_is_reproducible_bounded_and_cached():
+    W = _graph("small_world", 300)
+    a, b = compute_layout(W, seed=3), compute_layout(W, seed=3)
+    assert a.shape == (300, 2) and np.all(np.isfinite(a))
+    assert np.array_equal(a, b)
+    assert np.abs(a).max() <= 1 + 1e-9
+    c1 = network_layout(W, seed=3)
+    assert network_layout(sp.csr_array(W.copy()), seed=3) is c1  # same structure: from the cache
+    assert np.array_equal(c1, a)
+
+
+def test_layout_puts_tied_sites_close_together():
+    """Tied sites are much nearer each other than random pairs (what makes clusters visible)."""
+    for net in ("regions", "small_world", "scale_free"):
+        W = _graph(net, 600)
+        pos = compute_layout(W, seed=0)
+        U = sp.triu(W, k=1).tocoo()
+        tie = np.linalg.norm(pos[U.row] - pos[U.col], axis=1).mean()
+        rng = np.random.default_rng(0)
+        i, j = rng.integers(0, 600, 5000), rng.integers(0, 600, 5000)
+        rand = np.linalg.norm(pos[i] - pos[j], axis=1).mean()
+        assert tie < 0.6 * rand, net
+
+
+def test_layout_edge_cases():
+    assert compute_layout(sp.csr_array((0, 0))).shape == (0, 2)
+    assert compute_layout(sp.csr_array((1, 1))).shape == (1, 2)
+    none = compute_layout(sp.csr_array((50, 50)))  # no ties: spread evenly, no two sites together
+    d = np.linalg.norm(none[:, None] - none[None], axis=2) + np.eye(50)
+    assert d.min() > 0.05
+    full = compute_layout(_graph("complete", 300))  # 44,850 ties: sampled for the forces
+    assert np.all(np.isfinite(full))
+
+
+# ---------------------------------------------------------------------------------- the figures
+def _decode(png: bytes) -> np.ndarray:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return mpimg.imread(io.BytesIO(png), format="png")[..., :3]
+
+
+def _pixels_of(img: np.ndarray, colour: str, tol: float = 0.03) -> int:
+    rgb = np.array(mcolors.to_rgb(colour))
+    return int((np.abs(img - rgb).max(axis=2) < tol).sum())
+
+
+def test_network_figure_colours_sites_by_stage():
+    m = AppModel(DEMO, seed=1)
+    net = NetworkFigure(m)
+    before = _decode(net.png())
+    assert before.shape[0] > 300 and before.shape[1] > 300
+    assert _pixels_of(before, STAGE_COLOURS["not_engaged"]) > 1000
+    assert _pixels_of(before, STAGE_COLOURS["full"]) > 100  # the seeds
+    _run(m, 60)
+    after = _decode(net.png())
+    assert _pixels_of(after, STAGE_COLOURS["not_engaged"]) < _pixels_of(before, STAGE_COLOURS["not_engaged"])
+    assert net.caption().startswith("Sites by stage, month 60 (300 sites")
+
+
+def test_large_networks_are_drawn_from_a_sample():
+    m = AppModel(DEMO, n_sites=2_500, seed=1, agents=False)  # past the drawing limit of 2,000
+    net = NetworkFigure(m)
+    assert len(net.drawn) == 2_000
+    assert "2,000 of 2,500 sites" in net.caption()
+    _decode(net.png())
+
+
+def test_chart_fills_in_month_by_month():
+    m = AppModel(DEMO, seed=1)
+    chart = ChartFigure(m)
+    first = _decode(chart.png())
+    _run(m, 60)
+    later = _decode(chart.png())
+    grey = STAGE_COLOURS["not_engaged"]
+    assert _pixels_of(later, grey) > _pixels_of(first, grey) + 2000  # the stacked areas grew
+    assert _pixels_of(later, STAGE_COLOURS["full"]) > _pixels_of(first, STAGE_COLOURS["full"])
+
+
+def test_status_shows_the_month_and_counts():
+    m = AppModel(DEMO, seed=1, support_capacity=44)
+    _run(m, 5)
+    text = status_html(m)
+    assert 'data-month="5"' in text and 'data-sites="300"' in text
+    for stage, count in zip(("not_engaged", "full"), (m.counts[5][0], m.counts[5][4])):
+        assert f'data-stage="{stage}"' in text and f">{count:,}<" in text
+    assert "strategy.support.capacity = 44" in text and "support 44" in text
+
+
+# -------------------------------------------------------------------------------------- the CLI
+def test_cli_bad_inputs_exit_2_without_traceback(capsys, tmp_path):
+    assert main(["app", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.yaml: file not found" in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("logics: {social: {legitimacy: 3}}\n")
+    assert main(["app", str(bad)]) == 2
+    assert "logics.social.legitimacy" in capsys.readouterr().err
+    assert main(["app", str(DEMO), "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_cli_port_in_use(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["app", str(DEMO), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is in use" in err
+
+
+def test_controls_cover_what_the_issue_asks_for():
+    names = {c.name for c in CONTROLS}
+    assert {"mechanical", "ecological", "social", "mechanical_weight", "ecological_weight", "social_weight",
+            "support_capacity", "turnover", "legitimacy", "replication_package", "assurance_interval",
+            "seeding_rule", "network", "n_sites"} <= names
+    assert "seed" in model_params(load_scenario(DEMO), DEMO)
+
+
+def test_bench_configuration_runs_small():
+    from simulation.app.bench import app_stepping
+
+    r = app_stepping(100, 3)
+    assert r["sites"] == 100 and r["months"] == 3 and r["steps_per_s"] > 0
