@@ -1,0 +1,344 @@
+"""The scenario library shows what each file says it shows.
+
+Every scenario in ``scenarios/classic``, ``scenarios/cases`` and ``scenarios/strategies`` states, in
+its comments, what it should show. These tests check those claims qualitatively with fixed seeds and
+replicates, never exact numbers: the core model's default values are still being tuned.
+
+Comparisons between strategies are paired: replicate *r* of every strategy runs with the same seed,
+so it sees the same network, traits and random streams wherever the strategy leaves them alone
+(common random numbers). A claim "A beats B" is checked as: the mean paired difference exceeds both
+a practical margin and three standard errors of that mean (about a 1-in-700 chance of a false pass
+for a true difference of zero, with 30-40 replicates and a t distribution close to normal).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from simulation import load_scenario, run
+from simulation.model import EXPLORATION, FULL, SpreadModel
+from simulation.runner import run_batch
+
+from .conftest import SCENARIOS
+
+CASES = SCENARIOS / "cases"
+STRATS = SCENARIOS / "strategies"
+CLASSIC = SCENARIOS / "classic"
+
+#: the files this library owns (demo_* and ckm_* belong to other features and have their own tests)
+LIBRARY = sorted(
+    [p for p in CASES.glob("*.yaml") if not p.name.startswith("ckm_")]
+    + [STRATS / f for f in ("seeding.yaml", "rollout_pace.yaml", "funding_length.yaml")]
+    + [CLASSIC / f for f in ("complex_contagion_clustered.yaml", "complex_contagion_random.yaml")]
+)
+
+
+# ------------------------------------------------------------------------------------- helpers
+class Ensemble:
+    """Replicates of each strategy of a scenario on common random numbers (seeds 1..reps)."""
+
+    def __init__(self, path: Path, strategies: list[str], reps: int, extra: dict | None = None):
+        self.scenario = load_scenario(path, overrides=extra)
+        self.reps = reps
+        self.summary: dict[str, pd.DataFrame] = {}
+        self.series: dict[str, dict[str, np.ndarray]] = {}
+        for name in ["baseline", *strategies]:
+            sc = self.scenario if name == "baseline" else self.scenario.with_overrides(self.scenario.strategies[name])
+            results = run_batch(sc, list(range(1, reps + 1)), sites=False)  # bit-identical to run() per seed
+            self.summary[name] = pd.DataFrame([r.summary for r in results])
+            self.series[name] = {c: np.array([r.timeseries[c].to_numpy() for r in results])
+                                 for c in ("adopted_share", "adopted", "trainers", "mean_fidelity")}
+
+    def mean(self, strategy: str, metric: str) -> float:
+        return float(self.summary[strategy][metric].mean())
+
+    def diff(self, a: str, b: str, metric: str) -> tuple[float, float]:
+        """Mean and standard error of the paired difference a - b (replicates where both are defined)."""
+        d = (self.summary[a][metric] - self.summary[b][metric]).dropna().to_numpy()
+        assert len(d) >= max(5, self.reps // 2), f"{metric} undefined in too many replicates"
+        return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+
+    def series_diff(self, a: str, b: str, column: str, month: int) -> tuple[float, float]:
+        d = self.series[a][column][:, month] - self.series[b][column][:, month]
+        return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+
+    def assert_greater(self, a: str, b: str, metric: str, margin: float) -> None:
+        """a exceeds b on ``metric`` by more than ``margin`` and by more than three standard errors."""
+        m, se = self.diff(a, b, metric)
+        assert m > margin and m > 3 * se, (
+            f"{a} - {b} on {metric}: {m:+.3f} (SE {se:.3f}); expected > {margin} and > 3 SE "
+            f"({a} {self.mean(a, metric):.3f}, {b} {self.mean(b, metric):.3f})")
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def months_to_full(sc, seed: int) -> np.ndarray:
+    """For each site that reached full implementation: months from first entering exploration."""
+    m = SpreadModel(sc, seed, agents=False)
+    start = np.full(m.n, -1)
+    full = np.full(m.n, -1)
+    while m.month < m.months:
+        before = m.stage.copy()
+        m.step()
+        entered = (m.stage == EXPLORATION) & (before != EXPLORATION) & (start < 0)
+        start[entered] = m.month
+        reached = (m.stage == FULL) & (full < 0) & (start >= 0)
+        full[reached] = m.month
+    done = full >= 0
+    return (full - start)[done]
+
+
+# ----------------------------------------------------------------------------- every file
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_library_file_is_documented_valid_and_runs(path: Path):
+    text = path.read_text()
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    # a comment saying what the case is, where it comes from, and what it should show
+    assert len(header) > 600, "the file needs its explanatory comment"
+    assert "What it should show" in header
+    assert any(w in header for w in ("Source", "source")), "cite the source"
+    assert "ssumption" in header, "say which values are assumptions"
+    raw = yaml.safe_load(text)
+    assert raw["name"] == path.stem
+    sc = load_scenario(path)  # validates the file and every named strategy
+    result = run(sc, seed=1, months=min(sc.months, 24), agents=False)
+    assert len(result.timeseries) == min(sc.months, 24) + 1
+
+
+# --------------------------------------------------------------------- complex contagion
+def test_complex_contagion_spreads_on_clustered_and_stalls_on_random():
+    clustered = load_scenario(CLASSIC / "complex_contagion_clustered.yaml")
+    random_ = load_scenario(CLASSIC / "complex_contagion_random.yaml")
+    seeds = list(range(1, 41))
+    for r in run_batch(clustered, seeds[:5], sites=False):
+        c = r.timeseries["adopted_share"].to_numpy()
+        # the ring lattice is the same for every seed: the front advances two sites a month on each side
+        assert c[36] == 1.0 and np.all(np.diff(c) >= 0)
+        assert c[12] == pytest.approx((7 + 4 * 12) / 128)
+    finals, stalled = [], 0
+    for r in run_batch(random_, seeds, sites=False):
+        share = r.timeseries["adopted_share"].to_numpy()
+        finals.append(share[-1])
+        stalled += share[-1] < 0.5 and share[12] == share[-1]  # stopped within a year, short of half
+    # global cascades on a random network are rare, all-or-nothing events (Watts 2002): in 40 runs
+    # about one in seven takes off; the rest stall early. Allow up to one in three.
+    assert stalled >= 27, f"only {stalled} of 40 runs stalled"
+    assert np.median(finals) < 0.25
+
+
+def test_simple_contagion_spreads_faster_on_the_random_network():
+    clustered = load_scenario(CLASSIC / "complex_contagion_clustered.yaml")
+    random_ = load_scenario(CLASSIC / "complex_contagion_random.yaml")
+    c = clustered.with_overrides(clustered.strategies["simple_contagion"])
+    r = random_.with_overrides(random_.strategies["simple_contagion"])
+    seeds = list(range(1, 21))
+    sc = np.array([x.timeseries["adopted_share"].to_numpy() for x in run_batch(c, seeds, sites=False)])
+    sr = np.array([x.timeseries["adopted_share"].to_numpy() for x in run_batch(r, seeds, sites=False)])
+    assert np.sum(sr[:, 24] > sc[:, 24]) >= 18  # the long ties win in (almost) every replicate
+
+
+# ------------------------------------------------------------------ Keystone vs Matching
+MECHANISMS = {"logics.social.legitimacy", "strategy.collaborative.enabled", "forces.concurrent_initiatives"}
+
+
+def test_keystone_and_matching_differ_only_in_the_mechanisms():
+    """Same intervention, same programme: the files differ in name, size and the three mechanisms only."""
+    k = flatten(yaml.safe_load((CASES / "keystone_michigan.yaml").read_text()))
+    m = flatten(yaml.safe_load((CASES / "matching_michigan.yaml").read_text()))
+    m = {key: v for key, v in m.items() if not key.startswith("strategies.")}
+    differ = {key for key in set(k) | set(m) if k.get(key) != m.get(key)}
+    assert differ == {"name", "description", "sites.n"} | MECHANISMS
+    # and as resolved scenarios (defaults filled in)
+    ks = flatten(load_scenario(CASES / "keystone_michigan.yaml").to_dict())
+    ms = flatten(load_scenario(CASES / "matching_michigan.yaml").to_dict())
+    ms = {key: v for key, v in ms.items() if not key.startswith("strategies")}
+    ks = {key: v for key, v in ks.items() if not key.startswith("strategies")}
+    assert {key for key in ks if ks[key] != ms[key]} == {"name", "description", "sites.n"} | MECHANISMS
+    # Matching's strategies switch only mechanisms, to Keystone's values
+    for name, ov in load_scenario(CASES / "matching_michigan.yaml").strategies.items():
+        assert set(ov) <= MECHANISMS, name
+        assert all(ov[key] == k[key] for key in ov), name
+
+
+@pytest.fixture(scope="module")
+def michigan():
+    keystone = Ensemble(CASES / "keystone_michigan.yaml", [], reps=40)
+    matching = Ensemble(CASES / "matching_michigan.yaml",
+                        ["professionally_led", "collaborative", "no_competing_initiatives", "all_three"], reps=40)
+    return keystone, matching
+
+
+def test_keystone_sustains_more_than_matching_michigan(michigan):
+    keystone, matching = michigan
+    # different numbers of ICUs, so the replicates are independent, not paired
+    for metric, sign, margin in (("adopted_share", 1, 0.1), ("sustainment", 1, 0.05), ("abandonment", -1, 0.1)):
+        k = keystone.summary["baseline"][metric].dropna()
+        m = matching.summary["baseline"][metric].dropna()
+        d = sign * (k.mean() - m.mean())
+        se = math.sqrt(k.var(ddof=1) / len(k) + m.var(ddof=1) / len(m))
+        assert d > margin and d > 3 * se, f"{metric}: Keystone {k.mean():.3f}, Matching {m.mean():.3f} (SE {se:.3f})"
+
+
+def test_each_mechanism_alone_moves_matching_towards_keystone(michigan):
+    _, matching = michigan
+    for strategy in ("professionally_led", "collaborative", "no_competing_initiatives"):
+        matching.assert_greater(strategy, "baseline", "adopted_share", 0.02)
+        matching.assert_greater("baseline", strategy, "abandonment", 0.02)
+
+
+def test_the_three_mechanisms_together_account_for_the_gap(michigan):
+    keystone, matching = michigan
+    gap = keystone.mean("baseline", "adopted_share") - matching.mean("baseline", "adopted_share")
+    closed = matching.mean("all_three", "adopted_share") - matching.mean("baseline", "adopted_share")
+    assert closed > 0.75 * gap, f"the mechanisms close {closed:.3f} of a {gap:.3f} gap"
+    assert abs(matching.mean("all_three", "adopted_share") - keystone.mean("baseline", "adopted_share")) < 0.08
+
+
+# -------------------------------------------------------------------- Action Schools! BC
+@pytest.fixture(scope="module")
+def action_schools():
+    return Ensemble(CASES / "action_schools_bc.yaml", ["no_cascade"], reps=8)
+
+
+def test_action_schools_cascade_reaches_hundreds_of_schools(action_schools):
+    e = action_schools
+    adopted_end = e.series["baseline"]["adopted"][:, -1]
+    assert np.all(adopted_end >= 300), adopted_end  # from 10 schools to hundreds
+    assert np.all(e.series["baseline"]["adopted"][:, 0] == 10)
+    trainers = e.series["baseline"]["trainers"]
+    assert np.all(trainers.max(axis=1) <= 225)
+    assert np.mean(trainers.max(axis=1) == 225) >= 0.75  # the cap of 225 regional trainers binds
+    # structured and sustained: fidelity kept high, most full schools still full two years on
+    assert e.mean("baseline", "mean_fidelity") > 0.75
+    assert e.mean("baseline", "sustainment") > 0.7
+
+
+def test_action_schools_without_the_cascade_reaches_far_fewer(action_schools):
+    e = action_schools
+    with_, without = e.series["baseline"]["adopted"][:, -1], e.series["no_cascade"]["adopted"][:, -1]
+    assert np.all(without < 0.6 * with_), (without, with_)
+    assert np.all(e.series["no_cascade"]["trainers"] == 0)
+
+
+# --------------------------------------------------------------------- social care scale-up
+def test_social_care_full_implementation_takes_two_to_four_years():
+    sc = load_scenario(CASES / "social_care_scale_up.yaml")
+    months = np.concatenate([months_to_full(sc, seed) for seed in range(1, 9)])
+    assert len(months) >= 40
+    median = float(np.median(months))
+    assert 24 <= median <= 48, f"median months from exploration to full: {median}"
+
+
+@pytest.fixture(scope="module")
+def social_care():
+    return Ensemble(CASES / "social_care_scale_up.yaml", ["thin_package", "strong_package", "more_champions"], reps=40)
+
+
+def test_social_care_replication_package_decides_sustainment(social_care):
+    e = social_care
+    e.assert_greater("strong_package", "thin_package", "sustainment", 0.05)
+    e.assert_greater("thin_package", "strong_package", "abandonment", 0.03)
+    e.assert_greater("strong_package", "thin_package", "adopted_share", 0.02)
+
+
+@pytest.mark.xfail(reason="with the model as it is, a site without champions has nothing to lose when "
+                   "staff leave, so more champions do not sustain more sites (reported to the lead)",
+                   strict=False)
+def test_social_care_champions_protect_sustainment(social_care):
+    social_care.assert_greater("more_champions", "baseline", "sustainment", 0.02)
+
+
+# ------------------------------------------------------------------------- LMIC mental health
+@pytest.fixture(scope="module")
+def lmic():
+    return Ensemble(CASES / "lmic_mental_health.yaml", ["fidelity_first", "adaptive", "adapt_with_core_protected"],
+                    reps=40)
+
+
+def test_lmic_adaptive_spread_reaches_more_than_fidelity_first(lmic):
+    lmic.assert_greater("adaptive", "fidelity_first", "adopted_share", 0.02)
+    lmic.assert_greater("fidelity_first", "adaptive", "abandonment", 0.05)
+
+
+def test_lmic_fidelity_first_keeps_fidelity_among_fewer_sites(lmic):
+    lmic.assert_greater("fidelity_first", "adaptive", "mean_fidelity", 0.4)
+
+
+def test_lmic_protecting_the_core_reaches_more_with_fidelity_as_high(lmic):
+    lmic.assert_greater("adapt_with_core_protected", "fidelity_first", "adopted_share", 0.01)
+    m, se = lmic.diff("adapt_with_core_protected", "fidelity_first", "mean_fidelity")
+    assert m > -0.05 - 3 * se, f"core protected loses {m:.3f} fidelity against fidelity-first"
+
+
+# --------------------------------------------------------------------------- pilot to scale
+@pytest.fixture(scope="module")
+def pilot():
+    return Ensemble(CASES / "pilot_to_scale.yaml", ["replication_package", "assurance_loop", "operating_model"],
+                    reps=40)
+
+
+def test_pilot_replication_package_sustains_more_sites(pilot):
+    pilot.assert_greater("replication_package", "baseline", "sustainment", 0.05)
+    pilot.assert_greater("baseline", "replication_package", "abandonment", 0.02)
+
+
+def test_pilot_assurance_loop_repairs_drift(pilot):
+    pilot.assert_greater("assurance_loop", "baseline", "mean_fidelity", 0.25)
+    assert pilot.mean("baseline", "mean_fidelity") < 0.5  # copied without an operating model, it drifts
+
+
+def test_pilot_operating_model_is_sustained_and_faithful(pilot):
+    for other in ("baseline", "replication_package", "assurance_loop"):
+        pilot.assert_greater("operating_model", other, "benefit", 0.0)
+    pilot.assert_greater("operating_model", "baseline", "sustainment", 0.05)
+    # for a modest extra cost: well under twice the baseline's support
+    assert pilot.mean("operating_model", "support_used") < 1.5 * pilot.mean("baseline", "support_used")
+
+
+# ------------------------------------------------------------------------------ strategies
+def test_seeding_opinion_leaders_spreads_faster_and_further():
+    e = Ensemble(STRATS / "seeding.yaml", ["most_ready", "opinion_leaders"], reps=30)
+    e.assert_greater("opinion_leaders", "baseline", "adopted_share", 0.05)
+    e.assert_greater("opinion_leaders", "baseline", "reach_share", 0.05)
+    m, se = e.series_diff("opinion_leaders", "baseline", "adopted_share", 60)
+    assert m > 0.1 and m > 3 * se
+    # readiness helps a site implement, not others to follow: no further than random seeding
+    m, se = e.diff("most_ready", "baseline", "adopted_share")
+    assert m < 0.03 + 3 * se, f"most ready seeding spread {m:+.3f} further than random"
+
+
+def test_rollout_fast_wide_gets_there_sooner_but_loses_more():
+    e = Ensemble(STRATS / "rollout_pace.yaml", ["fast_wide"], reps=30)
+    for month in (24, 36):
+        m, se = e.series_diff("fast_wide", "baseline", "adopted_share", month)
+        assert m > 0.1 and m > 3 * se, f"month {month}: {m:+.3f} (SE {se:.3f})"
+    e.assert_greater("fast_wide", "baseline", "abandonment", 0.01)
+    m, _ = e.diff("fast_wide", "baseline", "adopted_share")
+    assert abs(m) < 0.05, f"after ten years the two differ by {m:+.3f}"
+    # the same budget of support by design (capacity x months), used to a similar degree
+    ratio = e.mean("fast_wide", "support_used") / e.mean("baseline", "support_used")
+    assert 0.7 < ratio < 1.3
+
+
+def test_funding_five_years_buys_speed_not_reach():
+    e = Ensemble(STRATS / "funding_length.yaml", ["fund_5_years"], reps=30)
+    at60, se60 = e.series_diff("fund_5_years", "baseline", "adopted_share", 60)
+    assert at60 > 0.03 and at60 > 3 * se60, f"month 60: {at60:+.3f} (SE {se60:.3f})"
+    at120, _ = e.diff("fund_5_years", "baseline", "adopted_share")
+    assert at120 < at60 / 1.5, f"the gap did not narrow: {at60:+.3f} at month 60, {at120:+.3f} at month 120"
+    assert e.mean("fund_5_years", "support_used") > 2 * e.mean("baseline", "support_used")
