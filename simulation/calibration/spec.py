@@ -1,0 +1,470 @@
+"""The ``calibration:`` section of a scenario: unknown parameters, their priors and the fit settings.
+
+A scenario declares what is unknown as dotted key paths of the scenario, each with a prior::
+
+    calibration:
+      data: observed.csv              # relative to the scenario file; --data overrides it
+      targets: [adopted]              # series compared (default: every data column the model makes)
+      holdout: 0                      # last months of data kept out of the fit, to check forecasts
+      parameters:
+        logics.mechanical.push: {low: 0.0, high: 0.5}                  # uniform (the default)
+        logics.social.q: {dist: loguniform, low: 0.01, high: 0.5}
+        logics.ecological.explore: {dist: normal, mean: 0.01, sd: 0.005, low: 0, high: 0.05}
+        forces.progress: {dist: beta, a: 2, b: 5, low: 0, high: 0.3}   # beta stretched over [low, high]
+      abc: {population: 200, generations: 8, min_epsilon: 0.0, max_simulations: 50000}
+      optimize: {trials: 60, replicates: 5, batch: 4}
+      draws: 100                      # posterior predictive simulations for the fit figure
+      seed: 0
+
+Every problem raises :class:`~simulation.errors.InputError` naming the scenario file and the key
+path (``calibration.parameters.logics.social.q.high``), with the nearest valid key suggested.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from ..errors import InputError, Problem
+from ..scenario import Scenario
+
+PRIOR_DISTS: dict[str, tuple[str, ...]] = {
+    "uniform": (),
+    "loguniform": (),
+    "normal": ("mean", "sd"),
+    "beta": ("a", "b"),
+}
+"""Prior families and the keys each needs besides ``low`` and ``high`` (all priors are bounded)."""
+
+SECTION_KEYS = ("data", "targets", "holdout", "parameters", "method", "abc", "optimize", "draws", "seed")
+ABC_KEYS = ("population", "generations", "min_epsilon", "max_simulations", "max_minutes", "min_acceptance")
+OPTIMIZE_KEYS = ("trials", "replicates", "batch")
+METHODS = ("abc", "optimize")
+
+#: scenario paths a calibration may not vary: they decide which sites exist or the run's length
+FORBIDDEN_PREFIXES = ("months", "seed", "sites.n", "sites.file", "network.file", "network.type", "calibration",
+                      "strategies", "sensitivity", "name", "description")
+
+
+def _suggest(key: str, options) -> str:
+    close = difflib.get_close_matches(str(key), list(options), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A bounded prior for one scenario value.
+
+    Attributes:
+        path: dotted key path in the scenario (``logics.social.q``).
+        dist: ``uniform``, ``loguniform``, ``normal`` (truncated to [low, high]) or ``beta``
+            (stretched over [low, high]).
+        low, high: bounds (the support of the prior).
+        mean, sd: normal only.
+        a, b: beta only.
+        integer: the scenario field takes whole numbers; draws are rounded before a run.
+    """
+
+    path: str
+    dist: str = "uniform"
+    low: float = 0.0
+    high: float = 1.0
+    mean: float | None = None
+    sd: float | None = None
+    a: float | None = None
+    b: float | None = None
+    integer: bool = False
+
+    def scipy(self):
+        """The prior as a frozen :mod:`scipy.stats` distribution."""
+        from scipy import stats
+
+        width = self.high - self.low
+        if self.dist == "uniform":
+            return stats.uniform(loc=self.low, scale=width)
+        if self.dist == "loguniform":
+            return stats.loguniform(self.low, self.high)
+        if self.dist == "normal":
+            return stats.truncnorm((self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd,
+                                   loc=self.mean, scale=self.sd)
+        return stats.beta(self.a, self.b, loc=self.low, scale=width)
+
+    def pyabc_rv(self):
+        """The prior as a :class:`pyabc.RV` (pyabc wraps scipy.stats by name)."""
+        import pyabc
+
+        width = self.high - self.low
+        if self.dist == "uniform":
+            return pyabc.RV("uniform", self.low, width)
+        if self.dist == "loguniform":
+            return pyabc.RV("loguniform", self.low, self.high)
+        if self.dist == "normal":
+            return pyabc.RV("truncnorm", (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd,
+                            self.mean, self.sd)
+        return pyabc.RV("beta", self.a, self.b, self.low, width)
+
+    def value(self, x: float) -> float | int:
+        """A drawn value as the scenario takes it (rounded for whole-number fields)."""
+        return int(round(x)) if self.integer else float(x)
+
+    def describe(self) -> str:
+        if self.dist == "normal":
+            return f"normal(mean {self.mean:g}, sd {self.sd:g}) on [{self.low:g}, {self.high:g}]"
+        if self.dist == "beta":
+            return f"beta({self.a:g}, {self.b:g}) on [{self.low:g}, {self.high:g}]"
+        return f"{self.dist} on [{self.low:g}, {self.high:g}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"dist": self.dist, "low": self.low, "high": self.high}
+        for k in PRIOR_DISTS[self.dist]:
+            d[k] = getattr(self, k)
+        return d
+
+
+@dataclass(frozen=True)
+class AbcSettings:
+    """ABC-SMC budget (pyabc): particles per generation and when to stop."""
+
+    population: int = 200
+    generations: int = 8
+    min_epsilon: float = 0.0
+    max_simulations: int = 50_000
+    max_minutes: float | None = None
+    min_acceptance: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptimizeSettings:
+    """Optuna point estimate: trials, model replicates per trial, trials proposed per batch."""
+
+    trials: int = 60
+    replicates: int = 5
+    batch: int = 4
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """A validated calibration: priors, data, targets and budgets.
+
+    Attributes:
+        parameters: the priors, in the order given.
+        data: observed data file (resolved), or None when it comes from the command line.
+        targets: series to compare (None = every model series found in the data).
+        holdout: months at the end of the data kept out of the fit.
+        method: ``abc`` or ``optimize``.
+        draws: posterior predictive simulations for the fit figure and checks.
+        seed: decides the calibration (with the serial executor, bit for bit).
+        source: the scenario file the section came from.
+    """
+
+    parameters: tuple[Prior, ...]
+    data: str | None = None
+    targets: tuple[str, ...] | None = None
+    holdout: int = 0
+    method: str = "abc"
+    abc: AbcSettings = field(default_factory=AbcSettings)
+    optimize: OptimizeSettings = field(default_factory=OptimizeSettings)
+    draws: int = 100
+    seed: int = 0
+    source: str = "<python>"
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+    def with_changes(self, **kw) -> "CalibrationSpec":
+        return replace(self, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parameters": {p.path: p.to_dict() for p in self.parameters},
+            "data": self.data, "targets": list(self.targets) if self.targets else None,
+            "holdout": self.holdout, "method": self.method,
+            "abc": self.abc.__dict__, "optimize": self.optimize.__dict__,
+            "draws": self.draws, "seed": self.seed,
+        }
+
+
+# ------------------------------------------------------------------------------------ schema walk
+def _section(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+def field_kind(path: str) -> tuple[str | None, str | None]:
+    """What a dotted scenario path holds: ``("float" | "int" | other, None)`` or ``(None, problem)``."""
+    model: Any = Scenario
+    keys = path.split(".")
+    for i, key in enumerate(keys):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None, f"'{'.'.join(keys[:i])}' is a value, not a section"
+        fields = model.model_fields
+        if key not in fields:
+            where = ".".join(keys[:i]) or "the top level"
+            return None, f"no key '{key}' in {where}{_suggest(key, fields.keys())}"
+        ann = fields[key].annotation
+        if i < len(keys) - 1:
+            model = _section(ann)
+        else:
+            args = set(typing.get_args(ann)) - {type(None)} if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union else {ann}
+            if args == {float} or args == {float, int}:
+                return "float", None
+            if args == {int}:
+                return "int", None
+            return "other", None
+    return None, "empty path"
+
+
+# -------------------------------------------------------------------------------------- parsing
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if math.isfinite(float(v)) else None
+
+
+def parse_prior(path: str, raw: Any, src: str, where: str) -> tuple[Prior | None, list[Problem]]:
+    """Parse one prior mapping (``{low, high[, dist, mean, sd, a, b]}``); ``where`` prefixes field names."""
+    probs: list[Problem] = []
+    if not isinstance(raw, dict):
+        return None, [Problem(src, where, "a prior must be a mapping such as {low: 0.0, high: 0.5}")]
+    allowed = ("dist", "low", "high", "mean", "sd", "a", "b")
+    for k in raw:
+        if k not in allowed:
+            probs.append(Problem(src, f"{where}.{k}", f"unknown key '{k}'{_suggest(k, allowed)}; a prior takes {', '.join(allowed)}"))
+    dist = raw.get("dist", "uniform")
+    if dist not in PRIOR_DISTS:
+        probs.append(Problem(src, f"{where}.dist", f"unknown prior '{dist}'{_suggest(dist, PRIOR_DISTS)}; use one of {', '.join(PRIOR_DISTS)}"))
+        return None, probs
+    vals: dict[str, float] = {}
+    for k in ("low", "high", *PRIOR_DISTS[dist]):
+        if k not in raw:
+            probs.append(Problem(src, f"{where}.{k}", f"a {dist} prior needs '{k}'"))
+            continue
+        x = _num(raw[k])
+        if x is None:
+            probs.append(Problem(src, f"{where}.{k}", f"must be a number (got {raw[k]!r})"))
+        else:
+            vals[k] = x
+    for k in ("mean", "sd", "a", "b"):
+        if k in raw and k not in PRIOR_DISTS[dist]:
+            probs.append(Problem(src, f"{where}.{k}", f"a {dist} prior takes no '{k}'"))
+    if probs:
+        return None, probs
+    if not vals["low"] < vals["high"]:
+        probs.append(Problem(src, f"{where}.high", f"must be above low ({vals['low']:g}), got {vals['high']:g}"))
+    if dist == "loguniform" and vals["low"] <= 0:
+        probs.append(Problem(src, f"{where}.low", "a loguniform prior needs low > 0"))
+    for k in ("sd", "a", "b"):
+        if k in vals and vals[k] <= 0:
+            probs.append(Problem(src, f"{where}.{k}", f"must be positive, got {vals[k]:g}"))
+    if probs:
+        return None, probs
+    return Prior(path=path, dist=dist, **vals), []
+
+
+def parse_param_option(text: str) -> tuple[str, dict]:
+    """Parse ``--param PATH=LOW:HIGH``, ``PATH=loguniform:LOW:HIGH`` or ``PATH={yaml mapping}``."""
+    if "=" not in text:
+        raise InputError(Problem("--param", text, "expected PATH=LOW:HIGH, PATH=DIST:LOW:HIGH or PATH={low: .., high: ..}"))
+    path, spec = (s.strip() for s in text.split("=", 1))
+    if spec.startswith("{"):
+        try:
+            raw = yaml.safe_load(spec)
+        except yaml.YAMLError as err:
+            raise InputError(Problem("--param", path, f"not a valid YAML mapping: {err}")) from None
+        return path, raw
+    parts = spec.split(":")
+    dist = "uniform"
+    if parts and parts[0] in PRIOR_DISTS:
+        dist = parts.pop(0)
+    if dist not in ("uniform", "loguniform") or len(parts) != 2:
+        raise InputError(Problem("--param", path, "expected LOW:HIGH or uniform|loguniform:LOW:HIGH "
+                                                  "(normal and beta priors: PATH={dist: normal, mean: .., sd: .., low: .., high: ..})"))
+    try:
+        low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(Problem("--param", path, f"bounds must be numbers, got '{parts[0]}' and '{parts[1]}'")) from None
+    return path, {"dist": dist, "low": low, "high": high}
+
+
+def _check_param(scenario: Scenario, prior: Prior, src: str, where: str) -> tuple[Prior | None, list[Problem]]:
+    """Check the path exists, holds a number, and that the prior's bounds are values the scenario accepts."""
+    path = prior.path
+    for bad in FORBIDDEN_PREFIXES:
+        if path == bad or path.startswith(bad + "."):
+            return None, [Problem(src, where, f"'{path}' cannot be calibrated: it decides which sites exist or the run's length")]
+    kind, problem = field_kind(path)
+    if problem:
+        return None, [Problem(src, where, f"not a scenario value: {problem}")]
+    if kind not in ("float", "int"):
+        return None, [Problem(src, where, f"'{path}' is not a number, so it cannot be calibrated")]
+    prior = replace(prior, integer=kind == "int")
+    probs = []
+    for bound in ("low", "high"):
+        value = prior.value(getattr(prior, bound))
+        try:
+            scenario.with_overrides({path: value}, label=src)
+        except InputError as err:
+            msg = "; ".join(p.message for p in err.problems)
+            probs.append(Problem(src, f"{where}.{bound}", f"the scenario does not accept {value:g} for {path}: {msg}"))
+    return (None if probs else prior), probs
+
+
+def _int(raw: dict, key: str, default: int, src: str, where: str, probs: list, lo: int = 0, allow_none: bool = False):
+    v = raw.get(key, default)
+    if v is None and allow_none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        probs.append(Problem(src, f"{where}.{key}", f"must be a whole number >= {lo} (got {v!r})"))
+        return default
+    return v
+
+
+def _float(raw: dict, key: str, default, src: str, where: str, probs: list, lo: float = 0.0, allow_none: bool = False):
+    v = raw.get(key, default)
+    if v is None and allow_none:
+        return None
+    x = _num(v)
+    if x is None or x < lo:
+        probs.append(Problem(src, f"{where}.{key}", f"must be a number >= {lo:g} (got {v!r})"))
+        return default
+    return x
+
+
+def _mapping(raw: Any, keys: tuple[str, ...], src: str, where: str, probs: list) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        probs.append(Problem(src, where, "must be a mapping"))
+        return {}
+    for k in raw:
+        if k not in keys:
+            probs.append(Problem(src, f"{where}.{k}", f"unknown key '{k}'{_suggest(k, keys)}; known: {', '.join(keys)}"))
+    return raw
+
+
+def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, **settings: Any) -> CalibrationSpec:
+    """The validated calibration of a scenario, with command-line or Python additions.
+
+    Args:
+        scenario: the scenario; its ``calibration:`` section is read if present.
+        params: extra or replacing priors ``{path: {low, high, ...}}`` (from ``--param`` or Python);
+            they replace the section's parameters when given.
+        **settings: ``data``, ``targets``, ``holdout``, ``method``, ``draws``, ``seed`` and the
+            budgets ``population``, ``generations``, ``min_epsilon``, ``max_simulations``,
+            ``max_minutes``, ``trials``, ``replicates``, ``batch``; None values are ignored.
+
+    Raises:
+        InputError: naming the scenario file (or ``--param``) and the key path of every problem.
+    """
+    src = scenario.source
+    raw = dict(scenario.calibration or {})
+    probs: list[Problem] = []
+    for k in raw:
+        if k not in SECTION_KEYS:
+            probs.append(Problem(src, f"calibration.{k}", f"unknown key '{k}'{_suggest(k, SECTION_KEYS)}; known: {', '.join(SECTION_KEYS)}"))
+    # parameters: from the section, or replaced by those given on the command line / in Python
+    priors: list[Prior] = []
+    if params:
+        items = [(path, spec, "--param", path) for path, spec in params.items()]
+    else:
+        section = raw.get("parameters")
+        if section is not None and not isinstance(section, dict):
+            probs.append(Problem(src, "calibration.parameters", "must be a mapping of dotted key paths to priors"))
+            section = {}
+        items = [(path, spec, src, f"calibration.parameters.{path}") for path, spec in (section or {}).items()]
+    if not items:
+        probs.append(Problem(src, "calibration.parameters",
+                             "no unknown parameters: declare them in the scenario's calibration.parameters "
+                             "or with --param PATH=LOW:HIGH"))
+    for path, spec, psrc, where in items:
+        prior, pp = parse_prior(str(path), spec, psrc, where)
+        probs.extend(pp)
+        if prior is not None:
+            prior, pp = _check_param(scenario, prior, psrc, where)
+            probs.extend(pp)
+            if prior is not None:
+                priors.append(prior)
+
+    def pick(key: str, default: Any) -> Any:
+        v = settings.get(key)
+        return raw.get(key, default) if v is None else v
+
+    merged = {k: pick(k, None) for k in ("holdout", "method", "draws", "seed")}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    holdout = _int(merged, "holdout", 0, src, "calibration", probs)
+    draws = _int(merged, "draws", 100, src, "calibration", probs, lo=1)
+    seed = _int(merged, "seed", scenario.seed, src, "calibration", probs)
+    method = merged.get("method", "abc")
+    if method not in METHODS:
+        probs.append(Problem(src, "calibration.method", f"unknown method '{method}'{_suggest(method, METHODS)}; use abc or optimize"))
+        method = "abc"
+
+    targets = pick("targets", None)
+    if targets is not None:
+        if isinstance(targets, str):
+            targets = [t.strip() for t in targets.split(",") if t.strip()]
+        if not isinstance(targets, (list, tuple)) or not targets or not all(isinstance(t, str) for t in targets):
+            probs.append(Problem(src, "calibration.targets", "must be a list of series names, e.g. [adopted]"))
+            targets = None
+        else:
+            targets = tuple(targets)
+
+    data = settings.get("data")
+    if data is None and raw.get("data") is not None:
+        if not isinstance(raw["data"], str):
+            probs.append(Problem(src, "calibration.data", "must be a file path"))
+        else:
+            data = str(scenario.resolve_path(raw["data"]))
+
+    a_raw = dict(_mapping(raw.get("abc"), ABC_KEYS, src, "calibration.abc", probs))
+    o_raw = dict(_mapping(raw.get("optimize"), OPTIMIZE_KEYS, src, "calibration.optimize", probs))
+    for k in ABC_KEYS:
+        if settings.get(k) is not None:
+            a_raw[k] = settings[k]
+    for k in OPTIMIZE_KEYS:
+        if settings.get(k) is not None:
+            o_raw[k] = settings[k]
+    abc = AbcSettings(
+        population=_int(a_raw, "population", 200, src, "calibration.abc", probs, lo=2),
+        generations=_int(a_raw, "generations", 8, src, "calibration.abc", probs, lo=1),
+        min_epsilon=_float(a_raw, "min_epsilon", 0.0, src, "calibration.abc", probs),
+        max_simulations=_int(a_raw, "max_simulations", 50_000, src, "calibration.abc", probs, lo=1),
+        max_minutes=_float(a_raw, "max_minutes", None, src, "calibration.abc", probs, allow_none=True),
+        min_acceptance=_float(a_raw, "min_acceptance", 0.0, src, "calibration.abc", probs),
+    )
+    opt = OptimizeSettings(
+        trials=_int(o_raw, "trials", 60, src, "calibration.optimize", probs, lo=1),
+        replicates=_int(o_raw, "replicates", 5, src, "calibration.optimize", probs, lo=1),
+        batch=_int(o_raw, "batch", 4, src, "calibration.optimize", probs, lo=1),
+    )
+    if probs:
+        raise InputError(probs)
+    return CalibrationSpec(parameters=tuple(priors), data=data, targets=targets, holdout=holdout, method=method,
+                           abc=abc, optimize=opt, draws=draws, seed=seed, source=src)
+
+
+def describe(spec: CalibrationSpec) -> str:
+    lines = [f"  {p.path}: {p.describe()}" + (" (whole numbers)" if p.integer else "") for p in spec.parameters]
+    return "\n".join(lines)
+
+
+def resolve_data_path(spec: CalibrationSpec, data: str | Path | None) -> Path:
+    """The observed data file: the one given, else the section's ``calibration.data``."""
+    if data is not None:
+        return Path(data)
+    if spec.data is None:
+        raise InputError(Problem(spec.source, "calibration.data", "no observed data: give --data FILE or calibration.data in the scenario"))
+    return Path(spec.data)
