@@ -16,6 +16,7 @@ from pathlib import Path
 import solara
 from mesa.visualization import SolaraViz
 
+from ..errors import InputError
 from .figures import ChartFigure, NetworkFigure, status_html
 from .wrapper import CAPACITY_UNLIMITED, AppModel, bundled_scenarios, default_scenario_file, label_for, model_params
 
@@ -56,6 +57,14 @@ def ChartView(model: AppModel):
         solara.Image(png, width="100%", classes=["spreadsim-chart"])
 
 
+def _build(path: Path | None) -> tuple[AppModel | None, str]:
+    """The model for a scenario file, or None and what is wrong with the file."""
+    try:
+        return AppModel(path), ""
+    except InputError as err:
+        return None, "; ".join(str(p) for p in err.problems)
+
+
 def _start_scenario() -> Path | None:
     env = os.environ.get(ENV_SCENARIO)
     return Path(env) if env else default_scenario_file()
@@ -69,20 +78,24 @@ def Page():
         lambda: dict(bundled_scenarios(start)) if start is not None else {BUILTIN: None}, [])
     choice, set_choice = solara.use_state(label_for(start, scenarios) if start is not None else BUILTIN)
     path = scenarios[choice]
-    model = solara.use_memo(lambda: AppModel(path), [choice])
-    params = solara.use_memo(lambda: model_params(model.base_scenario, path if path is not None else ""), [choice])
-    if path is None:
+    model, problem = solara.use_memo(lambda: _build(path), [choice])
+    params = solara.use_memo(
+        lambda: None if model is None else model_params(model.base_scenario, path if path is not None else ""), [choice])
+    if params is not None and path is None:
         params["scenario_file"] = None
-    sc = model.base_scenario
 
-    solara.Title(f"spreadsim: {sc.name}")
+    solara.Title(f"spreadsim: {model.base_scenario.name if model is not None else choice}")
     with solara.Sidebar():
         with solara.Card("Scenario"):
             solara.Select("Scenario", value=choice, values=list(scenarios), on_value=set_choice)
             # HTML, not Markdown: solara's Markdown loads KaTeX, which solara-assets does not ship
-            if sc.description:
-                solara.HTML(tag="p", unsafe_innerHTML=f"<i>{html.escape(sc.description)}</i>")
+            if model is not None and model.base_scenario.description:
+                solara.HTML(tag="p", unsafe_innerHTML=f"<i>{html.escape(model.base_scenario.description)}</i>")
             solara.HTML(tag="div", unsafe_innerHTML=HELP)
+    if model is None:
+        solara.Error(problem)
+        return
+    sc = model.base_scenario
 
     SolaraViz(model, components=[(NetworkView, 0), (ChartView, 0)], model_params=params,
               name=f"spreadsim: {sc.name}", play_interval=PLAY_INTERVAL_MS).key(f"viz-{choice}")
