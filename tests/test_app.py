@@ -270,7 +270,7 @@ def test_status_shows_the_month_and_counts():
     _run(m, 5)
     text = status_html(m)
     assert 'data-month="5"' in text and 'data-sites="300"' in text
-    for stage, count in zip(("not_engaged", "full"), (m.counts[5][0], m.counts[5][4])):
+    for stage, count in zip(("not_engaged", "full"), (m.counts[5][0], m.counts[5][4]), strict=True):
         assert f'data-stage="{stage}"' in text and f">{count:,}<" in text
     assert "strategy.support.capacity = 44" in text and "support 44" in text
 

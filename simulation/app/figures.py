@@ -107,7 +107,7 @@ class NetworkFigure:
         ax.set_aspect("equal")
         ax.set_axis_off()
         self.title = fig.suptitle("", fontsize=12, y=0.985)
-        handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor="#555555", label=lab) for s, lab in zip(STAGES, STAGE_LABELS)]
+        handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor="#555555", label=lab) for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
         fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
         self.figure = fig
         self.frames = _Frames(fig, [self.scatter, self.title])
@@ -145,7 +145,7 @@ class ChartFigure:
         ax2 = fig.add_axes((0.11, 0.08, 0.6, 0.37))
         t = np.zeros(1)
         self.areas = [ax1.fill_between(t, t, t, color=STAGE_COLOURS[s], label=lab, linewidth=0)
-                      for s, lab in zip(STAGES, STAGE_LABELS)]
+                      for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
         (self.adopted,) = ax1.plot([], [], color="black", lw=2, label="adopted\n(initial + full)")
         ax1.set_xlim(0, months)
         ax1.set_ylim(0, 1)
@@ -196,7 +196,7 @@ def status_html(model: SpreadModel) -> str:
         f'<tr class="ss-stage" data-stage="{st}"><td><span style="display:inline-block;width:0.9em;height:0.9em;'
         f'background:{STAGE_COLOURS[st]};border:1px solid #555;margin-right:0.4em"></span>{html.escape(lab)}</td>'
         f'<td class="ss-count" style="text-align:right">{int(c):,}</td></tr>'
-        for st, lab, c in zip(STAGES, STAGE_LABELS, counts))
+        for st, lab, c in zip(STAGES, STAGE_LABELS, counts, strict=True))
     changed = getattr(m, "app_overrides", {}) or {}
     changed_txt = "; ".join(f"{k} = {v}" for k, v in changed.items()) or "nothing (as in the file)"
     notes = "".join(f"<div class='ss-note'>{html.escape(n)}</div>" for n in getattr(m, "app_notes", []) or [])
