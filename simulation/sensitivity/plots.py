@@ -76,30 +76,45 @@ def heatmap_figure(sa: "Sensitivity", outputs: list[str]):
     n = len(outputs)
     cols = min(n, 2)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(6.0, 0.9 * len(sp.factors) * cols + 2), 0.6 * len(sp.strategies) * rows + 2.2 * rows),
-                             squeeze=False)
-    axes = axes.ravel()
+    width = max(6.0, (0.6 * len(sp.factors) + 1.6) * cols + 1.0)
+    height = (0.45 * len(sp.strategies) + 2.4) * rows + 0.6
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, layout="constrained")
     im = None
-    for ax, o in zip(axes, outputs):
+    for k, o in enumerate(outputs):
+        ax = axes[k // cols, k % cols]
         m = sa.matrix(o)
         vals = m.to_numpy(dtype=float)
         im = ax.imshow(np.clip(vals, 0, 1), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(m.shape[1]), [_short(c, 18) for c in m.columns], rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(m.shape[0]), m.index, fontsize=8)
+        ax.set_xticks(range(m.shape[1]), [_wrap(c) for c in m.columns], rotation=45, ha="right",
+                      rotation_mode="anchor", fontsize=7)
+        ax.set_yticks(range(m.shape[0]), m.index if k % cols == 0 else [], fontsize=8)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 v = vals[i, j]
                 if v == v:
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w" if v < 0.6 else "k")
         ax.set_title(o, fontsize=10)
-        ax.set_xlabel("parameter")
-        ax.set_ylabel("strategy")
-    for ax in axes[n:]:
-        ax.set_visible(False)
+        if k // cols == rows - 1 or k + cols >= n:
+            ax.set_xlabel("parameter")
+        if k % cols == 0:
+            ax.set_ylabel("strategy")
+    for k in range(n, rows * cols):
+        axes[k // cols, k % cols].set_visible(False)
     if im is not None:
-        fig.colorbar(im, ax=list(axes[:n]), label=label, shrink=0.8)
+        fig.colorbar(im, ax=axes[:, -1].tolist(), label=label + " (values above 1 are estimation error)", shrink=0.8)
     fig.suptitle(f"Which parameters matter under which strategy ({label})")
     return fig
+
+
+def _wrap(name: str, width: int = 16) -> str:
+    """Break a long label over two lines at a space or dot near the middle."""
+    if len(name) <= width:
+        return name
+    cut = [i for i, c in enumerate(name) if c in " ._"]
+    if not cut:
+        return _short(name, width)
+    i = min(cut, key=lambda i: abs(i - len(name) / 2))
+    return name[:i] + "\n" + name[i + 1:] if name[i] == " " else name[: i + 1] + "\n" + name[i + 1:]
 
 
 def wins_figure(sa: "Sensitivity"):
