@@ -8,7 +8,7 @@ $(BIN)/.installed: pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "spreadsim needs Python 3.12 or newer (Mesa >= 3.5); found " + sys.version.split()[0])'
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,app]"
 	@touch $@
 
 demo: $(BIN)/.installed  ## run the bundled demo scenario, print its summary, write results/demo/
