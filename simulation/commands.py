@@ -24,3 +24,8 @@ REGISTRY.append(_experiments)
 from .calibration.cli import register as _calibration  # noqa: E402
 
 REGISTRY.append(_calibration)
+
+from .figures import register as _figures  # noqa: E402
+from .reference import register as _reference  # noqa: E402
+
+REGISTRY += [_figures, _reference]
