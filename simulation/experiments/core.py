@@ -56,7 +56,7 @@ MAX_CHUNK = 50
 
 
 # ----------------------------------------------------------------------------------- run specs
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunSpec:
     """One run of an experiment.
 
@@ -279,12 +279,12 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _iter_serial(scenario: Scenario, tasks: list[list[tuple]]) -> Iterator[tuple[int, tuple]]:
-    for i, task in enumerate(tasks):
-        yield i, run_task(scenario, task)
+def _iter_serial(scenario: Scenario, tasks: _Tasks) -> Iterator[tuple[int, tuple]]:
+    for i in range(len(tasks)):
+        yield i, run_task(scenario, tasks[i])
 
 
-def _iter_processes(scenario: Scenario, tasks: list[list[tuple]], workers: int,
+def _iter_processes(scenario: Scenario, tasks: _Tasks, workers: int,
                     retries: int = 3) -> Iterator[tuple[int, tuple]]:
     """Tasks on the local pool, at most ``2 * workers`` in flight; a broken pool (a worker killed
     by the system) is replaced and its tasks resubmitted, up to ``retries`` times."""
@@ -297,12 +297,12 @@ def _iter_processes(scenario: Scenario, tasks: list[list[tuple]], workers: int,
             pool = _pool(workers)
             try:
                 while todo and len(running) < window:
-                    i = todo.pop()
-                    running[pool.submit(run_task, scenario, tasks[i])] = i
+                    running[pool.submit(run_task, scenario, tasks[todo[-1]])] = todo[-1]
+                    todo.pop()
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    i = running.pop(fut)
-                    yield i, fut.result()
+                    res = fut.result()  # raises BrokenProcessPool if a worker died
+                    yield running.pop(fut), res
             except BrokenProcessPool:
                 broken += 1
                 if broken > retries:
@@ -310,14 +310,18 @@ def _iter_processes(scenario: Scenario, tasks: list[list[tuple]], workers: int,
                 todo.extend(sorted(running.values(), reverse=True))
                 running.clear()
                 shutdown_pool(kill=True)
-    except BaseException:
+    except Exception:
+        for fut in running:
+            fut.cancel()
+        raise
+    except BaseException:  # Ctrl-C, or the caller stopped: stop the workers too
         for fut in running:
             fut.cancel()
         shutdown_pool(kill=True)
         raise
 
 
-def _iter_dask(scenario: Scenario, tasks: list[list[tuple]], client, workers: int) -> Iterator[tuple[int, tuple]]:
+def _iter_dask(scenario: Scenario, tasks: _Tasks, client, workers: int) -> Iterator[tuple[int, tuple]]:
     """Tasks on a Dask cluster, at most ``2 * workers`` in flight. Tasks lost with a worker are
     rerun by the scheduler; only finished tasks come back."""
     from distributed import as_completed
@@ -407,6 +411,22 @@ def _check_specs(specs: Sequence[RunSpec]) -> list[Problem]:
     return problems
 
 
+class _Tasks:
+    """The tasks of an experiment, each made when it is submitted (so memory does not grow with
+    the number of runs)."""
+
+    def __init__(self, pending: list[int], size: int, item):
+        self.pending, self.size, self.item = pending, size, item
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.pending) / self.size)
+
+    def __getitem__(self, k: int) -> list[tuple]:
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return [self.item(i) for i in self.pending[k * self.size:(k + 1) * self.size]]
+
+
 def _auto_chunk(n: int, workers: int) -> int:
     """Runs per task: about four tasks per worker for balance, at most :data:`MAX_CHUNK`."""
     return max(1, min(MAX_CHUNK, math.ceil(n / max(1, 4 * workers))))
@@ -466,7 +486,10 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         executor = "dask"
 
     digest = scenario.digest()
-    ov_hashes = [overrides_hash(s.overrides) for s in specs]
+    hashes: dict[str, str] = {}  # one hash object per distinct set of overrides (memory)
+    ov_hashes = [hashes.setdefault(j, hashlib.sha256(j.encode()).hexdigest()[:16])
+                 for j in (overrides_json(s.overrides) for s in specs)]
+    del hashes
     for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
         if s.overrides:
             label = f"strategy {s.strategy!r}"
@@ -507,9 +530,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         else:
             n_workers = 1
         size = int(chunk_size) if chunk_size else _auto_chunk(len(pending), n_workers)
-        tasks = [[(ids[i], specs[i].strategy, int(specs[i].replicate), int(specs[i].seed),
-                   canonical(specs[i].overrides), ov_hashes[i]) for i in pending[k:k + size]]
-                 for k in range(0, len(pending), size)]
+        tasks = _Tasks(pending, size, lambda i: (ids[i], specs[i].strategy, int(specs[i].replicate),
+                                                 int(specs[i].seed), canonical(specs[i].overrides), ov_hashes[i]))
         if executor == "serial" or not tasks:
             stream = _iter_serial(scenario, tasks)
         elif executor == "processes":
@@ -564,7 +586,8 @@ def run_many(scenario: Scenario | str | Path, replicates: int = 100, *, seed: in
     """
     sc = as_scenario(scenario)
     base = _check_counts(sc, replicates, seed)
-    specs = [RunSpec(label, r, replicate_seed(base, r), {}) for r in range(replicates)]
+    none: dict = {}
+    specs = [RunSpec(label, r, replicate_seed(base, r), none) for r in range(replicates)]
     meta = {"experiment": "ensemble", "seed": base, "replicates": replicates, "strategies": {label: {}},
             "baseline": label}
     return execute(sc, specs, meta=meta, baseline=label, **kwargs)

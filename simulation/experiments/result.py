@@ -40,6 +40,8 @@ TABLE_METRICS: dict[str, tuple[str, bool]] = {
 #: per-month series summarised in the ensemble table by default
 ENSEMBLE_COLUMNS = ("adopted_share", "reach", "mean_fidelity", "benefit", "support_used", "full", "discontinued")
 TIMESERIES_COLUMNS = ("month", *STAGES, *SERIES)
+#: per-run columns a result keeps in memory
+RUN_COLUMNS = ["run_id", "strategy", "replicate", "seed", "months", *SUMMARY_KEYS]
 
 
 def t_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
@@ -96,7 +98,7 @@ class ExperimentResult:
             missing = len(self._order) - len(np.unique(found))
             raise RuntimeError(f"{missing} of {len(self._order)} runs are missing from the results")
         table = runs_table.take(pa.array(np.argsort(found, kind="stable")))
-        self._table = table
+        del runs_table, found
         self._months = table.column("months").to_numpy()
         self._chunks = None
         if "_chunk" in table.column_names:
@@ -117,7 +119,7 @@ class ExperimentResult:
         order = sorted(range(len(specs)), key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
         ordered = [ids[i] for i in order]
         if store is not None:
-            runs_table = store.read_runs(ordered)
+            runs_table = store.read_runs(ordered, RUN_COLUMNS)
             ts = None
         else:
             runs_table = pa.concat_tables([r for r, _ in memory]) if memory else _empty_runs()
@@ -202,7 +204,7 @@ class ExperimentResult:
             if s == baseline:
                 continue
             other = self.runs[self.runs["strategy"] == s].set_index(["replicate", "seed"])
-            pairs = base.join(other, how="inner", lsuffix="_base", rsuffix="_s")
+            pairs = pd.merge(base, other, how="inner", left_index=True, right_index=True, suffixes=("_base", "_s"))
             for m in metrics:
                 b = pairs[f"{m}_base"].to_numpy(float)
                 x = pairs[f"{m}_s"].to_numpy(float)
@@ -217,7 +219,7 @@ class ExperimentResult:
                                            "ci_high", "relative"])
 
     def ensemble(self, columns: Sequence[str] | str | None = None, low: float = 0.05, high: float = 0.95,
-                 budget_mb: float = 16) -> pd.DataFrame:
+                 budget_mb: float = 8) -> pd.DataFrame:
         """Per strategy and month: the mean and the ``low``-``high`` quantile band over replicates.
 
         Reads the per-month rows in passes that hold at most ``budget_mb`` of values at a time,
@@ -336,7 +338,7 @@ class ExperimentResult:
         Returns:
             The names of the files written.
         """
-        from .store import write_bytes_atomic
+        from .store import write_bytes_atomic, write_csv_atomic
 
         out = Path(out) if out is not None else self.out
         if out is None:
@@ -345,7 +347,7 @@ class ExperimentResult:
         written = []
 
         def csv(name: str, df: pd.DataFrame) -> None:
-            write_bytes_atomic(out / name, df.to_csv(index=False).encode())
+            write_csv_atomic(out / name, df)
             written.append(name)
 
         csv("runs.csv", self.runs)
@@ -397,7 +399,7 @@ def load_results(out: str | Path) -> ExperimentResult:
     src = man.get("scenario_file") or str(out / "manifest.json")
     sc = from_dict(man["scenario"], src, Path(src).parent)
     store = ResultStore(out)
-    t = store.read_runs()
+    t = store.read_runs(columns=RUN_COLUMNS)
     if t.num_rows == 0:
         return ExperimentResult(sc, _empty_runs(), [], store=store, baseline=man.get("baseline"), meta=man)
     strategies = list(man.get("strategies") or [])

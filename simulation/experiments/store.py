@@ -79,6 +79,20 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_csv_atomic(path: Path, df) -> None:
+    """Write a DataFrame as CSV through a hidden temporary file (streamed in row chunks), then rename."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            df.to_csv(f, index=False, chunksize=2000)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_table_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file through a hidden temporary file, synced, then renamed into place."""
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
@@ -263,46 +277,65 @@ class ResultStore:
         """The run ids stored in the folder."""
         ids: set[str] = set()
         for p in self.committed():
-            ids.update(pq.read_table(p, columns=["run_id"]).column("run_id").to_pylist())
+            ids.update(read_parquet(p, ["run_id"]).column("run_id").to_pylist())
         return ids
 
-    def read_runs(self, wanted: Iterable[str] | None = None) -> pa.Table:
-        """Per-run rows (each run once; only ``wanted`` run ids if given), with a ``_chunk`` column."""
-        wanted_arr = None if wanted is None else pa.array(sorted(set(wanted)), pa.string())
-        seen: set[str] = set()
-        parts = []
-        for p in self.committed():
-            t = pq.read_table(p)
-            if wanted_arr is not None:
-                t = t.filter(pc.is_in(t.column("run_id"), value_set=wanted_arr))
-            ids = t.column("run_id").to_pylist()
-            keep = [i for i, r in enumerate(ids) if r not in seen]
-            if len(keep) < len(ids):
-                t = t.take(pa.array(keep, pa.int64()))
-            seen.update(ids)
-            if t.num_rows:
-                parts.append(t.append_column("_chunk", pa.array([p.name] * t.num_rows, pa.string())))
-        if not parts:
-            return pa.table({})
-        return pa.concat_tables(parts, promote_options="default")
+    def read_runs(self, wanted: Iterable[str] | None = None, columns: list[str] | None = None) -> pa.Table:
+        """Per-run rows (each run once; only ``wanted`` run ids if given), with a ``_chunk`` column.
 
-    def iter_timeseries(self, chunk_ids: dict[str, list[str]], columns: list[str] | None = None):
+        Reads chunk by chunk and keeps only the values, not each chunk's table, so memory grows
+        with the number of runs and not with the number of chunks.
+        """
+        wanted_set = None if wanted is None else set(wanted)
+        seen: set[str] = set()
+        cols: dict[str, list[pa.Array]] = {}
+        rows = 0
+        for p in self.committed():
+            t = read_parquet(p, None if columns is None else list(dict.fromkeys(["run_id", *columns])))
+            ids = t.column("run_id").to_pylist()
+            keep = [i for i, r in enumerate(ids) if r not in seen and (wanted_set is None or r in wanted_set)]
+            seen.update(ids[i] for i in keep)
+            del ids
+            if not keep:
+                continue
+            # take() copies, so the chunk's read buffers are freed (a view would keep them alive)
+            t = t.take(pa.array(keep, pa.int64()))
+            t = t.append_column("_chunk", pa.array([p.name] * t.num_rows, pa.string()))
+            for name in t.column_names:
+                if name not in cols:
+                    cols[name] = [pa.nulls(rows, t.schema.field(name).type)] if rows else []
+                cols[name].append(t.column(name).combine_chunks())
+            for name in cols:
+                if name not in t.column_names:
+                    cols[name].append(pa.nulls(t.num_rows, cols[name][0].type))
+            rows += t.num_rows
+            del t
+        if not rows:
+            return pa.table({})
+        return pa.table({name: pa.concat_arrays(parts) for name, parts in cols.items()})
+
+    def iter_timeseries(self, chunk_ids: dict[str, pa.Array], columns: list[str] | None = None):
         """Yield the timeseries rows of the given runs, chunk by chunk (``{chunk: [run_id, ...]}``)."""
         for chunk, ids in sorted(chunk_ids.items()):
-            path = self.ts_dir / chunk
             cols = None if columns is None else list(dict.fromkeys(["run_id", *columns]))
-            t = pq.read_table(path, columns=cols)
-            yield t.filter(pc.is_in(t.column("run_id"), value_set=pa.array(ids, pa.string())))
+            t = read_parquet(self.ts_dir / chunk, cols)
+            yield t.filter(pc.is_in(t.column("run_id"), value_set=ids))
 
 
-def chunk_map(runs: pa.Table) -> dict[str, list[str]]:
-    """``{chunk file: [run ids]}`` from a table returned by :meth:`ResultStore.read_runs`."""
-    out: dict[str, list[str]] = {}
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet file, single-threaded (chunks are small: threads only add memory)."""
+    with pq.ParquetFile(path, memory_map=False, pre_buffer=False) as f:
+        return f.read(columns=columns, use_threads=False)
+
+
+def chunk_map(runs: pa.Table) -> dict[str, pa.Array]:
+    """``{chunk file: run ids}`` from a table returned by :meth:`ResultStore.read_runs`."""
+    out: dict[str, pa.Array] = {}
     if runs.num_rows == 0:
         return out
-    chunks = runs.column("_chunk").to_numpy(zero_copy_only=False)
-    ids = runs.column("run_id").to_numpy(zero_copy_only=False)
-    for c in np.unique(chunks):
-        out[str(c)] = ids[chunks == c].tolist()
+    enc = runs.column("_chunk").combine_chunks().dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    rid = runs.column("run_id").combine_chunks()
+    for k, name in enumerate(enc.dictionary.to_pylist()):
+        out[name] = rid.filter(pa.array(codes == k))
     return out
-

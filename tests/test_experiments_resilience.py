@@ -1,0 +1,153 @@
+"""Results that survive: a `spreadsim compare` killed with SIGKILL and resumed, a process-pool worker
+killed part-way, and a Dask LocalCluster (several worker processes) with one worker killed part-way,
+each ending with exactly the results of an uninterrupted run, none lost and none duplicated."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from pandas.testing import assert_frame_equal
+
+from simulation.cli import main
+from simulation.experiments import compare, core, load_results, run_many
+from simulation.scenario import load_scenario
+
+from .conftest import SCENARIOS
+
+STRATEGIES = SCENARIOS / "strategies" / "demo_strategies.yaml"
+
+
+def same(a, b):
+    assert_frame_equal(a.runs, b.runs, check_exact=True)
+    assert_frame_equal(a.timeseries, b.timeseries, check_exact=True)
+    assert_frame_equal(a.ensemble(), b.ensemble(), check_exact=True)
+
+
+def chunks(out) -> list:
+    """The stored (committed) chunks: hidden temporary files do not count."""
+    return [p for p in (out / "runs").glob("*.parquet") if not p.name.startswith(".")] if (out / "runs").exists() else []
+
+
+def stored_rows(out) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in chunks(out))
+
+
+def wait_for_chunks(out, n: int, timeout: float = 60) -> int:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        k = len(chunks(out))
+        if k >= n:
+            return k
+        time.sleep(0.005)
+    raise AssertionError(f"fewer than {n} chunks after {timeout} s")
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
+    cmd = ["compare", str(STRATEGIES), "--months", "48", "--replicates", "16", "--seed", "4", "--executor",
+           "processes", "--workers", "2", "--chunk-size", "2", "-q", "--no-plot"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_chunks(killed, 3)
+        os.killpg(proc.pid, signal.SIGKILL)  # the command, its pool and the forkserver
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    n_before = stored_rows(killed)
+    assert 0 < n_before < 80, "the command was not interrupted part-way"
+    man = json.loads((killed / "manifest.json").read_text())
+    assert man["sessions"][-1]["status"] == "running"  # killed before it could record anything
+
+    resumed = subprocess.run([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed), "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert main([*cmd, "--out", str(whole)]) == 0  # uninterrupted
+
+    a, b = load_results(killed), load_results(whole)
+    assert len(a.runs) == 80 and stored_rows(killed) == 80  # none lost, none stored twice
+    same(a, b)
+    for name in ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv"):
+        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+    man = json.loads((killed / "manifest.json").read_text())
+    assert [s["status"] for s in man["sessions"]] == ["running", "complete"]
+    assert man["sessions"][-1]["runs_reused"] == n_before
+
+
+def test_killed_pool_worker_is_replaced_and_nothing_is_lost(tmp_path):
+    sc = load_scenario(STRATEGIES, {"months": 60})
+    out = tmp_path / "p"
+    ref = run_many(sc, 40, seed=2, executor="serial", progress=False)
+    core.shutdown_pool()
+    killed = []
+
+    def killer():
+        wait_for_chunks(out, 2)
+        pids = [p.pid for p in core._POOL[1]._processes.values()]
+        killed.append(stored_rows(out))
+        os.kill(pids[0], signal.SIGKILL)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    res = run_many(sc, 40, seed=2, executor="processes", workers=2, chunk_size=2, out=out, progress=False)
+    t.join()
+    assert killed and killed[0] < 40
+    assert stored_rows(out) == 40
+    same(ref, res)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.CRITICAL)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_gives_the_same_results(dask_client, tmp_path):
+    sc = load_scenario(STRATEGIES, {"months": 24, "sites.n": 100})
+    assert len(dask_client.nthreads()) == 2
+    ref = compare(sc, ["collaborative"], 4, executor="serial", progress=False)
+    same(ref, compare(sc, ["collaborative"], 4, client=dask_client, progress=False))
+    same(ref, compare(sc, ["collaborative"], 4, executor="dask", client=dask_client, chunk_size=1,
+                      out=tmp_path / "d", progress=False))
+    man = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert man["sessions"][-1]["executor"] == "dask"
+
+
+def test_dask_worker_killed_part_way(dask_client, tmp_path):
+    sc = load_scenario(STRATEGIES, {"months": 60})
+    out = tmp_path / "k"
+    ref = compare(sc, ["top_down_fast"], 20, seed=3, executor="serial", progress=False)
+    before = set(dask_client.run(os.getpid).values())
+    killed = []
+
+    def killer():
+        wait_for_chunks(out, 2)
+        pid = sorted(dask_client.run(os.getpid).values())[0]
+        killed.append(stored_rows(out))
+        os.kill(pid, signal.SIGKILL)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    res = compare(sc, ["top_down_fast"], 20, seed=3, client=dask_client, chunk_size=2, out=out, progress=False)
+    t.join()
+    assert killed and killed[0] < 40, "the worker was not killed part-way"
+    assert stored_rows(out) == 40
+    same(ref, res)
+    # the nanny has started a new worker in place of the killed one
+    end = time.monotonic() + 30
+    while time.monotonic() < end and len(dask_client.nthreads()) < 2:
+        time.sleep(0.1)
+    assert set(dask_client.run(os.getpid).values()) != before
