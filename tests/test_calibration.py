@@ -205,7 +205,7 @@ def test_switch_with_future_seed_renews_randomness_only_after():
 
 
 def test_forecast_refuses_strategies_that_change_the_world(tmp_path):
-    text = CKM_BASS.read_text().replace("  double_push: {logics.mechanical.push: 0.1}", "  bigger: {sites.n: 500}")
+    text = CKM_BASS.read_text().replace("  no_detailing: {logics.mechanical.push: 0.0}", "  bigger: {sites.n: 500}")
     path = write_yaml(tmp_path, "ckm_world.yaml", text.replace("../../data", str(ROOT / "data")))
     sc = load_scenario(path)
     cal = calibrate(sc, params={"logics.mechanical.push": {"low": 0, "high": 0.2}}, executor="serial",
@@ -286,12 +286,13 @@ def test_forecast_from_fitted_state_is_paired_and_replays(tmp_path):
     assert 0 <= chk["fit_coverage90"] <= 1 and np.isfinite(chk["holdout_distance"])
     fc = forecast(CKM_BASS, cal, months=30, draws=12, progress=False)
     assert fc.replay_mismatch == 0  # the baseline's past is exactly the accepted runs
-    assert list(fc.strategies) == ["baseline", "double_push"]
+    assert list(fc.strategies) == ["baseline", "no_detailing"]
     b = fc.bands[fc.bands["series"] == "ever_adopted"].pivot(index="month", columns="strategy", values="mean")
-    assert np.allclose(b.loc[:13, "baseline"], b.loc[:13, "double_push"])  # shared past
-    assert (b.loc[30, "double_push"] >= b.loc[30, "baseline"])  # more push, at least as many adopters
+    assert np.allclose(b.loc[:13, "baseline"], b.loc[:13, "no_detailing"])  # shared past
+    assert (b.loc[14:, "no_detailing"] <= b.loc[14:, "baseline"]).all()  # no push: never more adopters
+    assert b.loc[30, "no_detailing"] < b.loc[30, "baseline"]
     t = fc.table()
-    assert set(t["strategy"]) == {"baseline", "double_push"}
+    assert set(t["strategy"]) == {"baseline", "no_detailing"}
     # save and reload the calibration: the forecast from the folder is the same
     cal.save(tmp_path / "cal", plots=False)
     fc2 = forecast(CKM_BASS, tmp_path / "cal", months=30, draws=12, progress=False)
@@ -316,9 +317,9 @@ def test_cli_calibrate_and_forecast_end_to_end(tmp_path, capsys):
                "--executor", "serial", "--out", str(tmp_path / "fc")])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "double_push" in text and "baseline" in text
+    assert "no_detailing" in text and "baseline" in text
     bands = pd.read_csv(tmp_path / "fc" / "bands.csv")
-    assert set(bands["strategy"]) == {"baseline", "double_push"} and bands["month"].max() == 24
+    assert set(bands["strategy"]) == {"baseline", "no_detailing"} and bands["month"].max() == 24
     assert (tmp_path / "fc" / "forecast_ever_adopted.png").exists()
 
 

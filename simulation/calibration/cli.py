@@ -46,7 +46,7 @@ def cmd_calibrate(args) -> int:
                         client=client, seed=args.seed, progress=not args.quiet, targets=args.targets,
                         holdout=args.holdout, draws=args.draws, population=args.population,
                         generations=args.generations, max_simulations=args.max_simulations,
-                        max_minutes=args.max_minutes, trials=args.trials, replicates=args.replicates)
+                        max_minutes=args.max_minutes, min_acceptance=args.min_acceptance, trials=args.trials, replicates=args.replicates)
         out = Path(args.out)
         cal.save(out, plots=not args.no_plot, progress=not args.quiet, executor=args.executor, workers=args.workers,
                  client=client)
@@ -112,6 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generations", type=int, help="ABC generations at most (default 8)")
     p.add_argument("--max-simulations", type=int, help="stop ABC after this many simulations (default 50,000)")
     p.add_argument("--max-minutes", type=float, help="stop ABC after this wall time")
+    p.add_argument("--min-acceptance", type=float,
+                   help="stop ABC when a generation accepts fewer than this share of proposals (default 0.05)")
     p.add_argument("--trials", type=int, help="optimize: trials (default 60)")
     p.add_argument("--replicates", type=int, help="optimize: model runs per trial (default 5)")
     p.add_argument("--draws", type=int, help="posterior predictive runs for the fit figure and checks (default 100)")

@@ -11,7 +11,7 @@ A scenario declares what is unknown as dotted key paths of the scenario, each wi
         logics.social.q: {dist: loguniform, low: 0.01, high: 0.5}
         logics.ecological.explore: {dist: normal, mean: 0.01, sd: 0.005, low: 0, high: 0.05}
         forces.progress: {dist: beta, a: 2, b: 5, low: 0, high: 0.3}   # beta stretched over [low, high]
-      abc: {population: 200, generations: 8, min_epsilon: 0.0, max_simulations: 50000}
+      abc: {population: 200, generations: 8, min_acceptance: 0.05, max_simulations: 50000}
       optimize: {trials: 60, replicates: 5, batch: 4}
       draws: 100                      # posterior predictive simulations for the fit figure
       seed: 0
@@ -131,14 +131,20 @@ class Prior:
 
 @dataclass(frozen=True)
 class AbcSettings:
-    """ABC-SMC budget (pyabc): particles per generation and when to stop."""
+    """ABC-SMC budget (pyabc): particles per generation and when to stop.
+
+    ABC stops at ``generations``, at ``max_simulations``, after ``max_minutes``, when epsilon falls
+    below ``min_epsilon``, or when a generation accepts fewer than ``min_acceptance`` of its
+    proposals: by then the threshold is at the model's own noise floor (two runs with the same
+    values differ by about that much), and further generations cost many runs and change little.
+    """
 
     population: int = 200
     generations: int = 8
     min_epsilon: float = 0.0
     max_simulations: int = 50_000
     max_minutes: float | None = None
-    min_acceptance: float = 0.0
+    min_acceptance: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -443,7 +449,7 @@ def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, *
         min_epsilon=_float(a_raw, "min_epsilon", 0.0, src, "calibration.abc", probs),
         max_simulations=_int(a_raw, "max_simulations", 50_000, src, "calibration.abc", probs, lo=1),
         max_minutes=_float(a_raw, "max_minutes", None, src, "calibration.abc", probs, allow_none=True),
-        min_acceptance=_float(a_raw, "min_acceptance", 0.0, src, "calibration.abc", probs),
+        min_acceptance=_float(a_raw, "min_acceptance", 0.05, src, "calibration.abc", probs),
     )
     opt = OptimizeSettings(
         trials=_int(o_raw, "trials", 60, src, "calibration.optimize", probs, lo=1),
