@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 
+import nbclient  # test dependencies (pyproject: [test] extra); a missing one must fail, not skip
+import nbformat
 import pytest
 
 from .conftest import ROOT
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
