@@ -42,14 +42,19 @@ def test_reference_lists_every_key_with_default_range_and_source():
         assert key in rows, f"{key} missing from the reference"
         cells = [c.strip() for c in rows[key].strip("|").split(" | ")]
         assert len(cells) == 6, rows[key]
-    # spot checks: default, unit, range and source come from the schema
+    # spot checks: default, unit, range and source come from the schema (read from it, not copied,
+    # so that tuning a default does not break this test)
+    from simulation.scenario import Social, Support, Traits
+
     q = [c.strip() for c in rows["logics.social.q"].strip("|").split(" | ")]
-    assert q[2] == "/month" and q[3] == "0.15" and q[4] == "number from 0 to 1" and "Bass" in q[5]
+    assert q[2] == "/month" and q[3] == f"{Social.model_fields['q'].default:g}"
+    assert q[4] == "number from 0 to 1" and "Bass" in q[5]
     cap = [c.strip() for c in rows["strategy.support.capacity"].strip("|").split(" | ")]
-    assert cap[3] == "20" and cap[4] == "whole number ≥ 0; or null"
+    assert cap[3] == str(Support.model_fields["capacity"].default) and cap[4] == "whole number ≥ 0; or null"
     rule = [c.strip() for c in rows["logics.social.rule"].strip("|").split(" | ")]
-    assert "`threshold`" in rule[4]
-    assert "beta(a=4, b=3)" in rows["sites.traits.capacity"]
+    assert "`threshold`" in rule[4] and "`bass`" in rule[4]
+    cap_dist = Traits.model_fields["capacity"].default_factory()
+    assert f"{cap_dist.dist}(" in rows["sites.traits.capacity"]
 
 
 def test_reference_command_writes_and_checks(tmp_path, capsys):
