@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from simulation import load_scenario, run
+from simulation.cli import main
 from simulation.model import EXPLORATION, FULL, SpreadModel
 from simulation.runner import run_batch
 
@@ -105,7 +106,7 @@ def months_to_full(sc, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- every file
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_library_file_is_documented_valid_and_runs(path: Path):
+def test_library_file_is_documented_valid_and_runs(path: Path, tmp_path: Path):
     text = path.read_text()
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     # a comment saying what the case is, where it comes from, and what it should show
@@ -116,8 +117,14 @@ def test_library_file_is_documented_valid_and_runs(path: Path):
     raw = yaml.safe_load(text)
     assert raw["name"] == path.stem
     sc = load_scenario(path)  # validates the file and every named strategy
-    result = run(sc, seed=1, months=min(sc.months, 24), agents=False)
-    assert len(result.timeseries) == min(sc.months, 24) + 1
+    for overrides in sc.strategies.values():
+        sc.with_overrides(overrides)
+    # it runs from the command line, as the comments promise
+    months = min(sc.months, 24)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--months", str(months), "--out", str(out), "--no-plot", "-q"]) == 0
+    ts = pd.read_csv(out / "timeseries.csv")
+    assert len(ts) == months + 1 and (out / "manifest.json").exists()
 
 
 # --------------------------------------------------------------------- complex contagion
