@@ -205,14 +205,14 @@ def test_switch_with_future_seed_renews_randomness_only_after():
 
 
 def test_forecast_refuses_strategies_that_change_the_world(tmp_path):
+    from simulation.calibration.forecast import select_strategies
+
     text = CKM_BASS.read_text().replace("  no_detailing: {logics.mechanical.push: 0.0}", "  bigger: {sites.n: 500}")
     path = write_yaml(tmp_path, "ckm_world.yaml", text.replace("../../data", str(ROOT / "data")))
-    sc = load_scenario(path)
-    cal = calibrate(sc, params={"logics.mechanical.push": {"low": 0, "high": 0.2}}, executor="serial",
-                    population=20, generations=1, progress=False)
     with pytest.raises(InputError, match="cannot change part-way") as err:
-        forecast(sc, cal, months=24, draws=2, progress=False)
+        select_strategies(load_scenario(path), None)
     assert err.value.problems[0].field == "strategies.bigger.sites.n"
+    assert err.value.problems[0].source == str(path)
 
 
 # ---------------------------------------------------------------------------------- recovery (ABC)
@@ -280,7 +280,7 @@ def test_optimize_point_estimate_near_truth():
 
 # ------------------------------------------------------------------------------ forecast, end to end
 def test_forecast_from_fitted_state_is_paired_and_replays(tmp_path):
-    cal = calibrate(CKM_BASS, executor="serial", population=40, generations=2, holdout=4, draws=20, progress=False)
+    cal = calibrate(CKM_BASS, executor="serial", population=30, generations=2, holdout=4, draws=20, progress=False)
     assert cal.fit_months == 13 and cal.observed.last_month == 17
     chk = cal.check()
     assert 0 <= chk["fit_coverage90"] <= 1 and np.isfinite(chk["holdout_distance"])
@@ -361,3 +361,72 @@ def test_cli_forecast_bad_input_exits_2(tmp_path, capsys):
     assert rc == 2 and "different world" in capsys.readouterr().err
     rc = main(["forecast", str(CKM_BASS), "--posterior", str(tmp_path / "cal"), "--months", "10", "--executor", "serial"])
     assert rc == 2 and "beyond the last fitted month" in capsys.readouterr().err
+
+
+def test_executors_agree_and_dask_sampler_runs():
+    """Forecasts are the same from serial, processes and Dask (every run carries its seeds); pyabc's
+    Dask sampler runs on a real (threaded) LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    cal = calibrate(CKM_BASS, executor="serial", population=20, generations=1, draws=4, progress=False)
+    kw = dict(months=20, draws=6, progress=False)
+    serial = forecast(CKM_BASS, cal, executor="serial", **kw)
+    procs = forecast(CKM_BASS, cal, executor="processes", workers=2, **kw)
+    pd.testing.assert_frame_equal(serial.bands, procs.bands)
+    pd.testing.assert_frame_equal(serial.runs, procs.runs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dask_fc = forecast(CKM_BASS, cal, executor="dask", client=client, **kw)
+        pd.testing.assert_frame_equal(serial.bands, dask_fc.bands)
+        dcal = calibrate(CKM_BASS, executor="dask", client=client, population=20, generations=2, draws=4,
+                         progress=False)
+    assert len(dcal.posterior) == 20 and dcal.n_simulations >= 40 and dcal.info["executor"] == "dask"
+    assert dcal.posterior["weight"].sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------- invariants
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=1, max_size=60))
+def test_site_table_counts_invariants(tmp_path_factory, months):
+    p = tmp_path_factory.mktemp("obs") / "sites.csv"
+    rows = "\n".join(f"s{i},{'' if m is None else m}" for i, m in enumerate(months))
+    p.write_text("site,adoption_month\n" + rows + "\n")
+    obs = load_observed(p)
+    ever = obs.table["ever_adopted"].to_numpy()
+    adopted = [m for m in months if m is not None]
+    assert obs.n_sites == len(months)
+    assert (np.diff(ever) >= 0).all() and ever[-1] == len(adopted)
+    assert obs.last_month == (max(adopted) if adopted else 0)
+    for m in set(adopted):
+        assert ever[m] == sum(a <= m for a in adopted)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 30), st.integers(1, 3), st.integers(0, 10_000), st.floats(1.0, 500.0))
+def test_distance_invariants(months, k, seed, scale):
+    rng = np.random.default_rng(seed)
+    obs = rng.uniform(0, scale, (months, k))
+    obs[rng.random((months, k)) < 0.2] = np.nan
+    d = Distance(obs, np.full(k, scale))
+    sim = rng.uniform(0, scale, (months, k))
+    filled = np.where(np.isfinite(obs), obs, sim)
+    assert d.of(filled) == 0.0  # only observed cells count
+    v = d.of(sim)
+    assert v >= 0 and np.isfinite(v)
+    assert d.of(sim + scale) >= 0
+    # scaling data and curves together leaves the distance unchanged
+    d2 = Distance(obs * 3, np.full(k, scale * 3))
+    assert d2.of(sim * 3) == pytest.approx(v, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-100, 100), min_size=1, max_size=40), st.integers(0, 1000))
+def test_weighted_quantile_is_monotone_and_bounded(xs, seed):
+    w = np.random.default_rng(seed).uniform(0.01, 1.0, len(xs))
+    q = weighted_quantile(np.array(xs), w, np.linspace(0, 1, 11))
+    assert (np.diff(q) >= -1e-9).all()
+    assert q[0] >= min(xs) - 1e-9 and q[-1] <= max(xs) + 1e-9

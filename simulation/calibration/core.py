@@ -342,6 +342,7 @@ class Calibration:
             "kind": "spreadsim calibration",
             "method": self.method,
             "scenario_file": self.scenario.source,
+            "scenario_dir": str(self.scenario.base_dir.resolve()),
             "scenario": self.scenario.to_dict(),
             "scenario_hash": self.scenario.digest(),
             "world_hash": world_hash(self.scenario),
@@ -449,7 +450,7 @@ def load_calibration(folder: str | Path, scenario: Scenario | None = None) -> Ca
         raise fail(str(folder), "", f"cannot read the calibration: {err}") from None
     stored = Scenario.model_validate(man["scenario"])
     stored._source = man.get("scenario_file", "<stored>")
-    stored._base_dir = str(Path(stored._source).parent)
+    stored._base_dir = man.get("scenario_dir") or str(Path(stored._source).parent)
     if scenario is None:
         scenario = stored
     elif world_hash(scenario) != man["world_hash"]:
@@ -524,6 +525,9 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
     obs = observed.table[targets].to_numpy(float)
     from .data import COUNT_SERIES
 
+    if observed.n_sites is not None and observed.n_sites != n_sites:
+        raise fail(observed.source, "site", f"the site table lists {observed.n_sites} sites but the scenario has {n_sites}: "
+                                            f"give the scenario the same sites (sites.file or sites.n)")
     for j, t in enumerate(targets):
         if t in COUNT_SERIES and np.nanmax(obs[:, j], initial=0) > n_sites:
             raise fail(observed.source, t, f"counts up to {np.nanmax(obs[:, j]):g} but the scenario has {n_sites} sites")
