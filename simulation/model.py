@@ -535,8 +535,9 @@ class SpreadModel(mesa.Model):
         own_progress = fo.progress * self.capacity if fo.progress > 0 else None
         own_abandon = None
         if fo.abandon > 0:
-            risk = ((1.0 - self.fit_eff) + (1.0 - self.competence) + self.fatigue) / 3.0
-            own_abandon = fo.abandon * risk * np.where(self.champions > 0, 0.6, 1.0)
+            # drifted delivery gives weaker results, which wear a site's commitment down (source 002)
+            risk = ((1.0 - self.fit_eff) + (1.0 - self.competence) + self.fatigue + (1.0 - self.fidelity) * self._using) / 4.0
+            own_abandon = fo.abandon * risk
         parts.append(logics.Pressures(None, own_progress, own_abandon))
         shock = self._shock(sc)
         if shock is not None:
@@ -545,6 +546,9 @@ class SpreadModel(mesa.Model):
         engage = logics.combine([p.engage for p in parts if p.engage is not None], rule, self.n)
         progress = logics.combine([p.progress for p in parts if p.progress is not None], rule, self.n)
         abandon = logics.combine([p.abandon for p in parts if p.abandon is not None], rule, self.n)
+        if fo.no_champion_risk != 1.0:
+            # no one locally to carry the work: every pressure to abandon weighs more (NSPCC, source 001)
+            abandon = np.minimum(abandon * np.where(self.champions > 0, 1.0, fo.no_champion_risk), 1.0)
         return engage, progress, abandon
 
     def _shock(self, sc: Scenario) -> np.ndarray | None:

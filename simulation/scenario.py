@@ -173,7 +173,7 @@ class Mechanical(_Section):
     train: float = _f(0.25, "monthly probability that a supported site moves on a stage", ge=0, le=1, unit="/month")
     coach: float = _f(0.1, "monthly share of the fidelity gap closed by support", ge=0, le=1, unit="/month", source="Scaling What Works (002)")
     skill: float = _f(0.05, "monthly competence gain from support", ge=0, le=1, unit="/month")
-    dependency: float = _f(0.03, "monthly abandonment pressure once support has ended, times (1 - competence)", ge=0, le=1, unit="/month", source="THIS Institute (003)")
+    dependency: float = _f(0.02, "monthly abandonment pressure once support has ended, times (1 - competence x fidelity)", ge=0, le=1, unit="/month", source="THIS Institute (003)")
 
 
 class Ecological(_Section):
@@ -231,7 +231,8 @@ class Forces(_Section):
     reentry: float = _f(0.2, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1)
     reentry_delay: int = _f(12, "months before a declined or discontinued site may re-engage", ge=0, unit="months")
     champion_recruit: float = _f(0.05, "monthly probability (times leadership) a site gains a champion when it has none", ge=0, le=1, unit="/month")
-    fallback: float = _f(0.5, "probability of falling back a stage when the last champion leaves", ge=0, le=1, source="NSPCC (001)")
+    no_champion_risk: float = _f(2.0, "multiplier on the pressure to abandon of a site with no champion", ge=0, le=10, source="NSPCC (001)")
+    fallback: float = _f(0.3, "probability of falling back a stage when the last champion leaves", ge=0, le=1, source="NSPCC (001)")
 
 
 class Seeding(_Section):

@@ -32,5 +32,6 @@ def pressures(m, par) -> Pressures:
     progress = (w * par.train) * m.supported
     abandon = None
     if not m.funded and par.dependency > 0:
-        abandon = (w * par.dependency) * (1.0 - m.competence) * m.ever_supported
+        # sites that leaned on support and neither built competence nor kept faithful delivery let go first
+        abandon = (w * par.dependency) * (1.0 - m.competence * m.fidelity) * m.ever_supported
     return Pressures(engage, progress, abandon)
