@@ -16,8 +16,16 @@ from scipy import stats
 
 from simulation.cli import main
 from simulation.errors import InputError
-from simulation.experiments import (RunSpec, compare, execute, load_results, overrides_hash, replicate_seed,
-                                    run_many, t_interval)
+from simulation.experiments import (
+    RunSpec,
+    compare,
+    execute,
+    load_results,
+    overrides_hash,
+    replicate_seed,
+    run_many,
+    t_interval,
+)
 from simulation.experiments.core import network_key, shared_network, simulate
 from simulation.runner import SUMMARY_KEYS, run
 from simulation.scenario import load_scenario

@@ -49,24 +49,45 @@ def wait_for_chunks(out, n: int, timeout: float = 60) -> int:
     raise AssertionError(f"fewer than {n} chunks after {timeout} s")
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
+def test_ctrl_c_then_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
+    """Ctrl-C part-way (exit 130, a message, the session recorded as interrupted), then the resumed
+    command killed with SIGKILL part-way, then resumed again: the same results as one
+    uninterrupted run, bit for bit, every run stored exactly once."""
     cmd = ["compare", str(STRATEGIES), "--months", "48", "--replicates", "16", "--seed", "4", "--executor",
            "processes", "--workers", "2", "--chunk-size", "2", "-q", "--no-plot"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = subprocess.Popen([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed)],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    # Ctrl-C raises KeyboardInterrupt in the command even if this test runs with SIGINT ignored
+    # (as background jobs do)
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from simulation.cli import main; sys.exit(main(sys.argv[1:]))")
+
+    def start():
+        return subprocess.Popen([sys.executable, "-c", code, *cmd, "--out", str(killed), "--resume"],
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    proc = start()
     try:
-        wait_for_chunks(killed, 3)
+        wait_for_chunks(killed, 2)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "run the same command again" in err
+    n_int = stored_rows(killed)
+    assert 0 < n_int < 80, "the command was not interrupted part-way"
+
+    proc = start()
+    try:
+        wait_for_chunks(killed, len(chunks(killed)) + 3)
         os.killpg(proc.pid, signal.SIGKILL)  # the command, its pool and the forkserver
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    n_before = stored_rows(killed)
-    assert 0 < n_before < 80, "the command was not interrupted part-way"
-    man = json.loads((killed / "manifest.json").read_text())
-    assert man["sessions"][-1]["status"] == "running"  # killed before it could record anything
+    n_kill = stored_rows(killed)
+    assert n_int < n_kill < 80, "the command was not killed part-way"
 
-    resumed = subprocess.run([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed), "--resume"],
+    resumed = subprocess.run([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed)],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert main([*cmd, "--out", str(whole)]) == 0  # uninterrupted
@@ -76,9 +97,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     same(a, b)
     for name in ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv"):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
-    man = json.loads((killed / "manifest.json").read_text())
-    assert [s["status"] for s in man["sessions"]] == ["running", "complete"]
-    assert man["sessions"][-1]["runs_reused"] == n_before
+    sessions = json.loads((killed / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["interrupted", "running", "complete"]  # SIGKILL: no record
+    assert sessions[0]["runs_run"] == n_int and sessions[-1]["runs_reused"] == n_kill
 
 
 def test_killed_pool_worker_is_replaced_and_nothing_is_lost(tmp_path):
@@ -124,6 +145,13 @@ def test_dask_gives_the_same_results(dask_client, tmp_path):
                       out=tmp_path / "d", progress=False))
     man = json.loads((tmp_path / "d" / "manifest.json").read_text())
     assert man["sessions"][-1]["executor"] == "dask"
+    # the command line, sent to the cluster by its scheduler's address
+    out = tmp_path / "cli"
+    assert main(["compare", str(STRATEGIES), "--set", "sites.n=100", "--months", "24", "--replicates", "4",
+                 "--strategies", "collaborative", "--scheduler", dask_client.scheduler.address, "--out", str(out),
+                 "-q", "--no-plot"]) == 0
+    same(ref, load_results(out))
+    assert json.loads((out / "manifest.json").read_text())["sessions"][-1]["executor"] == "dask"
 
 
 def test_dask_worker_killed_part_way(dask_client, tmp_path):
@@ -135,7 +163,7 @@ def test_dask_worker_killed_part_way(dask_client, tmp_path):
 
     def killer():
         wait_for_chunks(out, 2)
-        pid = sorted(dask_client.run(os.getpid).values())[0]
+        pid = min(dask_client.run(os.getpid).values())
         killed.append(stored_rows(out))
         os.kill(pid, signal.SIGKILL)
 

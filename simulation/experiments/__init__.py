@@ -11,10 +11,36 @@ Command line: ``spreadsim ensemble SCENARIO --replicates 100`` and ``spreadsim c
 --replicates 50``; see :mod:`simulation.experiments.cli`.
 """
 
-from .core import (EXECUTORS, RunSpec, compare, default_workers, execute, overrides_hash, replicate_seed,
-                   resolve_strategies, run_id, run_many, shutdown_pool)
+from .core import (
+                   EXECUTORS,
+                   RunSpec,
+                   compare,
+                   default_workers,
+                   execute,
+                   overrides_hash,
+                   replicate_seed,
+                   resolve_strategies,
+                   run_id,
+                   run_many,
+                   shutdown_pool,
+)
 from .result import ENSEMBLE_COLUMNS, TABLE_METRICS, ExperimentResult, load_results, t_interval
 
-__all__ = ["EXECUTORS", "RunSpec", "compare", "default_workers", "execute", "overrides_hash", "replicate_seed",
-           "resolve_strategies", "run_id", "run_many", "shutdown_pool", "ENSEMBLE_COLUMNS", "TABLE_METRICS",
-           "ExperimentResult", "load_results", "t_interval"]
+__all__ = [
+                   "ENSEMBLE_COLUMNS",
+                   "EXECUTORS",
+                   "TABLE_METRICS",
+                   "ExperimentResult",
+                   "RunSpec",
+                   "compare",
+                   "default_workers",
+                   "execute",
+                   "load_results",
+                   "overrides_hash",
+                   "replicate_seed",
+                   "resolve_strategies",
+                   "run_id",
+                   "run_many",
+                   "shutdown_pool",
+                   "t_interval",
+]

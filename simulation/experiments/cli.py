@@ -103,8 +103,8 @@ def _run(args, kind: str) -> int:
     executor = args.executor or ("dask" if args.scheduler else "processes")
     if args.scheduler and executor != "dask":
         raise InputError(Problem("--scheduler", args.scheduler, f"needs --executor dask (got {executor})"))
-    kw = dict(executor=executor, out=out, resume=args.resume, progress=not args.quiet, scheduler=args.scheduler,
-              workers=args.workers, chunk_size=args.chunk_size)
+    kw = {"executor": executor, "out": out, "resume": args.resume, "progress": not args.quiet,
+          "scheduler": args.scheduler, "workers": args.workers, "chunk_size": args.chunk_size}
     try:
         if kind == "ensemble":
             res = run_many(sc, args.replicates, seed=args.seed, **kw)

@@ -24,6 +24,7 @@ differences can be estimated from paired runs, with far less noise than from ind
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import math
@@ -32,11 +33,13 @@ import os
 import signal
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -132,8 +135,8 @@ class RunInputError(Exception):
                            for s, f, m in self.problems])
 
 
-_SCENARIOS: "OrderedDict[tuple, Scenario]" = OrderedDict()
-_NETWORKS: "OrderedDict[tuple, Built]" = OrderedDict()
+_SCENARIOS: OrderedDict[tuple, Scenario] = OrderedDict()
+_NETWORKS: OrderedDict[tuple, Built] = OrderedDict()
 
 
 def network_key(sc: Scenario) -> str:
@@ -177,6 +180,10 @@ def simulate(sc: Scenario, seed: int, built: Built | None = None) -> tuple[dict[
     return summarise(model), t, model.counts[:t], {k: model.series[k][:t] for k in SERIES}
 
 
+def _with_overrides(scenario: Scenario, ov: dict, strategy: str) -> Scenario:
+    return scenario.with_overrides(ov, f"strategy {strategy!r}") if ov else scenario
+
+
 def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables.
 
@@ -193,8 +200,7 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
     ts: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "month", *STAGES, *SERIES)}
     for rid, strategy, replicate, seed, ov, ovh in items:
         try:
-            sc = _cached(_SCENARIOS, (*base_key, ovh),
-                         lambda: scenario.with_overrides(ov, f"strategy {strategy!r}") if ov else scenario, 256)
+            sc = _cached(_SCENARIOS, (*base_key, ovh), partial(_with_overrides, scenario, ov, strategy), 256)
             summary, t, counts, series = simulate(sc, seed, shared_network(sc, seed))
         except InputError as err:
             raise RunInputError(strategy, replicate, [(p.source, p.field, p.message) for p in err.problems]) from None
@@ -259,12 +265,12 @@ def shutdown_pool(kill: bool = False) -> None:
         return
     pool = _POOL[1]
     _POOL = None
-    if kill:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            try:
-                proc.terminate()
-            except Exception:  # pragma: no cover - already gone
-                pass
+    procs = list((getattr(pool, "_processes", None) or {}).values()) if kill else []
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError):  # already gone
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=2)
     pool.shutdown(wait=not kill, cancel_futures=True)
 
 
@@ -344,10 +350,8 @@ def _iter_dask(scenario: Scenario, tasks: _Tasks, client, workers: int) -> Itera
             if todo:
                 ac.add(submit(todo.pop()))
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):  # the client may be closing too; the cause is what matters
             client.cancel([f for _, f in running.values()], force=True)
-        except Exception:
-            pass
         raise
 
 
@@ -490,7 +494,7 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     ov_hashes = [hashes.setdefault(j, hashlib.sha256(j.encode()).hexdigest()[:16])
                  for j in (overrides_json(s.overrides) for s in specs)]
     del hashes
-    for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
+    for s in dict(zip(ov_hashes, specs)).values():  # validate each distinct set of overrides once
         if s.overrides:
             label = f"strategy {s.strategy!r}"
             try:
@@ -508,8 +512,10 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     done: set[str] = set()
     if out is not None:
         store = ResultStore(out)
-        session = {"executor": executor, "workers": workers, "runs_requested": len(specs)}
-        store.open(scenario, resume=resume, meta={**(meta or {}), "session": session})
+        session = {"executor": executor, "runs_requested": len(specs)}
+        meta = dict(meta or {})
+        meta.setdefault("strategies", list(dict.fromkeys(s.strategy for s in specs)))  # their order
+        store.open(scenario, resume=resume, meta={**meta, "session": session})
         if resume:
             done = store.stored_ids() & set(ids)
     pending = [i for i, r in enumerate(ids) if r not in done]
@@ -521,6 +527,7 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     memory: list[tuple[pa.Table, pa.Table]] = []
     status = "failed"
     ran = 0
+    n_workers = size = None
     try:
         if executor == "dask" and pending:
             dask = _DaskClient(client, scheduler, workers)
@@ -552,6 +559,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
                     bar.update(runs_t.num_rows)
             except RunInputError as err:
                 raise err.to_input_error() from None
+            finally:
+                stream.close()  # stops the workers now if the loop ended early (Ctrl-C, a failed write)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -560,7 +569,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         if dask is not None:
             dask.close()
         if store is not None:
-            store.close(status, runs_run=ran, runs_reused=len(done), wall_s=round(time.perf_counter() - t_start, 3))
+            store.close(status, workers=n_workers, chunk_size=size, runs_run=ran, runs_reused=len(done),
+                        wall_s=round(time.perf_counter() - t_start, 3))
 
     info = {"executor": executor, "workers": n_workers, "chunk_size": size, "requested": len(specs),
             "reused": len(done), "ran": ran, "wall_s": time.perf_counter() - t_start}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,10 @@ SERIES_LABELS = {
     "supported": ("sites receiving central support", False),
     "trainers": ("trainer sites", False),
 }
+
+
+UNITS = {"reach": "people", "mean_fidelity": "fidelity, 0-1", "cost_per_sustained_site": "support units per site",
+         "benefit": "benefit units", "support_used": "support units", "time_to_50": "months"}
 
 
 def _label(metric: str) -> tuple[str, bool]:
@@ -67,7 +72,7 @@ def _grid(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def format_report(result: "ExperimentResult", level: float = 0.95, baseline: str | None = None) -> str:
+def format_report(result: ExperimentResult, level: float = 0.95, baseline: str | None = None) -> str:
     """The outcome table with intervals and, with two or more strategies, the paired differences."""
     tab = result.table(level=level)
     strategies = result.strategies
@@ -101,7 +106,7 @@ def format_report(result: "ExperimentResult", level: float = 0.95, baseline: str
     return "\n\n".join(parts)
 
 
-def plot_bands(result: "ExperimentResult", column: str = "adopted_share", ax=None, low: float = 0.05,
+def plot_bands(result: ExperimentResult, column: str = "adopted_share", ax=None, low: float = 0.05,
                high: float = 0.95):
     """Mean and quantile band of a series over months, one colour per strategy; returns the Axes."""
     import matplotlib.pyplot as plt
@@ -128,7 +133,7 @@ def plot_bands(result: "ExperimentResult", column: str = "adopted_share", ax=Non
     return ax
 
 
-def plot_differences(result: "ExperimentResult", baseline: str | None = None, metrics: Sequence[str] | None = None,
+def plot_differences(result: ExperimentResult, baseline: str | None = None, metrics: Sequence[str] | None = None,
                      level: float = 0.95):
     """Forest plot of paired differences from the baseline, one panel per outcome; returns the Figure."""
     import matplotlib.pyplot as plt
@@ -160,7 +165,7 @@ def plot_differences(result: "ExperimentResult", baseline: str | None = None, me
                             fmt="o", color=c, capsize=3, ms=5)
         ax.axvline(0, color="0.5", lw=0.8, ls="--")
         ax.set_title(label, fontsize="medium")
-        ax.set_xlabel("difference (percentage points)" if pct else "difference")
+        ax.set_xlabel("difference (percentage points)" if pct else f"difference ({UNITS.get(m, 'units')})")
         ax.set_yticks(y, others)
         ax.set_ylim(-0.7, len(others) - 0.3)
         ax.grid(axis="x", alpha=0.3)

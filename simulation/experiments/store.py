@@ -24,10 +24,10 @@ import platform
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -62,7 +62,7 @@ def versions() -> dict[str, str | None]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -250,7 +250,7 @@ class ResultStore:
     def write_chunk(self, runs: pa.Table, timeseries: pa.Table) -> str:
         """Store one chunk atomically (timeseries first, runs last: the runs file commits it)."""
         self._counter += 1
-        name = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{self._session}-{self._counter:06d}.parquet"
+        name = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{self._session}-{self._counter:06d}.parquet"
         write_table_atomic(timeseries, self.ts_dir / name)
         write_table_atomic(runs, self.runs_dir / name)
         _fsync_dir(self.runs_dir)
