@@ -215,6 +215,17 @@ def test_forecast_refuses_strategies_that_change_the_world(tmp_path):
     assert err.value.problems[0].source == str(path)
 
 
+def test_strategy_events_in_the_past_start_after_the_switch():
+    from simulation.calibration.forecast import shift_past_events
+
+    sc = load_scenario(DEMO)
+    ov, notes = shift_past_events(sc, "collab", {"strategy.collaborative.enabled": True}, 24)
+    assert ov["strategy.collaborative.start"] == 25 and "month 25" in notes[0]
+    ov, notes = shift_past_events(sc, "later", {"strategy.collaborative.enabled": True,
+                                                "strategy.collaborative.start": 40}, 24)
+    assert ov["strategy.collaborative.start"] == 40 and notes == []
+
+
 # ---------------------------------------------------------------------------------- recovery (ABC)
 def test_parameter_recovery_bass():
     """True (p, q) fall inside the 90% credible intervals in >= 80% of repeated recoveries.

@@ -10,7 +10,11 @@ A calibration by ``optimize`` has no accepted trajectories: its draws run from m
 point estimate and fresh seeds, and strategies still switch on at the last fitted month.
 
 Strategies are the scenario's ``strategies:`` section (name -> {dotted.path: value}); keys that
-define the world (sites, network, horizon) are refused, since they cannot change part-way.
+define the world (sites, network, horizon) are refused, since they cannot change part-way. Months in
+a strategy count from the start of the roll-out, as everywhere in a scenario (``funding_months: 96``
+funds support to month 96); an event a strategy would have started before the switch month (a
+breakthrough collaborative's ``start``) starts in the first month after it instead, and
+``Forecast.notes`` says so.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from ..errors import InputError, Problem, fail
 from ..runner import SUMMARY_KEYS
 from ..scenario import Scenario, load_scenario
 from .core import Calibration, _bar, _draw_seeds, _jsonable, bands, load_calibration
-from .data import Distance, model_series
 from .simulate import JobPool, check_strategy, run_job
 
 FORECAST_SERIES = ("adopted", "ever_adopted", "full", "adopted_share", "reach", "mean_fidelity", "support_used")
@@ -60,6 +63,7 @@ class Forecast:
     runs: pd.DataFrame
     replay_mismatch: int = 0
     info: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def table(self, level: float = 0.9) -> pd.DataFrame:
         """Per strategy: mean and interval of each outcome, and the paired difference from baseline."""
@@ -100,7 +104,7 @@ class Forecast:
             (tmp / "forecast.json").write_text(json.dumps(_jsonable({
                 "horizon": self.horizon, "switch_at": self.switch_at, "draws": self.draws,
                 "strategies": self.strategies, "replay_mismatch": self.replay_mismatch,
-                "calibration_method": self.calibration.method, **self.info}), indent=2))
+                "calibration_method": self.calibration.method, "notes": self.notes, **self.info}), indent=2))
             if plots:
                 import matplotlib.pyplot as plt
 
@@ -115,6 +119,7 @@ class Forecast:
         lines = [f"forecast to month {self.horizon} from month {self.switch_at}, {self.draws} posterior draws per strategy"
                  + (f" ({self.replay_mismatch} replays differed from the accepted runs: the model changed since calibrating)"
                     if self.replay_mismatch else "")]
+        lines += [f"note: {n}" for n in self.notes]
         lines.append(f"{'strategy':<24} {'outcome':<24} {'mean':>9} {'90% interval':>22} {'vs baseline (paired)':>30}")
         for _, r in t.iterrows():
             if r["outcome"] not in ("adopted_share", "sustainment", "reach_share", "abandonment"):
@@ -144,6 +149,20 @@ def select_strategies(scenario: Scenario, names: list[str] | str | None) -> dict
         check_strategy(n, available[n], scenario.source)
         out[n] = dict(available[n])
     return out
+
+
+def shift_past_events(base: Scenario, name: str, overrides: dict, switch_at: int) -> tuple[dict, list[str]]:
+    """Move a strategy's events that would fall before the switch to the first month after it."""
+    if not overrides:
+        return overrides, []
+    merged = base.with_overrides(overrides, label=f"strategies.{name}")
+    col, col0 = merged.strategy.collaborative, base.strategy.collaborative
+    already = col0.enabled and col0.start <= switch_at
+    if col.enabled and col.start <= switch_at and not already:
+        out = {**overrides, "strategy.collaborative.start": switch_at + 1}
+        return out, [f"strategy '{name}': the collaborative starts in month {switch_at + 1}, the first month after "
+                     f"the data (its start, month {col.start}, is in the fitted past)"]
+    return overrides, []
 
 
 def forecast(scenario: Scenario | str | Path | None, posterior: Calibration | str | Path, *, months: int | None = None,
@@ -182,6 +201,10 @@ def forecast(scenario: Scenario | str | Path | None, posterior: Calibration | st
     if draws < 1:
         raise fail("--draws", "", "must be at least 1")
     strats = select_strategies(scenario, strategies)
+    notes: list[str] = []
+    for name in list(strats):
+        strats[name], n = shift_past_events(scenario, name, strats[name], cal.fit_months)
+        notes += n
     seed = cal.spec.seed if seed is None else int(seed)
     # the calibration's scenario (with its fitted world) carries the runs; strategies come from `scenario`
     sim = cal.simulator(months=horizon)
@@ -226,4 +249,4 @@ def forecast(scenario: Scenario | str | Path | None, posterior: Calibration | st
                          **{s: results[k]["summary"][s] for s in SUMMARY_KEYS}})
     return Forecast(calibration=cal, horizon=horizon, switch_at=cal.fit_months, draws=draws, strategies=strats,
                     bands=pd.concat(frames, ignore_index=True), runs=pd.DataFrame(rows), replay_mismatch=mismatch,
-                    info={"executor": executor, "seed": seed})
+                    info={"executor": executor, "seed": seed}, notes=notes)

@@ -121,11 +121,12 @@ def forecast_plot(fc, series: str = "adopted", ax=None):
     if series in obs.columns:
         ax.plot(obs["month"], obs[series], "o", color="black", ms=3.5, label="observed")
     ax.axvline(fc.switch_at, color="grey", ls="--", lw=1)
-    ax.text(fc.switch_at, ax.get_ylim()[1] * 0.98, " strategies start", va="top", fontsize=8, color="grey")
     ax.set_xlabel("month")
     ax.set_ylabel(_label(series))
     ax.set_xlim(0, fc.horizon)
     ax.set_ylim(bottom=0)
+    ax.text(fc.switch_at, ax.get_ylim()[1] * 0.02, " end of fitted data: strategies start", va="bottom", fontsize=8,
+            color="grey")
     ax.set_title(f"{fc.calibration.scenario.name}: forecast from the fitted state, {fc.draws} posterior draws per strategy")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     return ax.figure
