@@ -14,8 +14,15 @@ import pandas as pd
 import pytest
 
 from simulation import InputError, SpreadModel, load_scenario, run
-from simulation.calibration import (Distance, calibrate, calibration_spec, forecast, load_calibration, load_observed,
-                                    switch_strategy, weighted_quantile)
+from simulation.calibration import (
+    Distance,
+    calibrate,
+    calibration_spec,
+    forecast,
+    load_observed,
+    switch_strategy,
+    weighted_quantile,
+)
 from simulation.calibration.simulate import particle_seed
 from simulation.cli import main
 
@@ -263,7 +270,7 @@ def test_serial_abc_is_reproducible_and_particles_replay():
     base = small_bass()
     obs = run(base.with_overrides({"logics.mechanical.push": 0.02, "logics.social.q": 0.3}), seed=7,
               agents=False).timeseries[["month", "adopted"]]
-    kw = dict(params=BASS_PRIORS, executor="serial", population=30, generations=2, progress=False, seed=3)
+    kw = {"params": BASS_PRIORS, "executor": "serial", "population": 30, "generations": 2, "progress": False, "seed": 3}
     a = calibrate(base, obs, **kw)
     b = calibrate(base, obs, **kw)
     pd.testing.assert_frame_equal(a.posterior, b.posterior)
@@ -380,7 +387,7 @@ def test_executors_agree_and_dask_sampler_runs():
     from dask.distributed import Client, LocalCluster
 
     cal = calibrate(CKM_BASS, executor="serial", population=20, generations=1, draws=4, progress=False)
-    kw = dict(months=20, draws=6, progress=False)
+    kw = {"months": 20, "draws": 6, "progress": False}
     serial = forecast(CKM_BASS, cal, executor="serial", **kw)
     procs = forecast(CKM_BASS, cal, executor="processes", workers=2, **kw)
     pd.testing.assert_frame_equal(serial.bands, procs.bands)
@@ -396,8 +403,8 @@ def test_executors_agree_and_dask_sampler_runs():
 
 
 # ------------------------------------------------------------------------------------- invariants
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)

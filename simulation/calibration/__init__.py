@@ -16,8 +16,8 @@ Command line: ``spreadsim calibrate SCENARIO --data observed.csv --out results/x
 from .core import Calibration, calibrate, load_calibration, weighted_quantile
 from .data import Distance, Observed, load_observed
 from .forecast import Forecast, forecast
-from .spec import CalibrationSpec, Prior, calibration_spec
 from .simulate import switch_strategy
+from .spec import CalibrationSpec, Prior, calibration_spec
 
 __all__ = ["Calibration", "CalibrationSpec", "Distance", "Forecast", "Observed", "Prior", "calibrate",
            "calibration_spec", "forecast", "load_calibration", "load_observed", "switch_strategy",

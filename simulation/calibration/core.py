@@ -39,7 +39,15 @@ import pandas as pd
 from ..errors import InputError, Problem, fail
 from ..scenario import Scenario, load_scenario
 from .data import Distance, Observed, as_observed, scales
-from .simulate import JobPool, Simulator, build_shared, default_workers, particle_seed, replicates_job, run_job
+from .simulate import (
+    JobPool,
+    Simulator,
+    build_shared,
+    default_workers,
+    particle_seed,
+    replicates_job,
+    run_job,
+)
 from .spec import CalibrationSpec, Prior, calibration_spec
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -62,7 +70,7 @@ def bands(curves: np.ndarray, names: list[str], months: np.ndarray | None = None
     """Per-month mean and quantile bands of a (runs, months, series) array, in long form."""
     import warnings
 
-    runs, t, k = curves.shape
+    t = curves.shape[1]
     months = np.arange(t) if months is None else months
     frames = []
     for j, name in enumerate(names):
@@ -651,7 +659,11 @@ def _run_optimize(sim: Simulator, dist: Distance, spec: CalibrationSpec, executo
 
 def _abc_sampler(executor: str, workers: int, client, population: int):
     """pyabc's sampler for an executor, and a local Dask cluster it had to start (else None)."""
-    from pyabc.sampler import DaskDistributedSampler, MulticoreEvalParallelSampler, SingleCoreSampler
+    from pyabc.sampler import (
+        DaskDistributedSampler,
+        MulticoreEvalParallelSampler,
+        SingleCoreSampler,
+    )
 
     if executor == "serial":
         return SingleCoreSampler(), None, client

@@ -57,7 +57,7 @@ class Observed:
     def last_month(self) -> int:
         return int(self.table["month"].max())
 
-    def select(self, targets: tuple[str, ...] | None, src: str = "<python>") -> "Observed":
+    def select(self, targets: tuple[str, ...] | None, src: str = "<python>") -> Observed:
         """Keep only the target series (default: every column the model also makes)."""
         if targets is None:
             cols = [c for c in self.columns if c in MODEL_SERIES]
@@ -151,7 +151,7 @@ def load_observed(path: str | Path) -> Observed:
                f"a site table needs 'site' and 'adoption_month' (found: {', '.join(cols) or 'none'})")
 
 
-def as_observed(data: "Observed | pd.DataFrame | str | Path") -> Observed:
+def as_observed(data: Observed | pd.DataFrame | str | Path) -> Observed:
     """Observed data from a file path, an :class:`Observed` or a DataFrame with a ``month`` column."""
     if isinstance(data, Observed):
         return data

@@ -23,7 +23,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,8 +140,9 @@ def select_strategies(scenario: Scenario, names: list[str] | str | None) -> dict
             names = [n.strip() for n in names.split(",") if n.strip()]
         unknown = [n for n in names if n not in available and n != BASELINE]
         if unknown:
-            raise InputError([Problem(scenario.source, "strategies", f"no strategy '{n}'; the scenario has: "
-                                                                      f"{', '.join(available) or 'none'}") for n in unknown])
+            raise InputError([Problem(scenario.source, "strategies",
+                                      f"no strategy '{n}'; the scenario has: {', '.join(available) or 'none'}")
+                              for n in unknown])
         chosen = [n for n in names if n != BASELINE]
     out = {BASELINE: {}}
     for n in chosen:
@@ -160,8 +160,9 @@ def shift_past_events(base: Scenario, name: str, overrides: dict, switch_at: int
     already = col0.enabled and col0.start <= switch_at
     if col.enabled and col.start <= switch_at and not already:
         out = {**overrides, "strategy.collaborative.start": switch_at + 1}
-        return out, [f"strategy '{name}': the collaborative starts in month {switch_at + 1}, the first month after "
-                     f"the data (its start, month {col.start}, is in the fitted past)"]
+        note = (f"strategy '{name}': the collaborative starts in month {switch_at + 1}, the first month after "
+                f"the data (its start, month {col.start}, is in the fitted past)")
+        return out, [note]
     return overrides, []
 
 

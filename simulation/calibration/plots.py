@@ -111,7 +111,7 @@ def forecast_plot(fc, series: str = "adopted", ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 5))
+        _, ax = plt.subplots(figsize=(9, 5))
     b = fc.bands[fc.bands["series"] == series]
     for i, (name, g) in enumerate(b.groupby("strategy", sort=False)):
         c = COLOURS[i % len(COLOURS)]

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ def _same(a: Any, b: Any) -> bool:
             np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
     try:
         return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-    except Exception:  # objects without a usable equality (Mesa internals)
+    except (TypeError, ValueError):  # objects without a usable equality (Mesa internals)
         return a is b
 
 
@@ -261,7 +262,7 @@ class JobPool:
         self._own = None
         self._remote = None
 
-    def __enter__(self) -> "JobPool":
+    def __enter__(self) -> JobPool:
         if self.executor == "processes":
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,

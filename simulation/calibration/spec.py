@@ -113,7 +113,7 @@ class Prior:
 
     def value(self, x: float) -> float | int:
         """A drawn value as the scenario takes it (rounded for whole-number fields)."""
-        return int(round(x)) if self.integer else float(x)
+        return round(x) if self.integer else float(x)
 
     def describe(self) -> str:
         if self.dist == "normal":
@@ -186,7 +186,7 @@ class CalibrationSpec:
     def paths(self) -> list[str]:
         return [p.path for p in self.parameters]
 
-    def with_changes(self, **kw) -> "CalibrationSpec":
+    def with_changes(self, **kw) -> CalibrationSpec:
         return replace(self, **kw)
 
     def to_dict(self) -> dict[str, Any]:
