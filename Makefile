@@ -17,6 +17,9 @@ demo: $(BIN)/.installed  ## run the bundled demo scenario, print its summary, wr
 test: $(BIN)/.installed  ## run the test suite
 	$(BIN)/python -m pytest -q
 
+figures: $(BIN)/.installed  ## regenerate the README's figures into docs/figures/
+	$(BIN)/spreadsim figures
+
 bench: $(BIN)/.installed  ## measure speed and memory
 	$(BIN)/spreadsim bench
 
