@@ -62,6 +62,33 @@ def model_scenario(scenario):
     return scenario.with_overrides({"strategies": {}, "sensitivity": None, "calibration": None}, "sensitivity")
 
 
+def series_at(result, months: list[int], columns: list[str]) -> pd.DataFrame:
+    """Rows of the runs' monthly series at the given months only: strategy, replicate, month, columns.
+
+    Reads the runner's stored series chunk by chunk and keeps only the months asked for, so memory
+    does not grow with runs x horizon. Falls back to the runner's public ``timeseries`` table when
+    the result does not expose its chunks (``ExperimentResult._ts_tables`` and ``_table``).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = getattr(result, "_ts_tables", None)
+    runs_table = getattr(result, "_table", None)
+    if chunks is None or runs_table is None or "run_id" not in runs_table.column_names:
+        ts = result.timeseries
+        return ts.loc[ts["month"].isin(months), ["strategy", "replicate", "month", *columns]]
+    want = pa.array(months, pa.int64())
+    parts = []
+    for t in chunks(["month", *columns]):
+        month = t.column("month")
+        parts.append(t.filter(pc.is_in(pc.cast(month, pa.int64()), value_set=want)))
+    if not parts:
+        return pd.DataFrame(columns=["strategy", "replicate", "month", *columns])
+    t = pa.concat_tables(parts, promote_options="default").to_pandas()
+    ids = runs_table.select(["run_id", "strategy", "replicate"]).to_pandas()
+    return t.merge(ids, on="run_id", how="inner")[["strategy", "replicate", "month", *columns]]
+
+
 def _load(scenario):
     from ..scenario import Scenario, load_scenario
 
@@ -231,8 +258,7 @@ class Sensitivity:
         ts = None
         if any(o.month is not None for o in outs):
             need = sorted({o.month for o in outs if o.month is not None})
-            ts = result.timeseries
-            ts = ts[ts["month"].isin(need)]
+            ts = series_at(result, need, sorted({o.column for o in outs if o.month is not None}))
             ts_label = ts["strategy"].astype(str).str.rsplit("/", n=1, expand=True)
             ts = ts.assign(_s=ts_label[0].to_numpy(), _i=ts_label[1].astype(int).to_numpy())
         months = self.scenario.months
