@@ -26,7 +26,7 @@ from simulation.experiments import (
     run_many,
     t_interval,
 )
-from simulation.experiments.core import network_key, shared_network, simulate
+from simulation.experiments.core import shared_network, simulate
 from simulation.runner import SUMMARY_KEYS, run
 from simulation.scenario import load_scenario
 
@@ -70,21 +70,24 @@ def test_overrides_hash_is_canonical():
 
 
 # ------------------------------------------------------------------------ runs and sharing
-def test_fast_path_and_shared_networks_match_run(small):
-    """Each run equals ``run(...)`` exactly, also when strategies (collaboratives add ties) share
-    one network object, in any order."""
-    for name in ["collaborative", "baseline", "top_down_fast", "collaborative"]:
-        sc = small.with_overrides(small.strategies[name]) if name != "baseline" else small
-        seed = replicate_seed(3, 1)
-        summary, t, counts, series = simulate(sc, seed, shared_network(sc, seed))
-        ref = run(sc, seed=seed, agents=False)
-        assert t == len(ref.timeseries)
-        assert np.array_equal(counts, ref.timeseries[["not_engaged", "exploration", "installation", "initial", "full",
-                                                      "declined", "discontinued"]].to_numpy())
-        for k, v in series.items():
-            assert np.array_equal(v, ref.timeseries[k].to_numpy())
-        for k in SUMMARY_KEYS:
-            assert summary[k] == ref.summary[k] or (math.isnan(summary[k]) and math.isnan(ref.summary[k]))
+def test_batches_match_single_runs(small):
+    """Replicates run side by side in one batch give exactly what ``run(...)`` gives for each seed,
+    for every strategy (collaboratives add ties), and with a network every replicate shares."""
+    seeds = [replicate_seed(3, r) for r in range(3)]
+    complete = small.with_overrides({"network.type": "complete", "sites.n": 40})
+    for sc in [small, small.with_overrides(small.strategies["collaborative"]),
+               small.with_overrides(small.strategies["top_down_fast"]), complete]:
+        built = shared_network(sc)
+        assert (built is not None) == (sc is complete)
+        for seed, (summary, t, counts, series) in zip(seeds, simulate(sc, seeds, built), strict=True):
+            ref = run(sc, seed=seed, agents=False)
+            assert t == len(ref.timeseries)
+            assert np.array_equal(counts, ref.timeseries[["not_engaged", "exploration", "installation", "initial",
+                                                          "full", "declined", "discontinued"]].to_numpy())
+            for k, v in series.items():
+                assert np.array_equal(v, ref.timeseries[k].to_numpy()), k
+            for k in SUMMARY_KEYS:
+                assert summary[k] == ref.summary[k] or (math.isnan(summary[k]) and math.isnan(ref.summary[k])), k
 
 
 def test_common_random_numbers(small):
@@ -101,8 +104,12 @@ def test_common_random_numbers(small):
     assert_frame_equal(base.drop(columns="strategy"), same_.drop(columns="strategy"), check_exact=True)
     d = res.differences(metrics=["adopted_share"]).set_index("strategy")
     assert d.loc["same", "mean_diff"] == 0 and d.loc["same", "ci_low"] == 0 and d.loc["same", "ci_high"] == 0
-    assert network_key(small) == network_key(small.with_overrides({"strategy.support.capacity": 30}))
-    assert network_key(small) != network_key(small.with_overrides({"network.p": 0.3}))
+    # replicate r of a strategy that does not touch them has the same network and traits
+    seed = replicate_seed(11, 2)
+    a = run(small, seed=seed, agents=False).sites
+    b = run(small.with_overrides(small.strategies["top_down_fast"]), seed=seed, agents=False).sites
+    for col in ("degree", "capacity", "leadership", "fit", "size", "turnover", "threshold", "group"):
+        assert a[col].equals(b[col]), col
 
 
 def test_paired_differences_are_less_noisy_than_unpaired(small):

@@ -54,7 +54,7 @@ def test_ctrl_c_then_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path
     command killed with SIGKILL part-way, then resumed again: the same results as one
     uninterrupted run, bit for bit, every run stored exactly once."""
     cmd = ["compare", str(STRATEGIES), "--months", "48", "--replicates", "16", "--seed", "4", "--executor",
-           "processes", "--workers", "2", "--chunk-size", "2", "-q", "--no-plot"]
+           "processes", "--workers", "2", "--chunk-size", "1", "-q", "--no-plot"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
 
     # Ctrl-C raises KeyboardInterrupt in the command even if this test runs with SIGINT ignored
@@ -117,7 +117,7 @@ def test_killed_pool_worker_is_replaced_and_nothing_is_lost(tmp_path):
 
     t = threading.Thread(target=killer)
     t.start()
-    res = run_many(sc, 40, seed=2, executor="processes", workers=2, chunk_size=2, out=out, progress=False)
+    res = run_many(sc, 40, seed=2, executor="processes", workers=2, chunk_size=1, out=out, progress=False)
     t.join()
     assert killed and killed[0] < 40
     assert stored_rows(out) == 40
@@ -169,7 +169,7 @@ def test_dask_worker_killed_part_way(dask_client, tmp_path):
 
     t = threading.Thread(target=killer)
     t.start()
-    res = compare(sc, ["top_down_fast"], 20, seed=3, client=dask_client, chunk_size=2, out=out, progress=False)
+    res = compare(sc, ["top_down_fast"], 20, seed=3, client=dask_client, chunk_size=1, out=out, progress=False)
     t.join()
     assert killed and killed[0] < 40, "the worker was not killed part-way"
     assert stored_rows(out) == 40

@@ -136,15 +136,15 @@ class RunInputError(Exception):
 
 
 _SCENARIOS: OrderedDict[tuple, Scenario] = OrderedDict()
-_NETWORKS: OrderedDict[tuple, Built] = OrderedDict()
+_NETWORKS: OrderedDict[str, Built] = OrderedDict()
+#: network types built without random numbers: every replicate has the same network
+SEED_FREE_NETWORKS = ("file", "complete", "none")
+#: most sites simulated side by side in one batch (replicates of one scenario in one model)
+BATCH_SITES = 100_000
 
 
 def network_key(sc: Scenario) -> str:
-    """What the network of a run depends on besides its seed (``network.build`` reads only these).
-
-    Runs whose scenarios have the same key and the same seed have identical networks, so a worker
-    builds each once and shares it (``run(..., built=...)``).
-    """
+    """What the network of a run depends on besides its seed (``network.build`` reads only these)."""
     return json.dumps({"network": sc.network.model_dump(mode="json"), "n": sc.sites.n,
                        "file": sc.sites.file, "base": str(sc.base_dir)}, sort_keys=True)
 
@@ -161,23 +161,29 @@ def _cached(cache: OrderedDict, key, make, limit: int):
     return value
 
 
-def shared_network(sc: Scenario, seed: int) -> Built:
-    """The network of a run with this scenario and seed, built once per worker and reused."""
-    limit = 4 if sc.sites.n <= 200_000 else 1
-    return _cached(_NETWORKS, (network_key(sc), int(seed)),
-                   lambda: build(sc, Streams(int(seed))["network"]), limit)
+def shared_network(sc: Scenario) -> Built | None:
+    """The network every replicate of this scenario shares, read or made once per worker; None when
+    the network is drawn from each run's seed (each replicate of a batch then builds its own)."""
+    if sc.network.type not in SEED_FREE_NETWORKS:
+        return None
+    return _cached(_NETWORKS, network_key(sc), lambda: build(sc, Streams(0)["network"]), 2)
 
 
-def simulate(sc: Scenario, seed: int, built: Built | None = None) -> tuple[dict[str, float], int, np.ndarray, dict]:
-    """One run without Mesa agents or the per-site table: (summary, months, stage counts, series).
+def simulate(sc: Scenario, seeds: list[int], built: Built | None = None) -> list[tuple[dict, int, np.ndarray, dict]]:
+    """Replicates of one scenario, side by side in one batch model without Mesa agents.
 
-    Gives the same numbers as ``runner.run(sc, seed=seed, agents=False, built=built)`` (a test
-    checks it) without building the tables an ensemble does not keep.
+    Each replicate is exactly ``runner.run(sc, seed=seed, agents=False)`` (``runner.run_batch`` is
+    bit-identical to single runs; a test checks it here too), at a fraction of the cost: a batch
+    shares the fixed cost of every numpy call.
+
+    Returns:
+        Per seed: (summary, months + 1, stage counts per month, series per month).
     """
-    model = SpreadModel(sc, seed, agents=False, built=built)
+    model = SpreadModel(sc, [int(s) for s in seeds], agents=False, built=built)
     model.run_model()
     t = model.month + 1
-    return summarise(model), t, model.counts[:t], {k: model.series[k][:t] for k in SERIES}
+    return [(summarise(model, b), t, model.counts_b[b, :t], {k: model.series_b[k][b, :t] for k in SERIES})
+            for b in range(len(seeds))]
 
 
 def _with_overrides(scenario: Scenario, ov: dict, strategy: str) -> Scenario:
@@ -186,6 +192,9 @@ def _with_overrides(scenario: Scenario, ov: dict, strategy: str) -> Scenario:
 
 def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables.
+
+    Runs with the same overrides run as batches of replicates (at most :data:`BATCH_SITES` sites
+    in one model).
 
     Args:
         scenario: the experiment's scenario.
@@ -198,25 +207,36 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
     runs: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "seed", "overrides_hash",
                                              "overrides", "months", *SUMMARY_KEYS)}
     ts: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "month", *STAGES, *SERIES)}
-    for rid, strategy, replicate, seed, ov, ovh in items:
+    groups: dict[str, list[tuple]] = {}
+    for item in items:
+        groups.setdefault(item[5], []).append(item)
+    for ovh, group in groups.items():
+        _, strategy, replicate, _, ov, _ = group[0]
         try:
             sc = _cached(_SCENARIOS, (*base_key, ovh), partial(_with_overrides, scenario, ov, strategy), 256)
-            summary, t, counts, series = simulate(sc, seed, shared_network(sc, seed))
+            built = shared_network(sc)
+            size = max(1, BATCH_SITES // max(1, len(built.ids) if built is not None else sc.sites.n))
+            results = []
+            for k in range(0, len(group), size):
+                strategy, replicate = group[k][1], group[k][2]
+                results.extend(simulate(sc, [it[3] for it in group[k:k + size]], built))
         except InputError as err:
             raise RunInputError(strategy, replicate, [(p.source, p.field, p.message) for p in err.problems]) from None
-        for k, v in (("run_id", rid), ("strategy", strategy), ("replicate", replicate), ("seed", seed),
-                     ("overrides_hash", ovh), ("overrides", overrides_json(ov)), ("months", t - 1)):
-            runs[k].append(v)
-        for k in SUMMARY_KEYS:
-            runs[k].append(summary[k])
-        ts["run_id"].append(np.full(t, rid, dtype=object))
-        ts["strategy"].append(np.full(t, strategy, dtype=object))
-        ts["replicate"].append(np.full(t, replicate, dtype=np.int64))
-        ts["month"].append(np.arange(t, dtype=np.int64))
-        for j, stage in enumerate(STAGES):
-            ts[stage].append(counts[:, j].astype(np.int64))
-        for k in SERIES:
-            ts[k].append(series[k].astype(np.int64) if k in INT_SERIES else series[k].astype(np.float64))
+        ov_text = overrides_json(ov)
+        for (rid, strategy, replicate, seed, _, _), (summary, t, counts, series) in zip(group, results, strict=True):
+            for k, v in (("run_id", rid), ("strategy", strategy), ("replicate", replicate), ("seed", seed),
+                         ("overrides_hash", ovh), ("overrides", ov_text), ("months", t - 1)):
+                runs[k].append(v)
+            for k in SUMMARY_KEYS:
+                runs[k].append(summary[k])
+            ts["run_id"].append(np.full(t, rid, dtype=object))
+            ts["strategy"].append(np.full(t, strategy, dtype=object))
+            ts["replicate"].append(np.full(t, replicate, dtype=np.int64))
+            ts["month"].append(np.arange(t, dtype=np.int64))
+            for j, stage in enumerate(STAGES):
+                ts[stage].append(counts[:, j].astype(np.int64))
+            for k in SERIES:
+                ts[k].append(series[k].astype(np.int64) if k in INT_SERIES else series[k].astype(np.float64))
     runs_t = pa.table({
         "run_id": pa.array(runs["run_id"], pa.string()),
         "strategy": pa.array(runs["strategy"], pa.string()),
@@ -520,8 +540,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
             done = store.stored_ids() & set(ids)
     pending = [i for i, r in enumerate(ids) if r not in done]
     rank = {s: k for k, s in enumerate(dict.fromkeys(s.strategy for s in specs))}
-    # replicate-major, so the runs of one replicate (one network) share a task
-    pending.sort(key=lambda i: (specs[i].replicate, specs[i].seed, rank[specs[i].strategy], i))
+    # strategy-major, so that a task holds many replicates of one strategy: they run as one batch
+    pending.sort(key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
 
     dask = None
     memory: list[tuple[pa.Table, pa.Table]] = []
