@@ -407,3 +407,21 @@ def test_bundled_scenario_has_a_sensitivity_section():
     out = subprocess.run([sys.executable, "-m", "simulation.cli", "validate", str(SCENARIO)], capture_output=True,
                          text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_series_at_matches_the_runners_public_timeseries(tmp_path, stored):
+    # series_at reads only the months needed (bounded memory) through the runner's chunk reader;
+    # it must agree with the runner's public timeseries table, in memory and from a results folder
+    from simulation.experiments import RunSpec, execute
+    from simulation.sensitivity.core import series_at
+
+    sc = load_scenario(ROOT / "scenarios" / "demo.yaml", overrides={"sites.n": 40, "months": 30})
+    specs = [RunSpec(f"s/{i}", r, 10 + r, {"logics.social.q": 0.1 + 0.01 * i}) for i in range(4) for r in range(2)]
+    res = execute(sc, specs, executor="serial", progress=False, out=tmp_path / "r" if stored else None)
+    keys = ["strategy", "replicate", "month"]
+    fast = series_at(res, [5, 20], ["adopted_share", "reach"]).sort_values(keys).reset_index(drop=True)
+    ts = res.timeseries
+    public = ts.loc[ts["month"].isin([5, 20]), [*keys, "adopted_share", "reach"]].sort_values(keys).reset_index(drop=True)
+    assert len(fast) == 4 * 2 * 2
+    pd.testing.assert_frame_equal(fast, public, check_dtype=False)

@@ -66,27 +66,33 @@ def series_at(result, months: list[int], columns: list[str]) -> pd.DataFrame:
     """Rows of the runs' monthly series at the given months only: strategy, replicate, month, columns.
 
     Reads the runner's stored series chunk by chunk and keeps only the months asked for, so memory
-    does not grow with runs x horizon. Falls back to the runner's public ``timeseries`` table when
-    the result does not expose its chunks (``ExperimentResult._ts_tables`` and ``_table``).
+    does not grow with runs x horizon. This uses the result's chunk reader (``_ts_tables``) and run
+    order (``_order``: the run ids in the order of ``result.runs``); when a result does not have them
+    it falls back to the public ``result.timeseries`` table.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     chunks = getattr(result, "_ts_tables", None)
-    runs_table = getattr(result, "_table", None)
-    if chunks is None or runs_table is None or "run_id" not in runs_table.column_names:
+    order = getattr(result, "_order", None)
+    if chunks is None or order is None or len(order) != len(result.runs):
         ts = result.timeseries
         return ts.loc[ts["month"].isin(months), ["strategy", "replicate", "month", *columns]]
     want = pa.array(months, pa.int64())
     parts = []
     for t in chunks(["month", *columns]):
-        month = t.column("month")
-        parts.append(t.filter(pc.is_in(pc.cast(month, pa.int64()), value_set=want)))
+        parts.append(t.filter(pc.is_in(pc.cast(t.column("month"), pa.int64()), value_set=want)))
+    cols = ["strategy", "replicate", "month", *columns]
     if not parts:
-        return pd.DataFrame(columns=["strategy", "replicate", "month", *columns])
-    t = pa.concat_tables(parts, promote_options="default").to_pandas()
-    ids = runs_table.select(["run_id", "strategy", "replicate"]).to_pandas()
-    return t.merge(ids, on="run_id", how="inner")[["strategy", "replicate", "month", *columns]]
+        return pd.DataFrame(columns=cols)
+    t = pa.concat_tables(parts, promote_options="default")
+    row = pc.index_in(t.column("run_id"), value_set=order).to_numpy(zero_copy_only=False)
+    keep = ~pd.isna(row)
+    row = row[keep].astype(np.int64)
+    df = t.drop_columns(["run_id"]).to_pandas()[keep].reset_index(drop=True)
+    df.insert(0, "replicate", result.runs["replicate"].to_numpy()[row])
+    df.insert(0, "strategy", result.runs["strategy"].to_numpy()[row])
+    return df[cols]
 
 
 def _load(scenario):
