@@ -222,7 +222,7 @@ def test_samples_stay_within_bounds(lo, width, n, dist):
 
 # ------------------------------------------------------------------------------- the model
 def small_model(**extra) -> tuple:
-    ov = {"sites.n": 60, "months": 48, "strategy.collaborative.enabled": False, "strategy.support.funding_months": 24}
+    ov = {"sites.n": 60, "months": 36, "strategy.collaborative.enabled": False, "strategy.support.funding_months": 24}
     ov.update(extra)
     sc = load_scenario(SCENARIO, overrides=ov)
     sec = {"parameters": [{"path": "strategy.collaborative.learning", "bounds": [0.0, 0.2]},
