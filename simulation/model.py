@@ -196,6 +196,8 @@ class SpreadModel(mesa.Model):
     # ----------------------------------------------------------------------------- block helpers
     def _per_block(self, mask: np.ndarray) -> np.ndarray:
         """Number of true entries of a site mask in each block."""
+        if self.R == 1:  # count_nonzero along an axis is ten times slower than over a flat array
+            return np.array([np.count_nonzero(mask)])
         return np.count_nonzero(mask.reshape(self.R, self.N), axis=1)
 
     def _top_k(self, mask: np.ndarray, k) -> np.ndarray:
@@ -618,20 +620,22 @@ class SpreadModel(mesa.Model):
         t = self.month
         R, N = self.R, self.N
         stage = self.stage
-        counts = np.bincount(self._block7 + stage, minlength=R * len(STAGES)).reshape(R, len(STAGES))
+        keys = stage if R == 1 else self._block7 + stage
+        counts = np.bincount(keys, minlength=R * len(STAGES)).reshape(R, len(STAGES))
         self.counts_b[:, t] = counts
         full = stage == FULL
-        full2 = full.reshape(R, N)
         adopted = counts[:, INITIAL] + counts[:, FULL]
         s = self.series_b
         s["adopted"][:, t] = adopted
         s["adopted_share"][:, t] = adopted / N
-        # sums with where= rather than BLAS dots: no thread start-up on small vectors
-        s["reach"][:, t] = np.sum(self.size.reshape(R, N), axis=1, where=full2)
-        users = ((stage == INITIAL) | full).reshape(R, N)
-        fid = np.sum(self.fidelity.reshape(R, N), axis=1, where=users)
+        # masked products summed per block (np.sum(where=) is several times slower; BLAS dots
+        # start threads): the same code for one block or many, so batches stay bit-identical
+        fullf = full.astype(np.float64)
+        reached = self.size * fullf
+        s["reach"][:, t] = reached.reshape(R, N).sum(axis=1)
+        fid = (self.fidelity * ((stage == INITIAL) | full)).reshape(R, N).sum(axis=1)
         s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
-        s["benefit"][:, t] = np.sum((self.size * self.fidelity * self.fit_eff).reshape(R, N), axis=1, where=full2)
+        s["benefit"][:, t] = (reached * self.fidelity * self.fit_eff).reshape(R, N).sum(axis=1)
         s["support_used"][:, t] = self.support_used_b
         s["supported"][:, t] = self._per_block(self.supported)
         s["trainers"][:, t] = self._per_block(self.trainer)
