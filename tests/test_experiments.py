@@ -216,6 +216,8 @@ def test_folders_of_other_scenarios_are_refused(small, tmp_path):
         run_many(other, 2, executor="serial", out=out, progress=False)
     (p,) = e.value.problems
     assert p.source.endswith("manifest.json") and p.field == "scenario_hash" and "different scenario" in p.message
+    res = run_many(other, 2, executor="serial", out=out, resume=False, progress=False)  # --fresh: replace them
+    assert res.info["ran"] == 2 and len(load_results(out).runs) == 2
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
     with pytest.raises(InputError, match="not a spreadsim experiment folder"):
@@ -277,6 +279,15 @@ def test_ensemble_bands_are_exact_in_any_number_of_passes(small, tmp_path):
         assert np.array_equal(sub["adopted_share_p5"].to_numpy(), np.quantile(m, 0.05, axis=0))
         assert np.array_equal(sub["adopted_share_p95"].to_numpy(), np.quantile(m, 0.95, axis=0))
         assert (sub["runs"] == 6).all() and sub["month"].tolist() == list(range(25))
+
+
+def test_timeseries_at_some_months(small, tmp_path):
+    res = compare(small, ["collaborative"], 3, seed=4, executor="serial", out=tmp_path / "m", chunk_size=2,
+                  progress=False)
+    ts = res.timeseries
+    expect = ts[ts.month.isin([0, 12, 24])][["strategy", "replicate", "month", "adopted_share", "full"]]
+    got = res.timeseries_at([24, 0, 12], ["adopted_share", "full"])
+    assert_frame_equal(got, expect.reset_index(drop=True), check_exact=True)
 
 
 def test_figures_and_files(small, tmp_path):

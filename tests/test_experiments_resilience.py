@@ -73,9 +73,9 @@ def test_ctrl_c_then_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and "run the same command again" in err
     n_int = stored_rows(killed)
-    assert 0 < n_int < 80, "the command was not interrupted part-way"
+    assert proc.returncode == 130 and "run the same command again" in err, (proc.returncode, n_int, err[-2000:])
+    assert 0 < n_int < 80, f"the command was not interrupted part-way ({n_int} runs stored)"
 
     proc = start()
     try:
@@ -83,9 +83,9 @@ def test_ctrl_c_then_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path
         os.killpg(proc.pid, signal.SIGKILL)  # the command, its pool and the forkserver
     finally:
         proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
     n_kill = stored_rows(killed)
-    assert n_int < n_kill < 80, "the command was not killed part-way"
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, n_kill, proc.stderr.read()[-2000:])
+    assert n_int < n_kill < 80, f"the command was not killed part-way ({n_int} then {n_kill} runs stored)"
 
     resumed = subprocess.run([sys.executable, "-m", "simulation.cli", *cmd, "--out", str(killed)],
                              capture_output=True, text=True, timeout=300)

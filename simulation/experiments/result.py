@@ -94,12 +94,21 @@ class ExperimentResult:
         self.info = dict(info or {})
         self.meta = dict(meta or {})
         self._order = pa.array(list(order), pa.string())
-        found = pc.index_in(runs_table.column("run_id"), value_set=self._order).drop_null().to_numpy()
-        if len(np.unique(found)) != len(self._order) or len(found) != runs_table.num_rows:
-            missing = len(self._order) - len(np.unique(found))
+        # one look-up gives each stored row its place in the order (or none: a run not asked for);
+        # a run stored twice keeps its first row
+        pos = pc.index_in(runs_table.column("run_id"), value_set=self._order).combine_chunks()
+        rows = np.arange(len(pos))
+        if pos.null_count:
+            valid = pos.is_valid().to_numpy(zero_copy_only=False)
+            rows, pos = rows[valid], pos.filter(pos.is_valid())
+        place = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+        first = np.full(len(self._order), -1, np.int64)
+        first[place[::-1]] = rows[::-1]
+        if (first < 0).any():
+            missing = int(np.count_nonzero(first < 0))
             raise RuntimeError(f"{missing} of {len(self._order)} runs are missing from the results")
-        table = runs_table.take(pa.array(np.argsort(found, kind="stable")))
-        del runs_table, found
+        table = runs_table.take(pa.array(first))
+        del runs_table, pos, place, rows
         self._months = table.column("months").to_numpy()
         self._chunks = None
         if "_chunk" in table.column_names:
@@ -110,6 +119,7 @@ class ExperimentResult:
         self._timeseries: pd.DataFrame | None = None
         self.runs: pd.DataFrame = table.select(["strategy", "replicate", "seed", *SUMMARY_KEYS]).to_pandas()
         self.strategies: list[str] = list(dict.fromkeys(self.runs["strategy"].tolist()))
+        pa.default_memory_pool().release_unused()  # the reads' scratch memory (once per result)
         self.baseline = baseline if baseline in self.strategies else (
             "baseline" if "baseline" in self.strategies else (self.strategies[0] if self.strategies else None))
 
@@ -120,7 +130,7 @@ class ExperimentResult:
         order = sorted(range(len(specs)), key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
         ordered = [ids[i] for i in order]
         if store is not None:
-            runs_table = store.read_runs(ordered, RUN_COLUMNS)
+            runs_table = store.read_runs(RUN_COLUMNS)
             ts = None
         else:
             runs_table = pa.concat_tables([r for r, _ in memory]) if memory else _empty_runs()
@@ -136,13 +146,44 @@ class ExperimentResult:
                 f"strategies={self.strategies}{where})")
 
     # ------------------------------------------------------------------------- per-month rows
-    def _ts_tables(self, columns: list[str] | None = None):
-        """The per-month rows of this result's runs, table by table (bounded memory)."""
+    def _ts_parts(self, columns: list[str] | None = None):
+        """The per-month rows of this result's runs, table by table (bounded memory), each with
+        its rows' run positions (row order of :attr:`runs`)."""
         if self.store is not None:
             yield from self.store.iter_timeseries(self._chunks or {}, columns)
         elif self._ts_memory is not None:
             t = self._ts_memory
-            yield t if columns is None else t.select(list(dict.fromkeys(["run_id", *columns])))
+            if columns is not None:
+                t = t.select(list(dict.fromkeys(["run_id", *columns])))
+            pos = pc.index_in(t.column("run_id"), value_set=self._order).to_numpy(zero_copy_only=False)
+            yield t, pos.astype(np.int64)
+
+    def _ts_tables(self, columns: list[str] | None = None):
+        """The per-month rows (with ``run_id``), table by table."""
+        for t, _ in self._ts_parts(columns):
+            yield t
+
+    def timeseries_at(self, months: Sequence[int], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The per-month rows at some months only, read chunk by chunk (memory does not grow with
+        runs x horizon): ``strategy``, ``replicate``, ``month`` and ``columns`` (default: every
+        series), sorted like :attr:`runs` then by month."""
+        columns = [c for c in TIMESERIES_COLUMNS if c != "month"] if columns is None else list(columns)
+        want = pa.array(sorted({int(m) for m in months}), pa.int64())
+        tabs, poss = [], []
+        for t, pos in self._ts_parts(["month", *columns]):
+            keep = pc.is_in(pc.cast(t.column("month"), pa.int64()), value_set=want)
+            tabs.append(t.filter(keep).select(["month", *columns]))
+            poss.append(pos[keep.to_numpy(zero_copy_only=False)])
+        if not tabs:
+            return pd.DataFrame(columns=["strategy", "replicate", "month", *columns])
+        t = pa.concat_tables(tabs, promote_options="default")
+        pos = np.concatenate(poss)
+        idx = np.lexsort((t.column("month").to_numpy(), pos))
+        df = t.take(pa.array(idx)).to_pandas()
+        pos = pos[idx]
+        df.insert(0, "replicate", self.runs["replicate"].to_numpy()[pos])
+        df.insert(0, "strategy", self.runs["strategy"].to_numpy()[pos])
+        return df
 
     @property
     def timeseries(self) -> pd.DataFrame:
@@ -151,13 +192,14 @@ class ExperimentResult:
         results folder on first use (this table grows with runs x months; for summaries of large
         experiments prefer :meth:`ensemble`, which reads it in bounded memory)."""
         if self._timeseries is None:
-            parts = list(self._ts_tables())
+            parts = list(self._ts_parts())
             if not parts:
                 self._timeseries = pd.DataFrame(columns=["strategy", "replicate", *TIMESERIES_COLUMNS])
                 return self._timeseries
-            t = pa.concat_tables(parts, promote_options="default")
-            pos = pc.index_in(t.column("run_id"), value_set=self._order).to_numpy(zero_copy_only=False)
-            idx = np.lexsort((t.column("month").to_numpy(), pos.astype(np.int64)))
+            t = pa.concat_tables([p for p, _ in parts], promote_options="default")
+            pos = np.concatenate([q for _, q in parts])
+            del parts
+            idx = np.lexsort((t.column("month").to_numpy(), pos))
             t = t.take(pa.array(idx)).drop_columns(["run_id"])
             self._timeseries = t.to_pandas()
         return self._timeseries
@@ -247,8 +289,10 @@ class ExperimentResult:
                 raise ValueError(f"unknown series {unknown}; choose from {', '.join(TIMESERIES_COLUMNS[1:])}")
         n = len(self.runs)
         strat = self.runs["strategy"].to_numpy()
-        groups = {s: np.flatnonzero(strat == s) for s in self.strategies}
-        horizon = {s: int(self._months[idx].max()) for s, idx in groups.items()}
+        # rows are sorted by strategy, so each strategy's runs are one contiguous block
+        first = {s: int(np.argmax(strat == s)) for s in self.strategies}
+        groups = {s: (first[s], first[s] + int(np.count_nonzero(strat == s))) for s in self.strategies}
+        horizon = {s: int(self._months[a:b].max()) for s, (a, b) in groups.items()}
         T = max(horizon.values(), default=-1) + 1
         stats: dict[tuple[str, str], np.ndarray] = {}
         names = ("mean", _pct(low), _pct(high))
@@ -257,7 +301,6 @@ class ExperimentResult:
                 for k in names:
                     stats[(s, f"{c}_{k}")] = np.full(horizon[s] + 1, np.nan)
         cells = max(1, int(budget_mb * 2 ** 20) // max(1, n * 8))  # (column, month) cells per pass
-        passes: list[tuple[list[str], int, int]] = []
         if cells >= T * len(columns):
             passes = [(columns, 0, T)]
         elif cells >= T:
@@ -267,39 +310,29 @@ class ExperimentResult:
             passes = [([c], m, min(T, m + cells)) for c in columns for m in range(0, T, cells)]
         for cols, m0, m1 in passes:
             mats = {c: np.full((n, m1 - m0), np.nan) for c in cols}
-            for t in self._ts_tables(["month", *cols]):
+            for t, pos in self._ts_parts(["month", *cols]):
                 month = t.column("month").to_numpy()
                 keep = (month >= m0) & (month < m1)
-                if not keep.any():
-                    continue
-                t = t.filter(pa.array(keep))
-                pos = pc.index_in(t.column("run_id"), value_set=self._order).to_numpy(zero_copy_only=False).astype(np.int64)
-                mm = t.column("month").to_numpy() - m0
+                if not keep.all():
+                    month, pos = month[keep], pos[keep]
+                    t = t.filter(pa.array(keep))
                 for c in cols:
-                    mats[c][pos, mm] = t.column(c).to_numpy().astype(np.float64)
+                    mats[c][pos, month - m0] = t.column(c).to_numpy().astype(np.float64)
                 del t
-            for s, idx in groups.items():
+            for s, (a, b) in groups.items():
                 hi_m = min(m1, horizon[s] + 1)
                 if hi_m <= m0:
                     continue
                 for c in cols:
-                    sub = mats[c][idx, : hi_m - m0]
-                    has_nan = np.isnan(sub).any()
-                    with np.errstate(all="ignore"):
-                        import warnings
-
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", RuntimeWarning)
-                            mean = np.nanmean(sub, axis=0) if has_nan else sub.mean(axis=0)
-                            q = (np.nanquantile(sub, [low, high], axis=0) if has_nan
-                                 else np.quantile(sub, [low, high], axis=0))
+                    sub = mats[c][a:b, : hi_m - m0]  # a view, no copy
+                    mean, qlo, qhi = _column_stats(sub, low, high)
                     stats[(s, f"{c}_{names[0]}")][m0:hi_m] = mean
-                    stats[(s, f"{c}_{names[1]}")][m0:hi_m] = q[0]
-                    stats[(s, f"{c}_{names[2]}")][m0:hi_m] = q[1]
+                    stats[(s, f"{c}_{names[1]}")][m0:hi_m] = qlo
+                    stats[(s, f"{c}_{names[2]}")][m0:hi_m] = qhi
             del mats
         frames = []
         for s in self.strategies:
-            d: dict[str, Any] = {"strategy": s, "month": np.arange(horizon[s] + 1), "runs": len(groups[s])}
+            d: dict[str, Any] = {"strategy": s, "month": np.arange(horizon[s] + 1), "runs": groups[s][1] - groups[s][0]}
             for c in columns:
                 for k in names:
                     d[f"{c}_{k}"] = stats[(s, f"{c}_{k}")]
@@ -377,6 +410,24 @@ class ExperimentResult:
         return written
 
 
+def _column_stats(sub: np.ndarray, low: float, high: float, block_bytes: int = 1 << 20):
+    """Per column of ``sub`` (runs x months): mean and the two quantiles, ignoring NaN (months
+    beyond a run's horizon). Quantiles sort a copy, so they go a block of months at a time."""
+    import warnings
+
+    has_nan = bool(np.isnan(sub).any())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(sub, axis=0) if has_nan else sub.mean(axis=0)
+        step = max(1, block_bytes // max(1, sub.shape[0] * 8))
+        q = np.empty((2, sub.shape[1]))
+        for j in range(0, sub.shape[1], step):
+            block = sub[:, j:j + step]
+            q[:, j:j + step] = (np.nanquantile(block, [low, high], axis=0) if has_nan
+                                else np.quantile(block, [low, high], axis=0))
+    return mean, q[0], q[1]
+
+
 def _empty_runs() -> pa.Table:
     return pa.table({"run_id": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
                      "replicate": pa.array([], pa.int64()), "seed": pa.array([], pa.int64()),
@@ -412,6 +463,8 @@ def load_results(out: str | Path) -> ExperimentResult:
     rep = t.column("replicate").to_pylist()
     seed = t.column("seed").to_pylist()
     ids = t.column("run_id").to_pylist()
-    order = sorted(range(len(ids)), key=lambda i: (rank[labels[i]], rep[i], seed[i], ids[i]))
+    seen: set[str] = set()
+    once = [i for i, r in enumerate(ids) if not (r in seen or seen.add(r))]  # a run stored twice counts once
+    order = sorted(once, key=lambda i: (rank[labels[i]], rep[i], seed[i], ids[i]))
     return ExperimentResult(sc, t, [ids[i] for i in order], store=store, baseline=man.get("baseline"), meta=man,
-                            info={"requested": len(ids)})
+                            info={"requested": len(order)})

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,6 +43,8 @@ RUNS = "runs"
 TIMESERIES = "timeseries"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
+#: files written from the runs (``ExperimentResult.save``), removed when an experiment starts afresh
+DERIVED = ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv", "adoption.png", "differences.png")
 
 
 def versions() -> dict[str, str | None]:
@@ -168,12 +171,12 @@ class ResultStore:
         existing = None
         if (out / MANIFEST).exists():
             existing = read_manifest(out)
-            if existing.get("scenario_hash") != scenario.digest():
+            if existing.get("scenario_hash") != scenario.digest() and resume:
                 raise InputError(Problem(
                     str(out / MANIFEST), "scenario_hash",
                     f"this folder holds results of a different scenario ({existing.get('scenario_file')}, "
                     f"hash {existing.get('scenario_hash')}) than {scenario.source} (hash {scenario.digest()}); "
-                    "results are never mixed: choose another --out or remove the folder"))
+                    "results are never mixed: choose another --out, or discard them with --fresh (resume=False)"))
         elif out.exists():
             others = [p.name for p in out.iterdir() if p.name != LOCK and not p.name.startswith(TMP_PREFIX)]
             if others:
@@ -186,6 +189,8 @@ class ResultStore:
             if existing is not None and not resume:
                 for d in (self.runs_dir, self.ts_dir):
                     shutil.rmtree(d, ignore_errors=True)
+                for name in DERIVED:
+                    (out / name).unlink(missing_ok=True)
                 existing = None
             self.runs_dir.mkdir(exist_ok=True)
             self.ts_dir.mkdir(exist_ok=True)
@@ -280,46 +285,44 @@ class ResultStore:
             ids.update(read_parquet(p, ["run_id"]).column("run_id").to_pylist())
         return ids
 
-    def read_runs(self, wanted: Iterable[str] | None = None, columns: list[str] | None = None) -> pa.Table:
-        """Per-run rows (each run once; only ``wanted`` run ids if given), with a ``_chunk`` column.
-
-        Reads chunk by chunk and keeps only the values, not each chunk's table, so memory grows
-        with the number of runs and not with the number of chunks.
-        """
-        wanted_set = None if wanted is None else set(wanted)
-        seen: set[str] = set()
-        cols: dict[str, list[pa.Array]] = {}
-        rows = 0
+    def read_runs(self, columns: list[str] | None = None) -> pa.Table:
+        """Every stored per-run row, chunk after chunk in name order, with a ``_chunk`` column (the
+        file each row comes from). A run stored twice (only possible if two sessions wrote at
+        once, which the lock prevents) appears twice: readers keep its first row."""
+        parts: list[pa.Table] = []
+        names: list[str] = []
         for p in self.committed():
             t = read_parquet(p, None if columns is None else list(dict.fromkeys(["run_id", *columns])))
-            ids = t.column("run_id").to_pylist()
-            keep = [i for i, r in enumerate(ids) if r not in seen and (wanted_set is None or r in wanted_set)]
-            seen.update(ids[i] for i in keep)
-            del ids
-            if not keep:
-                continue
-            # take() copies, so the chunk's read buffers are freed (a view would keep them alive)
-            t = t.take(pa.array(keep, pa.int64()))
-            t = t.append_column("_chunk", pa.array([p.name] * t.num_rows, pa.string()))
-            for name in t.column_names:
-                if name not in cols:
-                    cols[name] = [pa.nulls(rows, t.schema.field(name).type)] if rows else []
-                cols[name].append(t.column(name).combine_chunks())
-            for name in cols:
-                if name not in t.column_names:
-                    cols[name].append(pa.nulls(t.num_rows, cols[name][0].type))
-            rows += t.num_rows
-            del t
-        if not rows:
+            if t.num_rows:
+                parts.append(t)
+                names.append(p.name)
+        if not parts:
             return pa.table({})
-        return pa.table({name: pa.concat_arrays(parts) for name, parts in cols.items()})
+        counts = [t.num_rows for t in parts]
+        table = pa.concat_tables(parts, promote_options="default")
+        del parts
+        chunk = pa.DictionaryArray.from_arrays(pa.array(np.repeat(np.arange(len(names), dtype=np.int32), counts)),
+                                               pa.array(names, pa.string()))
+        return table.append_column("_chunk", chunk)
 
-    def iter_timeseries(self, chunk_ids: dict[str, pa.Array], columns: list[str] | None = None):
-        """Yield the timeseries rows of the given runs, chunk by chunk (``{chunk: [run_id, ...]}``)."""
-        for chunk, ids in sorted(chunk_ids.items()):
-            cols = None if columns is None else list(dict.fromkeys(["run_id", *columns]))
+    def iter_timeseries(self, chunks: dict[str, tuple[pa.Array, np.ndarray]], columns: list[str] | None = None):
+        """Per-month rows of the given runs, chunk by chunk, each with its rows' run positions.
+
+        Args:
+            chunks: ``{chunk file: (run ids, their positions)}`` (see :func:`chunk_map`).
+            columns: columns to read (``run_id`` is always read).
+
+        Yields:
+            ``(table, pos)``: the chunk's rows of those runs and, per row, its run's position.
+        """
+        cols = None if columns is None else list(dict.fromkeys(["run_id", *columns]))
+        for chunk, (ids, positions) in sorted(chunks.items()):
             t = read_parquet(self.ts_dir / chunk, cols)
-            yield t.filter(pc.is_in(t.column("run_id"), value_set=ids))
+            local = pc.index_in(t.column("run_id"), value_set=ids).combine_chunks()
+            if local.null_count:
+                keep = local.is_valid()
+                t, local = t.filter(keep), local.filter(keep)
+            yield t, positions[local.to_numpy(zero_copy_only=False)]
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -328,14 +331,21 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
         return f.read(columns=columns, use_threads=False)
 
 
-def chunk_map(runs: pa.Table) -> dict[str, pa.Array]:
-    """``{chunk file: run ids}`` from a table returned by :meth:`ResultStore.read_runs`."""
-    out: dict[str, pa.Array] = {}
+def chunk_map(runs: pa.Table) -> dict[str, tuple[pa.Array, np.ndarray]]:
+    """``{chunk file: (run ids, their row positions in runs)}`` for a table made by
+    :meth:`ResultStore.read_runs` (in any row order)."""
+    out: dict[str, tuple[pa.Array, np.ndarray]] = {}
     if runs.num_rows == 0:
         return out
-    enc = runs.column("_chunk").combine_chunks().dictionary_encode()
+    enc = runs.column("_chunk").combine_chunks()
+    if not pa.types.is_dictionary(enc.type):
+        enc = enc.dictionary_encode()
     codes = enc.indices.to_numpy(zero_copy_only=False)
     rid = runs.column("run_id").combine_chunks()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(enc.dictionary) + 1))
     for k, name in enumerate(enc.dictionary.to_pylist()):
-        out[name] = rid.filter(pa.array(codes == k))
+        rows = order[bounds[k]:bounds[k + 1]]
+        if len(rows):
+            out[name] = (rid.take(pa.array(rows)), rows.astype(np.int64))
     return out
