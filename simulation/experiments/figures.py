@@ -56,7 +56,9 @@ def _fmt_ci(mean: float, lo: float, hi: float, pct: bool, signed: bool = False) 
         if math.isnan(lo):
             return head
         return f"{head} [{lo * 100:{sign}.1f}, {hi * 100:{sign}.1f}]"
-    d = _decimals(mean)
+    half = (hi - lo) / 2 if not (math.isnan(lo) or math.isnan(hi)) else math.nan
+    # two significant digits of the interval's half-width (three of the mean without an interval)
+    d = min(6, max(0, 1 - math.floor(math.log10(half)))) if half and not math.isnan(half) else _decimals(mean)
     fmt = f"{sign},.{d}f"
     if math.isnan(lo):
         return f"{mean:{fmt}}"

@@ -24,7 +24,6 @@ import platform
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
