@@ -208,6 +208,10 @@ def _append_rows(runs: dict, ts: dict, group: list[tuple], results: list, ovh: s
             ts[k].append(series[k].astype(np.int64) if k in INT_SERIES else series[k].astype(np.float64))
 
 
+#: seconds between garbage collections inside a task (see run_task)
+GC_INTERVAL = 0.5
+
+
 def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables.
 
@@ -229,12 +233,14 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
     for item in items:
         groups.setdefault(item[5], []).append(item)
     # A finished model is freed only by the cyclic garbage collector (Mesa keeps references to it
-    # in cycles), whose full passes are rare: without a collection after each batch, a worker
-    # would hold dozens of dead models. Freezing what exists already makes each collection scan
-    # only what the task made (about a millisecond instead of tens).
+    # in cycles), whose full passes are rare: without collections, a worker would hold dozens of
+    # dead models. Freezing what exists already makes each collection scan only what the task made;
+    # even so a collection can take tens of milliseconds, so it runs at most every GC_INTERVAL
+    # seconds (a few batches' worth of dead models at most in between).
     freeze = gc.get_freeze_count() == 0
     if freeze:
         gc.freeze()
+    last_gc = time.monotonic()
     try:
         for ovh, group in groups.items():
             _, strategy, replicate, _, ov, _ = group[0]
@@ -246,7 +252,9 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
                 for k in range(0, len(group), size):
                     strategy, replicate = group[k][1], group[k][2]
                     results.extend(simulate(sc, [it[3] for it in group[k:k + size]], built))
-                    gc.collect()
+                    if time.monotonic() - last_gc >= GC_INTERVAL:
+                        gc.collect()
+                        last_gc = time.monotonic()
             except InputError as err:
                 raise RunInputError(strategy, replicate,
                                     [(p.source, p.field, p.message) for p in err.problems]) from None
