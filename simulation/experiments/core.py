@@ -260,6 +260,7 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
                                     [(p.source, p.field, p.message) for p in err.problems]) from None
             _append_rows(runs, ts, group, results, ovh, overrides_json(ov))
     finally:
+        gc.collect()  # this task's dead models, before they could be frozen by the next task
         if freeze:
             gc.unfreeze()
     runs_t = pa.table({
