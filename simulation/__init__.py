@@ -16,8 +16,8 @@ except PackageNotFoundError:  # running from a checkout without installing
 
 from .errors import InputError, Problem  # noqa: E402
 from .model import STAGES, Site, SpreadModel  # noqa: E402
-from .runner import RunResult, run  # noqa: E402
+from .runner import RunResult, run, run_batch  # noqa: E402
 from .scenario import Scenario, default_scenario, load_scenario  # noqa: E402
 
-__all__ = ["InputError", "Problem", "STAGES", "Site", "SpreadModel", "RunResult", "run", "Scenario",
+__all__ = ["InputError", "Problem", "STAGES", "Site", "SpreadModel", "RunResult", "run", "run_batch", "Scenario",
            "default_scenario", "load_scenario", "__version__"]
