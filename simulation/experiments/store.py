@@ -17,6 +17,7 @@ a timeseries file without its runs file, which the next session removes. Reads t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -67,46 +68,39 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file, synced, then renamed into place."""
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{uuid.uuid4().hex[:8]}")
+@contextlib.contextmanager
+def _atomic_open(path: Path, mode: str, unique: bool = True):
+    """Open a hidden temporary file beside ``path``; on success sync it and rename it into place,
+    on any failure remove it. ``unique`` adds a random suffix (for files several writers may share)."""
+    suffix = f".{uuid.uuid4().hex[:8]}" if unique else ""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}{suffix}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file, synced, then renamed into place."""
+    with _atomic_open(path, "wb") as f:
+        f.write(data)
 
 
 def write_csv_atomic(path: Path, df) -> None:
     """Write a DataFrame as CSV through a hidden temporary file (streamed in row chunks), then rename."""
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            df.to_csv(f, index=False, chunksize=2000)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _atomic_open(path, "w") as f:
+        df.to_csv(f, index=False, chunksize=2000)
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file through a hidden temporary file, synced, then renamed into place."""
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _atomic_open(path, "wb", unique=False) as f:
+        pq.write_table(table, f, compression="zstd")
 
 
 def _fsync_dir(path: Path) -> None:

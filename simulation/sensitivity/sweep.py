@@ -257,25 +257,18 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
             outs.append(out)
     points: list[tuple[str, float | int]] = []
     if isinstance(params, dict):
-        items = [(p, list(v)) for p, v in params.items()]
-        for p, vals in items:
-            text = f"{p}=" + ",".join(str(v) for v in vals)
-            try:
-                path, values = parse_param(text, sc)
-            except InputError as err:
-                problems.extend(err.problems)
-                continue
-            points += [(path, v) for v in values]
+        texts = [f"{p}=" + ",".join(str(v) for v in vals) for p, vals in params.items()]
     else:
-        if not params:
+        texts = list(params)
+        if not texts:
             problems.append(Problem("--param", "", "give at least one --param key.path=low:high:steps"))
-        for text in params:
-            try:
-                path, values = parse_param(text, sc)
-            except InputError as err:
-                problems.extend(err.problems)
-                continue
-            points += [(path, v) for v in values]
+    for text in texts:
+        try:
+            path, values = parse_param(text, sc)
+        except InputError as err:
+            problems.extend(err.problems)
+            continue
+        points += [(path, v) for v in values]
     for s in strategies:
         for path in dict.fromkeys(p for p, _ in points):
             if s in sc.strategies and path in sc.strategies[s]:
