@@ -615,7 +615,7 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         if dask is not None:
             dask.close()
         if store is not None:
-            store.close(status, workers=n_workers, chunk_size=size, runs_run=ran, runs_reused=len(done),
+            store.close(status, workers=n_workers, chunk_size=size, runs_run=store.session_rows(), runs_reused=len(done),
                         wall_s=round(time.perf_counter() - t_start, 3))
 
     info = {"executor": executor, "workers": n_workers, "chunk_size": size, "requested": len(specs),

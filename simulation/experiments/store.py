@@ -254,6 +254,12 @@ class ResultStore:
         _fsync_dir(self.runs_dir)
         return name
 
+    def session_rows(self) -> int:
+        """Runs this session has committed, read from the stored chunks themselves: a count kept
+        beside the writes could miss a chunk committed just as Ctrl-C arrived."""
+        mine = [p for p in self.runs_dir.glob(f"*-{self._session}-*.parquet") if not p.name.startswith(TMP_PREFIX)]
+        return sum(pq.read_metadata(p).num_rows for p in mine)
+
     def close(self, status: str, **info: Any) -> None:
         """Record how the session ended and release the lock."""
         try:
