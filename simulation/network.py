@@ -31,6 +31,7 @@ class Built:
     W: sp.csr_array
     table: pd.DataFrame | None = None  # site table, indexed like ids, trait columns only
     region: np.ndarray | None = None  # region index per site for the 'regions' network
+    region_labels: list[str] | None = None  # the groups, when the regions are the groups
 
 
 def _sym_csr(n: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None, directed=False) -> sp.csr_array:
@@ -62,7 +63,7 @@ def small_world(n: int, k: int, p: float, rng: np.random.Generator) -> sp.csr_ar
     """
     if k % 2:
         raise ValueError(f"network.k must be even for a ring lattice, got {k}")
-    half = min(k // 2, (n - 1) // 2)
+    half = min(k // 2, n // 2)  # n // 2: with two sites and k = 2 the pair is tied (duplicates merge)
     if n < 2 or half == 0:
         return sp.csr_array((n, n))
     src = np.repeat(np.arange(n, dtype=np.int64), half)
@@ -109,10 +110,10 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     else:
         n = sc.sites.n
         ids = np.arange(n)
-    region = None
+    region, labels = None, None
     if net.type == "small_world":
-        if net.k >= n and n > 1:
-            raise fail(sc.source, "network.k", f"k={net.k} must be smaller than the number of sites ({n})")
+        if net.k > n and n > 1:  # as networkx: k = n gives the complete network
+            raise fail(sc.source, "network.k", f"k={net.k} must not exceed the number of sites ({n}); choose a smaller k")
         try:
             W = small_world(n, net.k, net.p, rng)
         except ValueError as err:
@@ -124,23 +125,43 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
             raise fail(sc.source, "network.m", f"m={net.m} must be smaller than the number of sites ({n})")
         W = _from_nx(nx.barabasi_albert_graph(n, net.m, seed=rng), range(n))
     elif net.type == "regions":
-        b = min(net.regions, n)
-        sizes = [n // b + (1 if i < n % b else 0) for i in range(b)]
-        inside = [s - 1 for s in sizes]
-        p_in = [min(1.0, net.degree * net.within / max(1, d)) for d in inside]
-        outside = n - np.array(sizes)
-        p_out = min(1.0, net.degree * (1 - net.within) / max(1, outside.mean())) if b > 1 else 0.0
-        P = [[p_in[i] if i == j else p_out for j in range(b)] for i in range(b)]
-        G = nx.stochastic_block_model(sizes, P, seed=rng, sparse=True)
-        W = _from_nx(G, range(n))
-        region = np.repeat(np.arange(b), sizes)
+        W, region, labels = _regions(sc, n, rng)
     elif net.type == "complete":
         if n > 20_000:
             raise fail(sc.source, "network.type", f"a complete network of {n} sites is too large (at most 20,000)")
         W = sp.csr_array(np.ones((n, n)) - np.eye(n))
     else:  # none
         W = sp.csr_array((n, n))
-    return Built(ids=ids, W=W, table=table, region=region)
+    return Built(ids=ids, W=W, table=table, region=region, region_labels=labels)
+
+
+def _regions(sc: Scenario, n: int, rng: np.random.Generator):
+    """A stochastic block model: ``regions`` blocks of equal size, or one block per group of sites
+    (``regions: groups``, sizes from ``sites.groups``). Tie probabilities inside and between blocks
+    are ``p_within`` and ``p_between`` when given, otherwise set so that a site has ``degree`` ties on
+    average, a share ``within`` of them inside its block."""
+    net = sc.network
+    labels = None
+    if net.regions == "groups":
+        sizes_by = sc.sites.group_sizes(n)
+        labels = list(sizes_by)
+        sizes = list(sizes_by.values())
+        if sum(sizes) != n:
+            raise fail(sc.source, "sites.groups", f"group sizes add up to {sum(sizes)} but there are {n} sites")
+    else:
+        b = min(net.regions, n)
+        sizes = [n // b + (1 if i < n % b else 0) for i in range(b)]
+    b = len(sizes)
+    if net.p_within is not None:
+        P = [[net.p_within if i == j else net.p_between for j in range(b)] for i in range(b)]
+    else:
+        inside = [s - 1 for s in sizes]
+        p_in = [min(1.0, net.degree * net.within / max(1, d)) for d in inside]
+        outside = n - np.array(sizes)
+        p_out = min(1.0, net.degree * (1 - net.within) / max(1, outside.mean())) if b > 1 else 0.0
+        P = [[p_in[i] if i == j else p_out for j in range(b)] for i in range(b)]
+    G = nx.stochastic_block_model(sizes, P, seed=rng, sparse=True)
+    return _from_nx(G, range(n)), np.repeat(np.arange(b), sizes), labels
 
 
 # ------------------------------------------------------------------------------------ file input

@@ -1,9 +1,12 @@
-"""The scenario schema: every parameter of the model, its default, unit, range and source.
+"""The scenario schema, put together from the sections each process owns, and its loading.
 
-Defaults live here and nowhere else. Each field carries a description with its unit and, where a
-value comes from the literature, the source (see ``docs/ODD.md`` and ``../shared/sources``).
-Scenarios are YAML files validated on load: unknown keys are refused with the nearest valid key
-suggested, ranges are checked, and every problem names the file and the dotted key path.
+Every parameter is declared once, with its default, unit, range and source, in the module of the
+process that uses it (:mod:`simulation.processes`, :mod:`simulation.logics`); the sites, network,
+strategy and shocks sections are declared here. Each numeric parameter says where its value comes
+from ("number: ...", "direction: ...; value assumed" or "calibrated: docs/validation.md"; see
+:mod:`simulation.schema`). Scenarios are YAML files validated on load: unknown keys are refused with
+the nearest valid key suggested, ranges are checked, and every problem names the file and the
+dotted key path.
 """
 
 from __future__ import annotations
@@ -16,71 +19,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .errors import InputError, Problem
+from .logics.ecological import Ecological
+from .logics.mechanical import Mechanical
+from .logics.social import Social
+from .processes.delivery import AdaptationPolicy, Assurance, Delivery
+from .processes.outcomes import Outcomes
+from .processes.support import Collaborative, Seeding, Support, TrainTheTrainer, Waves
+from .processes.transitions import Stages
+from .processes.workforce import Workforce
+from .schema import DIST_PARAMS, DIST_PARAMS_ALL, Dist, Section, param  # noqa: F401 (re-exported)
+from .schema import dist as _d
 
-
-
-class _Section(BaseModel):
-    """A scenario section: unknown keys are refused, values are checked on assignment."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _f(default: Any, desc: str, *, ge=None, le=None, gt=None, unit: str = "", source: str = ""):
-    """A field with its description, unit and source kept together (one line per parameter)."""
-    extra = {"unit": unit, "source": source}
-    return Field(default, description=desc, ge=ge, le=le, gt=gt, json_schema_extra=extra)
+# the schema's building blocks under their earlier names
+_Section = Section
+_f = param
 
 
 # --------------------------------------------------------------------------- trait distributions
-DIST_PARAMS: dict[str, tuple[str, ...]] = {
-    "constant": ("value",),
-    "uniform": ("low", "high"),
-    "beta": ("a", "b"),
-    "normal": ("mean", "sd"),
-    "lognormal": ("mean", "sigma"),
-    "poisson": ("lam",),
-}
-
-DIST_PARAMS_ALL = ("value", "low", "high", "a", "b", "mean", "sd", "sigma", "lam")
-
-
-class Dist(_Section):
-    """A distribution a site trait is drawn from (values are clipped to the trait's range)."""
-
-    dist: Literal["constant", "uniform", "beta", "normal", "lognormal", "poisson"] = _f(
-        "constant", "distribution family"
-    )
-    value: float | None = _f(None, "constant: the value")
-    low: float | None = _f(None, "uniform: lower bound")
-    high: float | None = _f(None, "uniform: upper bound")
-    a: float | None = _f(None, "beta: shape a", gt=0)
-    b: float | None = _f(None, "beta: shape b", gt=0)
-    mean: float | None = _f(None, "normal: mean; lognormal: mean of the log")
-    sd: float | None = _f(None, "normal: standard deviation", ge=0)
-    sigma: float | None = _f(None, "lognormal: standard deviation of the log", ge=0)
-    lam: float | None = _f(None, "poisson: mean", ge=0)
-
-    @model_validator(mode="after")
-    def _params(self) -> "Dist":
-        needed = DIST_PARAMS[self.dist]
-        missing = [k for k in needed if getattr(self, k) is None]
-        if missing:
-            raise ValueError(f"'{self.dist}' needs {', '.join(needed)}; missing {', '.join(missing)}")
-        extra = [k for k in DIST_PARAMS_ALL if k not in needed and getattr(self, k) is not None]
-        if extra:
-            raise ValueError(f"'{self.dist}' takes only {', '.join(needed)}; remove {', '.join(extra)}")
-        if self.dist == "uniform" and self.low > self.high:
-            raise ValueError(f"uniform low ({self.low}) is above high ({self.high})")
-        return self
-
-
-def _d(**kw) -> Any:
-    return Field(default_factory=lambda: Dist(**kw))
-
-
 class Traits(_Section):
     """Distributions of the site traits (used for sites the site table does not describe)."""
 
@@ -91,10 +49,39 @@ class Traits(_Section):
     fit: Dist = _d(dist="beta", a=3, b=2)
     size: Dist = _d(dist="lognormal", mean=6.2, sigma=0.5)
     threshold: Dist = _d(dist="uniform", low=0.05, high=0.5)
-    prestige: Dist | Literal["centrality"] = Field(
-        "centrality",
-        description="opinion-leader standing in [0, 1]; 'centrality' = degree percentile",
+    prestige: Dist | Literal["centrality", "mixed"] = Field(
+        "mixed",
+        description="opinion-leader standing in [0, 1]; 'centrality' = degree percentile; 'mixed' = the mean of "
+                    "the degree percentile and an independent uniform draw (opinion leaders are often, not always, "
+                    "the best connected)",
     )
+
+
+class GroupTraits(_Section):
+    """A group's own trait distributions (traits not given follow ``sites.traits``)."""
+
+    capacity: Dist | None = None
+    leadership: Dist | None = None
+    champions: Dist | None = None
+    turnover: Dist | None = None
+    fit: Dist | None = None
+    size: Dist | None = None
+    threshold: Dist | None = None
+    prestige: Dist | None = None
+
+
+class Group(_Section):
+    """One group of sites (rural, urban, a region...): its size, as a share or a count, and its traits."""
+
+    share: float | None = _f(None, "share of the sites in this group", ge=0, le=1)
+    n: int | None = _f(None, "number of sites in this group", ge=0)
+    traits: GroupTraits = Field(default_factory=GroupTraits)
+
+    @model_validator(mode="after")
+    def _size(self) -> "Group":
+        if self.share is not None and self.n is not None:
+            raise ValueError("give either share or n, not both")
+        return self
 
 
 # Range of each trait: (low, high, integer?). Values drawn or read are checked/clipped to this.
@@ -109,39 +96,77 @@ TRAIT_RANGES: dict[str, tuple[float, float, bool]] = {
     "prestige": (0.0, 1.0, False),
 }
 TRAIT_DOCS = {
-    "capacity": "resources, staff time and data systems, 0-1 (NIRN, source 000)",
+    "capacity": "baseline capacity: resources, staff time and data systems, 0-1; support builds on it (NIRN, source 000)",
     "leadership": "support from leaders, 0-1 (NIRN, source 000; NSPCC, source 001)",
     "champions": "number of local champions (NSPCC, source 001)",
     "turnover": "annual share of staff leaving, 0-1 (about 0.16 teachers, 0.3 child welfare)",
     "fit": "context fit: how well the innovation fits local needs and priorities, 0-1",
     "size": "people served by the site",
     "threshold": "adoption threshold for the linear-threshold rule, 0-1 (Granovetter 1978)",
-    "prestige": "opinion-leader standing, 0-1 (default: degree percentile)",
+    "prestige": "opinion-leader standing, 0-1 (default: mixed, half degree percentile and half an independent draw)",
 }
 
 
 class Sites(_Section):
+    """The sites (schools, practices, ICUs, local authorities...): how many, their groups and traits."""
+
     n: int = _f(200, "number of sites (ignored when a network file or site table gives the sites)", ge=1, le=50_000_000)
     file: str | None = _f(None, "site table CSV: a `site` column plus trait columns (relative to the scenario)")
-    groups: dict[str, float] = Field(
+    groups: dict[str, float | Group] = Field(
         default_factory=lambda: {"all": 1.0},
-        description="group labels (rural/urban, region...) and their shares, for equity outputs",
+        description="groups (rural/urban, region...) with their share (a number, or {share: x}) or count ({n: k}) "
+                    "and optionally their own traits ({traits: {capacity: {...}}}); sizes are exact",
     )
     traits: Traits = Field(default_factory=Traits)
 
     @model_validator(mode="after")
-    def _group_shares(self) -> "Sites":
+    def _groups(self) -> "Sites":
         if not self.groups:
             raise ValueError("groups needs at least one group, e.g. {all: 1.0}")
-        bad = [k for k, v in self.groups.items() if not (v >= 0)]
+        specs = self.group_specs()
+        shares = {g: s.share for g, s in specs.items() if s.share is not None}
+        counts = {g: s.n for g, s in specs.items() if s.n is not None}
+        if shares and counts:
+            raise ValueError("give every group a share or every group a count (n), not a mix")
+        bad = [g for g, v in shares.items() if not (v >= 0)]
         if bad:
             raise ValueError(f"group shares must be non-negative numbers; check {', '.join(bad)}")
-        if sum(self.groups.values()) <= 0:
-            raise ValueError("group shares must not all be zero")
+        if len(specs) > 1 and not shares and not counts:
+            raise ValueError("give each group its share or its count (n)")
+        if shares and abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise ValueError(f"group shares must add up to 1 (they add up to {sum(shares.values()):g})")
+        if counts and self.file is None and sum(counts.values()) != self.n:
+            raise ValueError(f"group sizes add up to {sum(counts.values())} but sites.n is {self.n}")
         return self
+
+    def group_sizes(self, n: int) -> dict[str, int]:
+        """Exact number of sites per group among ``n`` sites: counts as given, shares rounded by
+        largest remainder (so the sizes always add up to ``n``)."""
+        specs = self.group_specs()
+        if all(s.n is not None for s in specs.values()):
+            return {g: int(s.n) for g, s in specs.items()}
+        exact = {g: s.share * n for g, s in specs.items()}
+        sizes = {g: int(v // 1) for g, v in exact.items()}
+        rest = n - sum(sizes.values())
+        for g in sorted(exact, key=lambda g: (-(exact[g] - sizes[g]), list(exact).index(g)))[:rest]:
+            sizes[g] += 1
+        return sizes
+
+    def group_specs(self) -> dict[str, Group]:
+        """Every group as a :class:`Group` (a bare number is its share)."""
+        out = {}
+        for g, v in self.groups.items():
+            out[g] = v if isinstance(v, Group) else Group(share=float(v))
+        if len(out) == 1:
+            (g, spec), = out.items()
+            if spec.share is None and spec.n is None:
+                out[g] = Group(share=1.0, traits=spec.traits)
+        return out
 
 
 class Network(_Section):
+    """The ties between sites through which peers influence each other."""
+
     type: Literal["small_world", "scale_free", "random", "regions", "complete", "none", "file"] = _f(
         "small_world", "how the network of ties between sites is made"
     )
@@ -149,66 +174,27 @@ class Network(_Section):
     p: float = _f(0.1, "small_world: rewiring probability (Watts & Strogatz 1998)", ge=0, le=1)
     m: int = _f(2, "scale_free: ties added per new site (Barabási & Albert 1999)", ge=1)
     degree: float = _f(6.0, "random, regions: expected mean number of ties", ge=0)
-    regions: int = _f(4, "regions: number of regional clusters (stochastic block model)", ge=1)
+    regions: int | Literal["groups"] = _f(
+        4, "regions: number of regional clusters (stochastic block model), or `groups`: one block per group of sites")
     within: float = _f(0.9, "regions: expected share of ties inside the region", ge=0, le=1)
+    p_within: float | None = _f(None, "regions: probability of a tie between two sites of one block (overrides degree, within)",
+                                ge=0, le=1)
+    p_between: float | None = _f(None, "regions: probability of a tie between sites of different blocks", ge=0, le=1)
     file: str | None = _f(None, "file: edge list CSV (source,target[,weight]) or GraphML")
     directed: bool = _f(False, "file: ties are directed; a site is influenced by the sites it names")
 
-
-class Stages(_Section):
-    """Minimum months in each stage before moving on (NIRN stages; 2-4 years to full, source 001)."""
-
-    exploration: int = _f(3, "minimum months in exploration", ge=0, unit="months", source="NIRN (000)")
-    installation: int = _f(6, "minimum months in installation", ge=0, unit="months", source="NIRN (000)")
-    initial: int = _f(12, "minimum months in initial implementation", ge=0, unit="months", source="NSPCC (001)")
-    competence_for_full: float = _f(0.5, "competence needed to reach full implementation", ge=0, le=1)
-
-
-class Mechanical(_Section):
-    """Implementation-science logic: a central programme engages, trains and coaches sites."""
-
-    enabled: bool = _f(True, "switch the mechanical logic on")
-    weight: float = _f(1.0, "weight of its pressures", ge=0, le=1)
-    push: float = _f(0.3, "monthly probability that a site the programme invites engages", ge=0, le=1, unit="/month")
-    train: float = _f(0.25, "monthly probability that a supported site moves on a stage", ge=0, le=1, unit="/month")
-    coach: float = _f(0.1, "monthly share of the fidelity gap closed by support", ge=0, le=1, unit="/month", source="Scaling What Works (002)")
-    skill: float = _f(0.05, "monthly competence gain from support", ge=0, le=1, unit="/month")
-    dependency: float = _f(0.02, "monthly abandonment pressure once support has ended, times (1 - competence x fidelity)", ge=0, le=1, unit="/month", source="THIS Institute (003)")
-
-
-class Ecological(_Section):
-    """Complexity-science logic: adaptation to context, partners, learning from neighbours."""
-
-    enabled: bool = _f(True, "switch the ecological logic on")
-    weight: float = _f(1.0, "weight of its pressures", ge=0, le=1)
-    explore: float = _f(0.01, "monthly probability a site with perfect fit starts exploring on its own", ge=0, le=1, unit="/month")
-    learn: float = _f(0.1, "monthly probability of moving on a stage at perfect fit and capacity", ge=0, le=1, unit="/month")
-    adapt: float = _f(0.05, "monthly adaptation rate of users to local context", ge=0, le=1, unit="/month", source="Greenhalgh & Papoutsi (004)")
-    neighbour_learning: float = _f(0.2, "monthly share of the gap to neighbours' adaptation learned", ge=0, le=1, unit="/month")
-    partners: float = _f(0.3, "fit gained when all partners (neighbours) have adopted", ge=0, le=1)
-    abandon: float = _f(0.01, "monthly abandonment pressure at zero fit and adaptive capability", ge=0, le=1, unit="/month")
-
-
-class Social(_Section):
-    """Social-science logic: peer influence, thresholds, norms, legitimacy, lateral support."""
-
-    enabled: bool = _f(True, "switch the social logic on")
-    weight: float = _f(1.0, "weight of its pressures", ge=0, le=1)
-    rule: Literal["influence", "threshold", "bass"] = _f(
-        "influence",
-        "influence: prestige-weighted share of adopted neighbours; threshold: linear threshold "
-        "(Granovetter 1978, Watts 2002); bass: share adopted in the whole population (Bass 1969)",
-    )
-    q: float = _f(0.15, "monthly imitation: engagement pressure at full peer adoption", ge=0, le=1, unit="/month", source="Bass (1969)")
-    legitimacy: float = _f(0.8, "professionally led (1) vs seen as top-down (0)", ge=0, le=1, source="Keystone vs Matching Michigan (004)")
-    bandwagon_at: float = _f(0.5, "adopted share of the system at which adopting becomes the norm", ge=0, le=1)
-    bandwagon: float = _f(0.02, "monthly engagement pressure from the norm once reached", ge=0, le=1, unit="/month")
-    progress: float = _f(0.05, "monthly progress pressure when all neighbours are users", ge=0, le=1, unit="/month")
-    lateral_support: float = _f(0.6, "share of abandonment pressure removed when all neighbours are users", ge=0, le=1, source="THIS Institute (003)")
-    abandon: float = _f(0.005, "monthly abandonment pressure with no peer support", ge=0, le=1, unit="/month")
+    @model_validator(mode="after")
+    def _rates(self) -> "Network":
+        if isinstance(self.regions, int) and self.regions < 1:
+            raise ValueError("regions must be at least 1 (or 'groups')")
+        if (self.p_within is None) != (self.p_between is None):
+            raise ValueError("give p_within and p_between together")
+        return self
 
 
 class Logics(_Section):
+    """The three logics of spread (Greenhalgh & Papoutsi, source 004) and how their pressures combine."""
+
     combine: Literal["independent", "additive"] = _f(
         "independent",
         "independent: 1 - prod(1 - w_i p_i); additive: min(1, sum w_i p_i) (the Bass hazard p + qF)",
@@ -218,89 +204,30 @@ class Logics(_Section):
     social: Social = Field(default_factory=Social)
 
 
-class Forces(_Section):
-    """Forces inside a site that act whatever logic is on (NSPCC 001; Scaling What Works 002)."""
-
-    turnover: bool = _f(True, "staff turnover removes competence and champions")
-    learning: float = _f(0.06, "monthly competence gain of a site using the innovation", ge=0, le=1, unit="/month")
-    progress: float = _f(0.06, "monthly progress pressure from a site's own capacity", ge=0, le=1, unit="/month")
-    drift: float = _f(0.02, "monthly share of fidelity lost to drift", ge=0, le=1, unit="/month", source="Scaling What Works (002)")
-    abandon: float = _f(0.003, "monthly abandonment pressure at the worst internal risk", ge=0, le=1, unit="/month", source="NASSS (003)")
-    concurrent_initiatives: int = _f(0, "other initiatives competing for the same staff", ge=0, le=100, source="Matching Michigan (004)")
-    fatigue_per_initiative: float = _f(0.15, "change fatigue each concurrent initiative adds", ge=0, le=1)
-    reentry: float = _f(0.2, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1)
-    reentry_delay: int = _f(12, "months before a declined or discontinued site may re-engage", ge=0, unit="months")
-    champion_recruit: float = _f(0.05, "monthly probability (times leadership) a site gains a champion when it has none", ge=0, le=1, unit="/month")
-    no_champion_risk: float = _f(2.0, "multiplier on the pressure to abandon of a site with no champion", ge=0, le=10, source="NSPCC (001)")
-    fallback: float = _f(0.3, "probability of falling back a stage when the last champion leaves", ge=0, le=1, source="NSPCC (001)")
-
-
-class Seeding(_Section):
-    rule: Literal["random", "most_ready", "most_central", "opinion_leaders", "by_group", "sites"] = _f(
-        "random", "order in which sites are seeded and invited by the programme"
-    )
-    n: int = _f(5, "number of seed sites at month 0", ge=0)
-    stage: Literal["exploration", "installation", "initial", "full"] = _f("full", "stage the seeds start in")
-    group: str | None = _f(None, "by_group: the group seeded and invited first")
-    sites: list[str | int] = Field(default_factory=list, description="sites: site ids seeded first (in order)")
-
-
-class Support(_Section):
-    capacity: int | None = _f(20, "sites the programme can support at once (null = unlimited)", ge=0, unit="sites")
-    funding_months: int | None = _f(60, "months the central programme is funded (null = throughout)", ge=0, unit="months")
-    cost: float = _f(1.0, "support units per supported site-month", ge=0, unit="units")
-
-
-class Waves(_Section):
-    every: int = _f(0, "months between rollout waves (0 = no waves: everyone eligible at once)", ge=0, unit="months")
-    size: int = _f(50, "sites made eligible per wave, in seeding order", ge=1, unit="sites")
-
-
-class TrainTheTrainer(_Section):
-    enabled: bool = _f(False, "experienced sites become trainers (Action Schools! BC, source 004)")
-    after: int = _f(12, "months in full implementation before a site can train others", ge=0, unit="months")
-    trainees: int = _f(3, "support slots each trainer adds", ge=0, unit="sites")
-    max_trainers: int | None = _f(None, "cap on trainers (null = none)", ge=0)
-    after_funding: bool = _f(True, "trainers keep training after central funding ends")
-
-
-class Assurance(_Section):
-    interval: int = _f(0, "months between assurance rounds (audit and coaching); 0 = off", ge=0, unit="months", source="Scaling What Works (002)")
-    target: float = _f(0.9, "fidelity the assurance loop restores towards", ge=0, le=1)
-    repair: float = _f(0.5, "share of the gap to target repaired at each round", ge=0, le=1)
-    cost: float = _f(0.1, "support units per site audited", ge=0, unit="units")
-
-
-class Collaborative(_Section):
-    enabled: bool = _f(False, "breakthrough collaboratives: new lateral ties and shared learning (source 003)")
-    start: int = _f(12, "month the collaboratives form", ge=0, unit="months")
-    size: int = _f(10, "sites per collaborative", ge=2)
-    members: Literal["engaged", "all"] = _f("engaged", "who joins: sites engaged at the start, or all")
-    learning: float = _f(0.03, "extra monthly competence gain of members", ge=0, le=1, unit="/month")
-    cost: float = _f(0.05, "support units per member-month", ge=0, unit="units")
-
-
 class Strategy(_Section):
+    """The scale-up strategy: what the programme does."""
+
     seeding: Seeding = Field(default_factory=Seeding)
     support: Support = Field(default_factory=Support)
     waves: Waves = Field(default_factory=Waves)
     train_the_trainer: TrainTheTrainer = Field(default_factory=TrainTheTrainer)
-    replication_package: float = _f(0.3, "quality of manuals and onboarding: protects competence from turnover", ge=0, le=1, source="Scaling What Works (002)")
+    replication_package: float = _f(0.3, "quality of manuals and onboarding: protects competence and champions from turnover",
+                                    ge=0, le=1, source="direction: Scaling What Works (002); value assumed")
     assurance: Assurance = Field(default_factory=Assurance)
-    adaptation: Literal["strict", "permitted", "free"] = _f(
+    adaptation: AdaptationPolicy = _f(
         "permitted", "strict: no adaptation; permitted: adaptable parts only; free: core too (source 002)"
     )
     collaborative: Collaborative = Field(default_factory=Collaborative)
 
 
 class Shocks(_Section):
+    """System-wide shocks (funding cuts, policy change)."""
+
     rate: float = _f(0.0, "monthly probability of a system-wide shock (funding cut, policy change)", ge=0, le=1, unit="/month")
     months: list[int] = Field(default_factory=list, description="months with a shock for certain")
-    severity: float = _f(0.3, "abandonment pressure of a shock on a site with no adaptive capability", ge=0, le=1)
-
-
-class Outputs(_Section):
-    sustain_window: int = _f(24, "months after support ends over which sustainment is measured", ge=1, unit="months", source="Wong, Schaper & Saldana (2022)")
+    severity: float = _f(0.3, "abandonment pressure of a shock on a site with no adaptive capability", ge=0, le=1,
+                         source="direction: Dynamic Sustainability Framework (003); value assumed")
+    funding_cut: float = _f(0.0, "share of the programme's remaining central capacity each shock removes", ge=0, le=1)
 
 
 class Scenario(_Section):
@@ -317,15 +244,33 @@ class Scenario(_Section):
     network: Network = Field(default_factory=Network)
     stages: Stages = Field(default_factory=Stages)
     logics: Logics = Field(default_factory=Logics)
-    forces: Forces = Field(default_factory=Forces)
+    workforce: Workforce = Field(default_factory=Workforce)
+    delivery: Delivery = Field(default_factory=Delivery)
     strategy: Strategy = Field(default_factory=Strategy)
     shocks: Shocks = Field(default_factory=Shocks)
-    outputs: Outputs = Field(default_factory=Outputs)
+    outcomes: Outcomes = Field(default_factory=Outcomes)
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named strategies: each a mapping of dotted key paths to values"
     )
     sensitivity: dict[str, Any] | None = Field(None, description="sensitivity analysis: see docs")
     calibration: dict[str, Any] | None = Field(None, description="calibration: see docs")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        groups = set(self.sites.groups)
+        w = self.strategy.waves
+        if w.order and self.sites.file is None:
+            unknown = [g for g in w.order if g not in groups]
+            if unknown:
+                raise ValueError(f"strategy.waves.order names no group of sites.groups: {', '.join(unknown)}")
+            missing = [g for g in groups if g not in w.order]
+            if missing:
+                raise ValueError(f"strategy.waves.order must list every group once; missing: {', '.join(missing)}")
+        if self.sites.file is None:
+            unknown = [g for g in self.strategy.support.reserve if g not in groups]
+            if unknown:
+                raise ValueError(f"strategy.support.reserve names no group of sites.groups: {', '.join(unknown)}")
+        return self
 
     # where the scenario came from; not part of the schema
     _source: str = "<python>"

@@ -1,7 +1,11 @@
-"""Site traits: read from the site table where given, otherwise drawn from the scenario's distributions.
+"""Site traits and groups: read from the site table where given, otherwise drawn from the scenario.
 
-Each trait draws from its own named stream (``trait:<name>``), so that giving one trait in a site
-table, or changing one distribution, leaves the draws of every other trait unchanged.
+Groups have exact sizes (counts, or shares rounded by largest remainder): sites are assigned to
+groups by a random permutation (stream ``trait:group``), or block by block when the network's
+regions are the groups. Each trait draws from its own named stream (``trait:<name>``), so that giving
+one trait in a site table, or changing one distribution, leaves the draws of every other trait
+unchanged. A group may have its own distribution of a trait (rural sites with less capacity, say):
+its sites then draw that trait from the group's distribution, from the same stream.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from .errors import fail
 from .network import Built
 from .rng import Streams
 from .scenario import TRAIT_RANGES, Dist, Scenario
@@ -41,29 +46,59 @@ def centrality_percentile(W: sp.csr_array) -> np.ndarray:
     return (rankdata(deg, method="average") - 1.0) / (n - 1)
 
 
+def assign_groups(sc: Scenario, built: Built, streams: Streams) -> np.ndarray:
+    """The group label of every site: from the site table, the network's regions, or exact sizes."""
+    n = len(built.ids)
+    table = built.table
+    specs = sc.sites.group_specs()
+    if table is not None and "group" in table.columns:
+        groups = table["group"].to_numpy(dtype=object)
+        present = set(groups.tolist())
+        named = [g for g in specs if g not in present and g != "all"]
+        if named and list(specs) != ["all"]:
+            raise fail(sc.source, "sites.groups", f"no site of the site table is in group {', '.join(map(repr, named))}; "
+                       f"groups in the table: {', '.join(sorted(map(str, present)))}")
+        return groups
+    if built.region is not None and built.region_labels is not None:
+        return np.array(built.region_labels, dtype=object)[built.region]
+    if built.region is not None and list(specs) == ["all"]:
+        return np.array([f"region {r + 1}" for r in range(int(built.region.max()) + 1)], dtype=object)[built.region]
+    sizes = sc.sites.group_sizes(n)
+    if sum(sizes.values()) != n:
+        raise fail(sc.source, "sites.groups", f"group sizes add up to {sum(sizes.values())} but there are {n} sites")
+    labels = np.repeat(np.array(list(sizes), dtype=object), list(sizes.values()))
+    if len(sizes) == 1:
+        return labels
+    return labels[streams["trait:group"].permutation(n)]
+
+
 def site_traits(sc: Scenario, built: Built, streams: Streams) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """All traits as float arrays (``champions`` as whole numbers) and the group label per site."""
     n = len(built.ids)
     table = built.table
+    groups = assign_groups(sc, built, streams)
+    specs = sc.sites.group_specs()
+    own = {g: s.traits for g, s in specs.items()}
     traits: dict[str, np.ndarray] = {}
     for name, (lo, hi, integer) in TRAIT_RANGES.items():
         spec = getattr(sc.sites.traits, name)
         given = table[name].to_numpy(float) if table is not None and name in table.columns else None
-        if isinstance(spec, str):  # prestige: centrality
+        rng = streams[f"trait:{name}"]
+        if spec == "centrality":
             values = centrality_percentile(built.W)
+        elif spec == "mixed":
+            values = 0.5 * centrality_percentile(built.W) + 0.5 * rng.random(n)
         else:
-            values = draw(spec, n, streams[f"trait:{name}"])
+            values = draw(spec, n, rng)
+        # groups with their own distribution of this trait draw from it (same stream, after the rest)
+        for g, gt in own.items():
+            d = getattr(gt, name)
+            if d is not None:
+                mask = groups == g
+                values = values.copy() if not values.flags.writeable else values
+                values[mask] = draw(d, int(mask.sum()), rng)
         if given is not None:
             values = np.where(np.isnan(given), values, given)
         values = np.clip(values, lo, hi)
         traits[name] = np.round(values) if integer else values
-    if table is not None and "group" in table.columns:
-        groups = table["group"].to_numpy(dtype=object)
-    elif built.region is not None and list(sc.sites.groups) == ["all"]:
-        groups = np.array([f"region {r + 1}" for r in range(int(built.region.max()) + 1)], dtype=object)[built.region]
-    else:
-        labels = list(sc.sites.groups)
-        shares = np.array([sc.sites.groups[k] for k in labels], float)
-        idx = streams["trait:group"].choice(len(labels), size=n, p=shares / shares.sum())
-        groups = np.array(labels, dtype=object)[idx]
     return traits, groups

@@ -6,6 +6,7 @@ import pytest
 
 from simulation import load_scenario, run
 from simulation.model import FULL, SpreadModel
+from simulation.processes import delivery, support, transitions, workforce
 
 from .conftest import SCENARIOS
 
@@ -59,13 +60,18 @@ def test_bass_hazard_is_exactly_p_plus_qF():
     m = SpreadModel(sc, seed=3, agents=False)
     for _ in range(30):
         m.step()
-    m._phase_support(sc)
-    m._phase_forces(sc)
-    m._phase_neighbours(sc)
-    engage, _, _ = m._phase_pressures(sc)
-    F = m.adopted_share
-    not_adopted = m.stage == 0
-    assert np.allclose(engage[not_adopted], P + Q * F, rtol=0, atol=1e-15)
+    support.allocate(m, sc)
+    workforce.step(m, sc)
+    delivery.step(m, sc)
+    m._neighbours(sc)
+    engage, _, _ = transitions.pressures(m, sc)
+    programme, counterfactual = m.block_slice(0), m.block_slice(1)
+    F = m.adopted_share_b
+    waiting = m.stage[programme] == 0
+    assert np.allclose(engage[programme][waiting], P + Q * F[0], rtol=0, atol=1e-15)
+    # the no-programme arm on the same random numbers: imitation alone, no external push
+    waiting = m.stage[counterfactual] == 0
+    assert np.allclose(engage[counterfactual][waiting], Q * F[1], rtol=0, atol=1e-15)
 
 
 def reference_threshold(G: nx.Graph, seeds: set, threshold: dict, months: int) -> list[int]:
@@ -92,11 +98,12 @@ def test_threshold_is_exact(net):
     sc = load_scenario(SCENARIOS / "classic" / "threshold.yaml", overrides={"sites.n": 400, **net})
     res = run(sc, seed=11, agents=False)
     m = res.model
-    G = nx.from_scipy_sparse_array(m.W)
+    sl = m.block_slice(0)  # the run's own sites (a counterfactual arm, if any, follows them)
+    G = nx.from_scipy_sparse_array(m.W[sl, sl])
     seeds = set(np.flatnonzero(res.sites["adopted_month"].fillna(-1).to_numpy() == 0).tolist())
-    counts, adopted = reference_threshold(G, seeds, dict(enumerate(m.threshold)), sc.months)
+    counts, adopted = reference_threshold(G, seeds, dict(enumerate(m.threshold[sl])), sc.months)
     assert res.timeseries["adopted"].tolist() == counts
-    assert set(np.flatnonzero(m.stage == FULL).tolist()) == adopted
+    assert set(np.flatnonzero(m.stage[sl] == FULL).tolist()) == adopted
     assert len(adopted) > len(seeds)  # a cascade actually happened
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -33,17 +32,6 @@ from .spec import Prior
 WORLD_PREFIXES = ("sites", "network", "months", "seed", "pipeline", "name", "description", "calibration",
                   "strategies", "sensitivity")
 
-#: model attributes that are always the run's state (its history), never taken from a fresh model;
-#: anything else that changed since month 0 is treated as state too (see :func:`switch_strategy`)
-STATE_ATTRS = frozenset({
-    "stage", "months_in_stage", "fidelity", "competence", "adaptation", "fatigue", "fit_eff", "supported",
-    "ever_supported", "invited", "trainer", "member", "adopted_month", "support_used", "support_used_b", "funded",
-    "nb_share", "nb_prestige", "nb_adaptation", "adopted_share", "adopted_share_b", "share_site", "champions",
-    "adaptive_capability", "counts", "counts_b", "series", "series_b", "month", "months", "_full_at_ref",
-    "sustainment", "sustainment_b", "W", "degree", "has_ties", "_inv_degree", "_inv_prestige_degree", "_WT",
-    "_prev_adopted", "steps", "_time", "running", "sites", "seed", "seeds", "ids", "n", "N", "R", "block",
-    "group", "group_labels", "group_index", "group_size", "scenario_obj", "_scenario",
-})
 #: Mesa's own generators (unused by the model's rules) are left alone when streams are renewed
 MESA_RNG = frozenset({"rng", "_rng", "random", "_seed"})
 
@@ -136,27 +124,6 @@ def check_strategy(name: str, overrides: dict[str, Any], source: str) -> None:
         raise InputError(probs)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(
-            np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
-    try:
-        return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-    except (TypeError, ValueError):  # objects without a usable equality (Mesa internals)
-        return a is b
-
-
-def _config_attrs(model: SpreadModel) -> dict[str, Any]:
-    """Plain attributes of a model (arrays, numbers, text, tuples) that are not known state."""
-    out = {}
-    for k, v in vars(model).items():
-        if k in STATE_ATTRS:
-            continue
-        if isinstance(v, (np.ndarray, bool, int, float, str, tuple)) or v is None:
-            out[k] = v
-    return out
-
-
 def _is_rng(v: Any) -> bool:
     if isinstance(v, (Streams, np.random.Generator)):
         return True
@@ -170,17 +137,12 @@ def _is_rng(v: Any) -> bool:
 def switch_strategy(model: SpreadModel, scenario: Scenario, built: Built | None, future_seed: int | None) -> None:
     """Continue a running model under another scenario (a strategy starting now).
 
-    The model derives some values from its scenario once, when it is set up (the support order,
-    waves, fatigue targets, the sustainment window, which logics are on, cached rates...). A model
-    built afresh from the new scenario, with the same seed and network, supplies those: every
-    attribute that has not changed since month 0 (so it is not state) and differs in the fresh model
-    is taken from it; the run's state and history are kept. Every later month reads the new
-    scenario. With ``future_seed`` the random streams are renewed (taken from a model built with that
-    seed), so runs that share a past get independent futures.
-
-    This works on the model's attributes without naming them, so it follows changes to the model;
-    ``tests/test_calibration.py`` checks that switching to the same scenario changes nothing and
-    that switching equals a change that only matters later.
+    :meth:`SpreadModel.switch` keeps the run's state and history and derives again what the model
+    takes from its scenario (the support order, waves, fatigue targets, stage minimums, the
+    sustainment plan); every later month reads the new scenario. With ``future_seed`` the random
+    streams are renewed (taken from a model built with that seed), so runs that share a past get
+    independent futures. ``tests/test_calibration.py`` checks that switching to the same scenario
+    changes nothing and that switching equals a change that only matters later.
 
     Args:
         model: a model part-way through its run (a single run, not a batch).
@@ -188,17 +150,7 @@ def switch_strategy(model: SpreadModel, scenario: Scenario, built: Built | None,
         built: the network the model was built with (None: rebuilt from the seed, as the model did).
         future_seed: seed of the random streams from now on (None keeps the current streams).
     """
-    start = _config_attrs(SpreadModel(model.scenario_obj, model.seed, agents=False, built=built))
-    fresh = _config_attrs(SpreadModel(scenario, model.seed, agents=False, built=built))
-    now = _config_attrs(model)
-    for k, v in fresh.items():
-        if k in now and k in start and _same(start[k], now[k]) and not _same(now[k], v):
-            setattr(model, k, v.copy() if isinstance(v, np.ndarray) else v)
-    model.scenario_obj = scenario
-    if model.sustain is not None and model._full_at_ref is None and model.sustain[0] < model.month:
-        # the new sustainment reference month has already passed: measure from now on instead
-        end = model.month + scenario.outputs.sustain_window
-        model.sustain = (model.month, end) if end <= model.months else None
+    model.switch(scenario)
     if future_seed is not None:
         donor = SpreadModel(scenario, int(future_seed), agents=False, built=built)
         for k, v in vars(donor).items():

@@ -3,35 +3,53 @@
 Implementation science's view (Greenhalgh & Papoutsi 2019, source 004; NIRN stages, source 000):
 a programme with limited support capacity invites sites in its chosen order (seeding rule, waves),
 supports them through exploration, installation and initial implementation, trains them (progress
-and competence) and coaches fidelity up (Scaling What Works, source 002). When funding ends, sites
-that relied on support feel pressure to abandon, the less so the more competent they are
-(THIS Institute guide on sustainability, source 003).
+and competence: :mod:`simulation.processes.workforce`) and coaches fidelity up
+(:mod:`simulation.processes.delivery`; Scaling What Works, source 002). Which sites it supports is
+decided in :mod:`simulation.processes.support`.
+
+When a site's support ends (it reached full implementation, funding ran out, capacity was cut) the
+site has to carry the work alone: a *dependency* pressure to abandon, the larger the less
+competence and capacity the site built while supported, fading as the months since support pass
+(support ends through a transition, not a cliff: THIS Institute guide on sustainability, source
+003; Dynamic Sustainability Framework). A site supported by a trainer is supported.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..schema import CALIBRATED, Section, param
 from . import Pressures
 
 
-def update(m, par) -> None:
-    """State changes from support this month: coaching raises fidelity, training raises competence."""
-    sup = np.flatnonzero(m.supported & m._using)
-    if not len(sup):
-        return
-    w = par.weight
-    m.fidelity[sup] += w * par.coach * (1.0 - m.fidelity[sup])
-    m.competence[sup] += w * par.skill * (1.0 - m.competence[sup])
+class Mechanical(Section):
+    """Implementation-science logic: a central programme engages, trains and coaches sites."""
+
+    enabled: bool = param(True, "switch the mechanical logic on")
+    weight: float = param(1.0, "weight of its pressures", ge=0, le=1)
+    push: float = param(0.3, "monthly probability that a site the programme invites engages", ge=0, le=1, unit="/month",
+                        source="direction: NIRN (000), active invitation; value assumed")
+    train: float = param(0.25, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
+                         unit="/month", source="direction: NIRN (000); value assumed")
+    coach: float = param(0.1, "monthly share of the fidelity gap closed by the programme's coaching", ge=0, le=1,
+                         unit="/month", source="direction: Scaling What Works (002); value assumed")
+    skill: float = param(0.05, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
+                         unit="/month", source="direction: NIRN coaching driver (000); value assumed")
+    dependency: float = param(0.03, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
+                              ge=0, le=1, unit="/month", source=CALIBRATED)
+    dependency_fade: float = param(12.0, "months over which dependency on ended support fades (by a factor e)", gt=0,
+                                   unit="months", source=CALIBRATED)
 
 
-def pressures(m, par) -> Pressures:
-    """Engage invited sites; move supported sites on; abandonment once support has gone."""
+def pressures(m, par: Mechanical) -> Pressures:
+    """Engage invited sites; move supported sites on; dependency once a site's support has ended."""
     w = par.weight
     engage = (w * par.push) * m.invited
     progress = (w * par.train) * m.supported
     abandon = None
-    if not m.funded and par.dependency > 0:
-        # sites that leaned on support and neither built competence nor kept faithful delivery let go first
-        abandon = (w * par.dependency) * (1.0 - m.competence * m.fidelity) * m.ever_supported
+    if par.dependency > 0:
+        left = m.ever_supported & ~m.supported
+        if left.any():
+            fade = np.exp(-m.since_support / par.dependency_fade)
+            abandon = (w * par.dependency) * (1.0 - m.competence * m.capacity) * fade * left
     return Pressures(engage, progress, abandon)

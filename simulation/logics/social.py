@@ -11,15 +11,49 @@ Social science's view (Greenhalgh & Papoutsi 2019, source 004). Rules for peer i
 
 All are scaled by legitimacy (professionally led vs seen as top-down) and damped by change fatigue
 (Keystone vs Matching Michigan, source 004). Once adoption passes ``bandwagon_at`` it becomes "what a
-good unit does" and adds a norm pressure. Neighbours who use the innovation help a site progress and
-lower its pressure to abandon (lateral support; collaboratives, source 003).
+good unit does": it adds a norm pressure to engage and, scaled by legitimacy, keeps units that
+use it from dropping it (``norm_keep``; Dixon-Woods et al., "Explaining Michigan", Milbank Quarterly
+2011: the programme became what a good ICU signs up to). Neighbours who use the innovation help a site progress and
+lower every pressure to abandon it (lateral support; collaboratives, source 003: applied with the
+other modifiers of sustainment in :mod:`simulation.processes.transitions`).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
+from ..schema import CALIBRATED, Section, param
 from . import Pressures
+
+
+class Social(Section):
+    """Social-science logic: peer influence, thresholds, norms, legitimacy, lateral support."""
+
+    enabled: bool = param(True, "switch the social logic on")
+    weight: float = param(1.0, "weight of its pressures", ge=0, le=1)
+    rule: Literal["influence", "threshold", "bass"] = param(
+        "influence",
+        "influence: prestige-weighted share of adopted neighbours; threshold: linear threshold "
+        "(Granovetter 1978, Watts 2002); bass: share adopted in the whole population (Bass 1969)",
+    )
+    q: float = param(0.15, "monthly imitation: engagement pressure at full peer adoption", ge=0, le=1, unit="/month",
+                     source="direction: Bass (1969), Rogers; value assumed (Sultan et al. 1990 average 0.38/year is for consumer products)")
+    legitimacy: float = param(0.8, "professionally led (1) vs seen as top-down (0)", ge=0, le=1,
+                              source="direction: Keystone vs Matching Michigan (004); value assumed")
+    bandwagon_at: float = param(0.5, "adopted share of the system at which adopting becomes the norm", ge=0, le=1,
+                                source="direction: Keystone, what a good unit does (004); value assumed")
+    bandwagon: float = param(0.02, "monthly engagement pressure from the norm once reached", ge=0, le=1, unit="/month",
+                             source="direction: Keystone (004); value assumed")
+    norm_keep: float = param(0.5, "share of the pressure to abandon removed once adopting is the norm (times legitimacy)",
+                             ge=0, le=1, source=CALIBRATED)
+    progress: float = param(0.05, "monthly progress pressure when all neighbours are users", ge=0, le=1, unit="/month",
+                            source="direction: lateral support (004); value assumed")
+    lateral_support: float = param(0.6, "share of abandonment pressure removed when all neighbours are users", ge=0, le=1,
+                                   source="direction: THIS Institute (003), Keystone (004); value assumed")
+    abandon: float = param(0.005, "monthly abandonment pressure with no peer support", ge=0, le=1, unit="/month",
+                           source="direction: Matching Michigan (004); value assumed")
 
 
 def pressures(m, par) -> Pressures:
@@ -38,5 +72,7 @@ def pressures(m, par) -> Pressures:
     progress = (w * par.progress) * m.nb_share if par.progress > 0 else None
     abandon = None
     if par.abandon > 0:
-        abandon = (w * par.abandon) * (1.0 - par.lateral_support * m.nb_share) * (1.0 + m.fatigue) * (2.0 - par.legitimacy)
+        # top-down framing and fatigue wear a site down; peers' support acts on every pressure to
+        # abandon (processes.transitions.sustain_modifier)
+        abandon = (w * par.abandon) * (1.0 + m.fatigue) * (2.0 - par.legitimacy)
     return Pressures(engage, progress, abandon)

@@ -1,0 +1,303 @@
+"""The pattern suite: published patterns the model must reproduce, checked with replicates.
+
+Pattern-oriented modelling (Grimm et al., "Pattern-oriented modeling of agent-based complex
+systems", Science 2005): a model is credible when one set of parameters reproduces several patterns
+observed at different levels at once. Each :class:`Pattern` names its source, the published value,
+the published denominator and the tolerance that follows from it, the scenario it is measured in and
+how the statistic is computed from runs. ``spreadsim patterns`` prints, per pattern, the model's
+mean +- standard error over replicates against the published value and tolerance; the same
+statistics are the targets of ``spreadsim calibrate`` on ``scenarios/calibration/defaults.yaml``
+(see docs/validation.md).
+
+Tolerances: for a published proportion p from n units, +- 2 binomial standard errors
+(``2 sqrt(p(1 - p) / n)``); for the Action Schools! BC ratio, one standard error of the ratio from
+the published confidence intervals (delta method): with 16 intervention schools, two would admit
+almost any value; for a range from a guide (2-4 years), the range itself; for a direction, the
+threshold stated with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .model import FULL, INITIAL, INSTALLATION, SpreadModel
+from .scenario import Scenario, default_scenario, load_scenario
+
+#: where the bundled scenarios live in a checkout
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def binomial_tolerance(p: float, n: int, k: float = 2.0) -> float:
+    """``k`` binomial standard errors of a proportion ``p`` observed in ``n`` units."""
+    return k * math.sqrt(p * (1.0 - p) / n)
+
+
+def ratio_se(a: float, a_low: float, a_high: float, b: float, b_low: float, b_high: float) -> float:
+    """Standard error of ``b / a`` from the 95% intervals of ``a`` and ``b`` (delta method, independent)."""
+    se_a = (a_high - a_low) / (2 * 1.96)
+    se_b = (b_high - b_low) / (2 * 1.96)
+    return (b / a) * math.sqrt((se_a / a) ** 2 + (se_b / b) ** 2)
+
+
+#: Nettlefold et al. 2021: extra physical activity delivered per week, intervention minus usual practice
+AS_BC_YEAR1, AS_BC_YEAR1_CI = 33.8, (12.7, 54.9)
+AS_BC_YEAR2, AS_BC_YEAR2_CI = 18.8, (-0.8, 38.3)
+AS_BC_RATIO = AS_BC_YEAR2 / AS_BC_YEAR1
+AS_BC_RATIO_SE = ratio_se(AS_BC_YEAR1, *AS_BC_YEAR1_CI, AS_BC_YEAR2, *AS_BC_YEAR2_CI)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One published pattern.
+
+    Attributes:
+        name: short identifier (used as a calibration target).
+        label: what it is, in words.
+        source: the work it comes from.
+        scenario: the bundled scenario it is measured in (``None``: the default scenario).
+        published: the published value.
+        n: the published denominator (units behind the value), if any.
+        low, high: the tolerance interval the model's mean must fall in.
+        statistic: per replicate, the model's value from a run (the model after its run, block ``b``).
+        tolerance: how the interval was set, in words.
+    """
+
+    name: str
+    label: str
+    source: str
+    scenario: str | None
+    published: float
+    n: int | None
+    low: float
+    high: float
+    statistic: Callable[[SpreadModel, int], float]
+    tolerance: str
+
+    def passes(self, value: float) -> bool:
+        return bool(np.isfinite(value) and self.low <= value <= self.high)
+
+    @property
+    def scale(self) -> float:
+        """Half the tolerance interval (a finite one): the unit of the calibration distance."""
+        lo = self.low if np.isfinite(self.low) else self.published - (self.high - self.published)
+        hi = self.high if np.isfinite(self.high) else self.published + (self.published - self.low)
+        return max((hi - lo) / 2.0, 1e-9)
+
+
+# ------------------------------------------------------------------------------- statistics
+def _starters(m: SpreadModel, b: int, last_start: int) -> np.ndarray:
+    """Sites of block ``b`` (pilot sites excluded) that started up (entered initial implementation)
+    between month 1 and ``last_start``."""
+    sl = m.block_slice(b)
+    am = m.adopted_month[sl]
+    return (am >= 1) & (am <= last_start) & ~m.seed_site[sl]
+
+
+def wong_competence(m: SpreadModel, b: int) -> float:
+    """Share of starters that reached full implementation (competence)."""
+    cohort = _starters(m, b, m.months - 2 * m.scenario_obj.outcomes.sustain_window)
+    return _mean(m.full_month[m.block_slice(b)][cohort] >= 0)
+
+
+def wong_sustained_startup(m: SpreadModel, b: int) -> float:
+    """Share of starters still delivering two years after start-up."""
+    cohort = _starters(m, b, m.months - 2 * m.scenario_obj.outcomes.sustain_window)
+    return _mean(m.sustain_start[m.block_slice(b)][cohort] == 1)
+
+
+def wong_sustained_competent(m: SpreadModel, b: int) -> float:
+    """Share of starters that reached competence and still delivered two years after it."""
+    cohort = _starters(m, b, m.months - 2 * m.scenario_obj.outcomes.sustain_window)
+    return _mean(m.sustain_competent[m.block_slice(b)][cohort] == 1)
+
+
+def months_to_full(m: SpreadModel, b: int) -> float:
+    """Median months from first exploration to full implementation, among sites that got there."""
+    sl = m.block_slice(b)
+    start, full = m.engaged_month[sl], m.full_month[sl]
+    ok = (start >= 1) & (full >= 0) & ~m.seed_site[sl]
+    return float(np.median(full[ok] - start[ok])) if ok.any() else float("nan")
+
+
+def delivering_throughout(first: int, last: int) -> Callable[[SpreadModel, int], float]:
+    """Share of all sites delivering (installation to full) in every month from ``first`` to ``last``."""
+    def stat(m: SpreadModel, b: int) -> float:
+        st = m.history.data["stage"][first:last + 1, m.block_slice(b)]
+        return _mean(((st >= INSTALLATION) & (st <= FULL)).all(axis=0))
+    stat.__doc__ = f"Share of sites delivering in every month {first}-{last}."
+    return stat
+
+
+def adopted_at(month: int) -> Callable[[SpreadModel, int], float]:
+    """Share of sites in initial or full implementation at ``month``."""
+    def stat(m: SpreadModel, b: int) -> float:
+        st = m.history.data["stage"][month, m.block_slice(b)]
+        return _mean((st == INITIAL) | (st == FULL))
+    stat.__doc__ = f"Share of sites adopted at month {month}."
+    return stat
+
+
+def year2_over_year1(m: SpreadModel, b: int) -> float:
+    """Mean effect per site in its second year of delivery over its first (sites that started up
+    with two years still to run; a site that stops counts as no effect)."""
+    sl = m.block_slice(b)
+    benefit = m.history.data["benefit"][:, sl]
+    size = m.size[sl]
+    am = m.adopted_month[sl]
+    ok = (am >= 1) & (am + 24 <= m.months) & ~m.seed_site[sl]
+    if not ok.any():
+        return float("nan")
+    idx = np.flatnonzero(ok)
+    t = am[idx][:, None] + np.arange(24)[None, :]
+    eff = benefit[t, idx[:, None]] / size[idx][:, None]  # effect per person: benefit / size
+    y1, y2 = eff[:, :12].mean(), eff[:, 12:].mean()
+    return float(y2 / y1) if y1 > 0 else float("nan")
+
+
+def attributable_share(month: int) -> Callable[[SpreadModel, int], float]:
+    """Attributable benefit over benefit at ``month`` (what the programme adds to the observed improvement)."""
+    def stat(m: SpreadModel, b: int) -> float:
+        s = m.series_b
+        total = s["benefit"][b, month] - s["benefit"][b, 0]
+        cf = s["benefit_counterfactual"][b, month] - s["benefit_counterfactual"][b, 0]
+        return float((total - cf) / total) if total > 0 else float("nan")
+    stat.__doc__ = f"Share of the improvement from month 0 to {month} that the programme adds."
+    return stat
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+# ---------------------------------------------------------------------------------- the suite
+WONG = "Wong, Schaper & Saldana (2022), Rates of sustainment in the Universal Stages of Implementation Completion"
+KEYSTONE = "Pronovost et al. (2006, NEJM; 2010, BMJ), Keystone ICU"
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("competence", "starters reaching competence (full implementation)", WONG, None,
+            0.585, 208, 0.585 - binomial_tolerance(0.585, 208), 0.585 + binomial_tolerance(0.585, 208),
+            wong_competence, "2 binomial SE, n = 208 sites"),
+    Pattern("sustained_startup", "starters still delivering 2 years after start-up", WONG, None,
+            0.371, 208, 0.371 - binomial_tolerance(0.371, 208), 0.371 + binomial_tolerance(0.371, 208),
+            wong_sustained_startup, "2 binomial SE, n = 208 sites"),
+    Pattern("sustained_competent", "starters still delivering 2 years after competence", WONG, None,
+            0.251, 208, 0.251 - binomial_tolerance(0.251, 208), 0.251 + binomial_tolerance(0.251, 208),
+            wong_sustained_competent, "2 binomial SE, n = 208 sites"),
+    Pattern("months_to_full", "median months from exploration to full implementation",
+            "NSPCC Scale-up Unit (source 001): two to four years", None, 36.0, None, 24.0, 48.0,
+            months_to_full, "the published range, 24-48 months"),
+    Pattern("keystone_sustained", "ICUs still delivering in every month 19-36", KEYSTONE, "cases/keystone_michigan.yaml",
+            90 / 103, 103, 90 / 103 - binomial_tolerance(90 / 103, 103), 90 / 103 + binomial_tolerance(90 / 103, 103),
+            delivering_throughout(19, 36), "2 binomial SE, n = 103 ICUs"),
+    Pattern("keystone_uptake", "ICUs using the checklist (initial or full) at month 3", KEYSTONE,
+            "cases/keystone_michigan.yaml", 0.5, 103, 0.5, 1.0, adopted_at(3),
+            "at least half: the median ICU's infection rate had fallen to zero by month 3"),
+    Pattern("voltage_drop", "effect per school, year 2 over year 1",
+            "Nettlefold et al. (2021), Scaling up Action Schools! BC: how does voltage drop at scale affect "
+            "student level outcomes?", "cases/action_schools_bc.yaml", AS_BC_RATIO, 16,
+            AS_BC_RATIO - AS_BC_RATIO_SE, AS_BC_RATIO + AS_BC_RATIO_SE, year2_over_year1,
+            "1 SE of the published ratio (delta method, 16 intervention schools)"),
+)
+
+PATTERN_NAMES = tuple(p.name for p in PATTERNS)
+
+
+def pattern(name: str) -> Pattern:
+    for p in PATTERNS:
+        if p.name == name:
+            return p
+    raise KeyError(name)
+
+
+def scenario_of(p: Pattern, root: Path = SCENARIOS) -> Scenario:
+    return default_scenario() if p.scenario is None else load_scenario(root / p.scenario)
+
+
+def simulate(patterns: tuple[Pattern, ...] = PATTERNS, *, replicates: int | dict[str | None, int] = 20,
+             seed: int = 1, overrides: dict | None = None, root: Path = SCENARIOS) -> dict[str, np.ndarray]:
+    """Each pattern's statistic per replicate: ``{name: array of replicates}``.
+
+    Args:
+        patterns: the patterns to measure; scenarios shared by several are run once.
+        replicates: replicates per scenario (or per scenario path, ``None`` for the default).
+        seed: replicate ``r`` runs with seed ``seed + r``.
+        overrides: dotted-path values applied to every scenario (the calibrated parameters).
+        root: the folder of the bundled scenarios.
+    """
+    by_scenario: dict[str | None, list[Pattern]] = {}
+    for p in patterns:
+        by_scenario.setdefault(p.scenario, []).append(p)
+    out: dict[str, np.ndarray] = {}
+    for path, group in by_scenario.items():
+        sc = scenario_of(group[0], root)
+        if overrides:
+            sc = sc.with_overrides(overrides, label="patterns")
+        reps = replicates.get(path, 20) if isinstance(replicates, dict) else int(replicates)
+        seeds = [seed + r for r in range(reps)]
+        m = SpreadModel(sc, seeds, agents=False, history=True).run_model()
+        for p in group:
+            out[p.name] = np.array([p.statistic(m, b) for b in range(reps)])
+    return out
+
+
+def report(values: dict[str, np.ndarray], patterns: tuple[Pattern, ...] = PATTERNS) -> pd.DataFrame:
+    """One row per pattern: source, published value, tolerance, model mean +- SE (n), passed or not."""
+    rows = []
+    for p in patterns:
+        v = values[p.name]
+        v = v[np.isfinite(v)]
+        mean = float(v.mean()) if len(v) else float("nan")
+        se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+        rows.append({"pattern": p.name, "label": p.label, "source": p.source, "published": p.published,
+                     "n_published": p.n, "low": p.low, "high": p.high, "tolerance": p.tolerance,
+                     "model_mean": mean, "model_se": se, "replicates": len(v), "passed": p.passes(mean)})
+    return pd.DataFrame(rows)
+
+
+def format_report(df: pd.DataFrame) -> str:
+    """The report as text lines that fit 100 columns."""
+    lines = []
+    for r in df.itertuples():
+        ok = "pass" if r.passed else "FAIL"
+        hi = "" if not math.isfinite(r.high) else f"{r.high:.3g}"
+        lines.append(f"{ok}  {r.label}")
+        lines.append(f"      published {r.published:.3g} (tolerance {r.low:.3g} to {hi or 'any'}: {r.tolerance})")
+        lines.append(f"      model     {r.model_mean:.3g} +- {r.model_se:.2g} (SE, {r.replicates} replicates)")
+        lines.append(f"      source    {r.source}")
+    passed = int(df["passed"].sum())
+    lines.append(f"{passed} of {len(df)} patterns within tolerance")
+    return "\n".join(lines)
+
+
+def deviations(values: dict[str, np.ndarray], patterns: tuple[Pattern, ...] = PATTERNS) -> np.ndarray:
+    """Each pattern's deviation from its published value in units of its tolerance (0 = exact; |d| <= 1
+    within tolerance); a one-sided pattern (``high`` or ``low`` infinite, or at a bound of the scale)
+    deviates only on its wrong side."""
+    out = []
+    for p in patterns:
+        v = values[p.name]
+        v = v[np.isfinite(v)]
+        if not len(v):
+            out.append(np.inf)
+            continue
+        mean = float(v.mean())
+        if p.low == p.published:  # at least the published value
+            out.append(min(0.0, (mean - p.low) / p.scale))
+        elif p.high == p.published:  # at most
+            out.append(max(0.0, (mean - p.high) / p.scale))
+        else:
+            out.append((mean - p.published) / p.scale)
+    return np.array(out)
+
+
+def distance(values: dict[str, np.ndarray], patterns: tuple[Pattern, ...] = PATTERNS) -> float:
+    """Root mean square of the deviations (the calibration distance): below 1 when every pattern
+    is, on average, within its tolerance."""
+    d = deviations(values, patterns)
+    return float(np.sqrt(np.mean(d * d)))

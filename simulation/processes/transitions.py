@@ -1,0 +1,238 @@
+"""Phases 4-5, transitions: the logics' pressures, sustainment's modifiers, and the stage moves.
+
+Pressures (monthly probabilities) to *engage*, to *progress* a stage and to *abandon* come from each
+logic that is switched on (:mod:`simulation.logics`: mechanical, ecological, social; Greenhalgh &
+Papoutsi 2019, source 004), from the site's own capacity and internal risks (NASSS, source 003) and
+from shocks; pressures of one kind are combined (``logics.combine``).
+
+Sustainment is a process, not a cliff (Dynamic Sustainability Framework, in source 003; NIRN,
+source 000). The combined pressure to abandon of a site that has started is then multiplied by:
+
+* **routinisation**: ``1 / (1 + months in full implementation / routinisation)``, the longer a
+  site has used the programme in full, the more it is part of routine and the less likely it stops;
+* **visible benefit**: ``1 + feedback x (1 - 2 x seen)``, where ``seen`` (0-1) is what the site has
+  seen the programme do for the people it serves lately (its effect, smoothed over
+  ``outcomes.lag`` months): visible results sustain a programme, invisible ones do not (Scheirer,
+  "Is sustainability possible? A review and commentary on empirical studies of program
+  sustainability", American Journal of Evaluation 2005); a programme with a large effect
+  delivered well is kept, a weak one or one delivered poorly is dropped;
+* **no champion**: ``workforce.no_champion_risk`` for a site with no champion (NSPCC, source 001);
+* **lateral support** (social logic): ``1 - weight x lateral_support x share of neighbours who
+  have adopted``: peers who use the programme keep a site going (Keystone's network of units, in
+  Greenhalgh & Papoutsi 2019, source 004; collaboratives, source 003);
+* **the norm** (social logic): once the system's adopted share reaches ``bandwagon_at``, using the
+  programme is "what a good unit does": ``1 - weight x legitimacy x norm_keep`` (Dixon-Woods et
+  al. 2011, in source 004).
+
+Stages (NIRN, source 000; Fixsen et al. 2005): a site moves on only after a short minimum time in
+its stage; from initial to full implementation it must also deliver competently
+(``competence_for_full``) and with fidelity (``fidelity_for_full``). Full implementation *means*
+faithful, competent delivery: a site in full implementation whose fidelity falls below the
+threshold falls back to initial implementation. How long the road to full implementation takes
+(2-4 years, NSPCC source 001) is not imposed: it emerges from the rates.
+
+Every site moves at most one stage a month, all decided from the state at the start of the
+month (synchronous update), with one uniform draw per site (competing risks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import logics
+from ..logics import ecological, mechanical, social
+from ..schema import CALIBRATED, Section, param
+from .stages import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, NOT_ENGAGED
+
+
+class Stages(Section):
+    """Implementation stages (NIRN): minimum months in each, what full implementation needs, and
+    the forces that move a site on, keep it going or make it stop."""
+
+    exploration: int = param(1, "minimum months in exploration", ge=0, unit="months",
+                             source="direction: NIRN (000), stages take time; value assumed")
+    installation: int = param(2, "minimum months in installation", ge=0, unit="months",
+                              source="direction: NIRN (000); value assumed")
+    initial: int = param(3, "minimum months in initial implementation", ge=0, unit="months",
+                         source="direction: NIRN (000); value assumed")
+    competence_for_full: float = param(0.6, "competence needed for full implementation", ge=0, le=1,
+                                       source="direction: NIRN (000), full implementation is skilled use; value assumed")
+    fidelity_for_full: float = param(0.6, "fidelity needed for full implementation (below it a site falls back to initial)",
+                                     ge=0, le=1, source="direction: NIRN (000), full implementation is faithful use; value assumed")
+    progress: float = param(0.04, "monthly progress pressure from a site's own capacity (times capacity)", ge=0, le=1,
+                            unit="/month", source=CALIBRATED)
+    abandon: float = param(0.03, "monthly pressure to abandon at the worst internal risk (low fit, competence, "
+                           "fidelity; fatigue)", ge=0, le=1, unit="/month", source=CALIBRATED)
+    routinisation: float | None = param(24.0, "months of full use that halve the pressure to abandon (null = no routinisation)",
+                                        gt=0, unit="months", source=CALIBRATED)
+    feedback: float = param(0.5, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
+                            source=CALIBRATED)
+    reentry: float = param(0.2, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1,
+                           source="direction: NIRN (000), stages are revisited; value assumed")
+    reentry_delay: int = param(12, "months before a declined or discontinued site may re-engage", ge=0, unit="months",
+                               source="direction: NIRN (000); value assumed")
+
+
+def init(m, sc) -> None:
+    m.stage = np.zeros(m.n, np.int8)
+    m.months_in_stage = np.zeros(m.n, np.int32)
+    m.adopted_month = np.full(m.n, -1, np.int32)  # first month in initial or full implementation (start-up)
+    m.full_month = np.full(m.n, -1, np.int32)  # first month in full implementation (competence)
+    m.engaged_month = np.full(m.n, -1, np.int32)  # first month in exploration
+    configure(m, sc)
+
+
+def configure(m, sc) -> None:
+    s = sc.stages
+    m._min_months = np.array([0, s.exploration, s.installation, s.initial, 0, 0, 0])
+
+
+# ------------------------------------------------------------------------------------- phase 4
+def pressures(m, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each logic's pressures, the site's own and shocks, combined; then sustainment's modifiers."""
+    lg = sc.logics
+    s = sc.stages
+    parts = []
+    if m._mech_on:
+        parts.append(mechanical.pressures(m, lg.mechanical))
+    if m._eco_on:
+        parts.append(ecological.pressures(m, lg.ecological))
+    if m._soc_on:
+        parts.append(social.pressures(m, lg.social))
+    # the site's own capacity moves it on; internal risks push it out (NASSS, source 003)
+    own_progress = s.progress * m.capacity if s.progress > 0 else None
+    own_abandon = None
+    if s.abandon > 0:
+        risk = ((1.0 - m.fit_eff) + (1.0 - m.competence) + m.fatigue + (1.0 - m.fidelity) * m._using) / 4.0
+        own_abandon = s.abandon * risk
+    parts.append(logics.Pressures(None, own_progress, own_abandon))
+    shock = shock_pressure(m, sc)
+    if shock is not None:
+        parts.append(logics.Pressures(None, None, shock * (1.0 - ecological.adaptive_capability(m))))
+    rule = lg.combine
+    engage = logics.combine([p.engage for p in parts if p.engage is not None], rule, m.n)
+    progress = logics.combine([p.progress for p in parts if p.progress is not None], rule, m.n)
+    abandon = logics.combine([p.abandon for p in parts if p.abandon is not None], rule, m.n)
+    if abandon.any():
+        abandon *= sustain_modifier(m, sc)
+        np.minimum(abandon, 1.0, out=abandon)
+    return engage, progress, abandon
+
+
+def sustain_modifier(m, sc) -> np.ndarray:
+    """Routinisation, visible benefit, champions and peers' support, multiplying the pressure to abandon."""
+    s = sc.stages
+    mod = np.where(m.champions > 0, 1.0, sc.workforce.no_champion_risk)
+    soc = sc.logics.social
+    if m._soc_on and soc.lateral_support > 0:
+        mod *= 1.0 - (soc.weight * soc.lateral_support) * m.nb_share
+    if m._soc_on and soc.norm_keep > 0:
+        norm = m.share_site >= soc.bandwagon_at  # per block: its own system's adopted share
+        if norm.any():
+            mod *= 1.0 - (soc.weight * soc.legitimacy * soc.norm_keep) * norm
+    if s.routinisation is not None:
+        full_for = np.where(m.stage == FULL, m.months_in_stage, 0)
+        mod /= 1.0 + full_for / s.routinisation
+    if s.feedback > 0:
+        mod *= 1.0 + s.feedback * (1.0 - 2.0 * m.seen) * m._using
+    return mod
+
+
+def shock_pressure(m, sc) -> np.ndarray | None:
+    """System-wide shocks this month (funding cut, policy change): abandonment pressure per site, or None.
+
+    Each block draws its monthly shock whether or not the month is listed (so a listed month does
+    not shift the stream: common random numbers). A shock's ``funding_cut`` removes that share of
+    the programme's remaining central capacity from then on.
+    """
+    sh = sc.shocks
+    if sh.rate <= 0 and not sh.months:
+        return None
+    listed = m.month in sh.months
+    hit = np.array([(g.random() < sh.rate) or listed for g in m._gens["shocks"]])
+    if not hit.any():
+        return None
+    if sh.funding_cut > 0:
+        m.cut_b = np.where(hit & m.programme_b, 1.0 - (1.0 - m.cut_b) * (1.0 - sh.funding_cut), m.cut_b)
+    if sh.severity <= 0:
+        return None
+    return np.repeat(np.where(hit, sh.severity, 0.0), m.N)
+
+
+# ------------------------------------------------------------------------------------- phase 5
+def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) -> None:
+    """Every site moves at most one stage, decided from the state at the start of the month.
+
+    Full implementation that is no longer faithful falls back to initial implementation first (no
+    draw). Then one uniform draw per site decides: engagement for sites outside the pipeline; for
+    sites in it, abandonment or moving on as competing risks (abandon if ``u < a``, move on if
+    ``a <= u < a + p``, both scaled down when ``a + p > 1``); for sites in full implementation,
+    discontinuing.
+    """
+    from . import delivery
+
+    u = m._draw("transitions")
+    st = m.stage
+    mis = m.months_in_stage
+    s = sc.stages
+    instant = sc.pipeline == "instant"
+    moved = []  # (indices, new stage)
+    if not instant and s.fidelity_for_full > 0:
+        slipped = np.flatnonzero((st == FULL) & (m.fidelity < s.fidelity_for_full))
+        moved.append((slipped, INITIAL))
+    else:
+        slipped = np.zeros(0, np.int64)
+    # engagement (first time, or re-entry after declining or discontinuing)
+    go = (st == NOT_ENGAGED) & (u < engage)
+    if s.reentry > 0:
+        go |= (st >= DECLINED) & (mis >= s.reentry_delay) & (u < engage * s.reentry)
+    go_idx = np.flatnonzero(go)
+    moved.append((go_idx, FULL if instant else EXPLORATION))
+    # in the pipeline: abandon or move on (competing risks, one draw)
+    pipe = np.flatnonzero((st >= EXPLORATION) & (st <= INITIAL))
+    if len(pipe):
+        s_ = st[pipe]
+        ready = mis[pipe] >= m._min_months[s_]
+        at_initial = s_ == INITIAL
+        ready &= ~at_initial | ((m.competence[pipe] >= s.competence_for_full) & (m.fidelity[pipe] >= s.fidelity_for_full))
+        p = progress[pipe] * ready
+        a = abandon[pipe]
+        total = a + p
+        over = total > 1.0
+        if over.any():
+            a = np.where(over, a / total, a)
+            p = np.where(over, p / total, p)
+        uu = u[pipe]
+        quit_ = uu < a
+        move = ~quit_ & (uu < a + p)
+        moved.append((pipe[quit_], np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
+        moved.append((pipe[move], s_[move] + 1))
+    full = np.flatnonzero(st == FULL)
+    if len(full):
+        stop = full[u[full] < abandon[full]]
+        if len(slipped):
+            stop = np.setdiff1d(stop, slipped, assume_unique=True)
+        moved.append((stop, DISCONTINUED))
+    changed = np.concatenate([idx for idx, _ in moved])
+    if len(changed):
+        for idx, dest in moved:
+            st[idx] = dest
+        month = m.month
+        engaged = changed[st[changed] == EXPLORATION]
+        m.adaptation[engaged] = 0.0
+        m.engaged_month[engaged[m.engaged_month[engaged] < 0]] = month
+        # starting to deliver: installation (or straight to full in an instant pipeline)
+        starting = go_idx if instant else changed[st[changed] == INSTALLATION]
+        starting = starting[~np.isin(starting, slipped)] if len(slipped) else starting
+        if len(starting):
+            m.fidelity[starting] = delivery.entry_fidelity(m, sc, starting)
+            trained = delivery.training_quality(m, starting) * (m.generation[starting] >= 1)
+            m.competence[starting] = np.maximum(m.competence[starting], sc.workforce.training * trained)
+            if instant:
+                m.adaptation[starting] = 0.0
+        up = changed[(st[changed] >= INITIAL) & (st[changed] <= FULL)]
+        m.adopted_month[up[m.adopted_month[up] < 0]] = month
+        full_now = changed[st[changed] == FULL]
+        m.full_month[full_now[m.full_month[full_now] < 0]] = month
+        mis[changed] = -1
+    mis += 1

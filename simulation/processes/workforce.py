@@ -1,0 +1,119 @@
+"""Phase 2, the workforce: turnover, champions, competence, site capacity and change fatigue.
+
+People carry an innovation (NSPCC, source 001: "evidence on outcomes does not help you implement
+programmes, people do"). Each month:
+
+* **Turnover** (annual share of staff leaving, a site trait): leavers take competence with them,
+  except what the replication package passes to their successors (manuals, onboarding, shadowing:
+  Scaling What Works, source 002). Champions leave too; losing the last one can push a site back a
+  stage, the "single point of failure" of source 001. A site with no champion may gain one, the
+  more likely the stronger its leadership.
+* **Competence** (staff's tacit know-how, 0-1) starts, for a site the programme trained, at
+  ``training`` times the quality of its training when it starts delivering (NIRN's training
+  driver, source 000). By doing, it moves towards the level the site's own capacity can hold
+  (supervision, staff time, data: NIRN's organisational drivers); the programme's coaching of
+  supported sites (diluted one step per train-the-trainer generation), audits and collaboratives
+  (source 003) lift it above that level, and once they stop it erodes back towards it (NIRN: skilled
+  practice needs continuing coaching; the "voltage drop" of the Dynamic Sustainability Framework).
+* **Capacity** (resources, staff time, data systems; NIRN's implementation drivers, source 000) is
+  state: coaching and fidelity assessment build it while a site is supported or audited; without
+  them it decays back towards the site's own baseline (the trait ``capacity``).
+* **Change fatigue** moves towards a level set by the number of concurrent initiatives, higher in
+  low-capacity sites (Matching Michigan, in Greenhalgh & Papoutsi 2019, source 004).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schema import CALIBRATED, Section, param
+from .stages import FULL, INITIAL, INSTALLATION
+
+
+class Workforce(Section):
+    """Staff turnover, champions, competence, site capacity and change fatigue."""
+
+    turnover: bool = param(True, "staff turnover removes competence and champions")
+    training: float = param(0.3, "competence a site trained by the programme has when it starts delivering (installation)",
+                            ge=0, le=1, source="direction: NIRN training driver (000); value assumed")
+    learning: float = param(0.04, "monthly share of the gap between competence and the site's capacity closed by doing",
+                            ge=0, le=1, unit="/month", source=CALIBRATED)
+    champion_recruit: float = param(0.05, "monthly probability (times leadership) that a site with no champion gains one",
+                                    ge=0, le=1, unit="/month", source="direction: NSPCC (001); value assumed")
+    no_champion_risk: float = param(2.0, "multiplier on the pressure to abandon of a site with no champion", ge=0, le=10,
+                                    source="direction: NSPCC (001), single point of failure; value assumed")
+    fallback: float = param(0.3, "probability of falling back a stage when the last champion leaves", ge=0, le=1,
+                            source="direction: NSPCC (001); value assumed")
+    capacity_build: float = param(0.03, "monthly share of the gap to full capacity that support or an audit builds",
+                                  ge=0, le=1, unit="/month", source="direction: NIRN implementation drivers (000); value assumed")
+    capacity_decay: float = param(0.02, "monthly share of built capacity lost without support (back towards the site's own)",
+                                  ge=0, le=1, unit="/month", source="direction: NIRN (000), Scaling What Works (002); value assumed")
+    concurrent_initiatives: int = param(0, "other initiatives competing for the same staff", ge=0, le=100,
+                                        source="direction: Matching Michigan (004); value assumed")
+    fatigue_per_initiative: float = param(0.15, "change fatigue each concurrent initiative adds", ge=0, le=1,
+                                          source="direction: Matching Michigan (004); value assumed")
+
+
+def init(m, sc) -> None:
+    """Competence, capacity (from the trait), fatigue and the turnover rates."""
+    m.monthly_turnover = 1.0 - (1.0 - m.turnover) ** (1.0 / 12.0)
+    m._log_stay = np.log1p(-np.minimum(m.monthly_turnover, 1.0 - 1e-12))
+    m.competence = np.zeros(m.n)
+    m.capacity = m.capacity0.copy()
+    m.fatigue = np.zeros(m.n)
+    configure(m, sc)
+
+
+def configure(m, sc) -> None:
+    """Fatigue targets from the scenario's concurrent initiatives (also on switch)."""
+    wf = sc.workforce
+    m.fatigue_target = np.minimum(1.0, wf.concurrent_initiatives * wf.fatigue_per_initiative * (1.5 - 0.5 * m.capacity0))
+
+
+def step(m, sc) -> None:
+    """Turnover and champions, learning and coaching, capacity, fatigue (sources 000-004)."""
+    wf = sc.workforce
+    pkg = sc.strategy.replication_package
+    if wf.turnover:
+        u = m._draw("turnover", rows=2)
+        # competence walks out with leavers; the replication package onboards their successors
+        m.competence *= 1.0 - m.monthly_turnover * (1.0 - pkg)
+        has = m.champions > 0
+        lose = has & (u[0] < -np.expm1(m.champions * m._log_stay))
+        m.champions[lose] -= 1
+        last = lose & (m.champions == 0) & (m.stage >= INITIAL) & (m.stage <= FULL)
+        back = last & (u[1] < wf.fallback * (1.0 - pkg))
+        if back.any() and sc.pipeline == "staged":  # an instant pipeline has no stage to fall back to
+            m.stage[back] -= 1  # full -> initial, initial -> installation
+            m.months_in_stage[back] = 0
+        recruit = ~has & (u[1] < wf.champion_recruit * m.leadership)
+        m.champions[recruit] = 1
+    using = m._using_now()
+    c = m.competence
+    # learning by doing, up to what the site's own capacity (supervision, time, data) can hold; skill
+    # above that level, lifted by coaching, erodes back towards it once coaching stops
+    c += wf.learning * (m.capacity - c) * using
+    col = sc.strategy.collaborative
+    if col.enabled and m.month >= col.start:
+        # facilitated shared learning while the programme is funded; the ties themselves stay
+        c += col.learning * (1.0 - c) * (m.member & m.funded_site & using)
+    mech = sc.logics.mechanical
+    built = m.supported
+    if m._mech_on and m.supported.any():
+        # the programme's coaching, one step of dilution per train-the-trainer generation
+        c += (mech.weight * mech.skill) * m.dilution * (1.0 - c) * (m.supported & using)
+    if m.audited is not None:
+        c += (mech.skill * m.dilution) * (1.0 - c) * m.audited
+        built = built | m.audited
+    np.minimum(c, 1.0, out=c)
+    np.maximum(c, 0.0, out=c)
+    cap = m.capacity
+    if wf.capacity_build > 0 or wf.capacity_decay > 0:
+        cap += np.where(built, wf.capacity_build * (1.0 - cap), wf.capacity_decay * (m.capacity0 - cap))
+    if wf.concurrent_initiatives > 0 or m.fatigue.any():
+        m.fatigue += 0.1 * (m.fatigue_target - m.fatigue)
+
+
+def delivering(stage: np.ndarray) -> np.ndarray:
+    """Sites delivering the programme in some form: installation, initial or full implementation."""
+    return (stage >= INSTALLATION) & (stage <= FULL)
