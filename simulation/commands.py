@@ -29,3 +29,7 @@ from .figures import register as _figures  # noqa: E402
 from .reference import register as _reference  # noqa: E402
 
 REGISTRY += [_figures, _reference]
+
+from .patterns_cli import register as _patterns  # noqa: E402
+
+REGISTRY.append(_patterns)

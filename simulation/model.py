@@ -177,12 +177,26 @@ class SpreadModel(mesa.Model):
         """Number of true entries of a site mask in each block."""
         if self.R == 1:  # count_nonzero along an axis is ten times slower than over a flat array
             return np.array([np.count_nonzero(mask)])
-        return np.count_nonzero(mask.reshape(self.R, self.N), axis=1)
+        N = self.N
+        if N >= 1000:  # large blocks: one flat count per block (40x faster than an axis sum at 100,000)
+            return np.array([np.count_nonzero(mask[b * N:(b + 1) * N]) for b in range(self.R)])
+        return mask.reshape(self.R, N).sum(axis=1)
 
     def _top_k(self, mask: np.ndarray, k) -> np.ndarray:
         """Indices of at most ``k`` sites per block (``k`` a number or one per block) in ``mask``,
         those with the best (lowest) priority rank."""
         order = self._order
+        if self.R == 1 or self.N >= 1000:  # large blocks: the first k of each block's ordered candidates
+            ks = np.broadcast_to(np.asarray(k), (self.R,))
+            N = self.N
+            parts = []
+            for b in range(self.R):
+                kb = int(ks[b])
+                if kb <= 0:
+                    continue
+                ob = order[b * N:(b + 1) * N]
+                parts.append(ob[mask[ob]][:kb])
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
         m = mask[order].reshape(self.R, self.N)
         chosen = m & (np.cumsum(m, axis=1) <= np.reshape(k, (-1, 1)))
         return order[chosen.ravel()]

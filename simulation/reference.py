@@ -47,9 +47,10 @@ SECTION_INTRO = {
     "sites": "The sites (schools, practices, ICUs, local authorities...): how many, their groups and traits.",
     "sites.traits": "Distributions each site trait is drawn from, for sites the site table does not describe.",
     "network": "The ties between sites through which peers influence each other.",
-    "stages": "Implementation stages (NIRN): minimum months in each before moving on.",
+    "stages": "Implementation stages (NIRN): minimum months in each, what full implementation needs, and what keeps a site going.",
     "logics": "The three logics of spread (Greenhalgh & Papoutsi, source 004) and how their pressures combine.",
-    "forces": "Forces inside a site that act whatever logic is on.",
+    "workforce": "Staff turnover, champions, competence, site capacity and change fatigue.",
+    "delivery": "Fidelity to the core components: where it starts and how it drifts.",
     "strategy": "The scale-up strategy: what the programme does.",
     "strategy.seeding": "Which sites start (the seeds, at month 0) and the order in which the programme invites the rest.",
     "strategy.support": "The central programme's support: how many sites at once, for how long, at what cost.",
@@ -58,7 +59,7 @@ SECTION_INTRO = {
     "strategy.assurance": "An assurance loop: regular audit and coaching that repair fidelity drift.",
     "strategy.collaborative": "Breakthrough collaboratives: cohorts of sites linked by new lateral ties, learning together.",
     "shocks": "System-wide shocks (funding cuts, policy change).",
-    "outputs": "How outcomes are measured.",
+    "outcomes": "What the programme does for the people served, the counterfactual arm, and how outcomes are measured.",
 }
 
 
@@ -209,7 +210,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[list[str]]:
                 doc = _CITATION.sub("", doc).rstrip(" ,")
             lo, hi, integer = TRAIT_RANGES[name]
             values = f"{'whole numbers' if integer else 'values'} clipped to [{lo:g}, {hi:g}]"
-            rng = "a distribution (see below)" + ("; or `centrality`" if name == "prestige" else "") + f"; {values}"
+            rng = "a distribution (see below)" + ("; or `centrality`, `mixed`" if name == "prestige" else "") + f"; {values}"
             rows.append([f"`{key}`", doc, "", _default(field), rng, "; ".join(cites)])
             continue
         rows.append([f"`{key}`", meaning, _extra(field, "unit"), _default(field), _range(field), source])

@@ -255,23 +255,6 @@ class Scenario(_Section):
     sensitivity: dict[str, Any] | None = Field(None, description="sensitivity analysis: see docs")
     calibration: dict[str, Any] | None = Field(None, description="calibration: see docs")
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> "Scenario":
-        groups = set(self.sites.groups)
-        w = self.strategy.waves
-        if w.order and self.sites.file is None:
-            unknown = [g for g in w.order if g not in groups]
-            if unknown:
-                raise ValueError(f"strategy.waves.order names no group of sites.groups: {', '.join(unknown)}")
-            missing = [g for g in groups if g not in w.order]
-            if missing:
-                raise ValueError(f"strategy.waves.order must list every group once; missing: {', '.join(missing)}")
-        if self.sites.file is None:
-            unknown = [g for g in self.strategy.support.reserve if g not in groups]
-            if unknown:
-                raise ValueError(f"strategy.support.reserve names no group of sites.groups: {', '.join(unknown)}")
-        return self
-
     # where the scenario came from; not part of the schema
     _source: str = "<python>"
     _base_dir: str = "."
@@ -379,10 +362,35 @@ def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".") ->
         raise InputError(_problems_from(err, source)) from None
     sc._source = str(source)
     sc._base_dir = str(base_dir)
-    problems = _check_strategies(sc, raw)
+    problems = _check_groups(sc) + _check_strategies(sc, raw)
     if problems:
         raise InputError(problems)
     return sc
+
+
+def _check_groups(sc: Scenario) -> list[Problem]:
+    """Strategy settings that name groups must name groups the sites have (when the scenario lists
+    them; a site table's groups are checked once it is read)."""
+    if sc.sites.file is not None:
+        return []
+    groups = list(sc.sites.groups)
+    out = []
+    w = sc.strategy.waves
+    unknown = [g for g in w.order if g not in groups]
+    if unknown:
+        out.append(Problem(sc.source, "strategy.waves.order", f"names no group of sites.groups: {', '.join(unknown)} "
+                                                              f"(groups: {', '.join(groups)})"))
+    elif w.order:
+        missing = [g for g in groups if g not in w.order]
+        if missing:
+            out.append(Problem(sc.source, "strategy.waves.order", f"must list every group once; missing: {', '.join(missing)}"))
+    unknown = [g for g in sc.strategy.support.reserve if g not in groups]
+    if unknown:
+        out.append(Problem(sc.source, "strategy.support.reserve", f"names no group of sites.groups: {', '.join(unknown)} "
+                                                                  f"(groups: {', '.join(groups)})"))
+    if sc.strategy.seeding.rule == "by_group" and sc.strategy.seeding.group not in groups:
+        out.append(Problem(sc.source, "strategy.seeding.group", f"by_group needs one of the groups: {', '.join(groups)}"))
+    return out
 
 
 def _non_text_keys(raw: Any, path: str = "") -> list[tuple[str, str]]:

@@ -182,7 +182,7 @@ def test_attributable_benefit_is_benefit_beyond_trend_and_unaided_spread():
 
 # ------------------------------------------------------------------------------------ mechanisms
 def test_dependency_fades_with_time_since_support_and_with_what_a_site_built():
-    s = sc(**{"sites.n": 6, "months": 1, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
+    s = sc(**{"sites.n": 6, "months": 30, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
     m = SpreadModel(s, 1, agents=False)
     m.ever_supported[:] = True
     m.supported[:] = [True, False, False, False, False, False]
@@ -521,7 +521,9 @@ def test_stages_and_reentry_are_all_visited():
 
 def test_stage_minimums_are_short_and_start_up_needs_them():
     s = sc(**{"sites.n": 200, "months": 40, "strategy.seeding.n": 0})
-    assert s.stages.exploration + s.stages.installation + s.stages.initial <= 8  # the 2-4 years must emerge
+    # a few months each, under a year together: the two to four years to full implementation must emerge
+    assert max(s.stages.exploration, s.stages.installation, s.stages.initial) <= 4
+    assert s.stages.exploration + s.stages.installation + s.stages.initial < 12
     m = run(s, seed=1).model
     first = m.adopted_month[m.adopted_month >= 0]
     assert first.size and first.min() >= 1 + s.stages.exploration + s.stages.installation

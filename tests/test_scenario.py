@@ -128,3 +128,75 @@ def test_fuzz_yaml_text_round_trip(tmp_path_factory, doc):
         load_scenario(path)
     except InputError as err:
         assert all(p.source == str(path) for p in err.problems)
+
+
+# ------------------------------------------------------------------------- v2: groups and sources
+def test_group_sizes_that_do_not_add_up_are_refused():
+    (msg,) = problems({"sites": {"n": 100, "groups": {"a": {"n": 30}, "b": {"n": 60}}}})
+    assert "sites" in msg and "add up to 90 but sites.n is 100" in msg
+    (msg,) = problems({"sites": {"groups": {"a": 0.5, "b": 0.4}}})
+    assert "must add up to 1" in msg
+    (msg,) = problems({"sites": {"groups": {"a": {"n": 30}, "b": 0.5}}})
+    assert "not a mix" in msg
+
+
+def test_wave_order_and_reserve_must_name_existing_groups():
+    raw = {"sites": {"groups": {"rural": 0.4, "urban": 0.6}},
+           "strategy": {"waves": {"every": 12, "order": ["rural", "suburban"]}, "support": {"reserve": {"coastal": 2}}}}
+    msgs = "\n".join(problems(raw))
+    assert "strategy.waves.order: names no group of sites.groups: suburban" in msgs
+    assert "strategy.support.reserve: names no group of sites.groups: coastal" in msgs
+    (msg,) = problems({"sites": {"groups": {"rural": 0.4, "urban": 0.6}}, "strategy": {"waves": {"every": 12, "order": ["rural"]}}})
+    assert "missing: urban" in msg
+
+
+def test_per_group_traits_for_a_group_the_site_table_lacks_are_refused(tmp_path):
+    from simulation import SpreadModel
+
+    table = write(tmp_path / "sites.csv", "site,group\na,north\nb,north\nc,south\n")
+    s = write(tmp_path / "s.yaml", "sites:\n  file: sites.csv\n  groups:\n    east: {share: 1.0, traits: {fit: {dist: constant, value: 0.9}}}\n"
+              "network: {type: none}\nstrategy: {seeding: {n: 0}}\n")
+    assert table.exists()
+    with pytest.raises(InputError) as exc:
+        SpreadModel(load_scenario(s), 1, agents=False)
+    (p,) = exc.value.problems
+    assert p.field == "sites.groups" and "'east'" in p.message and "north, south" in p.message
+
+
+def test_every_model_rate_says_where_its_value_comes_from():
+    """'number: ...', 'direction: ...; value assumed' or 'calibrated: docs/validation.md'."""
+    from pydantic import BaseModel
+
+    from simulation.schema import CALIBRATED, SOURCE_KINDS
+
+    sections = {"stages": None, "workforce": None, "delivery": None, "outcomes": None, "logics.mechanical": None,
+                "logics.ecological": None, "logics.social": None}
+    missing, malformed = [], []
+    for path in sections:
+        model = Scenario
+        for key in path.split("."):
+            model = model.model_fields[key].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for name, field in model.model_fields.items():
+            extra = field.json_schema_extra or {}
+            source = extra.get("source", "")
+            is_rate = field.annotation in (float, float | None) and name != "weight"
+            if source and not source.startswith(SOURCE_KINDS):
+                malformed.append(f"{path}.{name}: {source}")
+            if source.startswith("direction:") and "value" not in source:
+                malformed.append(f"{path}.{name}: a direction must say the value is assumed ({source})")
+            if is_rate and not source:
+                missing.append(f"{path}.{name}")
+    assert not malformed, malformed
+    assert not missing, missing
+    calibrated = [p for p in ("stages.abandon", "logics.mechanical.dependency", "delivery.drift")
+                  if getattr(default_field(p), "json_schema_extra")["source"] == CALIBRATED]
+    assert len(calibrated) == 3
+
+
+def default_field(path: str):
+    model = Scenario
+    keys = path.split(".")
+    for key in keys[:-1]:
+        model = model.model_fields[key].annotation
+    return model.model_fields[keys[-1]]

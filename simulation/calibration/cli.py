@@ -53,6 +53,12 @@ def cmd_calibrate(args) -> int:
     finally:
         if client is not None:
             client.close()
+    if getattr(cal, "is_patterns", False):  # fitted to published patterns, not to data
+        if not args.quiet:
+            print(cal.summary_text())
+            print(f"wrote {out}/: posterior.csv, intervals.csv, populations.csv, patterns.csv, calibration.json, "
+                  f"summary.txt" + ("" if args.no_plot else ", marginals.png"))
+        return 0
     if not args.quiet:
         print(cal.summary_text())
         chk = cal.check()

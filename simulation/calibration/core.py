@@ -515,6 +515,11 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
         scenario = load_scenario(scenario)
     spec = calibration_spec(scenario, params=params, method=method, seed=seed,
                             data=str(data) if isinstance(data, (str, Path)) else None, **settings)
+    if spec.patterns and data is None:
+        from .patterns import calibrate_patterns
+
+        return calibrate_patterns(scenario, spec, spec.patterns, spec.pattern_replicates, executor=executor,
+                                  workers=workers, client=client, progress=progress)
     if data is None:
         from .spec import resolve_data_path
 

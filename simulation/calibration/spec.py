@@ -44,7 +44,8 @@ PRIOR_DISTS: dict[str, tuple[str, ...]] = {
 }
 """Prior families and the keys each needs besides ``low`` and ``high`` (all priors are bounded)."""
 
-SECTION_KEYS = ("data", "targets", "holdout", "parameters", "method", "abc", "optimize", "draws", "seed")
+SECTION_KEYS = ("data", "patterns", "pattern_replicates", "targets", "holdout", "parameters", "method", "abc",
+                "optimize", "draws", "seed")
 ABC_KEYS = ("population", "generations", "min_epsilon", "max_simulations", "max_minutes", "min_acceptance")
 OPTIMIZE_KEYS = ("trials", "replicates", "batch")
 METHODS = ("abc", "optimize")
@@ -181,6 +182,8 @@ class CalibrationSpec:
     draws: int = 100
     seed: int = 0
     source: str = "<python>"
+    patterns: tuple[str, ...] | None = None  # published patterns to fit instead of data (simulation.patterns)
+    pattern_replicates: dict | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -196,6 +199,7 @@ class CalibrationSpec:
             "holdout": self.holdout, "method": self.method,
             "abc": self.abc.__dict__, "optimize": self.optimize.__dict__,
             "draws": self.draws, "seed": self.seed,
+            "patterns": list(self.patterns) if self.patterns else None,
         }
 
 
@@ -456,10 +460,22 @@ def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, *
         replicates=_int(o_raw, "replicates", 5, src, "calibration.optimize", probs, lo=1),
         batch=_int(o_raw, "batch", 4, src, "calibration.optimize", probs, lo=1),
     )
+    patterns = reps = None
+    if raw.get("patterns") is not None:
+        from .patterns import pattern_names, replicates_of
+
+        try:
+            patterns = pattern_names(raw["patterns"], src)
+            reps = replicates_of(raw.get("pattern_replicates"), src)
+        except InputError as err:
+            probs.extend(err.problems)
+        if raw.get("data") is not None:
+            probs.append(Problem(src, "calibration.data", "give data or patterns to fit, not both"))
     if probs:
         raise InputError(probs)
     return CalibrationSpec(parameters=tuple(priors), data=data, targets=targets, holdout=holdout, method=method,
-                           abc=abc, optimize=opt, draws=draws, seed=seed, source=src)
+                           abc=abc, optimize=opt, draws=draws, seed=seed, source=src, patterns=patterns,
+                           pattern_replicates=reps)
 
 
 def describe(spec: CalibrationSpec) -> str:

@@ -50,6 +50,20 @@ def pressures(m, par: Mechanical) -> Pressures:
     if par.dependency > 0:
         left = m.ever_supported & ~m.supported
         if left.any():
-            fade = np.exp(-m.since_support / par.dependency_fade)
+            fade = _fade_table(par.dependency_fade, m.months)[np.minimum(m.since_support, m.months)]
             abandon = (w * par.dependency) * (1.0 - m.competence * m.capacity) * fade * left
     return Pressures(engage, progress, abandon)
+
+
+_FADE: dict = {}
+
+
+def _fade_table(tau: float, months: int) -> np.ndarray:
+    """``exp(-t / tau)`` for t = 0..months (a look-up is cheaper than ``exp`` over every site)."""
+    key = (tau, months)
+    table = _FADE.get(key)
+    if table is None:
+        if len(_FADE) > 64:
+            _FADE.clear()
+        table = _FADE[key] = np.exp(-np.arange(months + 1) / tau)
+    return table

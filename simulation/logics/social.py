@@ -49,7 +49,7 @@ class Social(Section):
     norm_keep: float = param(0.5, "share of the pressure to abandon removed once adopting is the norm (times legitimacy)",
                              ge=0, le=1, source=CALIBRATED)
     progress: float = param(0.05, "monthly progress pressure when all neighbours are users", ge=0, le=1, unit="/month",
-                            source="direction: lateral support (004); value assumed")
+                            source=CALIBRATED)
     lateral_support: float = param(0.6, "share of abandonment pressure removed when all neighbours are users", ge=0, le=1,
                                    source="direction: THIS Institute (003), Keystone (004); value assumed")
     abandon: float = param(0.005, "monthly abandonment pressure with no peer support", ge=0, le=1, unit="/month",

@@ -49,11 +49,11 @@ class Stages(Section):
     """Implementation stages (NIRN): minimum months in each, what full implementation needs, and
     the forces that move a site on, keep it going or make it stop."""
 
-    exploration: int = param(1, "minimum months in exploration", ge=0, unit="months",
-                             source="direction: NIRN (000), stages take time; value assumed")
-    installation: int = param(2, "minimum months in installation", ge=0, unit="months",
-                              source="direction: NIRN (000); value assumed")
-    initial: int = param(3, "minimum months in initial implementation", ge=0, unit="months",
+    exploration: int = param(3, "minimum months in exploration", ge=0, unit="months",
+                             source="direction: NIRN (000), exploration takes months of assessing fit and readiness; value assumed")
+    installation: int = param(4, "minimum months in installation", ge=0, unit="months",
+                              source="direction: NIRN (000), installation builds the infrastructure; value assumed")
+    initial: int = param(2, "minimum months in initial implementation", ge=0, unit="months",
                          source="direction: NIRN (000); value assumed")
     competence_for_full: float = param(0.6, "competence needed for full implementation", ge=0, le=1,
                                        source="direction: NIRN (000), full implementation is skilled use; value assumed")
@@ -177,11 +177,14 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
     s = sc.stages
     instant = sc.pipeline == "instant"
     moved = []  # (indices, new stage)
+    full_mask = st == FULL
+    slipped_mask = None
     if not instant and s.fidelity_for_full > 0:
-        slipped = np.flatnonzero((st == FULL) & (m.fidelity < s.fidelity_for_full))
-        moved.append((slipped, INITIAL))
-    else:
-        slipped = np.zeros(0, np.int64)
+        slipped_mask = full_mask & (m.fidelity < s.fidelity_for_full)
+        if slipped_mask.any():
+            moved.append((np.flatnonzero(slipped_mask), INITIAL))
+        else:
+            slipped_mask = None
     # engagement (first time, or re-entry after declining or discontinuing)
     go = (st == NOT_ENGAGED) & (u < engage)
     if s.reentry > 0:
@@ -194,7 +197,9 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
         s_ = st[pipe]
         ready = mis[pipe] >= m._min_months[s_]
         at_initial = s_ == INITIAL
-        ready &= ~at_initial | ((m.competence[pipe] >= s.competence_for_full) & (m.fidelity[pipe] >= s.fidelity_for_full))
+        if at_initial.any():
+            ip = pipe[at_initial]
+            ready[at_initial] &= (m.competence[ip] >= s.competence_for_full) & (m.fidelity[ip] >= s.fidelity_for_full)
         p = progress[pipe] * ready
         a = abandon[pipe]
         total = a + p
@@ -207,32 +212,30 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
         move = ~quit_ & (uu < a + p)
         moved.append((pipe[quit_], np.where(s_[quit_] <= INSTALLATION, DECLINED, DISCONTINUED)))
         moved.append((pipe[move], s_[move] + 1))
-    full = np.flatnonzero(st == FULL)
-    if len(full):
-        stop = full[u[full] < abandon[full]]
-        if len(slipped):
-            stop = np.setdiff1d(stop, slipped, assume_unique=True)
-        moved.append((stop, DISCONTINUED))
+    stop = full_mask & (u < abandon)
+    if slipped_mask is not None:
+        stop &= ~slipped_mask
+    moved.append((np.flatnonzero(stop), DISCONTINUED))
     changed = np.concatenate([idx for idx, _ in moved])
     if len(changed):
         for idx, dest in moved:
             st[idx] = dest
         month = m.month
-        engaged = changed[st[changed] == EXPLORATION]
+        new_stage = st[changed]
+        engaged = changed[new_stage == EXPLORATION]
         m.adaptation[engaged] = 0.0
         m.engaged_month[engaged[m.engaged_month[engaged] < 0]] = month
         # starting to deliver: installation (or straight to full in an instant pipeline)
-        starting = go_idx if instant else changed[st[changed] == INSTALLATION]
-        starting = starting[~np.isin(starting, slipped)] if len(slipped) else starting
+        starting = go_idx if instant else changed[new_stage == INSTALLATION]
         if len(starting):
             m.fidelity[starting] = delivery.entry_fidelity(m, sc, starting)
             trained = delivery.training_quality(m, starting) * (m.generation[starting] >= 1)
             m.competence[starting] = np.maximum(m.competence[starting], sc.workforce.training * trained)
             if instant:
                 m.adaptation[starting] = 0.0
-        up = changed[(st[changed] >= INITIAL) & (st[changed] <= FULL)]
+        up = changed[(new_stage >= INITIAL) & (new_stage <= FULL)]
         m.adopted_month[up[m.adopted_month[up] < 0]] = month
-        full_now = changed[st[changed] == FULL]
+        full_now = changed[new_stage == FULL]
         m.full_month[full_now[m.full_month[full_now] < 0]] = month
         mis[changed] = -1
     mis += 1
