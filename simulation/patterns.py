@@ -78,6 +78,7 @@ class Pattern:
     high: float
     statistic: Callable[[SpreadModel, int], float]
     tolerance: str
+    needs_counterfactual: bool = False
 
     def passes(self, value: float) -> bool:
         return bool(np.isfinite(value) and self.low <= value <= self.high)
@@ -238,6 +239,8 @@ def simulate(patterns: tuple[Pattern, ...] = PATTERNS, *, replicates: int | dict
         sc = scenario_of(group[0], root)
         if overrides:
             sc = sc.with_overrides(overrides, label="patterns")
+        if not any(p.needs_counterfactual for p in group):
+            sc = sc.with_overrides({"outcomes.counterfactual": False}, label="patterns")  # not measured: half the work
         reps = replicates.get(path, 20) if isinstance(replicates, dict) else int(replicates)
         seeds = [seed + r for r in range(reps)]
         m = SpreadModel(sc, seeds, agents=False, history=True).run_model()
