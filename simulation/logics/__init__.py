@@ -26,7 +26,7 @@ def combine(parts: list[np.ndarray], rule: str, n: int) -> np.ndarray:
     """Combine weighted pressures into one monthly probability per site.
 
     ``independent``: ``1 - prod(1 - p_i)``, as if each pressure were an independent chance of
-    moving in the month (the default, MODEL.md). ``additive``: ``min(1, sum p_i)``, the hazard of
+    moving in the month (the default, MODEL.md); each part must already lie in [0, 1]. ``additive``: ``min(1, sum p_i)``, the hazard of
     the Bass model ``p + qF`` exactly (Bass 1969).
     """
     if not parts:
@@ -39,7 +39,10 @@ def combine(parts: list[np.ndarray], rule: str, n: int) -> np.ndarray:
         for p in parts[2:]:
             out += p
         return np.minimum(out, 1.0, out=out)
-    stay = 1.0 - np.minimum(parts[0], 1.0)
+    # every logic returns probabilities in [0, 1] (each keeps its own within bounds), so no clipping
+    stay = 1.0 - parts[0]
+    tmp = np.empty_like(stay)
     for p in parts[1:]:
-        stay *= 1.0 - np.minimum(p, 1.0)
+        np.subtract(1.0, p, out=tmp)
+        stay *= tmp
     return np.subtract(1.0, stay, out=stay)

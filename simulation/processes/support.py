@@ -325,8 +325,12 @@ def allocate(m, sc) -> None:
     new_trainee = (kind == TRAINER) & (prev != TRAINER)
     if new_trainee.any():
         _trainer_generation(m, kind == TRAINER, new_trainee, ttt.trainees)
-    if ttt.enabled and ttt.dilution > 0 and (new_central.any() or new_trainee.any()):
-        m.dilution = (1.0 - ttt.dilution) ** np.maximum(m.generation - 1, 0).astype(np.float64)
+    if ttt.enabled and ttt.dilution > 0:
+        changed = np.flatnonzero(new_central | new_trainee)
+        if len(changed):
+            if np.isscalar(m.dilution):
+                m.dilution = np.ones(m.n)
+            m.dilution[changed] = (1.0 - ttt.dilution) ** np.maximum(m.generation[changed] - 1, 0).astype(np.float64)
     m.support_kind = kind
     m.supported = kind > 0
     m.ever_supported |= m.supported
@@ -395,22 +399,20 @@ def _trainer_generation(m, trainees: np.ndarray, new: np.ndarray, per_trainer: i
     Trainees and trainers are matched in the programme's order: the k-th trainee of a block (by
     priority) is trained by its (k // trainees)-th trainer (wrapping round if trainers were lost).
     """
-    R, N = m.R, m.N
-    order = m._order.reshape(R, N)
-    tm = m.trainer[order]
-    sm = trainees[order]
-    pos = np.cumsum(sm, axis=1) - 1  # each trainee's position among its block's trainees
-    n_tr = tm.sum(axis=1)
-    trainer_sites = order[tm]  # block by block, in priority order within a block
-    start = np.cumsum(n_tr) - n_tr
-    rows, cols = np.nonzero(sm & new[order])
-    gen = np.ones(len(rows), np.int16)
-    has = n_tr[rows] > 0
-    if has.any():
-        r, c = rows[has], cols[has]
-        j = (pos[r, c] // max(per_trainer, 1)) % n_tr[r]
-        gen[has] = m.generation[trainer_sites[start[r] + j]] + 1
-    m.generation[order[rows, cols]] = gen
+    N = m.N
+    for b in range(m.R):
+        order = m._order[b * N:(b + 1) * N]
+        sel = new[order]
+        if not sel.any():
+            continue
+        tr = order[m.trainer[order]]  # the block's trainers, in priority order
+        pos = np.cumsum(trainees[order]) - 1  # each trainee's position among the block's trainees
+        sites = order[sel]
+        if len(tr):
+            j = (pos[sel] // max(per_trainer, 1)) % len(tr)
+            m.generation[sites] = m.generation[tr[j]] + 1
+        else:
+            m.generation[sites] = 1
 
 
 def _form_collaboratives(m, sc) -> None:

@@ -130,11 +130,18 @@ def sustain_modifier(m, sc) -> np.ndarray:
         norm = m.share_site >= soc.bandwagon_at  # per block: its own system's adopted share
         if norm.any():
             mod *= 1.0 - (soc.weight * soc.legitimacy * soc.norm_keep) * norm
+    tmp = np.empty_like(mod)
     if s.routinisation is not None:
-        full_for = np.where(m.stage == FULL, m.months_in_stage, 0)
-        mod /= 1.0 + full_for / s.routinisation
+        np.multiply(m.months_in_stage, m.stage == FULL, out=tmp)
+        tmp *= 1.0 / s.routinisation
+        tmp += 1.0
+        mod /= tmp
     if s.feedback > 0:
-        mod *= 1.0 + s.feedback * (1.0 - 2.0 * m.seen) * m._using
+        np.multiply(m.seen, -2.0 * s.feedback, out=tmp)
+        tmp += s.feedback
+        tmp *= m._using
+        tmp += 1.0
+        mod *= tmp
     return mod
 
 

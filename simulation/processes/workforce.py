@@ -92,24 +92,38 @@ def step(m, sc) -> None:
     c = m.competence
     # learning by doing, up to what the site's own capacity (supervision, time, data) can hold; skill
     # above that level, lifted by coaching, erodes back towards it once coaching stops
-    c += wf.learning * (m.capacity - c) * using
+    gap = m.capacity - c
+    gap *= using
+    gap *= wf.learning
+    c += gap
     col = sc.strategy.collaborative
     if col.enabled and m.month >= col.start:
         # facilitated shared learning while the programme is funded; the ties themselves stay
         c += col.learning * (1.0 - c) * (m.member & m.funded_site & using)
     mech = sc.logics.mechanical
     built = m.supported
-    if m._mech_on and m.supported.any():
+    if m._mech_on and mech.skill > 0:
         # the programme's coaching, one step of dilution per train-the-trainer generation
-        c += (mech.weight * mech.skill) * m.dilution * (1.0 - c) * (m.supported & using)
+        idx = np.flatnonzero(m.supported & using)
+        if len(idx):
+            q = m.dilution if np.isscalar(m.dilution) else m.dilution[idx]
+            c[idx] += (mech.weight * mech.skill) * q * (1.0 - c[idx])
     if m.audited is not None:
-        c += (mech.skill * m.dilution) * (1.0 - c) * m.audited
+        idx = np.flatnonzero(m.audited)
+        q = m.dilution if np.isscalar(m.dilution) else m.dilution[idx]
+        c[idx] += (mech.skill * q) * (1.0 - c[idx])
         built = built | m.audited
     np.minimum(c, 1.0, out=c)
     np.maximum(c, 0.0, out=c)
     cap = m.capacity
     if wf.capacity_build > 0 or wf.capacity_decay > 0:
-        cap += np.where(built, wf.capacity_build * (1.0 - cap), wf.capacity_decay * (m.capacity0 - cap))
+        # built up while supported or audited; back towards the site's own capacity otherwise
+        idx = np.flatnonzero(built)
+        before = cap[idx]
+        tmp = m.capacity0 - cap
+        tmp *= wf.capacity_decay
+        cap += tmp
+        cap[idx] = before + wf.capacity_build * (1.0 - before)
     if wf.concurrent_initiatives > 0 or m.fatigue.any():
         m.fatigue += 0.1 * (m.fatigue_target - m.fatigue)
 
