@@ -160,7 +160,10 @@ def test_simple_contagion_spreads_faster_on_the_random_network():
 
 
 # ------------------------------------------------------------------ Keystone vs Matching
-MECHANISMS = {"logics.social.legitimacy", "strategy.collaborative.enabled", "forces.concurrent_initiatives"}
+MECHANISMS = {"logics.social.legitimacy", "strategy.collaborative.enabled", "workforce.concurrent_initiatives"}
+#: besides the mechanisms: names, the number of ICUs (published; every ICU enrolled, so also the
+#: seeds) and the background trend in each country's infection rates (context, not programme)
+CONTEXT = {"name", "description", "sites.n", "strategy.seeding.n", "outcomes.trend"}
 
 
 def test_keystone_and_matching_differ_only_in_the_mechanisms():
@@ -169,13 +172,13 @@ def test_keystone_and_matching_differ_only_in_the_mechanisms():
     m = flatten(yaml.safe_load((CASES / "matching_michigan.yaml").read_text()))
     m = {key: v for key, v in m.items() if not key.startswith("strategies.")}
     differ = {key for key in set(k) | set(m) if k.get(key) != m.get(key)}
-    assert differ == {"name", "description", "sites.n"} | MECHANISMS
+    assert differ == CONTEXT | MECHANISMS
     # and as resolved scenarios (defaults filled in)
     ks = flatten(load_scenario(CASES / "keystone_michigan.yaml").to_dict())
     ms = flatten(load_scenario(CASES / "matching_michigan.yaml").to_dict())
     ms = {key: v for key, v in ms.items() if not key.startswith("strategies")}
     ks = {key: v for key, v in ks.items() if not key.startswith("strategies")}
-    assert {key for key in ks if ks[key] != ms[key]} == {"name", "description", "sites.n"} | MECHANISMS
+    assert {key for key in ks if ks[key] != ms[key]} == CONTEXT | MECHANISMS
     # Matching's strategies switch only mechanisms, to Keystone's values
     for name, ov in load_scenario(CASES / "matching_michigan.yaml").strategies.items():
         assert set(ov) <= MECHANISMS, name

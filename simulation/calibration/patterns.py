@@ -13,6 +13,7 @@ docs/validation.md". ``scenarios/calibration/defaults.yaml`` is the calibration 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class PatternSimulator:
     def __init__(self, spec: CalibrationSpec, patterns: tuple[str, ...], replicates: dict, root: Path):
         self.priors = spec.parameters
         self.patterns = tuple(P.pattern(n) for n in patterns)
+        self.patterns_names = tuple(patterns)
         self.replicates = replicates
         self.root = root
         self.base_seed = spec.seed
@@ -145,6 +147,15 @@ class PatternCalibration:
 
     def summary_text(self) -> str:
         iv = self.intervals()
+        if self.method == "optimize":
+            best = float(self.posterior["distance"].iloc[0])
+            lines = [f"OPTIMIZE calibration of {Path(self.scenario.source).name} to {len(self.patterns)} published patterns: "
+                     f"{self.n_simulations:,} trials in {self.elapsed_s:.1f} s",
+                     f"best trial: largest deviation {best:.3g} tolerances (a point estimate, no credible intervals)"]
+            lines += [f"  {r['parameter']:<32} {r['estimate']:.4g}" for _, r in iv.iterrows()]
+            lines.append("patterns at the estimate:")
+            lines.append(P.format_report(self.report()))
+            return "\n".join(lines)
         eps = self.populations["epsilon"].iloc[-1] if len(self.populations) else float("nan")
         lines = [f"{self.method.upper()} calibration of {Path(self.scenario.source).name} to {len(self.patterns)} published "
                  f"patterns: {self.n_simulations:,} simulations in {self.elapsed_s:.1f} s",
@@ -194,23 +205,76 @@ class PatternCalibration:
         return out
 
 
+def _pattern_job(sim: PatternSimulator, item: tuple) -> np.ndarray:
+    values, seed = item
+    return sim.deviations(values, seed)
+
+
+def _run_optimize(sim: PatternSimulator, spec: CalibrationSpec, executor: str, workers: int, client,
+                  progress: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Optuna's TPE sampler (seeded) on the largest deviation; each trial runs the suite once with a
+    seed of its own (the suite's replicates average the noise)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from .core import _bar, quiet_libraries
+    from .simulate import JobPool
+
+    o = spec.optimize
+    rows = []
+    with quiet_libraries():
+        study = optuna.create_study(direction="minimize",
+                                    sampler=optuna.samplers.TPESampler(seed=spec.seed, multivariate=True))
+        bar = _bar(o.trials, "optimize", progress, unit="trial")
+        with JobPool(sim, executor, workers, client) as pool:
+            done = 0
+            while done < o.trials:
+                k = min(o.batch, o.trials - done)
+                trials = [study.ask() for _ in range(k)]
+                values = [[t.suggest_float(p.path, p.low, p.high, log=p.dist == "loguniform") for p in spec.parameters]
+                          for t in trials]
+                seeds = [particle_seed(spec.seed, v) % (2**31 - 1000) for v in values]
+                devs = pool.map(_pattern_job, list(zip(values, seeds)))
+                for t, v, d, sd in zip(trials, values, devs, seeds):
+                    dist = float(np.max(np.abs(d))) if np.isfinite(d).all() else float("inf")
+                    if math.isfinite(dist):
+                        study.tell(t, dist)
+                    else:
+                        study.tell(t, state=TrialState.FAIL)
+                    rows.append({"trial": t.number, **dict(zip(spec.paths, v)), "distance": dist, "seed": sd,
+                                 **{f"dev:{n}": x for n, x in zip(sim.patterns_names, d)}})
+                done += k
+                bar.update(k)
+        bar.close()
+    trials_df = pd.DataFrame(rows)
+    ok = trials_df[np.isfinite(trials_df["distance"])]
+    if ok.empty:
+        raise InputError(Problem(spec.source, "calibration.parameters", "every trial gave an invalid scenario; check the priors"))
+    best = ok.loc[ok["distance"].idxmin()]
+    posterior = pd.DataFrame([{**{p: float(best[p]) for p in spec.paths}, "weight": 1.0,
+                               "distance": float(best["distance"]), "seed": int(best["seed"])}])
+    return posterior, trials_df, len(trials_df)
+
+
 def calibrate_patterns(scenario: Scenario, spec: CalibrationSpec, patterns: tuple[str, ...], replicates: dict, *,
                        executor: str = "processes", workers: int | None = None, client=None,
                        progress: bool = True, root: Path = P.SCENARIOS) -> PatternCalibration:
-    """ABC-SMC of the section's parameters against the named patterns (see the module docstring)."""
+    """ABC-SMC (or an Optuna point estimate) of the section's parameters against the named patterns
+    (see the module docstring)."""
     from .core import _run_abc
     from .simulate import default_workers
 
-    if spec.method != "abc":
-        raise InputError(Problem(spec.source, "calibration.method", "patterns are calibrated with abc"))
     sim = PatternSimulator(spec, patterns, replicates, root)
     probe = sim.deviations([p.scipy().median() for p in spec.parameters], spec.seed)
     if not np.isfinite(probe).all():
         raise InputError(Problem(spec.source, "calibration.parameters", "the priors' medians give an invalid scenario"))
     workers = workers or default_workers()
     t0 = time.perf_counter()
-    obs = np.zeros(len(patterns))
-    posterior, populations, n_sims = _run_abc(sim, PatternDistance(), obs, spec, executor, workers, client, progress)
+    if spec.method == "optimize":
+        posterior, populations, n_sims = _run_optimize(sim, spec, executor, workers, client, progress)
+    else:
+        obs = np.zeros(len(patterns))
+        posterior, populations, n_sims = _run_abc(sim, PatternDistance(), obs, spec, executor, workers, client, progress)
     elapsed = time.perf_counter() - t0
     info = {"executor": executor, "workers": workers if executor != "serial" else 1,
             "reproducible": executor == "serial", "probe_distance": float(np.max(np.abs(probe)))}
