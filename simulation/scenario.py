@@ -3,7 +3,18 @@
 Defaults live here and nowhere else. Each field carries a description with its unit and, where a
 value comes from the literature, the source (see ``docs/ODD.md`` and ``../shared/sources``).
 Scenarios are YAML files validated on load: unknown keys are refused with the nearest valid key
-suggested, ranges are checked, and every problem names the file and the dotted key path.
+suggested, ranges are checked, and every problem names the file, the dotted key path and the line.
+
+Checks that hold for every field, present and future, without listing them (see :class:`_Section`):
+
+* every number must be finite (``.nan``, ``.inf``, ``1e400`` are refused);
+* a whole number without its own upper bound is at most :data:`simulation.limits.MAX_INT`, a
+  number at most :data:`simulation.limits.MAX_FLOAT` in size: values out of range are errors,
+  never clipped;
+* YAML is read without aliases, duplicate keys or deep nesting (:mod:`simulation.safe_io`).
+
+Settings that are accepted but have no effect (``seeding.group`` under ``rule: random``, say) give
+one :class:`~simulation.errors.InputWarning` each (see :func:`scenario_warnings`).
 """
 
 from __future__ import annotations
@@ -12,20 +23,94 @@ import copy
 import difflib
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .errors import InputError, Problem
+from . import limits
+from .errors import InputError, Problem, warn
+from .safe_io import Marks, check_numbers, load_yaml, read_yaml_file
 
+
+def _declared(field, names: tuple[str, ...]) -> float | None:
+    for m in field.metadata if field is not None else ():
+        for name in names:
+            v = getattr(m, name, None)
+            if v is not None:
+                return v
+    return None
+
+
+def _bound_problem(v: Any, lo: float | None, hi: float | None) -> str | None:
+    """Why a number breaks the default bounds (None when it does not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if isinstance(v, float) and not math.isfinite(v):
+        return "must be a finite number"
+    cap = limits.MAX_INT if isinstance(v, int) else limits.MAX_FLOAT
+    top = cap if hi is None else None
+    bottom = -cap if lo is None else None
+    if top is not None and v > top:
+        return f"must be at most {top:,.0f}" if isinstance(v, int) else f"must be at most {top:g}"
+    if bottom is not None and v < bottom:
+        return f"must be at least {bottom:,.0f}" if isinstance(v, int) else f"must be at least {bottom:g}"
+    return None
+
+
+_NUMERIC_ITEMS: dict[tuple, bool] = {}
+
+
+def _numeric_items(cls, name: str) -> bool:
+    """Whether a field is a list or mapping of numbers (free-form ``Any`` mappings are checked by
+    their own parsers)."""
+    key = (cls, name)
+    if key not in _NUMERIC_ITEMS:
+        import typing
+
+        def kinds(t) -> set:
+            args = typing.get_args(t)
+            return {t} if not args else set().union(*(kinds(a) for a in args))
+
+        found = kinds(cls.model_fields[name].annotation)
+        _NUMERIC_ITEMS[key] = bool(found & {int, float}) and Any not in found
+    return _NUMERIC_ITEMS[key]
 
 
 class _Section(BaseModel):
-    """A scenario section: unknown keys are refused, values are checked on assignment."""
+    """A scenario section: unknown keys are refused, values are checked on assignment.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Every field of every section (those of today and those added later) is also checked here:
+    numbers must be finite (``allow_inf_nan=False``), and numbers a field does not bound itself
+    (``le``/``lt``, ``ge``/``gt``) must lie within :data:`limits.MAX_INT` (whole numbers) or
+    :data:`limits.MAX_FLOAT`, also inside lists and mappings. A field that needs a wider range
+    declares it (``Scenario.seed`` allows 63-bit seeds).
+
+    ``merge``: a mapping given for this section in an override or a strategy is merged into it
+    (False for values that are one thing, such as a distribution, which are replaced whole).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    merge: ClassVar[bool] = True
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name)
+        lo = _declared(field, ("ge", "gt"))
+        hi = _declared(field, ("le", "lt"))
+        why = _bound_problem(v, lo, hi)
+        if why:
+            raise ValueError(why)
+        if isinstance(v, (list, tuple, dict)) and _numeric_items(cls, info.field_name):
+            items = v.values() if isinstance(v, dict) else v
+            for x in items:
+                why = _bound_problem(x, None, None)
+                if why:
+                    raise ValueError(f"every value {why}")
+        return v
 
 
 def _f(default: Any, desc: str, *, ge=None, le=None, gt=None, unit: str = "", source: str = ""):
@@ -48,7 +133,14 @@ DIST_PARAMS_ALL = ("value", "low", "high", "a", "b", "mean", "sd", "sigma", "lam
 
 
 class Dist(_Section):
-    """A distribution a site trait is drawn from (values are clipped to the trait's range)."""
+    """A distribution a site trait is drawn from.
+
+    A bare number (``turnover: 0.25``) is a constant. The values a distribution names (a constant,
+    uniform bounds, a normal mean, the median of a lognormal, a Poisson mean) must lie in the
+    trait's range; draws from the tails of a normal or lognormal are clipped to it.
+    """
+
+    merge: ClassVar[bool] = False
 
     dist: Literal["constant", "uniform", "beta", "normal", "lognormal", "poisson"] = _f(
         "constant", "distribution family"
@@ -63,6 +155,13 @@ class Dist(_Section):
     sigma: float | None = _f(None, "lognormal: standard deviation of the log", ge=0)
     lam: float | None = _f(None, "poisson: mean", ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_constant(cls, data: Any) -> Any:
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            return {"dist": "constant", "value": data}
+        return data
+
     @model_validator(mode="after")
     def _params(self) -> "Dist":
         needed = DIST_PARAMS[self.dist]
@@ -73,8 +172,33 @@ class Dist(_Section):
         if extra:
             raise ValueError(f"'{self.dist}' takes only {', '.join(needed)}; remove {', '.join(extra)}")
         if self.dist == "uniform" and self.low > self.high:
-            raise ValueError(f"uniform low ({self.low}) is above high ({self.high})")
+            raise ValueError(f"uniform low ({self.low:g}) is above high ({self.high:g})")
         return self
+
+    def range_problem(self, lo: float, hi: float, integer: bool) -> str | None:
+        """Why this distribution does not fit a trait whose values lie in [lo, hi] (None if it does)."""
+        span = f"[{lo:g}, {hi:g}]"
+        if self.dist == "constant":
+            if not lo <= self.value <= hi:
+                return f"value must lie in {span} (got {self.value:g})"
+            if integer and self.value != round(self.value):
+                return f"value must be a whole number (got {self.value:g})"
+        elif self.dist == "uniform":
+            if self.low < lo or self.high > hi:
+                return f"low and high must lie in {span} (got {self.low:g} and {self.high:g})"
+        elif self.dist == "beta":
+            if lo > 0 or hi < 1:
+                return f"a beta distribution lies in [0, 1], outside the range {span}"
+        elif self.dist == "normal":
+            if not lo <= self.mean <= hi:
+                return f"mean must lie in {span} (got {self.mean:g})"
+        elif self.dist == "lognormal":
+            if not (lo <= math.exp(min(self.mean, 700.0)) <= hi):
+                return f"the median exp(mean) must lie in {span} (got mean {self.mean:g})"
+        elif self.dist == "poisson":
+            if not lo <= self.lam <= hi:
+                return f"lam must lie in {span} (got {self.lam:g})"
+        return None
 
 
 def _d(**kw) -> Any:
@@ -96,8 +220,20 @@ class Traits(_Section):
         description="opinion-leader standing in [0, 1]; 'centrality' = degree percentile",
     )
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
+        """A trait's distribution must name values within the trait's range (never clipped)."""
+        rng = TRAIT_RANGES.get(info.field_name)
+        if isinstance(v, Dist) and rng is not None:
+            why = v.range_problem(*rng)
+            if why:
+                raise ValueError(why)
+        return v
 
-# Range of each trait: (low, high, integer?). Values drawn or read are checked/clipped to this.
+
+# Range of each trait: (low, high, integer?). Values given (site table, a constant, uniform bounds...)
+# must lie in it; draws from the tails of a normal or lognormal are clipped to it.
 TRAIT_RANGES: dict[str, tuple[float, float, bool]] = {
     "capacity": (0.0, 1.0, False),
     "leadership": (0.0, 1.0, False),
@@ -308,8 +444,8 @@ class Scenario(_Section):
 
     name: str = _f("unnamed", "short name")
     description: str = _f("", "what the scenario is and what it should show")
-    seed: int = _f(0, "default seed", ge=0)
-    months: int = _f(120, "months simulated", ge=1, le=100_000, unit="months")
+    seed: int = _f(0, "default seed", ge=0, le=limits.MAX_SEED)
+    months: int = _f(120, "months simulated", ge=1, le=limits.MAX_MONTHS, unit="months")
     pipeline: Literal["staged", "instant"] = _f(
         "staged", "staged: NIRN stages; instant: a triggered site goes straight to full"
     )
@@ -324,12 +460,13 @@ class Scenario(_Section):
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named strategies: each a mapping of dotted key paths to values"
     )
-    sensitivity: dict[str, Any] | None = Field(None, description="sensitivity analysis: see docs")
-    calibration: dict[str, Any] | None = Field(None, description="calibration: see docs")
+    sensitivity: dict[str, Any] | None = Field(None, description="global sensitivity analysis: see the `sensitivity` section below")
+    calibration: dict[str, Any] | None = Field(None, description="calibration to observed data: see the `calibration` section below")
 
     # where the scenario came from; not part of the schema
     _source: str = "<python>"
     _base_dir: str = "."
+    _marks: Any = None
 
     @property
     def source(self) -> str:
@@ -357,10 +494,15 @@ class Scenario(_Section):
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any], label: str = "--set") -> "Scenario":
-        """A copy with dotted-path overrides applied and validated."""
+        """A copy with dotted-path overrides applied and validated.
+
+        A mapping given for a section is merged into it (``{"strategy.support": {"capacity": 60}}``
+        keeps the other support settings). A problem caused by an override is reported under
+        ``label`` (the option or strategy it came from), not under the scenario file.
+        """
         raw = self.to_dict()
         apply_overrides(raw, overrides, label)
-        return from_dict(raw, self._source, self._base_dir)
+        return _validate_overridden(raw, overrides, self._source, self._base_dir, {}, label, self._marks)
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -392,65 +534,120 @@ def _suggest(key: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _problems_from(err: ValidationError, source: str) -> list[Problem]:
+def shown(value: Any) -> str:
+    """A value for a message: numbers and switches as they are, anything else by its kind only (a
+    message never repeats text from a file; its line and column say where it is)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) < 10**21 else f"{float(value):.3g}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _join(loc: tuple) -> str:
+    out = ""
+    for x in loc:
+        if isinstance(x, int):
+            out += f"[{x}]"
+        else:
+            out += f".{x}" if out else str(x)
+    return out
+
+
+def _problems_from(err: ValidationError, source: str, marks: Marks | None = None) -> list[Problem]:
     problems = []
     seen = set()
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and ("[" in x or x.startswith("function-"))))
         # pydantic adds the union member name to loc (e.g. 'Dist', 'literal['centrality']'); drop them
         loc = tuple(x for x in loc if not (isinstance(x, str) and (x in ("Dist",) or x.startswith("literal"))))
-        path = ".".join(str(x) for x in loc)
+        path = _join(loc)
         if e["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1])
             options = parent.model_fields.keys() if parent else []
-            msg = f"unknown key '{loc[-1]}'{_suggest(loc[-1], options)}"
+            key = str(loc[-1])
+            key = key if len(key) <= 40 else key[:37] + "..."
+            msg = f"unknown key '{key}'{_suggest(loc[-1], options)}"
         elif e["type"] == "missing":
             msg = "this key is required"
         else:
             got = e.get("input")
-            msg = e["msg"].removeprefix("Value error, ")
-            if not isinstance(got, dict):
-                shown = json.dumps(got, default=str)
-                msg += f" (got {shown[:57] + '...' if len(shown) > 60 else shown})"
+            msg = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+            if e["type"] == "literal_error" and isinstance(got, str):
+                choices = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
+                msg += _suggest(got, choices)
+            if not isinstance(got, dict) and "(got " not in msg:
+                msg += f" (got {shown(got)})"
         key = (path, msg)
         if key not in seen:
             seen.add(key)
             problems.append(Problem(source, path, msg))
-    return problems
+    return [marks.at(p) for p in problems] if marks else problems
 
 
-def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".") -> Scenario:
-    """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem."""
+def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", marks: Marks | None = None) -> Scenario:
+    """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem.
+
+    Args:
+        raw: the mapping (as read from YAML).
+        source: the file it came from (named in every problem).
+        base_dir: the folder relative paths in the scenario are taken from.
+        marks: where each key is in the file (from :func:`simulation.safe_io.load_yaml`).
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(Problem(source, "", f"a scenario must be a mapping of keys to values, not {type(raw).__name__}"))
-    bad = _non_text_keys(raw)
+        raise InputError(Problem(source, "", f"a scenario must be a mapping of keys to values, not {shown(raw)}"))
+    bad = [Problem(source, path, msg) for path, msg in _non_text_keys(raw)]
     if bad:
-        raise InputError([Problem(source, path, msg) for path, msg in bad])
+        raise InputError([marks.at(p) for p in bad] if marks else bad)
+    numbers = check_numbers(raw, source, marks=marks)  # anywhere, free-form sections included
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as err:
-        raise InputError(_problems_from(err, source)) from None
+        problems = _problems_from(err, source, marks)
+        flagged = [p.field for p in problems]
+        problems += [p for p in numbers if not any(_caused_by(p.field, f) for f in flagged)]
+        raise InputError(problems) from None
+    if numbers:
+        raise InputError(numbers)
     sc._source = str(source)
     sc._base_dir = str(base_dir)
-    problems = _check_strategies(sc, raw)
+    sc._marks = marks
+    problems = _check_strategies(sc, raw) + _contradictions(sc)
     if problems:
-        raise InputError(problems)
+        raise InputError([marks.at(p) for p in problems] if marks else problems)
+    for p in scenario_warnings(sc):
+        warn(p.source, p.field, p.message, stacklevel=2)
     return sc
 
 
 def _non_text_keys(raw: Any, path: str = "") -> list[tuple[str, str]]:
     """Keys that YAML read as something other than text (``on:``, ``yes:`` and ``1:`` among them)."""
     out = []
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            here = f"{path}.{k}" if path else str(k)
-            if not isinstance(k, str):
-                hint = " (YAML reads on/off/yes/no as true/false: write 'enabled' or quote the key)" if isinstance(k, bool) else ""
-                out.append((here, f"keys must be text, got {k!r}{hint}"))
-            else:
-                out.extend(_non_text_keys(v, here))
+    stack = [(raw, path)]
+    while stack:
+        node, here_path = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                here = f"{here_path}.{k}" if here_path else str(k)
+                if not isinstance(k, str):
+                    hint = " (YAML reads on/off/yes/no as true/false: write 'enabled' or quote the key)" if isinstance(k, bool) else ""
+                    out.append((here, f"keys must be text, got {shown(k)}{hint}"))
+                else:
+                    stack.append((v, here))
+        elif isinstance(node, list):
+            stack.extend((v, here_path) for v in node)
     return out
 
 
@@ -461,23 +658,127 @@ def _check_strategies(sc: Scenario, raw: dict) -> list[Problem]:
             trial = copy.deepcopy(raw)
             trial.pop("strategies", None)
             apply_overrides(trial, overrides, sc._source, prefix=f"strategies.{name}.")
-            Scenario.model_validate(trial)
+            variant = Scenario.model_validate(trial)
         except InputError as err:
             problems.extend(err.problems)
+            continue
         except ValidationError as err:
             for p in _problems_from(err, sc._source):
                 problems.append(Problem(p.source, f"strategies.{name}: {p.field}", p.message))
+            continue
+        problems.extend(Problem(p.source, f"strategies.{name}: {p.field}", p.message) for p in _contradictions(variant))
     return problems
 
 
+# ------------------------------------------------------------------------- contradictions, warnings
+#: fields of ``network`` each generator reads (the others have no effect under that type)
+NETWORK_FIELDS = {"small_world": ("k", "p"), "scale_free": ("m",), "random": ("degree",),
+                  "regions": ("regions", "within", "degree"), "complete": (), "none": (), "file": ("file", "directed")}
+
+
+def _contradictions(sc: Scenario) -> list[Problem]:
+    """Settings that contradict each other: errors, since the user's intent cannot be guessed."""
+    out = []
+    src = sc._source
+    if sc.network.file is not None and sc.network.type != "file":
+        out.append(Problem(src, "network.file", f"a network file is given but network.type is '{sc.network.type}', "
+                                               "so it would be ignored: add 'type: file' to read it, or remove 'file'"))
+    seeding = sc.strategy.seeding
+    if seeding.rule == "sites" and not seeding.sites:
+        out.append(Problem(src, "strategy.seeding.sites", "rule 'sites' seeds the sites listed here, but none are "
+                                                          "listed: list site ids, or choose another rule"))
+    return out
+
+
+def scenario_warnings(sc: Scenario) -> list[Problem]:
+    """Settings that are valid but have no effect in this scenario (each is reported once).
+
+    A setting counts when it differs from its default and the rest of the scenario ignores it: a
+    network parameter another network type uses, ``seeding.group`` under a rule other than
+    ``by_group``, ``seeding.n`` when ``seeding.sites`` lists the seeds, ``sites.n`` when a file
+    gives the sites, a wave size without waves. Strategies are checked the same way.
+    """
+    out = _warnings_of(sc, sc._source)
+    for name, ov in sc.strategies.items():
+        try:
+            raw = sc.to_dict()
+            raw.pop("strategies", None)
+            apply_overrides(raw, ov, sc._source)
+            variant = Scenario.model_validate(raw)
+        except (InputError, ValidationError):  # reported as errors by _check_strategies
+            continue
+        for p in _warnings_of(variant, sc._source):
+            if any(_caused_by(p.field, str(k)) for k in ov):  # only what the strategy itself sets
+                out.append(Problem(p.source, f"strategies.{name}: {p.field}", p.message))
+    marks = sc._marks
+    return [marks.at(p) for p in out] if marks else out
+
+
+def _default_of(model: type[BaseModel], name: str) -> Any:
+    f = model.model_fields[name]
+    return f.default_factory() if f.default_factory is not None else f.default
+
+
+def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
+    out = []
+    prefix = ""
+
+    def changed(section: BaseModel, name: str) -> bool:
+        return getattr(section, name) != _default_of(type(section), name)
+
+    net = sc.network
+    used = set(NETWORK_FIELDS.get(net.type, ()))
+    for name in sorted({f for fields in NETWORK_FIELDS.values() for f in fields} - used - {"file"}):
+        if changed(net, name):
+            users = [t for t, fields in NETWORK_FIELDS.items() if name in fields]
+            out.append(Problem(src, f"{prefix}network.{name}", f"has no effect with network.type '{net.type}' "
+                                                               f"(it is read by {', '.join(users)})"))
+    seeding = sc.strategy.seeding
+    if seeding.group is not None and seeding.rule != "by_group":
+        out.append(Problem(src, f"{prefix}strategy.seeding.group",
+                           f"has no effect with rule '{seeding.rule}' (only rule 'by_group' seeds a group first)"))
+    if seeding.sites and changed(seeding, "n"):
+        out.append(Problem(src, f"{prefix}strategy.seeding.n",
+                           f"has no effect: the {len(seeding.sites)} sites listed in strategy.seeding.sites are "
+                           "the seeds"))
+    if changed(sc.sites, "n") and (sc.sites.file or net.type == "file"):
+        out.append(Problem(src, f"{prefix}sites.n", "has no effect: the " + ("site table" if sc.sites.file else
+                                                                              "network file") + " gives the sites"))
+    waves = sc.strategy.waves
+    if waves.every == 0 and changed(waves, "size"):
+        out.append(Problem(src, f"{prefix}strategy.waves.size", "has no effect: waves.every is 0 (no waves)"))
+    return out
+
+
+# ---------------------------------------------------------------------------------- overrides
+def _merge_into(target: dict, value: dict, model: Any) -> None:
+    """Merge a mapping into a section's mapping, key by key (sub-sections merged in turn)."""
+    for k, v in value.items():
+        sub = None
+        if isinstance(model, type) and issubclass(model, BaseModel) and k in model.model_fields:
+            sub = _section_type(model.model_fields[k].annotation)
+        if isinstance(v, dict) and isinstance(target.get(k), dict) and _mergeable(sub):
+            _merge_into(target[k], v, sub)
+        else:
+            target[k] = copy.deepcopy(v)
+
+
+def _mergeable(model: Any) -> bool:
+    return isinstance(model, type) and issubclass(model, _Section) and model.merge
+
+
 def apply_overrides(raw: dict, overrides: dict[str, Any], source: str = "--set", prefix: str = "") -> None:
-    """Set dotted key paths in a raw scenario mapping, refusing paths that are not in the schema."""
+    """Set dotted key paths in a raw scenario mapping, refusing paths that are not in the schema.
+
+    A mapping given for a section (``strategy.support: {capacity: 60}``) is merged into the
+    section's current values; a mapping given for a value that is one thing (a distribution, a
+    table of group shares, the strategies) replaces it.
+    """
     problems = []
     for dotted, value in overrides.items():
         keys = str(dotted).split(".")
         model: Any = Scenario
         target = raw
-        ok = True
         for i, key in enumerate(keys):
             is_model = isinstance(model, type) and issubclass(model, BaseModel)
             if is_model:
@@ -485,83 +786,106 @@ def apply_overrides(raw: dict, overrides: dict[str, Any], source: str = "--set",
                     where = ".".join(keys[:i]) or "the top level"
                     problems.append(Problem(source, prefix + str(dotted),
                                             f"no key '{key}' in {where}{_suggest(key, model.model_fields.keys())}"))
-                    ok = False
                     break
                 model = _section_type(model.model_fields[key].annotation)
             if i == len(keys) - 1:
-                target[key] = value
+                if isinstance(value, dict) and isinstance(target.get(key), dict) and _mergeable(model):
+                    _merge_into(target[key], value, model)
+                else:
+                    target[key] = copy.deepcopy(value)
             else:
                 nxt = target.get(key)
                 if not isinstance(nxt, dict):
                     nxt = {}
                     target[key] = nxt
                 target = nxt
-        if not ok:
-            continue
     if problems:
         raise InputError(problems)
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """Parse ``key.path=value`` strings (values as YAML scalars or lists)."""
+def _caused_by(field: str, key: str) -> bool:
+    field = re.sub(r"\[\d+\]", "", field)
+    return field == key or field.startswith(key + ".") or key.startswith(field + ".")
+
+
+def _validate_overridden(raw: dict, overrides: dict[str, Any], source: str, base_dir, origins: dict[str, tuple[str, str]],
+                         label: str, marks: Marks | None) -> Scenario:
+    """Validate a mapping with overrides applied; a problem an override caused names the override."""
+    try:
+        return from_dict(raw, source, base_dir, marks)
+    except InputError as err:
+        if not overrides:
+            raise
+        problems = []
+        for p in err.problems:
+            key = next((k for k in overrides if p.source == source and _caused_by(p.field, str(k))), None)
+            if key is None:
+                problems.append(p)
+                continue
+            src, field = origins.get(str(key), (label, p.field))
+            problems.append(Problem(src, field, p.message))
+        raise InputError(problems) from None
+
+
+def parse_set(items: list[str], source: str = "--set") -> dict[str, Any]:
+    """Parse ``key.path=value`` strings (values as YAML scalars, lists or mappings)."""
     out: dict[str, Any] = {}
     problems = []
     for item in items:
         if "=" not in item:
-            problems.append(Problem("--set", item, "expected key.path=value"))
+            problems.append(Problem(source, item if len(item) <= 60 else item[:57] + "...", "expected key.path=value"))
             continue
         key, text = item.split("=", 1)
+        key = key.strip()
         try:
-            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as err:
-            problems.append(Problem("--set", key, f"value is not valid YAML: {err}"))
+            value, _ = load_yaml(text, source, field=key) if text.strip() else (None, None)
+        except InputError as err:
+            problems.extend(Problem(source, key, p.message.replace("malformed YAML", "value is not valid YAML"))
+                            for p in err.problems)
+            continue
+        bad = check_numbers(value, source, key)
+        if bad:
+            problems.extend(bad)
+            continue
+        out[key] = value
     if problems:
         raise InputError(problems)
     return out
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file, turning every failure into an :class:`InputError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(Problem(str(path), "", "file not found"))
-    if path.is_dir():
-        raise InputError(Problem(str(path), "", "is a folder, not a scenario file"))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(Problem(str(path), "", f"cannot read file: {err}")) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(err, "problem", None) or str(err)
-        raise InputError(Problem(str(path), where, f"malformed YAML: {reason}")) from None
+    """Read a YAML file safely (see :func:`simulation.safe_io.load_yaml`); InputError naming the file."""
+    return read_yaml_file(path)[0]
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
+                  origins: dict[str, tuple[str, str]] | None = None, label: str = "overrides") -> Scenario:
     """Load and validate a scenario file, with optional dotted-path overrides.
 
     Args:
         path: the YAML file.
-        overrides: ``{"logics.social.q": 0.2, ...}`` applied before validation.
+        overrides: ``{"logics.social.q": 0.2, ...}`` applied before validation (a mapping given for
+            a section is merged into it).
+        origins: where each override came from, for messages: ``{key: (source, field)}`` (the
+            command line passes ``{"months": ("--months", "")}``); other keys are named as
+            ``label: key``.
+        label: how overrides without an origin are named (``--set`` on the command line).
 
     Raises:
-        InputError: listing every problem, each naming the file and the key path.
+        InputError: listing every problem, each naming the file (or the override) and the key path.
     """
-    raw = read_yaml(path)
+    raw, marks = read_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(Problem(str(path), "", f"a scenario must be a mapping of keys to values, not {type(raw).__name__}"))
+        raise InputError(Problem(str(path), "", f"a scenario must be a mapping of keys to values, not {shown(raw)}"))
     if overrides:
-        apply_overrides(raw, overrides)
-    return from_dict(raw, str(path), Path(path).parent)
+        apply_overrides(raw, overrides, label)
+    return _validate_overridden(raw, overrides or {}, str(path), Path(path).parent, origins or {}, label, marks)
 
 
 def default_scenario(**overrides: Any) -> Scenario:
     """The default scenario, with optional dotted-path overrides (``default_scenario(**{"sites.n": 50})``)."""
     raw: dict[str, Any] = {}
     apply_overrides(raw, overrides, "<python>")
-    return from_dict(raw)
+    return _validate_overridden(raw, overrides, "<python>", ".", {}, "<python>", None)
