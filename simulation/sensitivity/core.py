@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -128,7 +127,9 @@ class Sensitivity:
             :func:`simulation.experiments.execute`.
         store: folder of the experiment runner's resumable result store (``None``: keep in memory).
         resume: reuse runs already in ``store``.
-        progress: show progress bars.
+        progress: show progress bars (the runs, then the analysis).
+        clear: an earlier output folder to empty just before the runs start (``--fresh``; see
+            :func:`simulation.experiments.execute`).
     """
 
     def __init__(self, scenario=None, spec: SensitivitySpec | dict | None = None, *, method: str | None = None,
@@ -136,7 +137,8 @@ class Sensitivity:
                  strategies: Sequence[str] | str | None = None, outputs: Sequence[str] | str | None = None,
                  evaluator: Evaluator | None = None, executor: str = "processes", workers: int | None = None,
                  scheduler: str | None = None, client: Any = None, chunk_size: int | None = None,
-                 store: str | Path | None = None, resume: bool = True, progress: bool = True):
+                 store: str | Path | None = None, resume: bool = True, progress: bool = True,
+                 clear: str | Path | None = None):
         self.scenario = _load(scenario)
         overrides = {"method": method, "samples": samples, "replicates": replicates, "seed": seed,
                      "strategies": list(strategies) if isinstance(strategies, (list, tuple)) else strategies,
@@ -155,6 +157,12 @@ class Sensitivity:
         self.evaluator = evaluator
         self.executor, self.workers, self.scheduler, self.client = executor, workers, scheduler, client
         self.chunk_size, self.store, self.resume, self.progress = chunk_size, store, resume, progress
+        self.clear = clear
+        from ..limits import check_runs
+
+        field = "--samples" if samples is not None else "sensitivity.samples"
+        check_runs(self.spec.n_runs(), self.spec.source if samples is None else field,
+                   "" if samples is not None else "sensitivity.samples")
         self.seeds = replicate_seeds(self.spec.seed, self.spec.replicates)
         self._sample()
         self.Y: dict[str, np.ndarray] | None = None
@@ -249,7 +257,8 @@ class Sensitivity:
 
         result = execute(model_scenario(self.scenario), self.run_specs(), executor=self.executor, out=self.store,
                          resume=self.resume, progress=self.progress, client=self.client,
-                         scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size)
+                         scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size,
+                         clear=self.clear, meta={"experiment": "sensitivity"})
         return self._collect(result)
 
     def _collect(self, result) -> dict[str, np.ndarray]:
@@ -359,6 +368,10 @@ class Sensitivity:
             Xh = self.X[self.n_main:]
         else:
             Xh = self.X[: self.n_half]
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=2 * len(sp.strategies), desc="analysis (bootstrap intervals)", unit="step",
+                   disable=not self.progress or self.evaluator is not None, dynamic_ncols=True, leave=False)
         for s in sp.strategies:
             Y = self.Y[s]
             with warnings.catch_warnings():
@@ -395,9 +408,12 @@ class Sensitivity:
                     empty[c] = np.nan
                 first_all.append(empty)
             if not good:
+                bar.update(2)
                 continue
             names = [sp.outputs[k].name for k in good]
+            bar.set_postfix_str(s)
             ps, analysis = self._analyse_one(Xm, Ym[: self.n_main][:, good], names, boot)
+            bar.update(1)
             self.problems[s] = ps
             f, sec = self._tables(analysis, s)
             first_all += f
@@ -405,6 +421,7 @@ class Sensitivity:
             # convergence: N/2 against N
             Yh = Ym[self.n_main:][:, good] if sp.method == "fast" else Ym[: self.n_half][:, good]
             _, half = self._analyse_one(Xh, Yh, names, boot)
+            bar.update(1)
             hf, _ = self._tables(half, s)
             for full_df, half_df in zip(f, hf):
                 a = full_df[main_idx].to_numpy(dtype=float)
@@ -415,6 +432,7 @@ class Sensitivity:
                     conv_rows.append({"strategy": s, "output": full_df["output"].iloc[0], "parameter": p,
                                       "index": main_idx, "at_half": x_half, "at_full": x_full,
                                       "difference": diff, "converged": bool(diff <= sp.warn_convergence)})
+        bar.close()
         self._indices = pd.concat(first_all, ignore_index=True) if first_all else pd.DataFrame()
         self.second_order = pd.concat(second_all, ignore_index=True) if second_all else None
         self.noise = pd.DataFrame(noise_rows)
@@ -608,13 +626,30 @@ class Sensitivity:
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
+    def label(self, factor: str) -> str:
+        """A parameter's (or group's) name for people: its ``name:`` if the section gives one, else
+        the human label of its key path (:func:`simulation.labels.param_label`)."""
+        from ..labels import param_label
+
+        for p in self.spec.parameters:
+            if p.name == factor:
+                return param_label(p.path) if p.name == p.path else p.name
+        return factor
+
     def report(self) -> str:
-        """A short plain-text account: what mattered, noise, convergence, strategies, warnings."""
+        """A short plain-text account: warnings first (noise, intervals, convergence), then what
+        mattered, convergence and strategies, in words rather than identifiers."""
+        from ..labels import output_label, strategy_label
+
         sp = self.spec
         lines = [f"{sp.method} analysis: {len(sp.parameters)} parameters, N = {sp.samples}, {sp.replicates} "
                  f"replicates, {len(sp.strategies)} strateg{'y' if len(sp.strategies) == 1 else 'ies'}, "
                  f"{self.n_runs:,} runs, seed {sp.seed}"]
+        # read the warnings before the indices: an index blurred by noise is listed below it
+        lines += [f"warning: {w}" for w in self.warnings]
         idx = MAIN_INDEX[sp.method]
+        name = {"ST": "total-order index ST", "mu_star": "mean absolute effect mu*"}[idx]
+        lines.append(f"most influential parameters ({name} ± its {sp.conf_level:.0%} interval):")
         df = self.indices
         for s in sp.strategies:
             for o in sp.outputs:
@@ -623,10 +658,11 @@ class Sensitivity:
                     continue
                 d = d.sort_values(idx, ascending=False)
                 conf = "ST_conf" if idx == "ST" else "mu_star_conf"
-                top = ", ".join(f"{r['parameter']} {r[idx]:.2g}±{r[conf]:.1g}" for _, r in d.head(3).iterrows())
+                top = ", ".join(f"{self.label(r['parameter'])} {r[idx]:.2g}±{r[conf]:.1g}"
+                                + (f" ({r['note']})" if r.get("note") else "") for _, r in d.head(3).iterrows())
                 nz = self.noise[(self.noise["strategy"] == s) & (self.noise["output"] == o.name)]
                 ns = f"; noise {nz['noise_share'].iloc[0]:.0%} of variance" if len(nz) and nz["noise_share"].iloc[0] == nz["noise_share"].iloc[0] else ""
-                lines.append(f"  {s} / {o.name}: {idx} {top}{ns}")
+                lines.append(f"  {strategy_label(s)} / {output_label(o.name)}: {top}{ns}")
         c = self.converged
         if c is not None:
             worst = float(self.convergence["difference"].max())
@@ -637,11 +673,10 @@ class Sensitivity:
                 w = self.wins[self.wins["output"] == o.name]
                 if w.empty:
                     continue
-                parts = ", ".join(f"{r.strategy} {r.win_share:.0%}" for r in w.itertuples()
-                                  if r.strategy != TIE or r.win_share > 0)
-                lines.append(f"  best {o.name} ({o.goal}) in share of parameter space: {parts}")
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
+                parts = ", ".join(f"{strategy_label(r.strategy) if r.strategy != TIE else 'tie'} {r.win_share:.0%}"
+                                  for r in w.itertuples() if r.strategy != TIE or r.win_share > 0)
+                goal = "highest" if o.goal == "max" else "lowest"
+                lines.append(f"  {goal} {output_label(o.name)}, share of parameter space: {parts}")
         return "\n".join(lines)
 
     def plot(self, kind: str | None = None, output: str | None = None) -> dict[str, Any]:
@@ -689,11 +724,20 @@ class Sensitivity:
     def save(self, out: str | Path, plots: bool = True) -> Path:
         """Write the tables (CSV), figures (PNG), report and manifest into ``out``.
 
-        Files are written to a temporary folder and renamed into ``out`` one by one, the manifest
-        last, so no file is ever half-written; the runner's result store (``out/runs``) is left alone.
+        ``out`` must be new, empty or an earlier sensitivity output (see :mod:`simulation.safe_io`).
+        Files are written to a hidden temporary folder and renamed into ``out`` one by one, the
+        manifest last, so no file is ever half-written; the runner's result store (``out/runs``) is
+        left alone.
         """
+        import shutil
+
+        from ..safe_io import check_out, mark, replace_files
+
         out = Path(out)
+        check_out(out, "sensitivity", resume=True)
         out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob(".sensitivity.*"):  # left by a killed save
+            shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=".sensitivity.", dir=out))
         try:
             self.indices.to_csv(tmp / "indices.csv", index=False)
@@ -712,17 +756,10 @@ class Sensitivity:
                 for name, fig in self.plot().items():
                     fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
                     plt.close(fig)
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, default=_json_default))
-            old = out / "manifest.json"
-            if old.exists():
-                old.unlink()
-            names = sorted(p.name for p in tmp.iterdir())
-            names.remove("manifest.json")
-            for name in names + ["manifest.json"]:
-                os.replace(tmp / name, out / name)
+            man = mark(self.manifest(), "sensitivity")
+            (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=_json_default))
+            replace_files(tmp, out)
         finally:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
         return out
 
