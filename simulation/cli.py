@@ -112,9 +112,9 @@ def add_replicates_arg(p: argparse.ArgumentParser, default: int | None, what: st
     p.add_argument("--replicates", "-n", type=positive, default=default, help=f"{what} ({shown})")
 
 
-def add_executor_args(p: argparse.ArgumentParser, *, chunk: bool = True) -> None:
+def add_executor_args(p: argparse.ArgumentParser, *, chunk: bool = True, help: str = EXECUTOR_HELP) -> None:
     """``--executor``, ``--workers``, ``--scheduler`` (and ``--chunk-size``)."""
-    p.add_argument("--executor", choices=EXECUTORS, help=EXECUTOR_HELP)
+    p.add_argument("--executor", choices=EXECUTORS, help=help)
     p.add_argument("--workers", type=positive, help="processes, or workers of a local Dask cluster (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)")

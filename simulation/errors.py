@@ -79,6 +79,7 @@ def fail(source: str, field: str, message: str, line: int | None = None, column:
     return InputError(Problem(str(source), field, message, line, column))
 
 
-def warn(source: str, field: str, message: str, *, stacklevel: int = 2) -> None:
-    """Issue an :class:`InputWarning` about ``field`` of ``source``."""
-    warnings.warn(InputWarning(Problem(str(source), field, message)), stacklevel=stacklevel + 1)
+def warn(source: str, field: str, message: str, *, line: int | None = None, column: int | None = None,
+         stacklevel: int = 2) -> None:
+    """Issue an :class:`InputWarning` about ``field`` of ``source`` (at ``line``, ``column``)."""
+    warnings.warn(InputWarning(Problem(str(source), field, message, line, column)), stacklevel=stacklevel + 1)

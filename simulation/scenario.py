@@ -546,7 +546,11 @@ def shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str):
-        return "text"
+        try:  # a number YAML read as text (YAML 1.1 reads 1e30 without a dot as text)
+            number = float(value)
+        except ValueError:
+            return "text"
+        return f"{number:g}" if len(value) <= 40 else "text"
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
@@ -628,7 +632,7 @@ def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", ma
     if problems:
         raise InputError([marks.at(p) for p in problems] if marks else problems)
     for p in scenario_warnings(sc):
-        warn(p.source, p.field, p.message, stacklevel=2)
+        warn(p.source, p.field, p.message, line=p.line, column=p.column, stacklevel=2)
     return sc
 
 

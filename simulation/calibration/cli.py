@@ -100,16 +100,11 @@ def cmd_forecast(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``calibrate`` and ``forecast`` to the ``spreadsim`` command."""
-    from ..cli import (add_out_args, add_quiet_args, add_scenario_args, add_seed_arg, add_strategies_arg, number,
-                       positive, whole)
+    from ..cli import (add_executor_args, add_out_args, add_quiet_args, add_scenario_args, add_seed_arg,
+                       add_strategies_arg, number, positive, whole)
 
     def executor_args(p):
-        from ..cli import EXECUTORS
-
-        p.add_argument("--executor", choices=EXECUTORS, help=EXECUTOR_HELP)
-        p.add_argument("--workers", type=positive, help="processes for --executor processes (default: all cores)")
-        p.add_argument("--scheduler", metavar="ADDRESS",
-                       help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)")
+        add_executor_args(p, chunk=False, help=EXECUTOR_HELP)
 
     p = sub.add_parser("calibrate", help="fit unknown scenario values to observed roll-out data (ABC-SMC or optimiser)",
                        description="Fit the unknown values declared in the scenario's calibration: section (or with "

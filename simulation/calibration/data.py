@@ -117,7 +117,7 @@ def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int)
         raise fail(str(path), col, f"must be whole numbers >= 0{'' if allow_blank else ' (no blanks)'}; see {_lines(bad)}")
     over = x > top
     if over.any():
-        raise fail(str(path), col, f"months must be at most {top:,} (the scenario's horizon); see {_lines(over)}")
+        raise fail(str(path), col, f"must be at most {top:,}; see {_lines(over)}")
     return x.to_numpy(dtype=float)
 
 

@@ -403,6 +403,8 @@ def _iter_dask(scenario: Scenario, tasks: _Tasks, client, workers: int) -> Itera
         try:
             ac = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))], with_results=True)
             for fut, res in ac:
+                if fut.cancelled() or isinstance(res, BaseException):  # cancelled: the scheduler went away
+                    raise res if isinstance(res, BaseException) else RuntimeError(f"task {fut.key} was cancelled")
                 i, _ = running.pop(fut.key)
                 del fut
                 yield i, res
@@ -446,6 +448,10 @@ def _scheduler_lost(client, err: BaseException) -> bool:
     return getattr(client, "status", "running") not in ("running", "newly-created")
 
 
+#: how long to wait for a Dask scheduler to answer
+CONNECT_TIMEOUT = "20s"
+
+
 class _DaskClient:
     """The Dask client to use: the one given, one connected to ``scheduler``, or a new LocalCluster."""
 
@@ -457,10 +463,18 @@ class _DaskClient:
 
         from distributed import Client, LocalCluster
 
+        # a lost scheduler is reported once, as an ExecutionError; distributed would also log each
+        # reconnection attempt, some with a traceback
+        names = ["distributed", "tornado", "tornado.application",
+                 *(n for n in logging.root.manager.loggerDict if n.startswith(("distributed.", "tornado.")))]
+        self._levels = {n: logging.getLogger(n).level for n in names}
+        for n in names:
+            logging.getLogger(n).setLevel(logging.CRITICAL)
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="20s")
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as err:
+                self._restore_logs()
                 raise InputError(Problem("--scheduler", str(scheduler), "cannot connect to the Dask scheduler "
                                          f"({type(err).__name__}); is it running, and is the address right?")) from None
         else:
@@ -478,6 +492,13 @@ class _DaskClient:
                 self.client.close(timeout=5)
             if self.cluster is not None:
                 self.cluster.close()
+            self._restore_logs()
+
+    def _restore_logs(self) -> None:
+        import logging
+
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
 
 
 # ------------------------------------------------------------------------------------ execute
@@ -598,7 +619,19 @@ class _Preflight:
 
     def finish(self) -> None:
         if self.problems:
-            raise InputError(self.problems)
+            # one line per key: the first run that fails, and how many more would (a sensitivity
+            # analysis may have thousands of samples failing the same way)
+            first: dict[tuple, Problem] = {}
+            more: dict[tuple, int] = {}
+            for p in self.problems:
+                key = (p.source, p.field)
+                if key in first:
+                    more[key] = more.get(key, 0) + 1
+                else:
+                    first[key] = p
+            raise InputError([Problem(p.source, p.field, p.message + (f"; and {more[k]:,} more distinct scenarios "
+                                                                       "of this experiment" if k in more else ""))
+                              for k, p in first.items()])
         if self.worst is not None:
             sc, n, ties, batch = self.worst[1]
             limits.check_memory(n, ties, sc.months, batch, concurrent=self.concurrent, source=sc.source,

@@ -163,6 +163,9 @@ class ResultStore:
         if out.exists() and not out.is_dir():
             raise InputError(Problem(str(out), "", "is a file; the results need a folder (choose another --out)"))
         existing = None
+        kind = output_kind(out) if (out / MANIFEST).exists() else None
+        if kind not in (None, "experiment") and not resume and not foreign_entries(out, kind):
+            remove_output(out)  # --fresh over an earlier spreadsim output of another command
         if (out / MANIFEST).exists():
             existing = read_manifest(out)
             if existing.get("scenario_hash") != scenario.digest() and resume:

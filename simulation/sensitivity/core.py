@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from ..labels import output_label, strategy_label
 from .spec import BASELINE, SensitivitySpec, derived_seed, parse, replicate_seeds
 
 #: ``evaluator(X, seeds, strategy) -> array (n, R) or (n, R, K)``: outputs of each sample row under each
@@ -384,11 +385,12 @@ class Sensitivity:
                 colh = Ym[self.n_main:, k] if sp.method == "fast" else col[: self.n_half]
                 nan = int(np.isnan(col).sum() + np.isnan(colh).sum())
                 if nan:
-                    self._warn(f"{s}: {o.name} has no value in {nan} samples (e.g. no site in full implementation in "
+                    self._warn(f"{strategy_label(s)}: {output_label(o.name)} has no value in {nan} samples (e.g. no site in full implementation in "
                                f"any replicate); its indices are not computed")
                     continue
                 if np.nanstd(col) == 0:
-                    self._warn(f"{s}: {o.name} is the same in every sample; it has no variance to apportion")
+                    self._warn(f"{strategy_label(s)}: {output_label(o.name)} is the same in every sample; it has no "
+                               "variance to apportion")
                     continue
                 good.append(k)
                 # noise: replicate spread against the spread of the sample means
@@ -496,8 +498,8 @@ class Sensitivity:
         for out, items in noisy.items():
             worst = max(s for _, s in items)
             strength = "untrustworthy" if worst > 0.5 else "blurred"
-            which = ", ".join(f"{s} {v:.0%}" for s, v in items)
-            self._warn(f"{out}: the model's own noise is a large share of the variance of the output averaged over "
+            which = ", ".join(f"{strategy_label(s)} {v:.0%}" for s, v in items)
+            self._warn(f"{output_label(out)}: the model's own noise is a large share of the variance of the output averaged over "
                        f"{sp.replicates} replicates ({which}); indices below that share cannot be told apart from "
                        f"noise and are {strength}; use more replicates (the noise share falls as 1/R)")
         if sp.replicates == 1:
@@ -505,7 +507,8 @@ class Sensitivity:
                        "the parameters caused it; use --replicates 2 or more")
         wide = df[df["note"].str.contains("wide")]
         if len(wide):
-            which = ", ".join(sorted({f"{r.output} ({r.strategy})" for r in wide.itertuples()})[:6])
+            which = ", ".join(sorted({f"{output_label(r.output)} ({strategy_label(r.strategy)})"
+                                      for r in wide.itertuples()})[:6])
             level = f"{sp.warn_ci}" if sp.method != "morris" else "half of mu_star"
             self._warn(f"wide confidence intervals (half-width above {level}) for {len(wide)} indices in {which}; "
                        f"increase --samples")
@@ -514,8 +517,9 @@ class Sensitivity:
             if len(bad):
                 worst = bad.sort_values("difference").iloc[-1]
                 self._warn(f"not converged: {len(bad)} of {len(self.convergence)} indices moved by more than "
-                           f"{sp.warn_convergence} between N/2 and N samples (largest: {worst['parameter']} in "
-                           f"{worst['output']} ({worst['strategy']}), {worst['at_half']:.3g} -> {worst['at_full']:.3g}); "
+                           f"{sp.warn_convergence} between N/2 and N samples (largest: {self.label(worst['parameter'])} "
+                           f"in {output_label(worst['output'])} ({strategy_label(worst['strategy'])}), "
+                           f"{worst['at_half']:.3g} -> {worst['at_full']:.3g}); "
                            f"increase --samples")
 
     @property
@@ -639,8 +643,6 @@ class Sensitivity:
     def report(self) -> str:
         """A short plain-text account: warnings first (noise, intervals, convergence), then what
         mattered, convergence and strategies, in words rather than identifiers."""
-        from ..labels import output_label, strategy_label
-
         sp = self.spec
         lines = [f"{sp.method} analysis: {len(sp.parameters)} parameters, N = {sp.samples}, {sp.replicates} "
                  f"replicates, {len(sp.strategies)} strateg{'y' if len(sp.strategies) == 1 else 'ies'}, "
