@@ -493,16 +493,20 @@ class Scenario(_Section):
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def with_overrides(self, overrides: dict[str, Any], label: str = "--set") -> "Scenario":
+    def with_overrides(self, overrides: dict[str, Any], label: str = "--set", *, warn: bool = True) -> "Scenario":
         """A copy with dotted-path overrides applied and validated.
 
         A mapping given for a section is merged into it (``{"strategy.support": {"capacity": 60}}``
         keeps the other support settings). A problem caused by an override is reported under
-        ``label`` (the option or strategy it came from), not under the scenario file.
+        ``label`` (the option or strategy it came from), not under the scenario file. Warnings
+        (settings with no effect) are issued only for what the overrides set (the scenario's own
+        were reported when it was loaded), and not at all with ``warn=False``.
         """
         raw = self.to_dict()
         apply_overrides(raw, overrides, label)
-        return _validate_overridden(raw, overrides, self._source, self._base_dir, {}, label, self._marks)
+        keys = [str(k) for k in overrides] if warn else []
+        return _validate_overridden(raw, overrides, self._source, self._base_dir, {}, label, self._marks,
+                                    warn_for=keys)
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -599,7 +603,8 @@ def _problems_from(err: ValidationError, source: str, marks: Marks | None = None
     return [marks.at(p) for p in problems] if marks else problems
 
 
-def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", marks: Marks | None = None) -> Scenario:
+def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", marks: Marks | None = None,
+              warn_for: list[str] | None = None) -> Scenario:
     """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem.
 
     Args:
@@ -607,6 +612,8 @@ def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", ma
         source: the file it came from (named in every problem).
         base_dir: the folder relative paths in the scenario are taken from.
         marks: where each key is in the file (from :func:`simulation.safe_io.load_yaml`).
+        warn_for: issue only the warnings about these key paths (and what is under them);
+            None: every warning.
     """
     if raw is None:
         raw = {}
@@ -632,7 +639,8 @@ def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", ma
     if problems:
         raise InputError([marks.at(p) for p in problems] if marks else problems)
     for p in scenario_warnings(sc):
-        warn(p.source, p.field, p.message, line=p.line, column=p.column, stacklevel=2)
+        if warn_for is None or any(_caused_by(p.field, k) for k in warn_for):
+            warn(p.source, p.field, p.message, line=p.line, column=p.column, stacklevel=2)
     return sc
 
 
@@ -813,10 +821,10 @@ def _caused_by(field: str, key: str) -> bool:
 
 
 def _validate_overridden(raw: dict, overrides: dict[str, Any], source: str, base_dir, origins: dict[str, tuple[str, str]],
-                         label: str, marks: Marks | None) -> Scenario:
+                         label: str, marks: Marks | None, warn_for: list[str] | None = None) -> Scenario:
     """Validate a mapping with overrides applied; a problem an override caused names the override."""
     try:
-        return from_dict(raw, source, base_dir, marks)
+        return from_dict(raw, source, base_dir, marks, warn_for)
     except InputError as err:
         if not overrides:
             raise

@@ -538,3 +538,15 @@ def test_a_lost_scheduler_is_one_message_exit_1_and_resumable(tmp_path, capsys, 
     assert main([*args, "--executor", "serial"]) == 0  # resumed where it stopped
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "complete" and sessions[-1]["runs_reused"] >= stored
+
+
+def test_a_strategy_warns_only_about_what_it_sets(tmp_path, capsys):
+    """Waves switched off by a strategy leave the scenario's wave size unused: that is the strategy's
+    point, not a mistake, and neither loading nor running it warns."""
+    text = BASE.replace("strategy: {seeding: {n: 2}}", "strategy: {seeding: {n: 2}, waves: {every: 6, size: 10}}")
+    (tmp_path / "s.yaml").write_text(text + "strategies:\n  wide: {strategy.waves.every: 0}\n"
+                                            "  odd: {strategy.seeding.group: rural}\n")
+    assert main(["compare", str(tmp_path / "s.yaml"), "--replicates", "2", "--executor", "serial", "--out",
+                 str(tmp_path / "o"), "-q", "--no-plot"]) == 0
+    warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings_) == 1 and "strategies.odd: strategy.seeding.group: has no effect" in warnings_[0], warnings_

@@ -156,7 +156,7 @@ def shift_past_events(base: Scenario, name: str, overrides: dict, switch_at: int
     """Move a strategy's events that would fall before the switch to the first month after it."""
     if not overrides:
         return overrides, []
-    merged = base.with_overrides(overrides, label=f"strategies.{name}")
+    merged = base.with_overrides(overrides, label=f"strategies.{name}", warn=False)
     col, col0 = merged.strategy.collaborative, base.strategy.collaborative
     already = col0.enabled and col0.start <= switch_at
     if col.enabled and col.start <= switch_at and not already:

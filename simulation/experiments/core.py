@@ -707,7 +707,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
         label = f"strategy {s.strategy!r}"
         try:
-            variant = scenario.with_overrides(canonical(s.overrides), label) if s.overrides else scenario
+            # strategies' settings with no effect were reported when the scenario was loaded
+            variant = scenario.with_overrides(canonical(s.overrides), label, warn=False) if s.overrides else scenario
         except InputError as err:
             raise InputError([Problem(label, p.field, p.message) for p in err.problems]) from None
         check.variant(variant, f"{label}, replicate {s.replicate}", replicates[h], bool(s.overrides))

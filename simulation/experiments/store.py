@@ -2,7 +2,8 @@
 
 Layout of a folder ``out/``::
 
-    manifest.json            scenario, its hash, seeds, versions, executor, one record per session
+    manifest.json            "spreadsim_output": "experiment", scenario, its hash, seeds, versions,
+                             executor, one record per session (complete, interrupted, failed, killed)
     runs/<chunk>.parquet     one row per run (run_id, strategy, replicate, seed, overrides, outcomes)
     timeseries/<chunk>.parquet  one row per run per month (run_id, strategy, replicate, month, series)
     .lock                    held (flock) while an experiment writes to the folder
@@ -11,8 +12,12 @@ Only the driving process writes, one chunk per finished task. Each file is writt
 temporary file, flushed to disk and renamed into place; the timeseries file of a chunk is renamed
 first and the runs file last, so a chunk counts as stored exactly when its runs file exists. A
 process killed at any moment therefore leaves whole chunks and, at worst, hidden temporary files or
-a timeseries file without its runs file, which the next session removes. Reads take each run once
-(the first chunk, by name, that holds it), so a run can never be counted twice.
+a timeseries file without its runs file, which the next session removes, together with the hidden
+temporary files beside the manifest; a session the next one finds still "running" was killed, and
+is recorded so. Reads take each run once (the first chunk, by name, that holds it), so a run can
+never be counted twice. The folder must be new, empty or an experiment's (see
+:func:`simulation.safe_io.check_out`); with ``resume=False`` an earlier spreadsim output of another
+command is replaced, never a folder spreadsim did not write.
 """
 
 from __future__ import annotations
