@@ -61,6 +61,8 @@ def _bound_problem(v: Any, lo: float | None, hi: float | None) -> str | None:
 
 
 _NUMERIC_ITEMS: dict[tuple, bool] = {}
+#: each field's own lower and upper bounds (None: the default bound applies), found once
+_BOUNDS: dict[tuple, tuple] = {}
 
 
 def _numeric_items(cls, name: str) -> bool:
@@ -98,10 +100,14 @@ class _Section(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name)
-        lo = _declared(field, ("ge", "gt"))
-        hi = _declared(field, ("le", "lt"))
-        why = _bound_problem(v, lo, hi)
+        if v is None or isinstance(v, (str, bool, BaseModel)):
+            return v
+        key = (cls, info.field_name)
+        bounds = _BOUNDS.get(key)
+        if bounds is None:
+            field = cls.model_fields.get(info.field_name)
+            bounds = _BOUNDS[key] = (_declared(field, ("ge", "gt")), _declared(field, ("le", "lt")))
+        why = _bound_problem(v, *bounds)
         if why:
             raise ValueError(why)
         if isinstance(v, (list, tuple, dict)) and _numeric_items(cls, info.field_name):
@@ -506,7 +512,7 @@ class Scenario(_Section):
         apply_overrides(raw, overrides, label)
         keys = [str(k) for k in overrides] if warn else []
         return _validate_overridden(raw, overrides, self._source, self._base_dir, {}, label, self._marks,
-                                    warn_for=keys)
+                                    warn_for=keys, scan={str(k): v for k, v in overrides.items()})
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -604,7 +610,7 @@ def _problems_from(err: ValidationError, source: str, marks: Marks | None = None
 
 
 def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", marks: Marks | None = None,
-              warn_for: list[str] | None = None) -> Scenario:
+              warn_for: list[str] | None = None, scan: dict[str, Any] | None = None) -> Scenario:
     """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem.
 
     Args:
@@ -614,15 +620,20 @@ def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", ma
         marks: where each key is in the file (from :func:`simulation.safe_io.load_yaml`).
         warn_for: issue only the warnings about these key paths (and what is under them);
             None: every warning.
+        scan: the values that may hold keys that are not text or numbers out of bounds, as
+            ``{key path: value}`` (default: all of ``raw``; a validated scenario with overrides
+            applied needs only its overrides scanned).
     """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise InputError(Problem(source, "", f"a scenario must be a mapping of keys to values, not {shown(raw)}"))
-    bad = [Problem(source, path, msg) for path, msg in _non_text_keys(raw)]
+    parts = {"": raw} if scan is None else scan
+    bad = [Problem(source, path, msg) for key, value in parts.items() for path, msg in _non_text_keys(value, key)]
     if bad:
         raise InputError([marks.at(p) for p in bad] if marks else bad)
-    numbers = check_numbers(raw, source, marks=marks)  # anywhere, free-form sections included
+    numbers = [p for key, value in parts.items()  # anywhere, free-form sections included
+               for p in check_numbers(value, source, key, marks=marks)]
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as err:
@@ -821,10 +832,11 @@ def _caused_by(field: str, key: str) -> bool:
 
 
 def _validate_overridden(raw: dict, overrides: dict[str, Any], source: str, base_dir, origins: dict[str, tuple[str, str]],
-                         label: str, marks: Marks | None, warn_for: list[str] | None = None) -> Scenario:
+                         label: str, marks: Marks | None, warn_for: list[str] | None = None,
+                         scan: dict[str, Any] | None = None) -> Scenario:
     """Validate a mapping with overrides applied; a problem an override caused names the override."""
     try:
-        return from_dict(raw, source, base_dir, marks, warn_for)
+        return from_dict(raw, source, base_dir, marks, warn_for, scan)
     except InputError as err:
         if not overrides:
             raise
