@@ -2,8 +2,8 @@
 
 Every subcommand turns a user's mistake (:class:`~simulation.errors.InputError`) into one line per
 problem on standard error and exit code 2, with no traceback; a failure outside the input
-(:class:`~simulation.errors.ExecutionError`, such as a lost Dask scheduler) is one line and exit
-code 1. Warnings about settings that have no effect are printed once each, as
+(:class:`~simulation.errors.ExecutionError`, such as a lost Dask scheduler, or a full disk) is one
+line and exit code 1. Warnings about settings that have no effect are printed once each, as
 ``warning: FILE: KEY: message``. Results are written before anything is printed, so output piped
 into ``head`` cannot lose them.
 
@@ -363,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         except MemoryError:
             print("error: out of memory; use fewer sites, months, replicates or workers", file=sys.stderr)
+            return EXIT_FAILED
+        except OSError as err:  # the disk filled up, a file vanished while being written...
+            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+            reason = os.strerror(err.errno) if err.errno else type(err).__name__
+            print(f"error: {where}{reason}", file=sys.stderr)
             return EXIT_FAILED
 
 

@@ -28,7 +28,6 @@ the hidden leftovers of a killed command are removed when the next command write
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -92,9 +91,6 @@ def _os_reason(err: OSError) -> str:
 
 
 # ---------------------------------------------------------------------------------------- YAML
-Path_ = tuple  # a key path: str keys and int indices
-
-
 class Marks(dict):
     """Where each value of a YAML document is: ``{key path tuple: (line, column)}``, 1-based."""
 
@@ -573,10 +569,3 @@ def replace_files(tmp: Path, out: Path, last: Iterable[str] = ("manifest.json",)
     names = sorted(p.name for p in tmp.iterdir() if p.name not in last)
     for name in names + last:
         os.replace(tmp / name, out / name)
-
-
-def os_error(err: OSError, option: str, out: str | Path) -> InputError:
-    """An OSError met while writing an output folder, as an InputError naming the option."""
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return fail(option, str(out), "the disk is full")
-    return fail(option, str(out), f"cannot write: {_os_reason(err)}")
