@@ -441,8 +441,8 @@ def check_out(out: str | Path, kind: str, *, replace: bool = False, resume: bool
     if resume and found == kind and not replace:
         return "resume"
     if not replace:
-        what = "an earlier" + ("" if found == kind else f" spreadsim '{found}'") + " output"
-        raise fail(option, text, f"holds {what} of spreadsim; add {flag} to replace it, or choose another folder")
+        what = "an earlier spreadsim output" if found == kind else f"an earlier spreadsim '{found}' output"
+        raise fail(option, text, f"holds {what}; add {flag} to replace it, or choose another folder")
     foreign = foreign_entries(out, found)
     if foreign:
         names = ", ".join(foreign[:3]) + ("..." if len(foreign) > 3 else "")
