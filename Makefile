@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 demo: $(BIN)/.installed  ## run the bundled demo scenario, print its summary, write results/demo/
-	$(BIN)/spreadsim run scenarios/demo.yaml --out results/demo
+	$(BIN)/spreadsim run scenarios/demo.yaml --out results/demo --force
 
 test: $(BIN)/.installed  ## run the test suite
 	$(BIN)/python -m pytest -q

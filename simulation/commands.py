@@ -2,34 +2,21 @@
 
 Each entry is a function ``register(subparsers)`` that adds one or more subcommands, each with
 ``set_defaults(func=...)``. Keeping the list here lets ``cli.py`` stay small and each feature own
-its command-line interface.
+its command-line interface. The order is the order of ``spreadsim --help`` (after ``run`` and
+``validate``, before ``bench``): runs of many, analyses of many, the app, the project's tools.
+Each module imported here must stay light (no numpy, pandas or model at import), so that
+``--help`` is fast; the work is imported inside each command's function.
 """
 
 from __future__ import annotations
 
-REGISTRY: list = []
+from .app import register as _app
+from .calibration.cli import register as _calibration
+from .experiments.cli import register as _experiments
+from .figures import register as _figures
+from .patterns_cli import register as _patterns
+from .reference import register as _reference
+from .sensitivity.cli import register as _sensitivity
 
-from .sensitivity.cli import register as _sensitivity  # noqa: E402
-
-REGISTRY.append(_sensitivity)
-
-from .app import register as _app  # noqa: E402
-
-REGISTRY.append(_app)
-
-from .experiments.cli import register as _experiments  # noqa: E402
-
-REGISTRY.append(_experiments)
-
-from .calibration.cli import register as _calibration  # noqa: E402
-
-REGISTRY.append(_calibration)
-
-from .figures import register as _figures  # noqa: E402
-from .reference import register as _reference  # noqa: E402
-
-REGISTRY += [_figures, _reference]
-
-from .patterns_cli import register as _patterns  # noqa: E402
-
-REGISTRY.append(_patterns)
+#: ensemble, compare; sensitivity, sweep; calibrate, forecast; patterns; app; figures; reference
+REGISTRY: list = [_experiments, _sensitivity, _calibration, _patterns, _app, _figures, _reference]

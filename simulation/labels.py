@@ -101,12 +101,24 @@ PARAMS: dict[str, str] = {
     "strategy.train_the_trainer.trainees": "trainees per trainer",
     "strategy.collaborative.enabled": "collaborative",
     "strategy.adaptation": "adaptation allowed",
-    "forces.drift": "fidelity drift",
-    "forces.learning": "learning by doing",
-    "forces.abandon": "internal abandonment pressure",
-    "forces.concurrent_initiatives": "concurrent initiatives",
-    "forces.no_champion_risk": "risk without a champion",
-    "forces.fallback": "fall-back when the last champion leaves",
+    "delivery.drift": "fidelity drift",
+    "delivery.entry_fidelity": "fidelity at the start of delivery",
+    "workforce.learning": "learning by doing",
+    "workforce.training": "competence from training",
+    "workforce.capacity_decay": "decay of built capacity",
+    "workforce.concurrent_initiatives": "concurrent initiatives",
+    "workforce.no_champion_risk": "risk without a champion",
+    "workforce.fallback": "fall-back when the last champion leaves",
+    "stages.abandon": "internal pressure to abandon",
+    "stages.progress": "progress from own capacity",
+    "stages.routinisation": "routinisation (months)",
+    "stages.feedback": "feedback from visible results",
+    "stages.competence_for_full": "competence needed for full implementation",
+    "stages.fidelity_for_full": "fidelity needed for full implementation",
+    "logics.social.norm_keep": "the norm keeps users",
+    "logics.mechanical.dependency_fade": "fading of dependency (months)",
+    "outcomes.efficacy": "efficacy",
+    "outcomes.trend": "background trend",
     "sites.n": "number of sites",
     "sites.traits.turnover": "staff turnover",
     "sites.traits.fit": "context fit",
@@ -137,7 +149,8 @@ def param_label(path: str) -> str:
     path = str(path)
     if path in PARAMS:
         return PARAMS[path]
-    parts = [p for p in path.split(".") if p not in ("logics", "strategy", "forces", "sites", "traits")]
+    parts = [p for p in path.split(".") if p not in ("logics", "strategy", "workforce", "delivery", "stages",
+                                                      "outcomes", "sites", "traits")]
     if not parts:
         return _words(path)
     last = _WORDS.get(parts[-1], parts[-1])

@@ -12,6 +12,9 @@ through which site ``i`` is influenced by site ``j`` (symmetric unless the netwo
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError, Problem, fail
+from . import limits
+from .errors import InputError, Problem, fail, warn
+from .safe_io import decode_text, read_capped
 from .scenario import TRAIT_RANGES, Scenario
 
 
@@ -110,6 +115,9 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
         n = len(ids)
     else:
         n = sc.sites.n
+    field = "network.type" if net.type == "complete" else ("sites.file" if table is not None else "sites.n")
+    limits.check_memory(n, limits.estimated_ties(net, n), sc.months, agents=True, source=sc.source, field=field)
+    if table is None:
         ids = np.arange(n)
     region, labels = None, None
     if net.type == "small_world":
@@ -206,38 +214,76 @@ def block_model(sizes: list[int], P: list[list[float]], rng: np.random.Generator
 
 
 # ------------------------------------------------------------------------------------ file input
+#: columns a site table may have besides ``site``: the traits and ``group``
+SITE_COLUMNS = (*TRAIT_RANGES, "group")
+
+
+def _lines(mask) -> str:
+    """``line 4`` or ``lines 4, 9, 12 and 3 more`` for the rows of a mask (line 1 is the header)."""
+    rows = (np.flatnonzero(np.asarray(mask)) + 2).tolist()
+    head = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return ("line " if len(rows) == 1 else "lines ") + head
+
+
 def read_site_table(sc: Scenario) -> pd.DataFrame:
-    """Read the site table CSV: a unique ``site`` column plus known trait columns and ``group``."""
+    """Read the site table CSV: a unique ``site`` column plus known trait columns and ``group``.
+
+    Raises:
+        InputError: naming the file, the column and the lines (never their content): no ``site``
+            column, blank or repeated ids, no sites, trait values that are not numbers or lie
+            outside the trait's range, blank groups.
+    """
     path = sc.resolve_path(sc.sites.file)
-    df = _read_csv(path)
+    df = _read_csv(path, "site table")
     if "site" not in df.columns:
-        raise fail(str(path), "site", f"the site table needs a 'site' column (found: {', '.join(df.columns)})")
+        close = [c for c in df.columns if c.strip().lower() in ("site", "sites", "site_id", "id", "name")]
+        hint = f" (is '{close[0]}' meant as 'site'?)" if close else ""
+        raise fail(str(path), "site", f"the site table needs a 'site' column in its header{hint}", line=1)
+    if len(df) == 0:
+        raise fail(str(path), "site", "the site table has no sites (only a header)", line=1)
     df["site"] = df["site"].astype(str).str.strip()
-    if (df["site"] == "").any() or df["site"].isin(["nan", "None"]).any():
-        rows = (np.flatnonzero((df["site"] == "") | df["site"].isin(["nan", "None"])) + 2).tolist()
-        raise fail(str(path), "site", f"empty site id on line(s) {rows[:5]}")
-    dup = df["site"][df["site"].duplicated()].unique().tolist()
-    if dup:
-        raise fail(str(path), "site", f"duplicate site ids: {', '.join(map(str, dup[:5]))}")
+    blank = df["site"].isin(["", "nan", "None"])
+    if blank.any():
+        raise fail(str(path), "site", f"empty site id on {_lines(blank)}")
+    dup = df["site"].duplicated(keep=False)
+    if dup.any():
+        raise fail(str(path), "site", f"the same site id appears more than once, on {_lines(dup)}")
     problems = []
     out = pd.DataFrame(index=pd.Index(df["site"].to_numpy(), name="site"))
     for col in df.columns:
         if col == "site":
             continue
         if col == "group":
-            out["group"] = df["group"].astype(str).to_numpy()
+            g = df["group"]
+            empty = g.isna() | (g.astype(str).str.strip() == "")
+            if empty.any():
+                problems.append(Problem(str(path), "group", f"blank group on {_lines(empty)}: give every site a "
+                                                            "group, or drop the column to draw groups from sites.groups"))
+                continue
+            out["group"] = g.astype(str).str.strip().to_numpy()
+            if list(sc.sites.groups) != ["all"] and not any(
+                    any(v is not None for v in spec.traits.model_dump().values()) for spec in sc.sites.group_specs().values()):
+                warn(sc.source, "sites.groups", f"has no effect: the site table {path} gives each site's group",
+                     stacklevel=2)
             continue
         if col not in TRAIT_RANGES:
-            continue  # other columns are kept out of the model but allowed (documentation, ids...)
+            near = difflib.get_close_matches(col.lower(), SITE_COLUMNS, n=1, cutoff=0.75)
+            if near:  # other columns (notes, ids, dates) are allowed and left out of the model
+                warn(str(path), col, f"column '{col}' is not used (did you mean '{near[0]}'? known columns: "
+                                     f"site, {', '.join(SITE_COLUMNS)})", stacklevel=2)
+            continue
         vals = pd.to_numeric(df[col], errors="coerce")
         bad = vals.isna() & df[col].notna()
         if bad.any():
-            problems.append(Problem(str(path), col, f"not a number on line(s) {(np.flatnonzero(bad) + 2).tolist()[:5]}"))
+            problems.append(Problem(str(path), col, f"not a number on {_lines(bad)}"))
             continue
-        lo, hi, _ = TRAIT_RANGES[col]
-        out_of = (vals < lo) | (vals > hi)
+        lo, hi, integer = TRAIT_RANGES[col]
+        out_of = ~np.isfinite(vals.fillna(lo)) | (vals < lo) | (vals > hi)
         if out_of.any():
-            problems.append(Problem(str(path), col, f"values must lie in [{lo:g}, {hi:g}]; line(s) {(np.flatnonzero(out_of) + 2).tolist()[:5]}"))
+            problems.append(Problem(str(path), col, f"values must lie in [{lo:g}, {hi:g}]; see {_lines(out_of)}"))
+            continue
+        if integer and ((vals % 1 != 0) & vals.notna()).any():
+            problems.append(Problem(str(path), col, f"must be whole numbers; see {_lines((vals % 1 != 0) & vals.notna())}"))
             continue
         out[col] = vals.to_numpy(dtype=float)  # NaN = draw from the scenario's distribution
     if problems:
@@ -245,61 +291,121 @@ def read_site_table(sc: Scenario) -> pd.DataFrame:
     return out
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise fail(str(path), "", "file not found")
+def _read_csv(path: Path, what: str = "CSV file") -> pd.DataFrame:
+    """A CSV file of at most :data:`limits.MAX_TABLE_BYTES`, every cell as text (blank = NaN)."""
+    import io
+
+    text = decode_text(read_capped(path, limits.MAX_TABLE_BYTES, what), path)
     try:
-        return pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise fail(str(path), "", f"cannot read as CSV: {str(err).strip()}") from None
+        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise fail(str(path), "", f"is empty: a {what} needs a header line") from None
+    except (pd.errors.ParserError, ValueError) as err:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if m:
+            raise fail(str(path), "", f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}",
+                       line=int(m.group(2))) from None
+        m = re.search(r"line (\d+)", str(err))
+        raise fail(str(path), "", f"cannot read as CSV (a {what})", line=int(m.group(1)) if m else None) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
 
 
 def _load_network(sc: Scenario, table: pd.DataFrame | None) -> Built:
     path = sc.resolve_path(sc.network.file)
     directed = sc.network.directed
     if path.suffix.lower() in (".graphml", ".xml"):
-        src, dst, w, nodes = _read_graphml(path)
+        src, dst, w, nodes, where = _read_graphml(path)
     else:
-        src, dst, w = _read_edges(path)
+        src, dst, w, where = _read_edges(path)
         nodes = None
+    src, dst, w = _unique_ties(path, src, dst, w, directed, where)
     if table is not None:
         ids = table.index.to_numpy()
         known = set(ids.tolist())
-        missing = sorted({s for s in np.concatenate([src, dst]).tolist() if s not in known})
-        if missing:
+        missing = np.array([s not in known or t not in known for s, t in zip(src.tolist(), dst.tolist())], bool)
+        if missing.any():
+            rows = where[missing]
             raise fail(str(path), "source/target",
-                       f"edges name sites absent from the site table {sc.sites.file}: {', '.join(missing[:5])}"
-                       + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+                       f"edges on {_lines_of(rows)} name sites absent from the site table {sc.sites.file}")
     else:
         # sites in order of first appearance (GraphML: in node order, isolated nodes included)
         ids = np.array(nodes if nodes is not None else list(dict.fromkeys(np.concatenate([src, dst]).tolist())), dtype=object)
     index = pd.Index(ids)
     if len(ids) == 0:
         raise fail(str(path), "", "the network has no sites")
+    ties = len(src) * (1 if directed else 2)
+    limits.check_memory(len(ids), ties, sc.months, agents=True, source=sc.source, field="network.file")
     i = index.get_indexer(src)
     j = index.get_indexer(dst)
     W = _sym_csr(len(ids), i, j, w, directed=directed)
     return Built(ids=ids, W=W, table=table)
 
 
+def _lines_of(rows: np.ndarray, word: str = "line") -> str:
+    rows = [int(r) for r in rows]
+    head = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return (word if len(rows) == 1 else word + "s") + " " + head
+
+
+def _unique_ties(path: Path, src: np.ndarray, dst: np.ndarray, w: np.ndarray, directed: bool, where: np.ndarray):
+    """Each tie once: self-ties and repeated ties (for an undirected network a-b and b-a are the same
+    tie) are dropped with a warning when their weights agree, refused when they differ."""
+    word = "edge" if path.suffix.lower() in (".graphml", ".xml") else "line"
+    loop = src == dst
+    if loop.any():
+        warn(str(path), "source/target", f"a site tied to itself on {_lines_of(where[loop], word)}; "
+                                         "such ties are ignored", stacklevel=3)
+        keep = ~loop
+        src, dst, w, where = src[keep], dst[keep], w[keep], where[keep]
+    if len(src) == 0:
+        return src, dst, w
+    if directed:
+        a, b = src, dst
+    else:
+        a = np.where(src <= dst, src, dst)
+        b = np.where(src <= dst, dst, src)
+    pairs = pd.DataFrame({"a": a, "b": b, "w": w})
+    dup = pairs.duplicated(["a", "b"], keep=False).to_numpy()
+    if dup.any():
+        groups = pairs[dup].groupby(["a", "b"], sort=False)["w"]
+        differ = (groups.transform("nunique") > 1).to_numpy()
+        rows = where[dup]
+        if differ.any():
+            raise fail(str(path), "weight", f"a tie is listed more than once with different weights, on "
+                                            f"{_lines_of(rows[differ], word)}" +
+                       ("" if directed else " (the network is undirected: a-b and b-a are the same tie)"))
+        first = ~pairs.duplicated(["a", "b"], keep="first").to_numpy()
+        warn(str(path), "source/target", f"{int(dup.sum() - (dup & first).sum())} repeated ties ignored, on "
+                                         f"{_lines_of(where[dup & ~first], word)}" +
+             ("" if directed else " (undirected: a-b and b-a are the same tie)") + "; each tie counts once",
+             stacklevel=3)
+        src, dst, w = src[first], dst[first], w[first]
+    return src, dst, w
+
+
 def _read_edges(path: Path):
-    df = _read_csv(path)
-    cols = [c.strip() for c in df.columns]
-    df.columns = cols
+    df = _read_csv(path, "edge list")
+    cols = list(df.columns)
     missing = [c for c in ("source", "target") if c not in cols]
     if missing:
-        raise fail(str(path), ", ".join(missing), f"the edge list needs columns 'source' and 'target' (found: {', '.join(cols) or 'none'})")
+        raise fail(str(path), ", ".join(missing), "the edge list needs columns 'source' and 'target' in its header",
+                   line=1)
     problems = []
     blank = df["source"].isna() | df["target"].isna()
     if blank.any():
-        problems.append(Problem(str(path), "source/target", f"empty site id on line(s) {(np.flatnonzero(blank) + 2).tolist()[:5]}"))
+        problems.append(Problem(str(path), "source/target", f"empty site id on {_lines(blank)}"))
     if "weight" in df.columns:
         w = pd.to_numeric(df["weight"], errors="coerce")
         bad = w.isna()
         if bad.any():
-            problems.append(Problem(str(path), "weight", f"not a number on line(s) {(np.flatnonzero(bad) + 2).tolist()[:5]}"))
+            problems.append(Problem(str(path), "weight", f"not a number on {_lines(bad)}"))
+        elif (~np.isfinite(w)).any():
+            problems.append(Problem(str(path), "weight", f"not a finite number on {_lines(~np.isfinite(w))}"))
         elif (w < 0).any():
-            problems.append(Problem(str(path), "weight", f"negative weight on line(s) {(np.flatnonzero(w < 0) + 2).tolist()[:5]}"))
+            problems.append(Problem(str(path), "weight", f"negative weight on {_lines(w < 0)}"))
+        elif (w > limits.MAX_FLOAT).any():
+            problems.append(Problem(str(path), "weight", f"weight above {limits.MAX_FLOAT:g} on {_lines(w > limits.MAX_FLOAT)}"))
         w = w.to_numpy(float)
     else:
         w = np.ones(len(df))
@@ -307,26 +413,40 @@ def _read_edges(path: Path):
         raise InputError(problems)
     src = df["source"].astype(str).str.strip().to_numpy(dtype=object)
     dst = df["target"].astype(str).str.strip().to_numpy(dtype=object)
-    return src, dst, w
+    return src, dst, w, np.arange(len(df)) + 2
 
 
 def _read_graphml(path: Path):
-    if not path.exists():
-        raise fail(str(path), "", "file not found")
+    import io
+    import xml.etree.ElementTree as ET
+
+    data = read_capped(path, limits.MAX_TABLE_BYTES, "GraphML file")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise fail(str(path), "", "GraphML with a DOCTYPE or ENTITY declaration is not accepted")
     try:
-        G = nx.read_graphml(path)
-    except Exception as err:  # networkx raises many parser error types for malformed XML
-        raise fail(str(path), "", f"cannot read as GraphML: {err}") from None
+        G = nx.read_graphml(io.BytesIO(data))
+    except ET.ParseError as err:
+        line, col = getattr(err, "position", (None, None))
+        raise fail(str(path), "", "cannot read as GraphML: the XML is not well-formed", line=line,
+                   column=col + 1 if col is not None else None) from None
+    except Exception:  # networkx raises many error types for XML that is not GraphML
+        raise fail(str(path), "", "cannot read as GraphML (not a GraphML document, or attributes of an "
+                                  "unknown type)") from None
     nodes = [str(v) for v in G.nodes]
     src, dst, w = [], [], []
-    for a, b, data in G.edges(data=True):
+    for k, (a, b, attrs) in enumerate(G.edges(data=True), start=1):
         try:
-            weight = float(data.get("weight", 1.0))
-        except (TypeError, ValueError):
-            raise fail(str(path), "weight", f"edge {a}-{b}: weight is not a number") from None
+            weight = float(attrs.get("weight", 1.0))
+        except (TypeError, ValueError, OverflowError):
+            raise fail(str(path), "weight", f"edge {k} (in file order): weight is not a number") from None
+        if not math.isfinite(weight):
+            raise fail(str(path), "weight", f"edge {k} (in file order): weight is not a finite number")
         if weight < 0:
-            raise fail(str(path), "weight", f"edge {a}-{b}: negative weight")
+            raise fail(str(path), "weight", f"edge {k} (in file order): negative weight")
+        if weight > limits.MAX_FLOAT:
+            raise fail(str(path), "weight", f"edge {k} (in file order): weight above {limits.MAX_FLOAT:g}")
         src.append(str(a))
         dst.append(str(b))
         w.append(weight)
-    return np.array(src, dtype=object), np.array(dst, dtype=object), np.array(w, float), nodes
+    return (np.array(src, dtype=object), np.array(dst, dtype=object), np.array(w, float), nodes,
+            np.arange(1, len(src) + 1))

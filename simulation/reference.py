@@ -24,10 +24,10 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+if typing.TYPE_CHECKING:  # pragma: no cover
+    from pydantic import BaseModel
 
-from .scenario import DIST_PARAMS, TRAIT_DOCS, TRAIT_RANGES, Dist, Scenario, Traits
+# the schema (pydantic) is imported when the reference is rendered, not when `spreadsim --help` runs
 
 #: where the reference lives in a checkout
 DEFAULT_PATH = Path("docs") / "scenario-reference.md"
@@ -65,6 +65,8 @@ SECTION_INTRO = {
 
 # ------------------------------------------------------------------------------------ helpers
 def _is_model(t: Any) -> bool:
+    from pydantic import BaseModel
+
     return isinstance(t, type) and issubclass(t, BaseModel)
 
 
@@ -83,6 +85,8 @@ def _literal_values(annotation: Any) -> list | None:
 
 
 def _fmt_value(v: Any) -> str:
+    from .scenario import DIST_PARAMS, Dist
+
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -100,6 +104,8 @@ def _fmt_value(v: Any) -> str:
 
 
 def _default(field) -> str:
+    from pydantic_core import PydanticUndefined
+
     if field.default is not PydanticUndefined:
         return _fmt_value(field.default)
     if field.default_factory is not None:
@@ -148,6 +154,8 @@ def _range(field) -> str:
         elif a is str:
             parts.append("text")
         elif _is_model(a):
+            from .scenario import Dist
+
             parts.append("a distribution (see below)" if a is Dist else "a section")
         elif typing.get_origin(a) is dict:
             parts.append("a mapping")
@@ -187,6 +195,8 @@ def _meaning_and_source(field) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------- render
 def _sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
     """Every section (model) reachable from ``model``, depth first, in field order."""
+    from .scenario import Dist
+
     out = [(prefix, model)]
     for name, field in model.model_fields.items():
         sub = field.annotation
@@ -196,6 +206,8 @@ def _sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[
 
 
 def _rows(model: type[BaseModel], prefix: str) -> list[list[str]]:
+    from .scenario import TRAIT_DOCS, TRAIT_RANGES, Dist, Traits
+
     rows = []
     for name, field in model.model_fields.items():
         sub = field.annotation
@@ -209,8 +221,9 @@ def _rows(model: type[BaseModel], prefix: str) -> list[list[str]]:
             if cites:
                 doc = _CITATION.sub("", doc).rstrip(" ,")
             lo, hi, integer = TRAIT_RANGES[name]
-            values = f"{'whole numbers' if integer else 'values'} clipped to [{lo:g}, {hi:g}]"
-            rng = "a distribution (see below)" + ("; or `centrality`, `mixed`" if name == "prestige" else "") + f"; {values}"
+            values = f"{'whole numbers' if integer else 'values'} in [{lo:g}, {hi:g}]"
+            rng = ("a distribution (see below) or a number (a constant)" + ("; or `centrality`, `mixed`" if name == "prestige" else "")
+                   + f"; {values}")
             rows.append([f"`{key}`", doc, "", _default(field), rng, "; ".join(cites)])
             continue
         rows.append([f"`{key}`", meaning, _extra(field, "unit"), _default(field), _range(field), source])
@@ -224,8 +237,50 @@ def _table(rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _doc_table(docs: dict[str, tuple[str, str, str]], prefix: str) -> list[str]:
+    lines = ["| key | meaning | default | allowed values |", "| --- | --- | --- | --- |"]
+    for key, (meaning, default, allowed) in docs.items():
+        lines.append(f"| `{prefix}{key}` | {_cell(meaning)} | {_cell(default)} | {_cell(allowed)} |")
+    return lines
+
+
+def _analysis_sections() -> list[str]:
+    """The ``sensitivity:`` and ``calibration:`` sections, from the tables their parsers check against."""
+    from .calibration.spec import ABC_DOCS, OPTIMIZE_DOCS, PRIOR_DOCS
+    from .calibration.spec import SECTION_DOCS as CAL
+    from .sensitivity.spec import PARAM_DOCS
+    from .sensitivity.spec import SECTION_DOCS as SA
+
+    return [
+        "## `sensitivity`", "",
+        "A global sensitivity analysis, run by `spreadsim sensitivity` (see `scenarios/strategies/demo_sensitivity.yaml`). "
+        "Checked by `spreadsim validate` and before any run; `--method`, `--samples`, `--replicates`, `--seed`, "
+        "`--strategies` and `--outputs` take precedence over the keys of the same name.", "",
+        *_doc_table(SA, "sensitivity."), "",
+        "## `sensitivity.parameters[]`", "",
+        "Each item of `parameters` is one uncertain input: `{path: logics.social.q, bounds: [0.05, 0.3]}`.", "",
+        *_doc_table(PARAM_DOCS, "sensitivity.parameters[]."), "",
+        "## `calibration`", "",
+        "The unknowns of a calibration to observed data, run by `spreadsim calibrate` (see "
+        "`scenarios/cases/ckm_bass.yaml`). Checked by `spreadsim validate` (with the data file) and before any run; "
+        "`--data`, `--param`, `--method`, `--targets`, `--holdout`, `--draws`, `--seed` and the budget options take "
+        "precedence.", "",
+        *_doc_table(CAL, "calibration."), "",
+        "## `calibration.parameters.<path>`", "",
+        "Each unknown is a dotted key path with its prior: `logics.social.q: {dist: loguniform, low: 0.01, high: 0.5}`.",
+        "",
+        *_doc_table(PRIOR_DOCS, "calibration.parameters.<path>."), "",
+        "## `calibration.abc`", "",
+        *_doc_table(ABC_DOCS, "calibration.abc."), "",
+        "## `calibration.optimize`", "",
+        *_doc_table(OPTIMIZE_DOCS, "calibration.optimize."), "",
+    ]
+
+
 def render() -> str:
     """The reference as Markdown text (deterministic: the same schema gives the same text)."""
+    from .scenario import DIST_PARAMS, Dist, Scenario
+
     lines = [
         "# Scenario file reference",
         "",
@@ -264,10 +319,29 @@ def render() -> str:
         lines.append(f"| `{dist}` | {', '.join(f'`{p}`' for p in params)} | `{examples.get(dist, '')}` |")
     lines += ["", _table(_rows(Dist, "sites.traits.<trait>"))[0], _table([])[1]]
     lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in _rows(Dist, "sites.traits.<trait>")]
-    lines += ["", "## Sources cited by number", ""]
+    lines += ["", "A bare number is a constant (`turnover: 0.25` is `{dist: constant, value: 0.25}`). The values a",
+              "distribution names (a constant, uniform bounds, a normal mean, the median `exp(mean)` of a lognormal, a",
+              "Poisson mean) must lie in the trait's range: out of range is an error, never clipped; only draws from",
+              "the tails of a normal or lognormal are clipped to the range.", ""]
+    lines += _analysis_sections()
+    lines += ["## Limits", "",
+              "Every number must be finite. A whole number without its own upper bound above is at most "
+              f"{_limit('MAX_INT')}, any other number at most {_limit('MAX_FLOAT')} in size; a scenario file is at most "
+              f"{_limit('MAX_SCENARIO_BYTES')}, nests at most {_limit('MAX_YAML_DEPTH')} levels and may not use YAML aliases "
+              "or repeat a key (see `simulation/limits.py`).", ""]
+    lines += ["## Sources cited by number", ""]
     lines += [f"- {num}: {cite}" for num, cite in SOURCES.items()]
     lines.append("")
     return "\n".join(lines)
+
+
+def _limit(name: str) -> str:
+    from . import limits
+
+    v = getattr(limits, name)
+    if name.endswith("_BYTES"):
+        return limits.fmt_bytes(v)
+    return f"{v:,}" if isinstance(v, int) else f"{v:g}"
 
 
 def write(path: str | Path = DEFAULT_PATH) -> Path:

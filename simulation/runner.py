@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pandas as pd
 
 from .model import DISCONTINUED, FULL, SERIES, STAGES, TRAITS, SpreadModel
 from .network import Built
+from .safe_io import atomic_dir
 from .scenario import Scenario
 
 SUMMARY_KEYS = ("adopted_share", "reach", "reach_share", "mean_fidelity", "benefit", "attributable_benefit",
@@ -192,8 +190,9 @@ class RunResult:
 
     def manifest(self) -> dict:
         from . import __version__
+        from .safe_io import mark
 
-        return {
+        return mark({
             "scenario": self.scenario.to_dict(),
             "scenario_file": self.scenario.source,
             "scenario_hash": self.scenario.digest(),
@@ -202,16 +201,18 @@ class RunResult:
             "git_commit": git_commit(),
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.summary.items()},
-        }
+        }, "run")
 
-    def save(self, out: str | Path, plot: bool = True) -> Path:
+    def save(self, out: str | Path, plot: bool = True, *, force: bool = False) -> Path:
         """Write timeseries.csv, sites.csv, manifest.json and adoption.png into ``out`` atomically.
 
-        Everything is written to a temporary folder beside ``out`` and renamed into place at the end,
-        so a failure leaves no half-written folder behind.
+        Everything is written to a hidden temporary folder beside ``out`` and renamed into place at
+        the end, so a failure leaves no half-written folder behind. ``out`` must be new or empty, or
+        (with ``force``) an earlier spreadsim output holding only spreadsim's files; anything else is
+        refused with :class:`~simulation.errors.InputError` (see :mod:`simulation.safe_io`).
         """
         out = Path(out)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "run", replace=force) as tmp:
             self.timeseries.to_csv(tmp / "timeseries.csv", index=False)
             self.sites.to_csv(tmp / "sites.csv", index=False)
             if self.groups is not None:
@@ -226,32 +227,6 @@ class RunResult:
                 ax.figure.savefig(tmp / "adoption.png", dpi=120, bbox_inches="tight")
                 plt.close(ax.figure)
         return out
-
-
-class atomic_dir:
-    """Context manager: yields a temporary folder that replaces ``target`` only on success."""
-
-    def __init__(self, target: Path):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.target, old)
-            os.replace(self.tmp, self.target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.target)
-        return False
 
 
 def git_commit() -> str | None:

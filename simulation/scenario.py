@@ -5,8 +5,20 @@ process that uses it (:mod:`simulation.processes`, :mod:`simulation.logics`); th
 strategy and shocks sections are declared here. Each numeric parameter says where its value comes
 from ("number: ...", "direction: ...; value assumed" or "calibrated: docs/validation.md"; see
 :mod:`simulation.schema`). Scenarios are YAML files validated on load: unknown keys are refused with
-the nearest valid key suggested, ranges are checked, and every problem names the file and the
-dotted key path.
+the nearest valid key suggested, ranges are checked, and every problem names the file, the dotted
+key path and the line.
+
+Checks that hold for every field, present and future, without listing them (see
+:class:`simulation.schema.Section`):
+
+* every number must be finite (``.nan``, ``.inf``, ``1e400`` are refused);
+* a whole number without its own upper bound is at most :data:`simulation.limits.MAX_INT`, a
+  number at most :data:`simulation.limits.MAX_FLOAT` in size: values out of range are errors,
+  never clipped;
+* YAML is read without aliases, duplicate keys or deep nesting (:mod:`simulation.safe_io`).
+
+Settings that are accepted but have no effect (``seeding.group`` under ``rule: random``, say) give
+one :class:`~simulation.errors.InputWarning` each (see :func:`scenario_warnings`).
 """
 
 from __future__ import annotations
@@ -15,13 +27,18 @@ import copy
 import difflib
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .errors import InputError, Problem
+from . import limits
+from .errors import InputError, Problem, warn
+from .safe_io import Marks, check_numbers, load_yaml, read_yaml_file
+
+
 from .logics.ecological import Ecological
 from .logics.mechanical import Mechanical
 from .logics.social import Social
@@ -36,7 +53,6 @@ from .schema import dist as _d
 # the schema's building blocks under their earlier names
 _Section = Section
 _f = param
-
 
 # --------------------------------------------------------------------------- trait distributions
 class Traits(_Section):
@@ -56,6 +72,17 @@ class Traits(_Section):
                     "the best connected)",
     )
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
+        """A trait's distribution must name values within the trait's range (never clipped)."""
+        rng = TRAIT_RANGES.get(info.field_name)
+        if isinstance(v, Dist) and rng is not None:
+            why = v.range_problem(*rng)
+            if why:
+                raise ValueError(why)
+        return v
+
 
 class GroupTraits(_Section):
     """A group's own trait distributions (traits not given follow ``sites.traits``)."""
@@ -68,6 +95,17 @@ class GroupTraits(_Section):
     size: Dist | None = None
     threshold: Dist | None = None
     prestige: Dist | None = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
+        """A trait's distribution must name values within the trait's range (never clipped)."""
+        rng = TRAIT_RANGES.get(info.field_name)
+        if isinstance(v, Dist) and rng is not None:
+            why = v.range_problem(*rng)
+            if why:
+                raise ValueError(why)
+        return v
 
 
 class Group(_Section):
@@ -84,7 +122,8 @@ class Group(_Section):
         return self
 
 
-# Range of each trait: (low, high, integer?). Values drawn or read are checked/clipped to this.
+# Range of each trait: (low, high, integer?). Values given (site table, a constant, uniform bounds...)
+# must lie in it; draws from the tails of a normal or lognormal are clipped to it.
 TRAIT_RANGES: dict[str, tuple[float, float, bool]] = {
     "capacity": (0.0, 1.0, False),
     "leadership": (0.0, 1.0, False),
@@ -112,12 +151,20 @@ class Sites(_Section):
 
     n: int = _f(200, "number of sites (ignored when a network file or site table gives the sites)", ge=1, le=50_000_000)
     file: str | None = _f(None, "site table CSV: a `site` column plus trait columns (relative to the scenario)")
-    groups: dict[str, float | Group] = Field(
-        default_factory=lambda: {"all": 1.0},
+    groups: dict[str, Group] = Field(
+        default_factory=lambda: {"all": Group(share=1.0)},
         description="groups (rural/urban, region...) with their share (a number, or {share: x}) or count ({n: k}) "
                     "and optionally their own traits ({traits: {capacity: {...}}}); sizes are exact",
     )
     traits: Traits = Field(default_factory=Traits)
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _bare_shares(cls, v: Any) -> Any:
+        """A bare number is the group's share (``{urban: 0.6}`` is ``{urban: {share: 0.6}}``)."""
+        if isinstance(v, dict):
+            return {k: ({"share": x} if isinstance(x, (int, float)) and not isinstance(x, bool) else x) for k, x in v.items()}
+        return v
 
     @model_validator(mode="after")
     def _groups(self) -> "Sites":
@@ -153,10 +200,8 @@ class Sites(_Section):
         return sizes
 
     def group_specs(self) -> dict[str, Group]:
-        """Every group as a :class:`Group` (a bare number is its share)."""
-        out = {}
-        for g, v in self.groups.items():
-            out[g] = v if isinstance(v, Group) else Group(share=float(v))
+        """Every group as a :class:`Group` (a lone group without a size has the whole share)."""
+        out = dict(self.groups)
         if len(out) == 1:
             (g, spec), = out.items()
             if spec.share is None and spec.n is None:
@@ -235,8 +280,8 @@ class Scenario(_Section):
 
     name: str = _f("unnamed", "short name")
     description: str = _f("", "what the scenario is and what it should show")
-    seed: int = _f(0, "default seed", ge=0)
-    months: int = _f(120, "months simulated", ge=1, le=100_000, unit="months")
+    seed: int = _f(0, "default seed", ge=0, le=limits.MAX_SEED)
+    months: int = _f(120, "months simulated", ge=1, le=limits.MAX_MONTHS, unit="months")
     pipeline: Literal["staged", "instant"] = _f(
         "staged", "staged: NIRN stages; instant: a triggered site goes straight to full"
     )
@@ -252,12 +297,13 @@ class Scenario(_Section):
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named strategies: each a mapping of dotted key paths to values"
     )
-    sensitivity: dict[str, Any] | None = Field(None, description="sensitivity analysis: see docs")
-    calibration: dict[str, Any] | None = Field(None, description="calibration: see docs")
+    sensitivity: dict[str, Any] | None = Field(None, description="global sensitivity analysis: see the `sensitivity` section below")
+    calibration: dict[str, Any] | None = Field(None, description="calibration to observed data or published patterns: see the `calibration` section below")
 
     # where the scenario came from; not part of the schema
     _source: str = "<python>"
     _base_dir: str = "."
+    _marks: Any = None
 
     @property
     def source(self) -> str:
@@ -284,11 +330,20 @@ class Scenario(_Section):
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def with_overrides(self, overrides: dict[str, Any], label: str = "--set") -> "Scenario":
-        """A copy with dotted-path overrides applied and validated."""
+    def with_overrides(self, overrides: dict[str, Any], label: str = "--set", *, warn: bool = True) -> "Scenario":
+        """A copy with dotted-path overrides applied and validated.
+
+        A mapping given for a section is merged into it (``{"strategy.support": {"capacity": 60}}``
+        keeps the other support settings). A problem caused by an override is reported under
+        ``label`` (the option or strategy it came from), not under the scenario file. Warnings
+        (settings with no effect) are issued only for what the overrides set (the scenario's own
+        were reported when it was loaded), and not at all with ``warn=False``.
+        """
         raw = self.to_dict()
         apply_overrides(raw, overrides, label)
-        return from_dict(raw, self._source, self._base_dir)
+        keys = [str(k) for k in overrides] if warn else []
+        return _validate_overridden(raw, overrides, self._source, self._base_dir, {}, label, self._marks,
+                                    warn_for=keys, scan={str(k): v for k, v in overrides.items()})
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -320,51 +375,114 @@ def _suggest(key: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _problems_from(err: ValidationError, source: str) -> list[Problem]:
+def shown(value: Any) -> str:
+    """A value for a message: numbers and switches as they are, anything else by its kind only (a
+    message never repeats text from a file; its line and column say where it is)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) < 10**21 else f"{float(value):.3g}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        try:  # a number YAML read as text (YAML 1.1 reads 1e30 without a dot as text)
+            number = float(value)
+        except ValueError:
+            return "text"
+        return f"{number:g}" if len(value) <= 40 else "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _join(loc: tuple) -> str:
+    out = ""
+    for x in loc:
+        if isinstance(x, int):
+            out += f"[{x}]"
+        else:
+            out += f".{x}" if out else str(x)
+    return out
+
+
+def _problems_from(err: ValidationError, source: str, marks: Marks | None = None) -> list[Problem]:
     problems = []
     seen = set()
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and ("[" in x or x.startswith("function-"))))
         # pydantic adds the union member name to loc (e.g. 'Dist', 'literal['centrality']'); drop them
         loc = tuple(x for x in loc if not (isinstance(x, str) and (x in ("Dist",) or x.startswith("literal"))))
-        path = ".".join(str(x) for x in loc)
+        path = _join(loc)
         if e["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1])
             options = parent.model_fields.keys() if parent else []
-            msg = f"unknown key '{loc[-1]}'{_suggest(loc[-1], options)}"
+            key = str(loc[-1])
+            key = key if len(key) <= 40 else key[:37] + "..."
+            msg = f"unknown key '{key}'{_suggest(loc[-1], options)}"
         elif e["type"] == "missing":
             msg = "this key is required"
         else:
             got = e.get("input")
-            msg = e["msg"].removeprefix("Value error, ")
-            if not isinstance(got, dict):
-                shown = json.dumps(got, default=str)
-                msg += f" (got {shown[:57] + '...' if len(shown) > 60 else shown})"
+            msg = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+            if e["type"] == "literal_error" and isinstance(got, str):
+                choices = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
+                msg += _suggest(got, choices)
+            if not isinstance(got, dict) and "(got " not in msg:
+                msg += f" (got {shown(got)})"
         key = (path, msg)
         if key not in seen:
             seen.add(key)
             problems.append(Problem(source, path, msg))
-    return problems
+    return [marks.at(p) for p in problems] if marks else problems
 
 
-def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".") -> Scenario:
-    """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem."""
+def from_dict(raw: Any, source: str = "<python>", base_dir: str | Path = ".", marks: Marks | None = None,
+              warn_for: list[str] | None = None, scan: dict[str, Any] | None = None) -> Scenario:
+    """Validate a scenario given as a mapping; raises :class:`InputError` listing every problem.
+
+    Args:
+        raw: the mapping (as read from YAML).
+        source: the file it came from (named in every problem).
+        base_dir: the folder relative paths in the scenario are taken from.
+        marks: where each key is in the file (from :func:`simulation.safe_io.load_yaml`).
+        warn_for: issue only the warnings about these key paths (and what is under them);
+            None: every warning.
+        scan: the values that may hold keys that are not text or numbers out of bounds, as
+            ``{key path: value}`` (default: all of ``raw``; a validated scenario with overrides
+            applied needs only its overrides scanned).
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(Problem(source, "", f"a scenario must be a mapping of keys to values, not {type(raw).__name__}"))
-    bad = _non_text_keys(raw)
+        raise InputError(Problem(source, "", f"a scenario must be a mapping of keys to values, not {shown(raw)}"))
+    parts = {"": raw} if scan is None else scan
+    bad = [Problem(source, path, msg) for key, value in parts.items() for path, msg in _non_text_keys(value, key)]
     if bad:
-        raise InputError([Problem(source, path, msg) for path, msg in bad])
+        raise InputError([marks.at(p) for p in bad] if marks else bad)
+    numbers = [p for key, value in parts.items()  # anywhere, free-form sections included
+               for p in check_numbers(value, source, key, marks=marks)]
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as err:
-        raise InputError(_problems_from(err, source)) from None
+        problems = _problems_from(err, source, marks)
+        flagged = [p.field for p in problems]
+        problems += [p for p in numbers if not any(_caused_by(p.field, f) for f in flagged)]
+        raise InputError(problems) from None
+    if numbers:
+        raise InputError(numbers)
     sc._source = str(source)
     sc._base_dir = str(base_dir)
-    problems = _check_groups(sc) + _check_strategies(sc, raw)
+    sc._marks = marks
+    problems = _check_groups(sc) + _check_strategies(sc, raw) + _contradictions(sc)
     if problems:
-        raise InputError(problems)
+        raise InputError([marks.at(p) for p in problems] if marks else problems)
+    for p in scenario_warnings(sc):
+        if warn_for is None or any(_caused_by(p.field, k) for k in warn_for):
+            warn(p.source, p.field, p.message, line=p.line, column=p.column, stacklevel=2)
     return sc
 
 
@@ -396,14 +514,19 @@ def _check_groups(sc: Scenario) -> list[Problem]:
 def _non_text_keys(raw: Any, path: str = "") -> list[tuple[str, str]]:
     """Keys that YAML read as something other than text (``on:``, ``yes:`` and ``1:`` among them)."""
     out = []
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            here = f"{path}.{k}" if path else str(k)
-            if not isinstance(k, str):
-                hint = " (YAML reads on/off/yes/no as true/false: write 'enabled' or quote the key)" if isinstance(k, bool) else ""
-                out.append((here, f"keys must be text, got {k!r}{hint}"))
-            else:
-                out.extend(_non_text_keys(v, here))
+    stack = [(raw, path)]
+    while stack:
+        node, here_path = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                here = f"{here_path}.{k}" if here_path else str(k)
+                if not isinstance(k, str):
+                    hint = " (YAML reads on/off/yes/no as true/false: write 'enabled' or quote the key)" if isinstance(k, bool) else ""
+                    out.append((here, f"keys must be text, got {shown(k)}{hint}"))
+                else:
+                    stack.append((v, here))
+        elif isinstance(node, list):
+            stack.extend((v, here_path) for v in node)
     return out
 
 
@@ -414,23 +537,127 @@ def _check_strategies(sc: Scenario, raw: dict) -> list[Problem]:
             trial = copy.deepcopy(raw)
             trial.pop("strategies", None)
             apply_overrides(trial, overrides, sc._source, prefix=f"strategies.{name}.")
-            Scenario.model_validate(trial)
+            variant = Scenario.model_validate(trial)
         except InputError as err:
             problems.extend(err.problems)
+            continue
         except ValidationError as err:
             for p in _problems_from(err, sc._source):
                 problems.append(Problem(p.source, f"strategies.{name}: {p.field}", p.message))
+            continue
+        problems.extend(Problem(p.source, f"strategies.{name}: {p.field}", p.message) for p in _contradictions(variant))
     return problems
 
 
+# ------------------------------------------------------------------------- contradictions, warnings
+#: fields of ``network`` each generator reads (the others have no effect under that type)
+NETWORK_FIELDS = {"small_world": ("k", "p"), "scale_free": ("m",), "random": ("degree",),
+                  "regions": ("regions", "within", "degree", "p_within", "p_between"), "complete": (), "none": (), "file": ("file", "directed")}
+
+
+def _contradictions(sc: Scenario) -> list[Problem]:
+    """Settings that contradict each other: errors, since the user's intent cannot be guessed."""
+    out = []
+    src = sc._source
+    if sc.network.file is not None and sc.network.type != "file":
+        out.append(Problem(src, "network.file", f"a network file is given but network.type is '{sc.network.type}', "
+                                               "so it would be ignored: add 'type: file' to read it, or remove 'file'"))
+    seeding = sc.strategy.seeding
+    if seeding.rule == "sites" and not seeding.sites:
+        out.append(Problem(src, "strategy.seeding.sites", "rule 'sites' seeds the sites listed here, but none are "
+                                                          "listed: list site ids, or choose another rule"))
+    return out
+
+
+def scenario_warnings(sc: Scenario) -> list[Problem]:
+    """Settings that are valid but have no effect in this scenario (each is reported once).
+
+    A setting counts when it differs from its default and the rest of the scenario ignores it: a
+    network parameter another network type uses, ``seeding.group`` under a rule other than
+    ``by_group``, ``seeding.n`` when ``seeding.sites`` lists the seeds, ``sites.n`` when a file
+    gives the sites, a wave size without waves. Strategies are checked the same way.
+    """
+    out = _warnings_of(sc, sc._source)
+    for name, ov in sc.strategies.items():
+        try:
+            raw = sc.to_dict()
+            raw.pop("strategies", None)
+            apply_overrides(raw, ov, sc._source)
+            variant = Scenario.model_validate(raw)
+        except (InputError, ValidationError):  # reported as errors by _check_strategies
+            continue
+        for p in _warnings_of(variant, sc._source):
+            if any(_caused_by(p.field, str(k)) for k in ov):  # only what the strategy itself sets
+                out.append(Problem(p.source, f"strategies.{name}: {p.field}", p.message))
+    marks = sc._marks
+    return [marks.at(p) for p in out] if marks else out
+
+
+def _default_of(model: type[BaseModel], name: str) -> Any:
+    f = model.model_fields[name]
+    return f.default_factory() if f.default_factory is not None else f.default
+
+
+def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
+    out = []
+    prefix = ""
+
+    def changed(section: BaseModel, name: str) -> bool:
+        return getattr(section, name) != _default_of(type(section), name)
+
+    net = sc.network
+    used = set(NETWORK_FIELDS.get(net.type, ()))
+    for name in sorted({f for fields in NETWORK_FIELDS.values() for f in fields} - used - {"file"}):
+        if changed(net, name):
+            users = [t for t, fields in NETWORK_FIELDS.items() if name in fields]
+            out.append(Problem(src, f"{prefix}network.{name}", f"has no effect with network.type '{net.type}' "
+                                                               f"(it is read by {', '.join(users)})"))
+    seeding = sc.strategy.seeding
+    if seeding.group is not None and seeding.rule != "by_group":
+        out.append(Problem(src, f"{prefix}strategy.seeding.group",
+                           f"has no effect with rule '{seeding.rule}' (only rule 'by_group' seeds a group first)"))
+    if seeding.sites and changed(seeding, "n"):
+        out.append(Problem(src, f"{prefix}strategy.seeding.n",
+                           f"has no effect: the {len(seeding.sites)} sites listed in strategy.seeding.sites are "
+                           "the seeds"))
+    if changed(sc.sites, "n") and (sc.sites.file or net.type == "file"):
+        out.append(Problem(src, f"{prefix}sites.n", "has no effect: the " + ("site table" if sc.sites.file else
+                                                                              "network file") + " gives the sites"))
+    waves = sc.strategy.waves
+    if waves.every == 0 and changed(waves, "size"):
+        out.append(Problem(src, f"{prefix}strategy.waves.size", "has no effect: waves.every is 0 (no waves)"))
+    return out
+
+
+# ---------------------------------------------------------------------------------- overrides
+def _merge_into(target: dict, value: dict, model: Any) -> None:
+    """Merge a mapping into a section's mapping, key by key (sub-sections merged in turn)."""
+    for k, v in value.items():
+        sub = None
+        if isinstance(model, type) and issubclass(model, BaseModel) and k in model.model_fields:
+            sub = _section_type(model.model_fields[k].annotation)
+        if isinstance(v, dict) and isinstance(target.get(k), dict) and _mergeable(sub):
+            _merge_into(target[k], v, sub)
+        else:
+            target[k] = copy.deepcopy(v)
+
+
+def _mergeable(model: Any) -> bool:
+    return isinstance(model, type) and issubclass(model, _Section) and model.merge
+
+
 def apply_overrides(raw: dict, overrides: dict[str, Any], source: str = "--set", prefix: str = "") -> None:
-    """Set dotted key paths in a raw scenario mapping, refusing paths that are not in the schema."""
+    """Set dotted key paths in a raw scenario mapping, refusing paths that are not in the schema.
+
+    A mapping given for a section (``strategy.support: {capacity: 60}``) is merged into the
+    section's current values; a mapping given for a value that is one thing (a distribution, a
+    table of group shares, the strategies) replaces it.
+    """
     problems = []
     for dotted, value in overrides.items():
         keys = str(dotted).split(".")
         model: Any = Scenario
         target = raw
-        ok = True
         for i, key in enumerate(keys):
             is_model = isinstance(model, type) and issubclass(model, BaseModel)
             if is_model:
@@ -438,83 +665,107 @@ def apply_overrides(raw: dict, overrides: dict[str, Any], source: str = "--set",
                     where = ".".join(keys[:i]) or "the top level"
                     problems.append(Problem(source, prefix + str(dotted),
                                             f"no key '{key}' in {where}{_suggest(key, model.model_fields.keys())}"))
-                    ok = False
                     break
                 model = _section_type(model.model_fields[key].annotation)
             if i == len(keys) - 1:
-                target[key] = value
+                if isinstance(value, dict) and isinstance(target.get(key), dict) and _mergeable(model):
+                    _merge_into(target[key], value, model)
+                else:
+                    target[key] = copy.deepcopy(value)
             else:
                 nxt = target.get(key)
                 if not isinstance(nxt, dict):
                     nxt = {}
                     target[key] = nxt
                 target = nxt
-        if not ok:
-            continue
     if problems:
         raise InputError(problems)
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """Parse ``key.path=value`` strings (values as YAML scalars or lists)."""
+def _caused_by(field: str, key: str) -> bool:
+    field = re.sub(r"\[\d+\]", "", field)
+    return field == key or field.startswith(key + ".") or key.startswith(field + ".")
+
+
+def _validate_overridden(raw: dict, overrides: dict[str, Any], source: str, base_dir, origins: dict[str, tuple[str, str]],
+                         label: str, marks: Marks | None, warn_for: list[str] | None = None,
+                         scan: dict[str, Any] | None = None) -> Scenario:
+    """Validate a mapping with overrides applied; a problem an override caused names the override."""
+    try:
+        return from_dict(raw, source, base_dir, marks, warn_for, scan)
+    except InputError as err:
+        if not overrides:
+            raise
+        problems = []
+        for p in err.problems:
+            key = next((k for k in overrides if p.source == source and _caused_by(p.field, str(k))), None)
+            if key is None:
+                problems.append(p)
+                continue
+            src, field = origins.get(str(key), (label, p.field))
+            problems.append(Problem(src, field, p.message))
+        raise InputError(problems) from None
+
+
+def parse_set(items: list[str], source: str = "--set") -> dict[str, Any]:
+    """Parse ``key.path=value`` strings (values as YAML scalars, lists or mappings)."""
     out: dict[str, Any] = {}
     problems = []
     for item in items:
         if "=" not in item:
-            problems.append(Problem("--set", item, "expected key.path=value"))
+            problems.append(Problem(source, item if len(item) <= 60 else item[:57] + "...", "expected key.path=value"))
             continue
         key, text = item.split("=", 1)
+        key = key.strip()
         try:
-            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as err:
-            problems.append(Problem("--set", key, f"value is not valid YAML: {err}"))
+            value, _ = load_yaml(text, source, field=key) if text.strip() else (None, None)
+        except InputError as err:
+            problems.extend(Problem(source, key, p.message.replace("malformed YAML", "value is not valid YAML"))
+                            for p in err.problems)
+            continue
+        bad = check_numbers(value, source, key)
+        if bad:
+            problems.extend(bad)
+            continue
+        out[key] = value
     if problems:
         raise InputError(problems)
     return out
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file, turning every failure into an :class:`InputError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(Problem(str(path), "", "file not found"))
-    if path.is_dir():
-        raise InputError(Problem(str(path), "", "is a folder, not a scenario file"))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(Problem(str(path), "", f"cannot read file: {err}")) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(err, "problem", None) or str(err)
-        raise InputError(Problem(str(path), where, f"malformed YAML: {reason}")) from None
+    """Read a YAML file safely (see :func:`simulation.safe_io.load_yaml`); InputError naming the file."""
+    return read_yaml_file(path)[0]
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
+                  origins: dict[str, tuple[str, str]] | None = None, label: str = "overrides") -> Scenario:
     """Load and validate a scenario file, with optional dotted-path overrides.
 
     Args:
         path: the YAML file.
-        overrides: ``{"logics.social.q": 0.2, ...}`` applied before validation.
+        overrides: ``{"logics.social.q": 0.2, ...}`` applied before validation (a mapping given for
+            a section is merged into it).
+        origins: where each override came from, for messages: ``{key: (source, field)}`` (the
+            command line passes ``{"months": ("--months", "")}``); other keys are named as
+            ``label: key``.
+        label: how overrides without an origin are named (``--set`` on the command line).
 
     Raises:
-        InputError: listing every problem, each naming the file and the key path.
+        InputError: listing every problem, each naming the file (or the override) and the key path.
     """
-    raw = read_yaml(path)
+    raw, marks = read_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(Problem(str(path), "", f"a scenario must be a mapping of keys to values, not {type(raw).__name__}"))
+        raise InputError(Problem(str(path), "", f"a scenario must be a mapping of keys to values, not {shown(raw)}"))
     if overrides:
-        apply_overrides(raw, overrides)
-    return from_dict(raw, str(path), Path(path).parent)
+        apply_overrides(raw, overrides, label)
+    return _validate_overridden(raw, overrides or {}, str(path), Path(path).parent, origins or {}, label, marks)
 
 
 def default_scenario(**overrides: Any) -> Scenario:
     """The default scenario, with optional dotted-path overrides (``default_scenario(**{"sites.n": 50})``)."""
     raw: dict[str, Any] = {}
     apply_overrides(raw, overrides, "<python>")
-    return from_dict(raw)
+    return _validate_overridden(raw, overrides, "<python>", ".", {}, "<python>", None)

@@ -54,8 +54,10 @@ def assign_groups(sc: Scenario, built: Built, streams: Streams) -> np.ndarray:
     if table is not None and "group" in table.columns:
         groups = table["group"].to_numpy(dtype=object)
         present = set(groups.tolist())
-        named = [g for g in specs if g not in present and g != "all"]
-        if named and list(specs) != ["all"]:
+        # a group the table lacks matters only when the scenario gives it traits of its own
+        named = [g for g, spec in specs.items() if g not in present
+                 and any(v is not None for v in spec.traits.model_dump().values())]
+        if named:
             raise fail(sc.source, "sites.groups", f"no site of the site table is in group {', '.join(map(repr, named))}; "
                        f"groups in the table: {', '.join(sorted(map(str, present)))}")
         return groups

@@ -194,7 +194,7 @@ def test_switch_equals_a_change_that_only_matters_later():
 
 def test_switch_keeps_the_past_and_changes_the_future():
     sc = load_scenario(DEMO)
-    other = sc.with_overrides({"forces.concurrent_initiatives": 3, "strategy.seeding.rule": "most_central"})
+    other = sc.with_overrides({"workforce.concurrent_initiatives": 3, "strategy.seeding.rule": "most_central"})
     a = SpreadModel(sc, 4, agents=False).run_model()
     b = _run_switched(sc, other)
     assert np.array_equal(a.counts[:25], b.counts[:25])

@@ -98,7 +98,7 @@ def test_ctrl_c_then_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path
     for name in ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv"):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
     sessions = json.loads((killed / "manifest.json").read_text())["sessions"]
-    assert [s["status"] for s in sessions] == ["interrupted", "running", "complete"]  # SIGKILL: no record
+    assert [s["status"] for s in sessions] == ["interrupted", "killed", "complete"]  # SIGKILL: found on resume
     assert sessions[0]["runs_run"] == n_int and sessions[-1]["runs_reused"] == n_kill
 
 

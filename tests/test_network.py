@@ -74,11 +74,11 @@ def test_directed_edges(tmp_path):
 
 NETWORK_ERRORS = {
     "missing columns": ("from,to\na,b\n", None, "needs columns 'source' and 'target'"),
-    "unparsable weight": ("source,target,weight\na,b,heavy\n", None, "weight: not a number on line(s) [2]"),
-    "negative weight": ("source,target,weight\na,b,-1\n", None, "weight: negative weight on line(s) [2]"),
+    "unparsable weight": ("source,target,weight\na,b,heavy\n", None, "weight: not a number on line 2"),
+    "negative weight": ("source,target,weight\na,b,-1\n", None, "weight: negative weight on line 2"),
     "empty id": ("source,target\na,\n", None, "empty site id"),
-    "unknown site": ("source,target\na,zz\n", "site\na\nb\n", "edges name sites absent from the site table"),
-    "duplicate ids": ("source,target\na,b\n", "site\na\nb\na\n", "site: duplicate site ids: a"),
+    "unknown site": ("source,target\na,zz\n", "site\na\nb\n", "edges on line 2 name sites absent from the site table"),
+    "duplicate ids": ("source,target\na,b\n", "site\na\nb\na\n", "site: the same site id appears more than once, on lines 2, 4"),
     "bad trait": ("source,target\na,b\n", "site,capacity\na,2\nb,0.1\n", "capacity: values must lie in [0, 1]"),
     "trait not number": ("source,target\na,b\n", "site,fit\na,good\nb,0.1\n", "fit: not a number"),
     "no site column": ("source,target\na,b\n", "name,fit\na,0.1\n", "needs a 'site' column"),

@@ -101,7 +101,8 @@ keys = st.sampled_from(["months", "seed", "sites", "n", "network", "type", "k", 
                         "weight", "enabled", "strategy", "seeding", "rule", "support", "capacity", "traits",
                         "fit", "dist", "a", "b", "low", "high", "pipeline", "strategies", "shocks", "months",
                         "bogus", "groups", "adaptation", "file"])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(-(2**70), 2**70), st.sampled_from([10**30, -10**30, 2**63, 1e300, 1e-300]),
                     st.text(max_size=8), st.sampled_from(["beta", "random", "instant", "threshold", "small_world"]))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                         st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
@@ -128,6 +129,62 @@ def test_fuzz_yaml_text_round_trip(tmp_path_factory, doc):
         load_scenario(path)
     except InputError as err:
         assert all(p.source == str(path) for p in err.problems)
+
+
+# ------------------------------------------------- fuzz: hostile YAML text (issue 11)
+paths = st.sampled_from(["months", "seed", "sites.n", "network.k", "network.p", "strategy.support.capacity",
+                         "strategy.support.cost", "strategy.waves.size", "sites.traits.turnover", "sites.traits.fit.low",
+                         "sites.groups.a", "shocks.months", "sensitivity.samples", "calibration.seed", "bogus.key"])
+hostile = st.one_of(
+    st.sampled_from([".nan", ".NaN", ".inf", "-.inf", ".Inf", "1e400", "-1e400", "1.0e30", "1e30", "nan", "inf",
+                     "0x7fffffffffffffffffffffff", "1_000_000_000_000_000_000_000", "-0.0", "~", "[]", "{}"]),
+    st.integers(min_value=-10**40, max_value=10**40).map(str),
+    st.integers(1, 6000).map(lambda k: "9" * k),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+
+
+def _nest(value: str, depth: int, kind: str) -> str:
+    return ("[" * depth + value + "]" * depth) if kind == "list" else ("{a: " * depth + value + "}" * depth)
+
+
+def _document(items, alias: bool, depth: int, kind: str) -> str:
+    lines = []
+    for path, value in items:
+        keys = path.split(".")
+        text = ""
+        for i, k in enumerate(keys[:-1]):
+            text += "  " * i + f"{k}:\n"
+        text += "  " * (len(keys) - 1) + f"{keys[-1]}: {value}\n"
+        lines.append(text)
+    doc = "".join(lines)
+    if alias:
+        doc += "x: &anchor [1, 2, 3]\ny: [*anchor, *anchor]\n"
+    if depth:
+        doc += f"deep: {_nest('1', depth, kind)}\n"
+    return doc
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(paths, hostile), max_size=4), st.booleans(),
+       st.sampled_from([0, 0, 0, 1, 39, 40, 41, 1000, 100_000]), st.sampled_from(["list", "map"]))
+def test_fuzz_hostile_yaml_ends_in_valid_scenario_or_one_clean_error_each(tmp_path_factory, items, alias, depth, kind):
+    path = tmp_path_factory.mktemp("hy") / "s.yaml"
+    path.write_text(_document(items, alias, depth, kind))
+    try:
+        sc = load_scenario(path)
+    except InputError as err:
+        assert err.problems and all(p.source == str(path) and p.message for p in err.problems)
+        text = str(err)
+        assert len(text) < 20_000  # nothing expanded or echoed at length
+        if alias or depth > 40:  # refused before anything is expanded (the first such problem is named)
+            assert any(w in text for w in ("aliases", "nests", "digits")), text
+    else:
+        assert not alias and depth <= 40
+        for v in (sc.months, sc.seed, sc.sites.n, sc.network.k, sc.strategy.waves.size or 0):
+            assert abs(v) <= 2**63
+        for v in (sc.network.p, sc.strategy.support.cost):
+            assert v == v and abs(v) < float("inf")
 
 
 # ------------------------------------------------------------------------- v2: groups and sources

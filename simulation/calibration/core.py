@@ -370,20 +370,22 @@ class Calibration:
         }
 
     def save(self, out: str | Path, plots: bool = True, progress: bool = False, executor: str = "serial",
-             workers: int | None = None, client=None) -> Path:
-        """Write the calibration into ``out`` atomically.
+             workers: int | None = None, client=None, force: bool = False) -> Path:
+        """Write the calibration into ``out`` atomically (``force``: replace an earlier spreadsim
+        output there; a folder spreadsim did not write is never replaced, see :mod:`simulation.safe_io`).
 
         Files: ``posterior.csv`` and ``posterior.parquet`` (samples with weights), ``intervals.csv``,
         ``populations.csv`` (per generation or trial), ``observed.csv``, ``predictive.csv`` (bands),
         ``check.json``, ``calibration.json`` (manifest: scenario, priors, budget, versions), and the
         figures ``fit.png`` and ``marginals.png``.
         """
-        from ..runner import atomic_dir
+        from ..safe_io import atomic_dir, check_out, mark
 
         out = Path(out)
+        check_out(out, "calibration", replace=force)  # before the predictive runs
         pred = self.predictive(executor=executor, workers=workers, client=client, progress=progress)
         chk = self.check(executor=executor, workers=workers, client=client)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "calibration", replace=force) as tmp:
             self.posterior.to_csv(tmp / "posterior.csv", index=False)
             self.posterior.to_parquet(tmp / "posterior.parquet", index=False)
             self.intervals().to_csv(tmp / "intervals.csv", index=False)
@@ -391,7 +393,7 @@ class Calibration:
             self.observed.table.to_csv(tmp / "observed.csv", index=False)
             pred.to_csv(tmp / "predictive.csv", index=False)
             (tmp / "check.json").write_text(json.dumps(_jsonable(chk), indent=2))
-            (tmp / "calibration.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
+            (tmp / "calibration.json").write_text(json.dumps(_jsonable(mark(self.manifest(), "calibration")), indent=2))
             (tmp / "summary.txt").write_text(self.summary_text() + "\n")
             if plots:
                 import matplotlib.pyplot as plt
@@ -448,14 +450,16 @@ def load_calibration(folder: str | Path, scenario: Scenario | None = None) -> Ca
         raise fail(str(man_path), "", "file not found: this folder does not hold a calibration")
     try:
         man = json.loads(man_path.read_text())
+        if not isinstance(man, dict):
+            raise KeyError("calibration.json")
         post_path = folder / "posterior.csv"
         if not post_path.exists():
             raise fail(str(post_path), "", "file not found")
         posterior = pd.read_csv(post_path)
         populations = pd.read_csv(folder / "populations.csv") if (folder / "populations.csv").exists() else pd.DataFrame()
         obs_table = pd.read_csv(folder / "observed.csv")
-    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, KeyError) as err:
-        raise fail(str(folder), "", f"cannot read the calibration: {err}") from None
+    except (ValueError, RecursionError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, KeyError) as err:
+        raise fail(str(folder), "", f"cannot read the calibration ({type(err).__name__}): calibrate again") from None
     stored = Scenario.model_validate(man["scenario"])
     stored._source = man.get("scenario_file", "<stored>")
     stored._base_dir = man.get("scenario_dir") or str(Path(stored._source).parent)
@@ -524,7 +528,7 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
         from .spec import resolve_data_path
 
         data = resolve_data_path(spec, None)
-    observed = as_observed(data).select(spec.targets, spec.source)
+    observed = as_observed(data).select(spec.targets, spec.source)  # blank data: an error, never "distance 0"
     if spec.holdout >= observed.last_month:
         raise fail(spec.source, "calibration.holdout", f"holds out {spec.holdout} months but the data has only months 0-{observed.last_month}")
     fit_months = observed.last_month - spec.holdout

@@ -62,111 +62,159 @@ class Observed:
         if targets is None:
             cols = [c for c in self.columns if c in MODEL_SERIES]
             if not cols:
-                raise fail(self.source, "columns", f"no column the model makes; found {', '.join(self.columns) or 'none'}; "
-                                                   f"the model makes {', '.join(MODEL_SERIES)}")
+                raise fail(self.source, "columns", f"no column the model makes (the header has {len(self.columns) + 1} "
+                                                   f"columns); the model makes {', '.join(MODEL_SERIES)}", line=1)
         else:
             probs = []
             for t in targets:
                 if t not in MODEL_SERIES:
                     probs.append(Problem(src, "calibration.targets", f"'{t}' is not a series the model makes; use one of {', '.join(MODEL_SERIES)}"))
                 elif t not in self.columns:
-                    probs.append(Problem(self.source, t, f"the data has no column '{t}' (found: {', '.join(self.columns)})"))
+                    probs.append(Problem(self.source, t, f"the data has no column '{t}' in its header", line=1))
             if probs:
                 raise InputError(probs)
             cols = list(targets)
+        if not np.isfinite(self.table[cols].to_numpy(dtype=float)).any():
+            raise fail(self.source, ", ".join(cols), "holds no observed value in the series fitted (every cell is blank)")
         return Observed(self.table[["month", *cols]].copy(), self.source, self.kind, self.n_sites)
 
 
 def _read(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise fail(str(path), "", "file not found")
-    if path.is_dir():
-        raise fail(str(path), "", "is a folder, not a data file")
+    import io
+
+    from ..limits import MAX_OBSERVED_BYTES
+    from ..safe_io import decode_text, read_capped
+
+    text = decode_text(read_capped(path, MAX_OBSERVED_BYTES, "data file"), path)
     try:
-        df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise fail(str(path), "", f"cannot read as CSV: {str(err).strip()}") from None
+        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise fail(str(path), "", "is empty: observed data needs a header line (such as month,adopted)") from None
+    except (pd.errors.ParserError, ValueError) as err:
+        import re
+
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if m:
+            raise fail(str(path), "", f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}",
+                       line=int(m.group(2))) from None
+        raise fail(str(path), "", "cannot read as CSV") from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
 
 
-def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool) -> np.ndarray:
+def _lines(mask) -> str:
+    rows = (np.flatnonzero(np.asarray(mask)) + 2).tolist()
+    head = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return ("line " if len(rows) == 1 else "lines ") + head
+
+
+def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int) -> np.ndarray:
     x = pd.to_numeric(values, errors="coerce")
-    bad = (x.isna() & values.notna()) | ((x % 1 != 0) & x.notna()) | (x < 0)
+    bad = (x.isna() & values.notna()) | ((x % 1 != 0) & x.notna()) | (x < 0) | ~np.isfinite(x.fillna(0))
     if not allow_blank:
         bad |= values.isna()
     if bad.any():
-        lines = (np.flatnonzero(bad.to_numpy()) + 2).tolist()[:5]
-        raise fail(str(path), col, f"must be whole numbers >= 0{'' if allow_blank else ' (no blanks)'}; see line(s) {lines}")
+        raise fail(str(path), col, f"must be whole numbers >= 0{'' if allow_blank else ' (no blanks)'}; see {_lines(bad)}")
+    over = x > top
+    if over.any():
+        raise fail(str(path), col, f"must be at most {top:,}; see {_lines(over)}")
     return x.to_numpy(dtype=float)
 
 
-def load_observed(path: str | Path) -> Observed:
+def load_observed(path: str | Path, months: int | None = None) -> Observed:
     """Read observed counts or a site table (see the module docstring).
 
+    Args:
+        path: the CSV file.
+        months: the scenario's horizon: no observed month may lie beyond it (default: the
+            longest horizon a scenario may have).
+
     Raises:
-        InputError: naming the file and the column: missing file, no ``month`` column (and not a
-            site table), months that are not whole numbers or repeat, values that are not numbers.
+        InputError: naming the file, the column and the lines (never the file's content): missing
+            file, no ``month`` column (and not a site table), months that are not whole numbers,
+            repeat or lie beyond the horizon, values that are not finite numbers, negative counts,
+            shares outside [0, 1], no observed value at all.
     """
     path = Path(path)
-    df = _read(path)
+    return _parse(_read(path), path, months)
+
+
+def _parse(df: pd.DataFrame, path: Path, months: int | None) -> Observed:
+    """Observed data from a table of text cells (blank = NaN), checked as :func:`load_observed` says."""
+    from ..limits import MAX_MONTHS
+
+    top = MAX_MONTHS if months is None else int(months)
     cols = list(df.columns)
     if "month" in cols:
-        months = _whole(df["month"], path, "month", allow_blank=False).astype(int)
-        dup = sorted(set(months[pd.Series(months).duplicated().to_numpy()].tolist()))
-        if dup:
-            raise fail(str(path), "month", f"months repeat: {dup[:5]}")
+        months_ = _whole(df["month"], path, "month", allow_blank=False, top=top).astype(int)
+        dup = pd.Series(months_).duplicated(keep=False).to_numpy()
+        if dup.any():
+            raise fail(str(path), "month", f"months repeat, on {_lines(dup)}")
+        if len(months_) == 0:
+            raise fail(str(path), "month", "no observed months (only a header)", line=1)
         probs = []
-        table = pd.DataFrame({"month": np.arange(int(months.max()) + 1 if len(months) else 0)})
+        table = pd.DataFrame({"month": np.arange(int(months_.max()) + 1)})
         series = [c for c in cols if c != "month"]
         if not series:
-            raise fail(str(path), "", "only a 'month' column: add the observed series (e.g. adopted)")
+            raise fail(str(path), "", "only a 'month' column: add the observed series (e.g. adopted)", line=1)
         for c in series:
             x = pd.to_numeric(df[c], errors="coerce")
             bad = x.isna() & df[c].notna()
             if bad.any():
                 if c in MODEL_SERIES:
-                    probs.append(Problem(str(path), c, f"not a number on line(s) {(np.flatnonzero(bad.to_numpy()) + 2).tolist()[:5]}"))
+                    probs.append(Problem(str(path), c, f"not a number on {_lines(bad)}"))
                 continue  # other text columns (dates, notes) are allowed and ignored
+            if c in MODEL_SERIES or c not in ADOPTION_COLUMNS:
+                nonfinite = x.notna() & ~np.isfinite(x.fillna(0))
+                if nonfinite.any():
+                    probs.append(Problem(str(path), c, f"not a finite number on {_lines(nonfinite)}"))
+                    continue
+            if c in COUNT_SERIES and (x < 0).any():
+                probs.append(Problem(str(path), c, f"counts cannot be negative; see {_lines(x < 0)}"))
+                continue
+            if c in SHARE_SERIES and ((x < 0) | (x > 1)).any():
+                probs.append(Problem(str(path), c, f"shares must lie in [0, 1]; see {_lines((x < 0) | (x > 1))}"))
+                continue
             col = np.full(len(table), np.nan)
-            col[months] = x.to_numpy(dtype=float)
+            col[months_] = x.to_numpy(dtype=float)
             table[c] = col
         if probs:
             raise InputError(probs)
         if len(table.columns) == 1:
-            raise fail(str(path), "", f"no numeric series besides 'month' (columns: {', '.join(cols)})")
+            raise fail(str(path), "", "no numeric series besides 'month' (text columns are ignored)", line=1)
+        if not np.isfinite(table.drop(columns="month").to_numpy(dtype=float)).any():
+            raise fail(str(path), "", "holds no observed value: every cell of the series is blank")
         return Observed(table, str(path), "counts")
     adopt = next((c for c in ADOPTION_COLUMNS if c in cols), None)
     if "site" in cols and adopt is not None:
-        am = _whole(df[adopt], path, adopt, allow_blank=True)
-        if df["site"].isna().any() or df["site"].duplicated().any():
-            raise fail(str(path), "site", "site ids must be unique and not blank")
+        am = _whole(df[adopt], path, adopt, allow_blank=True, top=top)
+        bad_site = df["site"].isna() | df["site"].duplicated(keep=False)
+        if bad_site.any():
+            raise fail(str(path), "site", f"site ids must be unique and not blank; see {_lines(bad_site)}")
+        if len(df) == 0:
+            raise fail(str(path), "site", "the site table has no sites (only a header)", line=1)
         adopted = am[~np.isnan(am)].astype(int)
         last = int(adopted.max()) if len(adopted) else 0
         ever = np.cumsum(np.bincount(adopted, minlength=last + 1)).astype(float)
         table = pd.DataFrame({"month": np.arange(last + 1), "ever_adopted": ever})
         return Observed(table, str(path), "sites", n_sites=len(df))
     raise fail(str(path), "month",
-               f"no 'month' column: observed counts need 'month' plus series columns (e.g. month,adopted); "
-               f"a site table needs 'site' and 'adoption_month' (found: {', '.join(cols) or 'none'})")
+               "no 'month' column: observed counts need 'month' plus series columns (e.g. month,adopted); "
+               "a site table needs 'site' and 'adoption_month'", line=1)
 
 
-def as_observed(data: Observed | pd.DataFrame | str | Path) -> Observed:
-    """Observed data from a file path, an :class:`Observed` or a DataFrame with a ``month`` column."""
+def as_observed(data: Observed | pd.DataFrame | str | Path, months: int | None = None) -> Observed:
+    """Observed data from a file path, an :class:`Observed` or a DataFrame with a ``month`` column
+    (a DataFrame is checked like a file; ``months``: the scenario's horizon)."""
     if isinstance(data, Observed):
         return data
     if isinstance(data, pd.DataFrame):
         if "month" not in data.columns:
             raise fail("<DataFrame>", "month", "observed data needs a 'month' column")
-        months = data["month"].to_numpy(dtype=int)
-        table = pd.DataFrame({"month": np.arange(int(months.max()) + 1)})
-        for c in data.columns:
-            if c != "month":
-                col = np.full(len(table), np.nan)
-                col[months] = data[c].to_numpy(dtype=float)
-                table[c] = col
-        return Observed(table, "<DataFrame>", "counts")
-    return load_observed(data)
+        text = data.astype(object).where(data.notna(), None).map(lambda v: None if v is None else str(v))
+        text.columns = [str(c).strip() for c in text.columns]
+        return _parse(text, Path("<DataFrame>"), months)
+    return load_observed(data, months)
 
 
 # ------------------------------------------------------------------------------ model series

@@ -89,21 +89,22 @@ class Forecast:
 
         return forecast_plot(self, series, ax=ax)
 
-    def save(self, out: str | Path, plots: bool = True) -> Path:
-        """Write ``bands.csv``/``.parquet``, ``runs.csv``/``.parquet``, ``table.csv``, ``forecast.json``, figures."""
-        from ..runner import atomic_dir
+    def save(self, out: str | Path, plots: bool = True, force: bool = False) -> Path:
+        """Write ``bands.csv``/``.parquet``, ``runs.csv``/``.parquet``, ``table.csv``, ``forecast.json``, figures,
+        atomically (``force``: replace an earlier spreadsim output; see :mod:`simulation.safe_io`)."""
+        from ..safe_io import atomic_dir, mark
 
         out = Path(out)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "forecast", replace=force) as tmp:
             self.bands.to_csv(tmp / "bands.csv", index=False)
             self.bands.to_parquet(tmp / "bands.parquet", index=False)
             self.runs.to_csv(tmp / "runs.csv", index=False)
             self.runs.to_parquet(tmp / "runs.parquet", index=False)
             self.table().to_csv(tmp / "table.csv", index=False)
-            (tmp / "forecast.json").write_text(json.dumps(_jsonable({
+            (tmp / "forecast.json").write_text(json.dumps(_jsonable(mark({
                 "horizon": self.horizon, "switch_at": self.switch_at, "draws": self.draws,
                 "strategies": self.strategies, "replay_mismatch": self.replay_mismatch,
-                "calibration_method": self.calibration.method, "notes": self.notes, **self.info}), indent=2))
+                "calibration_method": self.calibration.method, "notes": self.notes, **self.info}, "forecast")), indent=2))
             if plots:
                 import matplotlib.pyplot as plt
 
@@ -155,7 +156,7 @@ def shift_past_events(base: Scenario, name: str, overrides: dict, switch_at: int
     """Move a strategy's events that would fall before the switch to the first month after it."""
     if not overrides:
         return overrides, []
-    merged = base.with_overrides(overrides, label=f"strategies.{name}")
+    merged = base.with_overrides(overrides, label=f"strategies.{name}", warn=False)
     col, col0 = merged.strategy.collaborative, base.strategy.collaborative
     already = col0.enabled and col0.start <= switch_at
     if col.enabled and col.start <= switch_at and not already:

@@ -180,21 +180,23 @@ class PatternCalibration:
                 "info": self.info, "estimate": self.estimate(), "version": __version__, "git_commit": git_commit(),
                 "time": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
 
-    def save(self, out: str | Path, plots: bool = True, **_ignored) -> Path:
+    def save(self, out: str | Path, plots: bool = True, force: bool = False, **_ignored) -> Path:
         """Write posterior.csv, intervals.csv, populations.csv, patterns.csv, calibration.json,
-        summary.txt and marginals.png into ``out`` atomically."""
-        from ..runner import atomic_dir
+        summary.txt and marginals.png into ``out`` atomically (``force``: replace an earlier
+        spreadsim output there; see :mod:`simulation.safe_io`)."""
+        from ..safe_io import atomic_dir, check_out, mark
         from .core import _jsonable
 
         out = Path(out)
+        check_out(out, "calibration", replace=force)
         rep = self.report()
         text = self.summary_text()
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "calibration", replace=force) as tmp:
             self.posterior.to_csv(tmp / "posterior.csv", index=False)
             self.intervals().to_csv(tmp / "intervals.csv", index=False)
             self.populations.to_csv(tmp / "populations.csv", index=False)
             rep.to_csv(tmp / "patterns.csv", index=False)
-            (tmp / "calibration.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
+            (tmp / "calibration.json").write_text(json.dumps(_jsonable(mark(self.manifest(), "calibration")), indent=2))
             (tmp / "summary.txt").write_text(text + "\n")
             if plots:
                 import matplotlib.pyplot as plt

@@ -10,7 +10,7 @@ A scenario declares what is unknown as dotted key paths of the scenario, each wi
         logics.mechanical.push: {low: 0.0, high: 0.5}                  # uniform (the default)
         logics.social.q: {dist: loguniform, low: 0.01, high: 0.5}
         logics.ecological.explore: {dist: normal, mean: 0.01, sd: 0.005, low: 0, high: 0.05}
-        forces.progress: {dist: beta, a: 2, b: 5, low: 0, high: 0.3}   # beta stretched over [low, high]
+        stages.progress: {dist: beta, a: 2, b: 5, low: 0, high: 0.3}   # beta stretched over [low, high]
       abc: {population: 200, generations: 8, min_acceptance: 0.05, max_simulations: 50000}
       optimize: {trials: 60, replicates: 5, batch: 4}
       draws: 100                      # posterior predictive simulations for the fit figure
@@ -30,10 +30,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 from ..errors import InputError, Problem
+from ..limits import MAX_FLOAT, MAX_INT, MAX_RUNS, MAX_SEED
 from ..scenario import Scenario
 
 PRIOR_DISTS: dict[str, tuple[str, ...]] = {
@@ -44,10 +44,58 @@ PRIOR_DISTS: dict[str, tuple[str, ...]] = {
 }
 """Prior families and the keys each needs besides ``low`` and ``high`` (all priors are bounded)."""
 
-SECTION_KEYS = ("data", "patterns", "pattern_replicates", "targets", "holdout", "parameters", "method", "abc",
-                "optimize", "draws", "seed")
-ABC_KEYS = ("population", "generations", "min_epsilon", "max_simulations", "max_minutes", "min_acceptance")
-OPTIMIZE_KEYS = ("trials", "replicates", "batch")
+#: every key of the section: (meaning, default, allowed values), for parsing and for the reference
+SECTION_DOCS: dict[str, tuple[str, str, str]] = {
+    "data": ("observed data CSV, relative to the scenario file: counts (`month` plus series such as `adopted`) or "
+             "a site table (`site`, `adoption_month`); `--data` replaces it", "none (give `--data`)", "a file path"),
+    "patterns": ("published patterns to fit instead of data (simulation.patterns; docs/validation.md)", "none",
+                 "`all` or a list of pattern names"),
+    "pattern_replicates": ("replicates per pattern scenario", "{default: 8, cases/keystone_michigan.yaml: 8, "
+                           "cases/action_schools_bc.yaml: 2}", "a whole number, or a mapping of scenario to number"),
+    "targets": ("series compared with the data", "every data column the model makes",
+                "a list of series names (`adopted`, `full`, `ever_adopted`, `adopted_share`...)"),
+    "holdout": ("months at the end of the data kept out of the fit, to check forecasts", "0",
+                "whole number ≥ 0, below the last observed month"),
+    "parameters": ("the unknowns: a mapping of dotted key paths to priors (see `calibration.parameters.<path>`)",
+                   "required (or `--param`)", "a mapping; paths of numeric fields, not `months`, `seed`, `sites.n`, "
+                   "`sites.file`, `network.file`, `network.type`"),
+    "method": ("`abc`: ABC-SMC posterior (pyabc); `optimize`: Optuna point estimate", "`abc`",
+               "one of `abc`, `optimize`"),
+    "abc": ("ABC-SMC budget (see `calibration.abc`)", "{}", "a mapping"),
+    "optimize": ("optimiser budget (see `calibration.optimize`)", "{}", "a mapping"),
+    "draws": ("posterior predictive runs for the fit figure and checks", "100", "whole number ≥ 1"),
+    "seed": ("decides the calibration (bit for bit with `--executor serial`)", "the scenario's `seed`",
+             "whole number from 0 to 2⁶³ - 1"),
+}
+#: every key of the ``abc:`` budget
+ABC_DOCS: dict[str, tuple[str, str, str]] = {
+    "population": ("particles per generation", "200", "whole number ≥ 2"),
+    "generations": ("generations at most", "8", "whole number ≥ 1"),
+    "min_epsilon": ("stop when the threshold falls below this distance", "0", "number ≥ 0"),
+    "max_simulations": ("stop after this many simulations", "50,000", "whole number from 1 to 10,000,000"),
+    "max_minutes": ("stop after this wall time", "none", "number ≥ 0, or null"),
+    "min_acceptance": ("stop when a generation accepts fewer than this share of its proposals", "0.05", "number ≥ 0"),
+}
+#: every key of the ``optimize:`` budget
+OPTIMIZE_DOCS: dict[str, tuple[str, str, str]] = {
+    "trials": ("trials", "60", "whole number ≥ 1"),
+    "replicates": ("model runs per trial (their mean distance is minimised)", "5", "whole number ≥ 1"),
+    "batch": ("trials proposed at once (run in parallel)", "4", "whole number ≥ 1"),
+}
+#: every key of one prior
+PRIOR_DOCS: dict[str, tuple[str, str, str]] = {
+    "dist": ("prior family; all are bounded by low and high", "`uniform`",
+             "one of `uniform`, `loguniform`, `normal` (truncated), `beta` (stretched over [low, high])"),
+    "low": ("lower bound of the prior", "required", "a number the scenario accepts for the path"),
+    "high": ("upper bound of the prior", "required", "a number above low that the scenario accepts"),
+    "mean": ("normal: mean", "–", "a number"),
+    "sd": ("normal: standard deviation", "–", "a number > 0"),
+    "a": ("beta: shape a", "–", "a number > 0"),
+    "b": ("beta: shape b", "–", "a number > 0"),
+}
+SECTION_KEYS = tuple(SECTION_DOCS)
+ABC_KEYS = tuple(ABC_DOCS)
+OPTIMIZE_KEYS = tuple(OPTIMIZE_DOCS)
 METHODS = ("abc", "optimize")
 
 #: scenario paths a calibration may not vary: they decide which sites exist or the run's length
@@ -249,7 +297,7 @@ def parse_prior(path: str, raw: Any, src: str, where: str) -> tuple[Prior | None
     probs: list[Problem] = []
     if not isinstance(raw, dict):
         return None, [Problem(src, where, "a prior must be a mapping such as {low: 0.0, high: 0.5}")]
-    allowed = ("dist", "low", "high", "mean", "sd", "a", "b")
+    allowed = tuple(PRIOR_DOCS)
     for k in raw:
         if k not in allowed:
             probs.append(Problem(src, f"{where}.{k}", f"unknown key '{k}'{_suggest(k, allowed)}; a prior takes {', '.join(allowed)}"))
@@ -264,7 +312,7 @@ def parse_prior(path: str, raw: Any, src: str, where: str) -> tuple[Prior | None
             continue
         x = _num(raw[k])
         if x is None:
-            probs.append(Problem(src, f"{where}.{k}", f"must be a number (got {raw[k]!r})"))
+            probs.append(Problem(src, f"{where}.{k}", f"must be a number (got {_shown(raw[k])})"))
         else:
             vals[k] = x
     for k in ("mean", "sd", "a", "b"):
@@ -290,10 +338,12 @@ def parse_param_option(text: str) -> tuple[str, dict]:
         raise InputError(Problem("--param", text, "expected PATH=LOW:HIGH, PATH=DIST:LOW:HIGH or PATH={low: .., high: ..}"))
     path, spec = (s.strip() for s in text.split("=", 1))
     if spec.startswith("{"):
+        from ..safe_io import load_yaml
+
         try:
-            raw = yaml.safe_load(spec)
-        except yaml.YAMLError as err:
-            raise InputError(Problem("--param", path, f"not a valid YAML mapping: {err}")) from None
+            raw, _ = load_yaml(spec, "--param", field=path)
+        except InputError as err:
+            raise InputError([Problem("--param", path, "not a valid YAML mapping: " + p.message) for p in err.problems]) from None
         return path, raw
     parts = spec.split(":")
     dist = "uniform"
@@ -306,6 +356,8 @@ def parse_param_option(text: str) -> tuple[str, dict]:
         low, high = float(parts[0]), float(parts[1])
     except ValueError:
         raise InputError(Problem("--param", path, f"bounds must be numbers, got '{parts[0]}' and '{parts[1]}'")) from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(Problem("--param", path, "bounds must be finite numbers"))
     return path, {"dist": dist, "low": low, "high": high}
 
 
@@ -332,14 +384,21 @@ def _check_param(scenario: Scenario, prior: Prior, src: str, where: str) -> tupl
     return (None if probs else prior), probs
 
 
-def _int(raw: dict, key: str, default: int, src: str, where: str, probs: list, lo: int = 0, allow_none: bool = False):
+def _int(raw: dict, key: str, default: int, src: str, where: str, probs: list, lo: int = 0, allow_none: bool = False,
+         hi: int = MAX_INT):
     v = raw.get(key, default)
     if v is None and allow_none:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        probs.append(Problem(src, f"{where}.{key}", f"must be a whole number >= {lo} (got {v!r})"))
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        probs.append(Problem(src, f"{where}.{key}", f"must be a whole number from {lo:,} to {hi:,} (got {_shown(v)})"))
         return default
     return v
+
+
+def _shown(v: Any) -> str:
+    from ..scenario import shown
+
+    return shown(v)
 
 
 def _float(raw: dict, key: str, default, src: str, where: str, probs: list, lo: float = 0.0, allow_none: bool = False):
@@ -347,8 +406,8 @@ def _float(raw: dict, key: str, default, src: str, where: str, probs: list, lo: 
     if v is None and allow_none:
         return None
     x = _num(v)
-    if x is None or x < lo:
-        probs.append(Problem(src, f"{where}.{key}", f"must be a number >= {lo:g} (got {v!r})"))
+    if x is None or x < lo or x > MAX_FLOAT:
+        probs.append(Problem(src, f"{where}.{key}", f"must be a number from {lo:g} to {MAX_FLOAT:g} (got {_shown(v)})"))
         return default
     return x
 
@@ -416,7 +475,7 @@ def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, *
     merged = {k: v for k, v in merged.items() if v is not None}
     holdout = _int(merged, "holdout", 0, src, "calibration", probs)
     draws = _int(merged, "draws", 100, src, "calibration", probs, lo=1)
-    seed = _int(merged, "seed", scenario.seed, src, "calibration", probs)
+    seed = _int(merged, "seed", scenario.seed, src, "calibration", probs, hi=MAX_SEED)
     method = merged.get("method", "abc")
     if method not in METHODS:
         probs.append(Problem(src, "calibration.method", f"unknown method '{method}'{_suggest(method, METHODS)}; use abc or optimize"))
@@ -451,7 +510,7 @@ def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, *
         population=_int(a_raw, "population", 200, src, "calibration.abc", probs, lo=2),
         generations=_int(a_raw, "generations", 8, src, "calibration.abc", probs, lo=1),
         min_epsilon=_float(a_raw, "min_epsilon", 0.0, src, "calibration.abc", probs),
-        max_simulations=_int(a_raw, "max_simulations", 50_000, src, "calibration.abc", probs, lo=1),
+        max_simulations=_int(a_raw, "max_simulations", 50_000, src, "calibration.abc", probs, lo=1, hi=MAX_RUNS),
         max_minutes=_float(a_raw, "max_minutes", None, src, "calibration.abc", probs, allow_none=True),
         min_acceptance=_float(a_raw, "min_acceptance", 0.05, src, "calibration.abc", probs),
     )

@@ -8,39 +8,29 @@ Python::
     res.table(), res.differences(), res.ensemble(), res.plot(), res.plot_differences()
 
 Command line: ``spreadsim ensemble SCENARIO --replicates 100`` and ``spreadsim compare SCENARIO
---replicates 50``; see :mod:`simulation.experiments.cli`.
+--replicates 50``; see :mod:`simulation.experiments.cli`. Names are imported when first used (the
+command line's ``--help`` does not load numpy and pyarrow).
 """
 
-from .core import (
-                   EXECUTORS,
-                   RunSpec,
-                   compare,
-                   default_workers,
-                   execute,
-                   overrides_hash,
-                   replicate_seed,
-                   resolve_strategies,
-                   run_id,
-                   run_many,
-                   shutdown_pool,
-)
-from .result import ENSEMBLE_COLUMNS, TABLE_METRICS, ExperimentResult, load_results, t_interval
+from importlib import import_module
 
-__all__ = [
-                   "ENSEMBLE_COLUMNS",
-                   "EXECUTORS",
-                   "TABLE_METRICS",
-                   "ExperimentResult",
-                   "RunSpec",
-                   "compare",
-                   "default_workers",
-                   "execute",
-                   "load_results",
-                   "overrides_hash",
-                   "replicate_seed",
-                   "resolve_strategies",
-                   "run_id",
-                   "run_many",
-                   "shutdown_pool",
-                   "t_interval",
-]
+_LAZY = {
+    **dict.fromkeys(["EXECUTORS", "RunSpec", "compare", "default_workers", "execute", "overrides_hash",
+                     "replicate_seed", "resolve_strategies", "run_id", "run_many", "shutdown_pool"], "core"),
+    **dict.fromkeys(["ENSEMBLE_COLUMNS", "TABLE_METRICS", "ExperimentResult", "load_results", "t_interval"], "result"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

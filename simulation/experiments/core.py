@@ -33,6 +33,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -45,7 +46,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..errors import InputError, Problem
+from .. import limits
+from ..errors import ExecutionError, InputError, InputWarning, Problem
 from ..model import SERIES, STAGES, SpreadModel
 from ..network import Built, build
 from ..rng import Streams
@@ -213,6 +215,16 @@ GC_INTERVAL = 0.5
 
 
 def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
+    """Run one task (many runs) and return its per-run and per-month tables (see :func:`_run_task`).
+
+    Warnings about the input are not repeated here: the driver reported them before the runs.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        return _run_task(scenario, items)
+
+
+def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables.
 
     Runs with the same overrides run as batches of replicates (at most :data:`BATCH_SITES` sites
@@ -388,17 +400,56 @@ def _iter_dask(scenario: Scenario, tasks: _Tasks, client, workers: int) -> Itera
         return fut
 
     try:
-        ac = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))], with_results=True)
-        for fut, res in ac:
-            i, _ = running.pop(fut.key)
-            del fut
-            yield i, res
-            if todo:
-                ac.add(submit(todo.pop()))
+        try:
+            ac = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))], with_results=True)
+            for fut, res in ac:
+                if fut.cancelled() or isinstance(res, BaseException):  # cancelled: the scheduler went away
+                    raise res if isinstance(res, BaseException) else RuntimeError(f"task {fut.key} was cancelled")
+                i, _ = running.pop(fut.key)
+                del fut
+                yield i, res
+                if todo:
+                    ac.add(submit(todo.pop()))
+        except RunInputError:
+            raise
+        except Exception as err:
+            if _scheduler_lost(client, err):
+                raise ExecutionError(
+                    f"lost the Dask scheduler{_address(client)} part-way ({type(err).__name__}); the runs "
+                    "finished so far are stored: run the same command again to continue where it stopped") from None
+            raise
     except BaseException:
         with contextlib.suppress(Exception):  # the client may be closing too; the cause is what matters
             client.cancel([f for _, f in running.values()], force=True)
         raise
+
+
+def _address(client) -> str:
+    try:
+        return f" at {client.scheduler.address}"
+    except Exception:  # the client may be half-closed
+        return ""
+
+
+def _scheduler_lost(client, err: BaseException) -> bool:
+    """Whether a failure of a Dask task means the scheduler (not the task) went away."""
+    import asyncio
+    import concurrent.futures
+
+    try:
+        from distributed.comm.core import CommClosedError
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        CommClosedError = OSError
+    if isinstance(err, (asyncio.CancelledError, concurrent.futures.CancelledError, CommClosedError, OSError,
+                        TimeoutError)):
+        return True
+    if "Cancelled" in type(err).__name__:
+        return True
+    return getattr(client, "status", "running") not in ("running", "newly-created")
+
+
+#: how long to wait for a Dask scheduler to answer
+CONNECT_TIMEOUT = "20s"
 
 
 class _DaskClient:
@@ -412,11 +463,20 @@ class _DaskClient:
 
         from distributed import Client, LocalCluster
 
+        # a lost scheduler is reported once, as an ExecutionError; distributed would also log each
+        # reconnection attempt, some with a traceback
+        names = ["distributed", "tornado", "tornado.application",
+                 *(n for n in logging.root.manager.loggerDict if n.startswith(("distributed.", "tornado.")))]
+        self._levels = {n: logging.getLogger(n).level for n in names}
+        for n in names:
+            logging.getLogger(n).setLevel(logging.CRITICAL)
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="20s")
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as err:
-                raise InputError(Problem("--scheduler", str(scheduler), f"cannot connect to the Dask scheduler: {err}")) from None
+                self._restore_logs()
+                raise InputError(Problem("--scheduler", str(scheduler), "cannot connect to the Dask scheduler "
+                                         f"({type(err).__name__}); is it running, and is the address right?")) from None
         else:
             self.cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR)
@@ -428,9 +488,17 @@ class _DaskClient:
 
     def close(self) -> None:
         if self.own_client:
-            self.client.close()
+            with contextlib.suppress(Exception):  # a lost scheduler: closing only times out
+                self.client.close(timeout=5)
             if self.cluster is not None:
                 self.cluster.close()
+            self._restore_logs()
+
+    def _restore_logs(self) -> None:
+        import logging
+
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
 
 
 # ------------------------------------------------------------------------------------ execute
@@ -482,10 +550,99 @@ def _auto_chunk(n: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, math.ceil(n / max(1, 4 * workers))))
 
 
+#: at most this many distinct scenarios of an experiment are built in full before it starts (the
+#: others get the cheap checks of :class:`_Preflight` only)
+PROBE_MODELS = 4
+
+
+class _Preflight:
+    """What can go wrong in a run, checked before an experiment starts (and before its folder is
+    made): seeding that the network cannot satisfy, in every distinct scenario of the experiment;
+    the model itself, built in full for the first :data:`PROBE_MODELS` of them (files, ids,
+    groups); and memory, for the largest batch a worker will hold, times the workers at once."""
+
+    def __init__(self, scenario: Scenario, executor: str, workers: int | None, local: bool):
+        self.scenario = scenario
+        self.built: dict[str, tuple[np.ndarray, int, set | None]] = {}
+        self.models = 0
+        self.problems: list[Problem] = []
+        self.concurrent = 1
+        if executor == "processes" or (executor == "dask" and local):
+            self.concurrent = int(workers) if workers else default_workers()
+        self.worst: tuple[int, tuple] | None = None
+
+    def _network(self, sc: Scenario) -> tuple[np.ndarray | None, int, int, set | None]:
+        """(site ids or None for 0..n-1, sites, tie entries, groups or None if drawn)."""
+        key = network_key(sc)
+        if sc.network.type == "file" or sc.sites.file:
+            if key not in self.built:
+                b = build(sc, Streams(0)["network"])
+                groups = set(b.table["group"]) if b.table is not None and "group" in b.table.columns else None
+                self.built[key] = (b.ids, int(b.W.nnz), groups)
+            ids, ties, groups = self.built[key]
+            return ids, len(ids), ties, groups
+        n = sc.sites.n
+        return None, n, limits.estimated_ties(sc.network, n), None
+
+    def variant(self, sc: Scenario, label: str, replicates: int, changed: bool = True) -> None:
+        """Check one distinct scenario of the experiment (``label`` names its first run)."""
+        ids, n, ties, groups = self._network(sc)
+        seeding = sc.strategy.seeding
+        where = f" ({label})" if changed else ""
+        k = len(seeding.sites) if seeding.sites else seeding.n
+        if k > n:
+            self.problems.append(Problem(sc.source, "strategy.seeding.n", f"cannot seed {k} sites: the network has {n}{where}"))
+        if seeding.sites:
+            known = {str(s) for s in (ids.tolist() if ids is not None else range(n))}
+            missing = [str(s) for s in seeding.sites if str(s) not in known]
+            if missing:
+                self.problems.append(Problem(sc.source, "strategy.seeding.sites",
+                                             f"not sites of this network: {', '.join(missing[:5])}{where}"))
+        if seeding.rule == "by_group" and groups is None:
+            sizes = sc.sites.group_sizes(n)
+            labels = {k_ for k_, v in sizes.items() if v > 0}
+            if sc.network.type == "regions" and list(sc.sites.groups) == ["all"] and isinstance(sc.network.regions, int):
+                labels = {f"region {r + 1}" for r in range(min(sc.network.regions, max(n, 1)))}
+            groups = labels
+        if seeding.rule == "by_group" and (seeding.group is None or seeding.group not in groups):
+            self.problems.append(Problem(sc.source, "strategy.seeding.group",
+                                         f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, groups)))}{where}"))
+        batch = max(1, min(replicates, BATCH_SITES // max(1, n)))
+        need = limits.model_bytes(n, ties, sc.months, batch)
+        if self.worst is None or need > self.worst[0]:
+            self.worst = (need, (sc, n, ties, batch))
+        if self.models < PROBE_MODELS and n <= BATCH_SITES and not self.problems:
+            self.models += 1
+            try:
+                SpreadModel(sc, [sc.seed], agents=False)
+            except InputError as err:
+                self.problems.extend(Problem(p.source, p.field, p.message + where) for p in err.problems)
+
+    def finish(self) -> None:
+        if self.problems:
+            # one line per key: the first run that fails, and how many more would (a sensitivity
+            # analysis may have thousands of samples failing the same way)
+            first: dict[tuple, Problem] = {}
+            more: dict[tuple, int] = {}
+            for p in self.problems:
+                key = (p.source, p.field)
+                if key in first:
+                    more[key] = more.get(key, 0) + 1
+                else:
+                    first[key] = p
+            raise InputError([Problem(p.source, p.field, p.message + (f"; and {more[k]:,} more distinct scenarios "
+                                                                       "of this experiment" if k in more else ""))
+                              for k, p in first.items()])
+        if self.worst is not None:
+            sc, n, ties, batch = self.worst[1]
+            limits.check_memory(n, ties, sc.months, batch, concurrent=self.concurrent, source=sc.source,
+                                field="sites.n")
+
+
 def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, executor: str = "processes",
             out: str | Path | None = None, resume: bool = True, progress: bool = True, client=None,
             scheduler: str | None = None, workers: int | None = None, chunk_size: int | None = None,
-            meta: dict[str, Any] | None = None, baseline: str | None = None):
+            meta: dict[str, Any] | None = None, baseline: str | None = None, clear: str | Path | None = None):
     """Run every spec and collect the results, streaming them to ``out`` when given.
 
     Each run is ``run(scenario.with_overrides(spec.overrides), seed=spec.seed, agents=False,
@@ -507,6 +664,9 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         meta: extra entries for the manifest (experiment kind, base seed, strategies...).
         baseline: the strategy differences are taken from (default: ``"baseline"`` if present,
             else the first strategy).
+        clear: an earlier spreadsim output folder to delete (only its spreadsim files) once every
+            check has passed, just before the runs start (``--fresh`` of ``sensitivity`` and
+            ``sweep``, whose runs are stored in a folder inside it).
 
     Returns:
         ExperimentResult with ``.runs``, ``.timeseries``, ``.table()``, ``.plot()``...
@@ -540,13 +700,20 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     ov_hashes = [hashes.setdefault(j, hashlib.sha256(j.encode()).hexdigest()[:16])
                  for j in (overrides_json(s.overrides) for s in specs)]
     del hashes
-    for s in dict(zip(ov_hashes, specs)).values():  # validate each distinct set of overrides once
-        if s.overrides:
-            label = f"strategy {s.strategy!r}"
-            try:
-                scenario.with_overrides(canonical(s.overrides), label)
-            except InputError as err:
-                raise InputError([Problem(label, p.field, p.message) for p in err.problems]) from None
+    limits.check_runs(len(specs), "--replicates" if out is not None else "<python>")
+    check = _Preflight(scenario, executor, workers, client is None and not scheduler)
+    replicates: dict[str, int] = {}
+    for h in ov_hashes:
+        replicates[h] = replicates.get(h, 0) + 1
+    for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
+        label = f"strategy {s.strategy!r}"
+        try:
+            # strategies' settings with no effect were reported when the scenario was loaded
+            variant = scenario.with_overrides(canonical(s.overrides), label, warn=False) if s.overrides else scenario
+        except InputError as err:
+            raise InputError([Problem(label, p.field, p.message) for p in err.problems]) from None
+        check.variant(variant, f"{label}, replicate {s.replicate}", replicates[h], bool(s.overrides))
+    check.finish()
     ids = [run_id(digest, s, h) for s, h in zip(specs, ov_hashes)]
     if len(set(ids)) < len(ids):
         seen: set[str] = set()
@@ -556,27 +723,44 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
 
     store = None
     done: set[str] = set()
+    dask = None
+    fresh_folder = False
     if out is not None:
         store = ResultStore(out)
-        session = {"executor": executor, "runs_requested": len(specs)}
-        meta = dict(meta or {})
-        meta.setdefault("strategies", list(dict.fromkeys(s.strategy for s in specs)))  # their order
-        store.open(scenario, resume=resume, meta={**meta, "session": session})
-        if resume:
-            done = store.stored_ids() & set(ids)
+        # a peek (no lock) at what is stored, to know whether a cluster is needed at all
+        if resume and (Path(out) / "manifest.json").is_file():
+            with contextlib.suppress(Exception):
+                done = store.stored_ids() & set(ids)
+    try:
+        if executor == "dask" and len(done) < len(specs):
+            dask = _DaskClient(client, scheduler, workers)  # before the folder is made: an unreachable
+            # scheduler leaves nothing behind
+        if clear is not None and Path(clear).exists():
+            from ..safe_io import remove_output
+
+            remove_output(clear)
+        if store is not None:
+            fresh_folder = not Path(out).exists() or (Path(out).is_dir() and not any(Path(out).iterdir()))
+            session = {"executor": executor, "runs_requested": len(specs)}
+            meta = dict(meta or {})
+            meta.setdefault("strategies", list(dict.fromkeys(s.strategy for s in specs)))  # their order
+            store.open(scenario, resume=resume, meta={**meta, "session": session})
+            done = store.stored_ids() & set(ids) if resume else set()
+    except BaseException:
+        if dask is not None:
+            dask.close()
+        raise
     pending = [i for i, r in enumerate(ids) if r not in done]
     rank = {s: k for k, s in enumerate(dict.fromkeys(s.strategy for s in specs))}
     # strategy-major, so that a task holds many replicates of one strategy: they run as one batch
     pending.sort(key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
 
-    dask = None
     memory: list[tuple[pa.Table, pa.Table]] = []
     status = "failed"
     ran = 0
     n_workers = size = None
     try:
         if executor == "dask" and pending:
-            dask = _DaskClient(client, scheduler, workers)
             n_workers = dask.nthreads()
         elif executor == "processes":
             n_workers = int(workers) if workers else default_workers()
@@ -610,6 +794,14 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
+        raise
+    except InputError:
+        # a run found a problem the checks before could not see: a folder this command made and
+        # that holds no run yet is removed again (nothing half-made is left); otherwise the runs
+        # stored so far stay, and the session is recorded as failed
+        if store is not None and fresh_folder and not store.committed():
+            store.discard()
+            store = None
         raise
     finally:
         if dask is not None:
@@ -653,9 +845,11 @@ def _check_counts(sc: Scenario, replicates, seed) -> int:
     problems = []
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
         problems.append(Problem("--replicates", "", f"must be a whole number of at least 1 (got {replicates!r})"))
+    elif replicates > limits.MAX_RUNS:
+        problems.append(Problem("--replicates", "", f"must be at most {limits.MAX_RUNS:,} (got {replicates:,})"))
     base = sc.seed if seed is None else seed
-    if isinstance(base, bool) or not isinstance(base, (int, np.integer)) or base < 0:
-        problems.append(Problem("--seed", "", f"must be a whole number >= 0 (got {base!r})"))
+    if isinstance(base, bool) or not isinstance(base, (int, np.integer)) or not 0 <= base <= limits.MAX_SEED:
+        problems.append(Problem("--seed", "", f"must be a whole number from 0 to {limits.MAX_SEED:,} (got {base!r})"))
     if problems:
         raise InputError(problems)
     return int(base)
@@ -717,6 +911,7 @@ def compare(scenario: Scenario | str | Path, strategies: None | Sequence[str] | 
     sc = as_scenario(scenario)
     base = _check_counts(sc, replicates, seed)
     named = resolve_strategies(sc, strategies)
+    limits.check_runs((len(named) + (baseline not in named)) * int(replicates), "--replicates")
     if baseline in named:
         named = {baseline: named.pop(baseline), **named}
     else:

@@ -344,7 +344,7 @@ class ExperimentResult:
     # ------------------------------------------------------------------------------- display
     def report(self, level: float = 0.95, baseline: str | None = None) -> str:
         """The outcome table and the paired differences from the baseline, as text."""
-        from .figures import format_report
+        from .report import format_report
 
         return format_report(self, level=level, baseline=baseline)
 
@@ -372,11 +372,14 @@ class ExperimentResult:
         Returns:
             The names of the files written.
         """
+        from ..safe_io import check_out
         from .store import write_bytes_atomic, write_csv_atomic
 
         out = Path(out) if out is not None else self.out
         if out is None:
             raise ValueError("no folder: pass out= (this result was kept in memory)")
+        if self.out is None or out.resolve() != self.out.resolve():
+            check_out(out, "experiment", resume=True)  # a new or empty folder, or an experiment's
         out.mkdir(parents=True, exist_ok=True)
         written = []
 

@@ -2,7 +2,8 @@
 
 Layout of a folder ``out/``::
 
-    manifest.json            scenario, its hash, seeds, versions, executor, one record per session
+    manifest.json            "spreadsim_output": "experiment", scenario, its hash, seeds, versions,
+                             executor, one record per session (complete, interrupted, failed, killed)
     runs/<chunk>.parquet     one row per run (run_id, strategy, replicate, seed, overrides, outcomes)
     timeseries/<chunk>.parquet  one row per run per month (run_id, strategy, replicate, month, series)
     .lock                    held (flock) while an experiment writes to the folder
@@ -11,8 +12,12 @@ Only the driving process writes, one chunk per finished task. Each file is writt
 temporary file, flushed to disk and renamed into place; the timeseries file of a chunk is renamed
 first and the runs file last, so a chunk counts as stored exactly when its runs file exists. A
 process killed at any moment therefore leaves whole chunks and, at worst, hidden temporary files or
-a timeseries file without its runs file, which the next session removes. Reads take each run once
-(the first chunk, by name, that holds it), so a run can never be counted twice.
+a timeseries file without its runs file, which the next session removes, together with the hidden
+temporary files beside the manifest; a session the next one finds still "running" was killed, and
+is recorded so. Reads take each run once (the first chunk, by name, that holds it), so a run can
+never be counted twice. The folder must be new, empty or an experiment's (see
+:func:`simulation.safe_io.check_out`); with ``resume=False`` an earlier spreadsim output of another
+command is replaced, never a folder spreadsim did not write.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError, Problem
+from ..safe_io import foreign_entries, mark, output_kind, remove_output
 from ..scenario import Scenario
 
 KIND = "spreadsim-experiment"
@@ -123,8 +129,8 @@ def read_manifest(out: Path) -> dict[str, Any]:
         raise InputError(Problem(str(out), "", "not a spreadsim experiment folder (no manifest.json)"))
     try:
         man = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(Problem(str(path), "", f"cannot read the manifest: {err}")) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise InputError(Problem(str(path), "", f"cannot read the manifest ({type(err).__name__})")) from None
     if not isinstance(man, dict) or man.get("kind") != KIND:
         raise InputError(Problem(str(path), "kind", "not the manifest of a spreadsim experiment "
                                  "(a folder written by `spreadsim run`?); choose another output folder"))
@@ -162,6 +168,9 @@ class ResultStore:
         if out.exists() and not out.is_dir():
             raise InputError(Problem(str(out), "", "is a file; the results need a folder (choose another --out)"))
         existing = None
+        kind = output_kind(out) if (out / MANIFEST).exists() else None
+        if kind not in (None, "experiment") and not resume and not foreign_entries(out, kind):
+            remove_output(out)  # --fresh over an earlier spreadsim output of another command
         if (out / MANIFEST).exists():
             existing = read_manifest(out)
             if existing.get("scenario_hash") != scenario.digest() and resume:
@@ -172,10 +181,14 @@ class ResultStore:
                     "results are never mixed: choose another --out, or discard them with --fresh (resume=False)"))
         elif out.exists():
             others = [p.name for p in out.iterdir() if p.name != LOCK and not p.name.startswith(TMP_PREFIX)]
-            if others:
+            kind = output_kind(out) if others else None
+            if others and kind is not None and not resume and not foreign_entries(out, kind):
+                remove_output(out)  # --fresh over an earlier spreadsim output of another command
+            elif others:
                 raise InputError(Problem(str(out), "", f"exists and is not a spreadsim experiment folder (it holds "
                                          f"{', '.join(sorted(others)[:3])}{'...' if len(others) > 3 else ''}); "
-                                         "choose another --out"))
+                                         "choose another --out" + (", or discard it with --fresh" if kind else "")))
+        self._created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -190,6 +203,10 @@ class ResultStore:
             self._tidy()
             now_versions = versions()
             if existing is not None:
+                for sess in existing.get("sessions", []):
+                    if isinstance(sess, dict) and sess.get("status") == "running":
+                        # we hold the lock, so no session is running: this one was killed
+                        sess["status"] = "killed"
                 old = existing.get("versions", {})
                 changed = [k for k in ("spreadsim", "git_commit", "numpy") if old.get(k) != now_versions.get(k)]
                 if changed and self.committed():
@@ -200,8 +217,9 @@ class ResultStore:
                         stacklevel=3)
                 man = existing
             else:
-                man = {"kind": KIND, "format": FORMAT, "created": _now(), "scenario_file": scenario.source,
-                       "scenario_hash": scenario.digest(), "scenario": scenario.to_dict(), "sessions": []}
+                man = mark({"kind": KIND, "format": FORMAT, "created": _now(), "scenario_file": scenario.source,
+                            "scenario_hash": scenario.digest(), "scenario": scenario.to_dict(), "sessions": []},
+                           "experiment")
             man["versions"] = now_versions
             for k, v in meta.items():
                 if k != "session":
@@ -225,6 +243,21 @@ class ResultStore:
                                      "wait for it to finish or choose another --out")) from None
         self._lock_fd = fd
 
+    def discard(self) -> None:
+        """Remove what this session wrote to a folder that held nothing before it (a run failed
+        before any was stored): the folder itself if this session made it."""
+        self.release()
+        for d in (self.runs_dir, self.ts_dir):
+            shutil.rmtree(d, ignore_errors=True)
+        for name in (MANIFEST, LOCK):
+            (self.out / name).unlink(missing_ok=True)
+        for p in self.out.glob(f"{TMP_PREFIX}*"):
+            p.unlink(missing_ok=True)
+        if getattr(self, "_created", False):
+            with contextlib.suppress(OSError):
+                self.out.rmdir()
+        self._manifest = None
+
     def release(self) -> None:
         """Release the folder's lock (the lock also goes when the process dies)."""
         if self._lock_fd is not None:
@@ -232,10 +265,12 @@ class ResultStore:
             self._lock_fd = None
 
     def _tidy(self) -> None:
-        """Remove what an interrupted session may have left: temporary files, half-written chunks."""
-        for d in (self.runs_dir, self.ts_dir):
+        """Remove what an interrupted session may have left: temporary files (the manifest's and the
+        tables' beside it, the chunks' in their folders), half-written chunks."""
+        for d in (self.out, self.runs_dir, self.ts_dir):
             for p in d.glob(f"{TMP_PREFIX}*"):
-                p.unlink(missing_ok=True)
+                if p.is_file():
+                    p.unlink(missing_ok=True)
         committed = {p.name for p in self.runs_dir.glob("*.parquet")}
         for p in self.ts_dir.glob("*.parquet"):
             if p.name not in committed:

@@ -1,4 +1,10 @@
-"""``spreadsim sensitivity`` and ``spreadsim sweep``."""
+"""``spreadsim sensitivity`` and ``spreadsim sweep``.
+
+Both store their runs in ``OUT/runs`` (the experiment runner's resumable store) and write their
+tables and figures into ``OUT``. Everything is checked (the section, the options, the folder, the
+runs' seeding, memory) before the folder is made; the tables are written before the report is
+printed.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +12,53 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem
 
-EXECUTOR_HELP = "serial, processes (all cores, default) or dask"
+def _common(p: argparse.ArgumentParser, kind: str) -> None:
+    from ..cli import add_executor_args, add_out_args, add_quiet_args
 
-
-def _csv(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [s.strip() for s in text.split(",") if s.strip()]
+    add_executor_args(p)
+    add_out_args(p, f"results/<scenario file name>-{kind}", resume=True)
+    add_quiet_args(p)
 
 
-def _load(args):
-    from ..cli import _overrides
-    from ..scenario import load_scenario
+def _out(args, kind: str) -> Path:
+    """The output folder, checked: new, empty, an earlier output of this command (resumed), or with
+    --fresh an earlier spreadsim output (discarded)."""
+    from ..safe_io import check_out, output_kind
 
-    return load_scenario(args.scenario, overrides=_overrides(args))
+    out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{kind}"
+    state = check_out(out, kind, replace=not args.resume, resume=True, flag="--fresh")
+    args._discard = state == "replace" and output_kind(out) is not None
+    return out
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", default="processes", help=EXECUTOR_HELP)
-    p.add_argument("--workers", type=int, help="processes (or Dask workers of a local cluster); default: all cores")
-    p.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)")
-    p.add_argument("--chunk-size", type=int, help="runs per task (default: automatic)")
-    p.add_argument("--no-resume", action="store_true", help="discard runs stored in OUT/runs and start afresh")
-    p.add_argument("--no-plot", action="store_true", help="skip the figures")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or report")
+def _interrupted(out: Path) -> int:
+    print(f"\ninterrupted: the runs finished so far are kept in {out}/runs/; run the same command again to "
+          "continue where it stopped", file=sys.stderr)
+    return 130
 
 
 def cmd_sensitivity(args) -> int:
+    from ..cli import executor_of, load
     from .core import Sensitivity
 
-    sc = _load(args)
-    if args.out is None:
-        raise InputError(Problem("--out", "", "give an output folder, such as --out results/sensitivity"))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(Problem("--out", str(out), "exists and is not a folder"))
+    sc = load(args)
+    executor = executor_of(args)
+    out = _out(args, "sensitivity")
     sa = Sensitivity(sc, method=args.method, samples=args.samples, replicates=args.replicates, seed=args.seed,
-                     strategies=_csv(args.strategies), outputs=_csv(args.outputs), executor=args.executor,
+                     strategies=_csv(args.strategies), outputs=_csv(args.outputs), executor=executor,
                      workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
-                     store=out / "runs", resume=not args.no_resume, progress=not args.quiet)
+                     store=out / "runs", resume=args.resume, progress=not args.quiet,
+                     clear=out if args._discard else None)
     sp = sa.spec
     if not args.quiet:
         print(f"{sc.name}: {sp.method}, {len(sp.parameters)} parameters, N = {sp.samples}, {sp.replicates} replicates, "
               f"{len(sp.strategies)} strateg{'y' if len(sp.strategies) == 1 else 'ies'}: {sa.n_runs:,} runs "
               f"(seed {sp.seed})", file=sys.stderr)
-    sa.run()
+    try:
+        sa.run()
+    except KeyboardInterrupt:
+        return _interrupted(out)
     sa.save(out, plots=not args.no_plot)
     if not args.quiet:
         print(sa.report())
@@ -62,31 +68,41 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from ..cli import executor_of, load
+    from ..labels import output_label
     from .sweep import sweep
 
-    sc = _load(args)
-    if args.out is None:
-        raise InputError(Problem("--out", "", "give an output folder, such as --out results/sweep"))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(Problem("--out", str(out), "exists and is not a folder"))
-    res = sweep(sc, args.param or [], replicates=args.replicates, seed=args.seed, strategies=_csv(args.strategies),
-                outputs=_csv(args.outputs), executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                chunk_size=args.chunk_size, store=out / "runs", resume=not args.no_resume, progress=not args.quiet)
+    sc = load(args)
+    executor = executor_of(args)
+    out = _out(args, "sweep")
+    try:
+        res = sweep(sc, args.param or [], replicates=args.replicates, seed=args.seed, strategies=_csv(args.strategies),
+                    outputs=_csv(args.outputs), executor=executor, workers=args.workers, scheduler=args.scheduler,
+                    chunk_size=args.chunk_size, store=out / "runs", resume=args.resume, progress=not args.quiet,
+                    clear=out if args._discard else None)
+    except KeyboardInterrupt:
+        return _interrupted(out)
     res.save(out, plots=not args.no_plot)
     if not args.quiet:
         t = res.table
         for (path, s, o), g in t.groupby(["parameter", "strategy", "output"], sort=False):
             lo, hi = g.iloc[0], g.iloc[-1]
-            print(f"{path} {lo['value']:g} -> {hi['value']:g} ({s}): {o} {lo['mean']:.3g} -> {hi['mean']:.3g} "
+            print(f"{path} {lo['value']:g} -> {hi['value']:g} ({s}): "
+                  f"{output_label(o)} {lo['mean']:.3g} -> {hi['mean']:.3g} "
                   f"(90% of runs within {lo['q05']:.3g}-{lo['q95']:.3g} and {hi['q05']:.3g}-{hi['q95']:.3g})")
         print(f"wrote {out}/: sweep.csv, runs.csv, bands.csv, manifest.json" + ("" if args.no_plot else ", figures (*.png)"))
     return 0
 
 
+def _csv(text):
+    from ..cli import csv_list
+
+    return csv_list(text)
+
+
 def register(sub) -> None:
     """Add ``sensitivity`` and ``sweep`` to the ``spreadsim`` command."""
-    from ..cli import add_scenario_args
+    from ..cli import add_replicates_arg, add_scenario_args, add_seed_arg, add_strategies_arg, positive
 
     p = sub.add_parser(
         "sensitivity", help="global sensitivity analysis (SALib: Sobol, Morris, eFAST) across strategies",
@@ -101,17 +117,19 @@ def register(sub) -> None:
                "    parameters:\n"
                "      - {path: logics.social.q, bounds: [0.05, 0.3]}\n"
                "      - {path: strategy.support.capacity, bounds: [10, 60]}\n"
-               "See simulation/sensitivity/spec.py for every key.",
+               "Every key: docs/scenario-reference.md, section 'sensitivity'.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scenario_args(p)
-    p.add_argument("--method", choices=("sobol", "morris", "fast"), help="default: the section's, else sobol")
-    p.add_argument("--samples", type=int, help="N: base samples (sobol: a power of 2), trajectories (morris), points per curve (fast)")
-    p.add_argument("--replicates", type=int, help="runs per sample (default: the section's, else 4)")
-    p.add_argument("--seed", type=int, help="decides the sample, replicate seeds and bootstrap (default: the section's, else the scenario's)")
-    p.add_argument("--strategies", help="comma-separated strategy names from the scenario ('baseline' = as written)")
-    p.add_argument("--outputs", help="comma-separated outputs, e.g. adopted_share,adopted_share@60,sustainment")
-    p.add_argument("--out", help="output folder (tables, figures; runs are stored in OUT/runs and resumed)")
-    _run_args(p)
+    p.add_argument("--method", choices=("sobol", "morris", "fast"), help="the analysis (default: the section's, else sobol)")
+    p.add_argument("--samples", type=positive,
+                   help="N: base samples (sobol: a power of 2), trajectories (morris), points per curve (fast)")
+    add_replicates_arg(p, None, "runs per sample")
+    add_seed_arg(p, "decides the sample, replicate seeds and bootstrap (default: the section's, else the scenario's)")
+    add_strategies_arg(p, "the section's, else baseline")
+    p.add_argument("--outputs", metavar="NAME,NAME",
+                   help="comma-separated outputs, e.g. adopted_share,adopted_share@60,sustainment "
+                        "(default: the section's)")
+    _common(p, "sensitivity")
     p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser(
@@ -121,11 +139,11 @@ def register(sub) -> None:
     add_scenario_args(p)
     p.add_argument("--param", action="append", metavar="KEY.PATH=LOW:HIGH:STEPS",
                    help="parameter and values (LOW:HIGH:STEPS evenly spaced, or V1,V2,...); repeatable")
-    p.add_argument("--replicates", type=int, default=10, help="runs per value (default 10)")
-    p.add_argument("--seed", type=int, help="decides the replicate seeds (default: the scenario's)")
-    p.add_argument("--strategies", help="comma-separated strategy names from the scenario ('baseline' = as written)")
-    p.add_argument("--outputs", help="comma-separated outputs (default: the sensitivity section's, else adopted_share,"
-                                     "reach_share,sustainment,mean_fidelity)")
-    p.add_argument("--out", help="output folder")
-    _run_args(p)
+    add_replicates_arg(p, 10, "runs per value")
+    add_seed_arg(p, "decides the replicate seeds (default: the scenario's seed)")
+    add_strategies_arg(p, "baseline")
+    p.add_argument("--outputs", metavar="NAME,NAME",
+                   help="comma-separated outputs (default: the sensitivity section's, else adopted_share,"
+                        "reach_share,sustainment,mean_fidelity)")
+    _common(p, "sweep")
     p.set_defaults(func=cmd_sweep)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from ..labels import output_label, strategy_label
 from .spec import BASELINE, SensitivitySpec, derived_seed, parse, replicate_seeds
 
 #: ``evaluator(X, seeds, strategy) -> array (n, R) or (n, R, K)``: outputs of each sample row under each
@@ -128,7 +128,9 @@ class Sensitivity:
             :func:`simulation.experiments.execute`.
         store: folder of the experiment runner's resumable result store (``None``: keep in memory).
         resume: reuse runs already in ``store``.
-        progress: show progress bars.
+        progress: show progress bars (the runs, then the analysis).
+        clear: an earlier output folder to empty just before the runs start (``--fresh``; see
+            :func:`simulation.experiments.execute`).
     """
 
     def __init__(self, scenario=None, spec: SensitivitySpec | dict | None = None, *, method: str | None = None,
@@ -136,7 +138,8 @@ class Sensitivity:
                  strategies: Sequence[str] | str | None = None, outputs: Sequence[str] | str | None = None,
                  evaluator: Evaluator | None = None, executor: str = "processes", workers: int | None = None,
                  scheduler: str | None = None, client: Any = None, chunk_size: int | None = None,
-                 store: str | Path | None = None, resume: bool = True, progress: bool = True):
+                 store: str | Path | None = None, resume: bool = True, progress: bool = True,
+                 clear: str | Path | None = None):
         self.scenario = _load(scenario)
         overrides = {"method": method, "samples": samples, "replicates": replicates, "seed": seed,
                      "strategies": list(strategies) if isinstance(strategies, (list, tuple)) else strategies,
@@ -155,6 +158,12 @@ class Sensitivity:
         self.evaluator = evaluator
         self.executor, self.workers, self.scheduler, self.client = executor, workers, scheduler, client
         self.chunk_size, self.store, self.resume, self.progress = chunk_size, store, resume, progress
+        self.clear = clear
+        from ..limits import check_runs
+
+        field = "--samples" if samples is not None else "sensitivity.samples"
+        check_runs(self.spec.n_runs(), self.spec.source if samples is None else field,
+                   "" if samples is not None else "sensitivity.samples")
         self.seeds = replicate_seeds(self.spec.seed, self.spec.replicates)
         self._sample()
         self.Y: dict[str, np.ndarray] | None = None
@@ -249,7 +258,8 @@ class Sensitivity:
 
         result = execute(model_scenario(self.scenario), self.run_specs(), executor=self.executor, out=self.store,
                          resume=self.resume, progress=self.progress, client=self.client,
-                         scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size)
+                         scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size,
+                         clear=self.clear, meta={"experiment": "sensitivity"})
         return self._collect(result)
 
     def _collect(self, result) -> dict[str, np.ndarray]:
@@ -359,6 +369,10 @@ class Sensitivity:
             Xh = self.X[self.n_main:]
         else:
             Xh = self.X[: self.n_half]
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=2 * len(sp.strategies), desc="analysis (bootstrap intervals)", unit="step",
+                   disable=not self.progress or self.evaluator is not None, dynamic_ncols=True, leave=False)
         for s in sp.strategies:
             Y = self.Y[s]
             with warnings.catch_warnings():
@@ -371,11 +385,12 @@ class Sensitivity:
                 colh = Ym[self.n_main:, k] if sp.method == "fast" else col[: self.n_half]
                 nan = int(np.isnan(col).sum() + np.isnan(colh).sum())
                 if nan:
-                    self._warn(f"{s}: {o.name} has no value in {nan} samples (e.g. no site in full implementation in "
+                    self._warn(f"{strategy_label(s)}: {output_label(o.name)} has no value in {nan} samples (e.g. no site in full implementation in "
                                f"any replicate); its indices are not computed")
                     continue
                 if np.nanstd(col) == 0:
-                    self._warn(f"{s}: {o.name} is the same in every sample; it has no variance to apportion")
+                    self._warn(f"{strategy_label(s)}: {output_label(o.name)} is the same in every sample; it has no "
+                               "variance to apportion")
                     continue
                 good.append(k)
                 # noise: replicate spread against the spread of the sample means
@@ -395,9 +410,12 @@ class Sensitivity:
                     empty[c] = np.nan
                 first_all.append(empty)
             if not good:
+                bar.update(2)
                 continue
             names = [sp.outputs[k].name for k in good]
+            bar.set_postfix_str(s)
             ps, analysis = self._analyse_one(Xm, Ym[: self.n_main][:, good], names, boot)
+            bar.update(1)
             self.problems[s] = ps
             f, sec = self._tables(analysis, s)
             first_all += f
@@ -405,6 +423,7 @@ class Sensitivity:
             # convergence: N/2 against N
             Yh = Ym[self.n_main:][:, good] if sp.method == "fast" else Ym[: self.n_half][:, good]
             _, half = self._analyse_one(Xh, Yh, names, boot)
+            bar.update(1)
             hf, _ = self._tables(half, s)
             for full_df, half_df in zip(f, hf):
                 a = full_df[main_idx].to_numpy(dtype=float)
@@ -415,6 +434,7 @@ class Sensitivity:
                     conv_rows.append({"strategy": s, "output": full_df["output"].iloc[0], "parameter": p,
                                       "index": main_idx, "at_half": x_half, "at_full": x_full,
                                       "difference": diff, "converged": bool(diff <= sp.warn_convergence)})
+        bar.close()
         self._indices = pd.concat(first_all, ignore_index=True) if first_all else pd.DataFrame()
         self.second_order = pd.concat(second_all, ignore_index=True) if second_all else None
         self.noise = pd.DataFrame(noise_rows)
@@ -478,8 +498,8 @@ class Sensitivity:
         for out, items in noisy.items():
             worst = max(s for _, s in items)
             strength = "untrustworthy" if worst > 0.5 else "blurred"
-            which = ", ".join(f"{s} {v:.0%}" for s, v in items)
-            self._warn(f"{out}: the model's own noise is a large share of the variance of the output averaged over "
+            which = ", ".join(f"{strategy_label(s)} {v:.0%}" for s, v in items)
+            self._warn(f"{output_label(out)}: the model's own noise is a large share of the variance of the output averaged over "
                        f"{sp.replicates} replicates ({which}); indices below that share cannot be told apart from "
                        f"noise and are {strength}; use more replicates (the noise share falls as 1/R)")
         if sp.replicates == 1:
@@ -487,7 +507,8 @@ class Sensitivity:
                        "the parameters caused it; use --replicates 2 or more")
         wide = df[df["note"].str.contains("wide")]
         if len(wide):
-            which = ", ".join(sorted({f"{r.output} ({r.strategy})" for r in wide.itertuples()})[:6])
+            which = ", ".join(sorted({f"{output_label(r.output)} ({strategy_label(r.strategy)})"
+                                      for r in wide.itertuples()})[:6])
             level = f"{sp.warn_ci}" if sp.method != "morris" else "half of mu_star"
             self._warn(f"wide confidence intervals (half-width above {level}) for {len(wide)} indices in {which}; "
                        f"increase --samples")
@@ -496,8 +517,9 @@ class Sensitivity:
             if len(bad):
                 worst = bad.sort_values("difference").iloc[-1]
                 self._warn(f"not converged: {len(bad)} of {len(self.convergence)} indices moved by more than "
-                           f"{sp.warn_convergence} between N/2 and N samples (largest: {worst['parameter']} in "
-                           f"{worst['output']} ({worst['strategy']}), {worst['at_half']:.3g} -> {worst['at_full']:.3g}); "
+                           f"{sp.warn_convergence} between N/2 and N samples (largest: {self.label(worst['parameter'])} "
+                           f"in {output_label(worst['output'])} ({strategy_label(worst['strategy'])}), "
+                           f"{worst['at_half']:.3g} -> {worst['at_full']:.3g}); "
                            f"increase --samples")
 
     @property
@@ -608,13 +630,28 @@ class Sensitivity:
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
+    def label(self, factor: str) -> str:
+        """A parameter's (or group's) name for people: its ``name:`` if the section gives one, else
+        the human label of its key path (:func:`simulation.labels.param_label`)."""
+        from ..labels import param_label
+
+        for p in self.spec.parameters:
+            if p.name == factor:
+                return param_label(p.path) if p.name == p.path else p.name
+        return factor
+
     def report(self) -> str:
-        """A short plain-text account: what mattered, noise, convergence, strategies, warnings."""
+        """A short plain-text account: warnings first (noise, intervals, convergence), then what
+        mattered, convergence and strategies, in words rather than identifiers."""
         sp = self.spec
         lines = [f"{sp.method} analysis: {len(sp.parameters)} parameters, N = {sp.samples}, {sp.replicates} "
                  f"replicates, {len(sp.strategies)} strateg{'y' if len(sp.strategies) == 1 else 'ies'}, "
                  f"{self.n_runs:,} runs, seed {sp.seed}"]
+        # read the warnings before the indices: an index blurred by noise is listed below it
+        lines += [f"warning: {w}" for w in self.warnings]
         idx = MAIN_INDEX[sp.method]
+        name = {"ST": "total-order index ST", "mu_star": "mean absolute effect mu*"}[idx]
+        lines.append(f"most influential parameters ({name} ± its {sp.conf_level:.0%} interval):")
         df = self.indices
         for s in sp.strategies:
             for o in sp.outputs:
@@ -623,10 +660,11 @@ class Sensitivity:
                     continue
                 d = d.sort_values(idx, ascending=False)
                 conf = "ST_conf" if idx == "ST" else "mu_star_conf"
-                top = ", ".join(f"{r['parameter']} {r[idx]:.2g}±{r[conf]:.1g}" for _, r in d.head(3).iterrows())
+                top = ", ".join(f"{self.label(r['parameter'])} {r[idx]:.2g}±{r[conf]:.1g}"
+                                + (f" ({r['note']})" if r.get("note") else "") for _, r in d.head(3).iterrows())
                 nz = self.noise[(self.noise["strategy"] == s) & (self.noise["output"] == o.name)]
                 ns = f"; noise {nz['noise_share'].iloc[0]:.0%} of variance" if len(nz) and nz["noise_share"].iloc[0] == nz["noise_share"].iloc[0] else ""
-                lines.append(f"  {s} / {o.name}: {idx} {top}{ns}")
+                lines.append(f"  {strategy_label(s)} / {output_label(o.name)}: {top}{ns}")
         c = self.converged
         if c is not None:
             worst = float(self.convergence["difference"].max())
@@ -637,11 +675,10 @@ class Sensitivity:
                 w = self.wins[self.wins["output"] == o.name]
                 if w.empty:
                     continue
-                parts = ", ".join(f"{r.strategy} {r.win_share:.0%}" for r in w.itertuples()
-                                  if r.strategy != TIE or r.win_share > 0)
-                lines.append(f"  best {o.name} ({o.goal}) in share of parameter space: {parts}")
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
+                parts = ", ".join(f"{strategy_label(r.strategy) if r.strategy != TIE else 'tie'} {r.win_share:.0%}"
+                                  for r in w.itertuples() if r.strategy != TIE or r.win_share > 0)
+                goal = "highest" if o.goal == "max" else "lowest"
+                lines.append(f"  {goal} {output_label(o.name)}, share of parameter space: {parts}")
         return "\n".join(lines)
 
     def plot(self, kind: str | None = None, output: str | None = None) -> dict[str, Any]:
@@ -689,11 +726,20 @@ class Sensitivity:
     def save(self, out: str | Path, plots: bool = True) -> Path:
         """Write the tables (CSV), figures (PNG), report and manifest into ``out``.
 
-        Files are written to a temporary folder and renamed into ``out`` one by one, the manifest
-        last, so no file is ever half-written; the runner's result store (``out/runs``) is left alone.
+        ``out`` must be new, empty or an earlier sensitivity output (see :mod:`simulation.safe_io`).
+        Files are written to a hidden temporary folder and renamed into ``out`` one by one, the
+        manifest last, so no file is ever half-written; the runner's result store (``out/runs``) is
+        left alone.
         """
+        import shutil
+
+        from ..safe_io import check_out, mark, replace_files
+
         out = Path(out)
+        check_out(out, "sensitivity", resume=True)
         out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob(".sensitivity.*"):  # left by a killed save
+            shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=".sensitivity.", dir=out))
         try:
             self.indices.to_csv(tmp / "indices.csv", index=False)
@@ -712,17 +758,10 @@ class Sensitivity:
                 for name, fig in self.plot().items():
                     fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
                     plt.close(fig)
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, default=_json_default))
-            old = out / "manifest.json"
-            if old.exists():
-                old.unlink()
-            names = sorted(p.name for p in tmp.iterdir())
-            names.remove("manifest.json")
-            for name in names + ["manifest.json"]:
-                os.replace(tmp / name, out / name)
+            man = mark(self.manifest(), "sensitivity")
+            (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=_json_default))
+            replace_files(tmp, out)
         finally:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
         return out
 

@@ -37,16 +37,64 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, Problem
+from ..limits import MAX_SEED
 
 METHODS = ("sobol", "morris", "fast")
 DISTS = {"uniform": "unif", "loguniform": "logunif", "triangular": "triang", "truncnormal": "truncnorm"}
 
-SECTION_KEYS = ("method", "samples", "replicates", "seed", "second_order", "num_levels", "harmonics",
-                "resamples", "conf_level", "strategies", "outputs", "warn", "parameters")
-PARAM_KEYS = ("path", "bounds", "dist", "peak", "mean", "sd", "group", "name", "integer")
+#: every key of the section: (meaning, default, allowed values), for parsing and for the reference
+SECTION_DOCS: dict[str, tuple[str, str, str]] = {
+    "method": ("the analysis: Sobol' indices (Saltelli's scheme), Morris elementary effects, or eFAST",
+               "`sobol`", "one of `sobol`, `morris`, `fast`"),
+    "samples": ("N: base samples (sobol), trajectories (morris), points per search curve (fast)",
+                "256 (sobol), 20 (morris), 257 (fast)",
+                "whole number from 2 to 1,048,576; sobol: a power of 2, at least 4; morris: at least 4; "
+                "fast: N/2 > 4 M²"),
+    "replicates": ("runs per sample, the same seeds in every sample and strategy (common random numbers)", "4",
+                   "whole number from 1 to 10,000"),
+    "seed": ("decides the sample, the replicate seeds and the bootstrap", "the scenario's `seed`",
+             "whole number from 0 to 2⁶³ - 1"),
+    "second_order": ("sobol: also second-order indices S2 (N(2D+2) samples instead of N(D+2))", "true",
+                     "true or false"),
+    "num_levels": ("morris: levels of the grid", "4", "even whole number from 2 to 1,000"),
+    "harmonics": ("fast: interference parameter M", "4", "whole number from 1 to 100"),
+    "resamples": ("bootstrap resamples for the confidence intervals", "200", "whole number from 10 to 100,000"),
+    "conf_level": ("level of the confidence intervals", "0.95", "number between 0 and 1"),
+    "strategies": ("strategies analysed: names from `strategies:`, `baseline` for the scenario as written",
+                   "[baseline]", "a list of names (or one comma-separated text)"),
+    "outputs": ("outputs analysed: per-run outcomes, or a monthly series at a month (`adopted_share@60`); an item "
+                "may be `{name: ..., goal: max or min}`",
+                "[adopted_share, reach_share, sustainment, mean_fidelity, equity_gap]",
+                "a non-empty list of output names"),
+    "warn": ("thresholds of the report's warnings: `noise_share` (noise share of the variance), `ci` (half-width "
+             "of an interval), `convergence` (change of an index between N/2 and N)",
+             "{noise_share: 0.1, ci: 0.1, convergence: 0.05}", "a mapping of numbers in (0, 1]"),
+    "parameters": ("the uncertain inputs (see `sensitivity.parameters[]` below)", "required",
+                   "a list of at least two parameters (or groups)"),
+}
+#: every key of one uncertain parameter: (meaning, default, allowed values)
+PARAM_DOCS: dict[str, tuple[str, str, str]] = {
+    "path": ("dotted key path of a number in the scenario (`logics.social.q`)", "required",
+             "a key path of a numeric field (not `strategies`, `sensitivity`, `calibration`, `seed`, `name`)"),
+    "bounds": ("the range of values sampled", "required", "[low, high], finite numbers with low < high, "
+               "within the field's own range"),
+    "dist": ("distribution over the range", "`uniform`", "one of `uniform`, `loguniform` (low > 0), "
+             "`triangular` (needs `peak`), `truncnormal` (needs `mean`, `sd`)"),
+    "peak": ("triangular: the most likely value", "–", "a number with low ≤ peak < high"),
+    "mean": ("truncnormal: mean", "–", "a number"),
+    "sd": ("truncnormal: standard deviation", "–", "a number > 0"),
+    "group": ("parameters with the same group get one index together (not with fast)", "none", "text"),
+    "name": ("label in tables and figures", "the path's human label", "text"),
+    "integer": ("values are rounded to whole numbers", "true for whole-number fields, else false",
+                "true or false (true for whole-number fields)"),
+}
+SECTION_KEYS = tuple(SECTION_DOCS)
+PARAM_KEYS = tuple(PARAM_DOCS)
 WARN_KEYS = ("noise_share", "ci", "convergence")
 #: the scenario as written, without any strategy's overrides
 BASELINE = "baseline"
+#: most base samples (N) an analysis may ask for; the runs are also capped (limits.MAX_RUNS)
+MAX_SAMPLES = 2**20
 
 #: per-run outcomes, and whether more is better (the direction used to say which strategy wins)
 SUMMARY_GOALS = {
@@ -190,6 +238,13 @@ class SensitivitySpec:
         }
 
 
+def _shown(v: Any) -> str:
+    """A value in a message: numbers as they are, text and lists by their kind only."""
+    from ..scenario import shown
+
+    return shown(v)
+
+
 def _suggest(key: str, options) -> str:
     close = difflib.get_close_matches(str(key), list(options), n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -307,25 +362,25 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
         v = sec.get(key, default)
         if not _is_int(v) or v < lo or (hi is not None and v > hi):
             rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-            bad_key(key, f"must be a whole number {rng} (got {v!r})")
+            bad_key(key, f"must be a whole number {rng} (got {_shown(v)})")
             return default
         return int(v)
 
     default_samples = {"sobol": 256, "morris": 20, "fast": 257}[method]
-    samples = integer("samples", default_samples, 2)
+    samples = integer("samples", default_samples, 2, MAX_SAMPLES)
     replicates = integer("replicates", 4, 1, 10_000)
     seed_default = int(getattr(scenario, "seed", 0) or 0)
-    seed = integer("seed", seed_default, 0)
+    seed = integer("seed", seed_default, 0, MAX_SEED)
     num_levels = integer("num_levels", 4, 2, 1000)
     harmonics = integer("harmonics", 4, 1, 100)
     resamples = integer("resamples", 200, 10, 100_000)
     second_order = sec.get("second_order", True)
     if not isinstance(second_order, bool):
-        bad_key("second_order", f"must be true or false (got {second_order!r})")
+        bad_key("second_order", f"must be true or false (got {_shown(second_order)})")
         second_order = True
     conf = sec.get("conf_level", 0.95)
     if not _is_number(conf) or not 0 < conf < 1:
-        bad_key("conf_level", f"must be a number between 0 and 1, such as 0.95 (got {conf!r})")
+        bad_key("conf_level", f"must be a number between 0 and 1, such as 0.95 (got {_shown(conf)})")
         conf = 0.95
 
     if method == "sobol" and samples >= 4 and samples & (samples - 1):
@@ -348,13 +403,13 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
     warn = sec.get("warn", {}) or {}
     thresholds = {"noise_share": 0.1, "ci": 0.1, "convergence": 0.05}
     if not isinstance(warn, dict):
-        bad("sensitivity.warn", f"must be a mapping with {', '.join(WARN_KEYS)} (got {warn!r})")
+        bad("sensitivity.warn", f"must be a mapping with {', '.join(WARN_KEYS)} (got {_shown(warn)})")
     else:
         for k, v in warn.items():
             if k not in WARN_KEYS:
                 bad(f"sensitivity.warn.{k}", f"unknown key '{k}'{_suggest(k, WARN_KEYS)}; known: {', '.join(WARN_KEYS)}")
             elif not _is_number(v) or not 0 < v <= 1:
-                bad(f"sensitivity.warn.{k}", f"must be a number in (0, 1] (got {v!r})")
+                bad(f"sensitivity.warn.{k}", f"must be a number in (0, 1] (got {_shown(v)})")
             else:
                 thresholds[k] = float(v)
 
@@ -363,7 +418,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
     if isinstance(strategies, str):
         strategies = [s.strip() for s in strategies.split(",") if s.strip()]
     if not isinstance(strategies, list) or not strategies or not all(isinstance(s, str) for s in strategies):
-        bad_key("strategies", f"must be a list of strategy names (got {strategies!r})")
+        bad_key("strategies", f"must be a list of strategy names (got {_shown(strategies)})")
         strategies = [BASELINE]
     if len(set(strategies)) != len(strategies):
         bad_key("strategies", f"lists a strategy twice: {', '.join(strategies)}")
@@ -382,7 +437,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
     if isinstance(raw_outputs, str):
         raw_outputs = [s.strip() for s in raw_outputs.split(",") if s.strip()]
     if not isinstance(raw_outputs, list) or not raw_outputs:
-        bad_key("outputs", f"must be a non-empty list of output names (got {raw_outputs!r})")
+        bad_key("outputs", f"must be a non-empty list of output names (got {_shown(raw_outputs)})")
         raw_outputs = []
     for i, o in enumerate(raw_outputs):
         def obad(msg: str, i: int = i) -> None:
@@ -396,10 +451,10 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
             goal = o.get("goal")
             o = o.get("name")
             if goal not in (None, "max", "min"):
-                obad(f"goal must be 'max' or 'min' (got {goal!r})")
+                obad(f"goal must be 'max' or 'min' (got {_shown(goal)})")
                 goal = None
         if not isinstance(o, str) or not o:
-            obad(f"an output must be a name such as adopted_share (got {o!r})")
+            obad(f"an output must be a name such as adopted_share (got {_shown(o)})")
             continue
         out, msg = check_output(o, goal, scenario)
         if msg:
@@ -414,12 +469,12 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
     raw_params = section.get("parameters")
     if not isinstance(raw_params, list) or not raw_params:
         bad("sensitivity.parameters", "must be a list of uncertain parameters, each {path: key.path, bounds: [low, high]}"
-            + (f" (got {raw_params!r})" if raw_params is not None else ""))
+            + (f" (got {_shown(raw_params)})" if raw_params is not None else ""))
         raw_params = []
     for i, p in enumerate(raw_params):
         here = f"sensitivity.parameters[{i}]"
         if not isinstance(p, dict):
-            bad(here, f"must be a mapping with path and bounds (got {p!r})")
+            bad(here, f"must be a mapping with path and bounds (got {_shown(p)})")
             continue
         n_before = len(problems)
         for k in p:
@@ -430,7 +485,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
                 bad(f"{here}.{k}", f"unknown key '{k}'{_suggest(k, PARAM_KEYS)}; known keys: {', '.join(PARAM_KEYS)}")
         path = p.get("path")
         if not isinstance(path, str) or not path.strip():
-            bad(f"{here}.path", f"must be a dotted key path such as logics.social.q (got {path!r})")
+            bad(f"{here}.path", f"must be a dotted key path such as logics.social.q (got {_shown(path)})")
             continue
         path = path.strip()
         kind = "float"
@@ -452,7 +507,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
                 continue
         bounds = p.get("bounds")
         if (not isinstance(bounds, list) or len(bounds) != 2 or not all(_is_number(b) for b in bounds)):
-            bad(f"{here}.bounds", f"must be [low, high], two numbers (got {bounds!r})")
+            bad(f"{here}.bounds", f"must be [low, high], two numbers (got {_shown(bounds)})")
             continue
         lo, hi = float(bounds[0]), float(bounds[1])
         if not lo < hi:
@@ -460,7 +515,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
             continue
         integer_ = p.get("integer", kind == "int")
         if not isinstance(integer_, bool):
-            bad(f"{here}.integer", f"must be true or false (got {integer_!r})")
+            bad(f"{here}.integer", f"must be true or false (got {_shown(integer_)})")
             continue
         if kind == "int" and not integer_:
             bad(f"{here}.integer", f"'{path}' holds whole numbers in the scenario; leave integer out or set it true")
@@ -477,7 +532,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
             if k in p and k not in needs:
                 bad(f"{here}.{k}", f"'{dist}' takes no '{k}'" + (f"; it takes {', '.join(needs)}" if needs else ""))
             if k in needs and not _is_number(p.get(k)):
-                bad(f"{here}.{k}", f"'{dist}' needs a number '{k}' (got {p.get(k)!r})")
+                bad(f"{here}.{k}", f"'{dist}' needs a number '{k}' (got {_shown(p.get(k))})")
         if len(problems) > n_before:
             continue
         if dist == "uniform":
@@ -504,11 +559,11 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
             sb = (lo, hi, mean, sd)
         group = p.get("group")
         if group is not None and (not isinstance(group, str) or not group.strip()):
-            bad(f"{here}.group", f"must be a name (got {group!r})")
+            bad(f"{here}.group", f"must be a name (got {_shown(group)})")
             continue
         name = p.get("name", path)
         if not isinstance(name, str) or not name.strip():
-            bad(f"{here}.name", f"must be text (got {name!r})")
+            bad(f"{here}.name", f"must be text (got {_shown(name)})")
             continue
         if scenario is not None:
             msg = _check_range(scenario, path, lo, hi, integer_)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 import warnings
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import limits
 from ..errors import InputError, Problem
 from .spec import BASELINE, FORBIDDEN_TOP, Output, _leaf_kind, check_output, replicate_seeds
 
@@ -185,9 +185,17 @@ class SweepResult:
         return fig
 
     def save(self, out: str | Path, plots: bool = True) -> Path:
-        """Write sweep.csv, runs.csv, bands.csv, figures and manifest.json into ``out`` (each file whole)."""
+        """Write sweep.csv, runs.csv, bands.csv, figures and manifest.json into ``out`` (each file whole).
+
+        ``out`` must be new, empty or an earlier sweep output (see :mod:`simulation.safe_io`).
+        """
+        from ..safe_io import check_out, mark, replace_files
+
         out = Path(out)
+        check_out(out, "sweep", resume=True)
         out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob(".sweep.*"):  # left by a killed save
+            shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=".sweep.", dir=out))
         try:
             self.table.to_csv(tmp / "sweep.csv", index=False)
@@ -200,12 +208,8 @@ class SweepResult:
                 for name, fig in self.plot().items():
                     fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
                     plt.close(fig)
-            (tmp / "manifest.json").write_text(json.dumps(self.meta, indent=2, default=str))
-            if (out / "manifest.json").exists():
-                (out / "manifest.json").unlink()
-            names = sorted(p.name for p in tmp.iterdir() if p.name != "manifest.json")
-            for name in names + ["manifest.json"]:
-                os.replace(tmp / name, out / name)
+            (tmp / "manifest.json").write_text(json.dumps(mark(self.meta, "sweep"), indent=2, default=str))
+            replace_files(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
@@ -215,7 +219,7 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
           seed: int | None = None, strategies: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
           executor: str = "processes", workers: int | None = None, scheduler: str | None = None, client: Any = None,
           chunk_size: int | None = None, store: str | Path | None = None, resume: bool = True,
-          progress: bool = True) -> SweepResult:
+          progress: bool = True, clear: str | Path | None = None) -> SweepResult:
     """Sweep parameters one at a time through the experiment runner.
 
     Args:
@@ -226,7 +230,7 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
         strategies: names from the scenario's ``strategies:`` (default: the scenario as written).
         outputs: per-run outputs or ``column@month`` (default: adopted share, reach share,
             sustainment, mean fidelity).
-        executor, workers, scheduler, client, chunk_size, store, resume, progress: passed to
+        executor, workers, scheduler, client, chunk_size, store, resume, progress, clear: passed to
             :func:`simulation.experiments.execute`.
 
     Returns:
@@ -284,8 +288,10 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
             ov = {**base, path: v}
             for r, sd in enumerate(seeds):
                 specs.append(RunSpec(f"{s}/{j}", r, sd, ov))
+    limits.check_runs(len(specs), "--param")
     result = execute(model_scenario(sc), specs, executor=executor, out=store, resume=resume, progress=progress, client=client,
-                     scheduler=scheduler, workers=workers, chunk_size=chunk_size)
+                     scheduler=scheduler, workers=workers, chunk_size=chunk_size, clear=clear,
+                     meta={"experiment": "sweep"})
     runs = result.runs.copy()
     lab = runs["strategy"].astype(str).str.rsplit("/", n=1, expand=True)
     runs["strategy"] = lab[0].to_numpy()

@@ -1,0 +1,137 @@
+"""The printed report of an experiment: outcomes and paired differences, in tables that fit the
+terminal (at most 100 columns).
+
+A table with many strategies is folded: its columns are split into blocks that fit the width, each
+block repeating the outcome names, so that nothing wraps mid-number. Outcomes are named in words
+(:func:`simulation.labels.output_label`); strategies keep their names, which are what
+``--strategies`` and ``--baseline`` take.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import TYPE_CHECKING
+
+from ..labels import OUTPUTS, output_label
+from .result import TABLE_METRICS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .result import ExperimentResult
+
+#: widest a printed table may be
+MAX_WIDTH = 100
+
+
+def width() -> int:
+    """The width to print in: the terminal's, at most :data:`MAX_WIDTH` (and at least 60)."""
+    cols = shutil.get_terminal_size((MAX_WIDTH, 24)).columns
+    return max(60, min(MAX_WIDTH, cols))
+
+
+def _decimals(v: float) -> int:
+    """Decimals that show about three significant digits of ``v`` (none from 100 up)."""
+    if v == 0 or math.isnan(v):
+        return 3
+    if abs(v) >= 100:
+        return 0
+    return max(0, 2 - math.floor(math.log10(abs(v))))
+
+
+def fmt_ci(mean: float, lo: float, hi: float, pct: bool, signed: bool = False) -> str:
+    """``45.2% [43.1, 47.3]``, ``+2.1 pp [0.4, 3.8]`` or ``1,234 [1,180, 1,290]``."""
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    sign = "+" if signed else ""
+    if pct:
+        unit = " pp" if signed else "%"
+        head = f"{mean * 100:{sign}.1f}{unit}"
+        if math.isnan(lo):
+            return head
+        return f"{head} [{lo * 100:{sign}.1f}, {hi * 100:{sign}.1f}]"
+    half = (hi - lo) / 2 if not (math.isnan(lo) or math.isnan(hi)) else math.nan
+    # two significant digits of the interval's half-width (three of the mean without an interval)
+    d = min(6, max(0, 1 - math.floor(math.log10(half)))) if half and not math.isnan(half) else _decimals(mean)
+    fmt = f"{sign},.{d}f"
+    if math.isnan(lo):
+        return f"{mean:{fmt}}"
+    return f"{mean:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def fold(title: str, header: list[str], rows: list[list[str]], max_width: int | None = None) -> str:
+    """A text table whose first column names the rows, split into blocks of columns that each fit
+    ``max_width`` characters (the first column repeated in every block)."""
+    max_width = max_width or width()
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    first = widths[0]
+    blocks: list[list[int]] = []
+    used = first
+    for i in range(1, len(header)):
+        if blocks and used + 2 + widths[i] <= max_width:
+            blocks[-1].append(i)
+            used += 2 + widths[i]
+        else:
+            blocks.append([i])
+            used = first + 2 + widths[i]
+    lines = [title]
+    for b, cols in enumerate(blocks):
+        if b:
+            lines.append("")
+        idx = [0, *cols]
+        lines.append("  ".join(header[i].ljust(widths[i]) if i == 0 else header[i].rjust(widths[i]) for i in idx).rstrip())
+        for r in rows:
+            lines.append("  ".join(r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in idx).rstrip())
+    return "\n".join(_wrap(line, max_width) if k == 0 else line for k, line in enumerate(lines))
+
+
+def _wrap(text: str, max_width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, max_width)) or text
+
+
+def _row_label(metric: str) -> str:
+    out = OUTPUTS.get(metric)
+    label = output_label(metric)
+    if out is not None and out.unit in ("people", "months", "sites"):
+        label += f" ({out.unit})"
+    return label
+
+
+def format_report(result: ExperimentResult, level: float = 0.95, baseline: str | None = None,
+                  max_width: int | None = None) -> str:
+    """The outcome table with intervals and, with two or more strategies, the paired differences,
+    each at most ``max_width`` (default: :func:`width`) characters wide."""
+    tab = result.table(level=level)
+    strategies = result.strategies
+    reps = result.runs.groupby("strategy", sort=False).size()
+    n_text = f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}-{reps.max()}"
+    header = ["outcome", *strategies]
+    cell = {(r.strategy, r.metric): r for r in tab.itertuples()}
+    rows = []
+    for m, (_, pct) in TABLE_METRICS.items():
+        row = [_row_label(m)]
+        for s in strategies:
+            r = cell[(s, m)]
+            row.append(fmt_ci(r.mean, r.ci_low, r.ci_high, pct))
+        rows.append(row)
+    notes = ["support units: 1 = one site supported for one month"] if "cost_per_sustained_site" in TABLE_METRICS else []
+    parts = [fold(f"Outcomes: mean [{level:.0%} CI] over {n_text} replicates per strategy", header, rows, max_width)]
+    if len(strategies) > 1:
+        base = baseline or result.baseline
+        diff = result.differences(baseline=base, level=level)
+        dcell = {(r.strategy, r.metric): r for r in diff.itertuples()}
+        others = [s for s in strategies if s != base]
+        rows = []
+        for m, (_, pct) in TABLE_METRICS.items():
+            row = [_row_label(m)]
+            for s in others:
+                r = dcell[(s, m)]
+                text = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, pct, signed=True)
+                if not math.isnan(r.ci_low) and (r.ci_low > 0 or r.ci_high < 0):
+                    text += " *"
+                row.append(text)
+            rows.append(row)
+        parts.append(fold(f"Paired difference from {base} (same replicate seeds): mean [{level:.0%} CI]; "
+                          "* the interval excludes 0; pp = percentage points", ["outcome", *others], rows, max_width))
+    return "\n\n".join(parts + notes)

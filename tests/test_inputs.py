@@ -1,0 +1,553 @@
+"""Bad and unusual inputs (issue 11): each is one clear message naming the file (or option) and
+the key, exit code 2, no traceback, nothing written, and the user's files untouched.
+
+Every case of :data:`CASES` runs the real command line (``simulation.cli.main``) in a folder of its
+own, after writing the files it needs, and checks all of that: the exit code, exactly one
+``error:`` line holding the expected source and key, no ``Traceback``, no secret echoed, and the
+folder's files (names, contents and modes) exactly as they were. Warnings (settings that have no
+effect) and the cases that need a process or a cluster have their own tests below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from simulation.cli import main
+
+from .conftest import ROOT, SCENARIOS
+
+BASE = "name: base\nmonths: 12\nsites: {n: 40}\nnetwork: {type: small_world, k: 4}\nstrategy: {seeding: {n: 2}}\n"
+SECRET = "s3cr3t-0f-the-user"
+SHADOW = f"root:$6$salt${SECRET}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
+ENV = f"SECRET_KEY={SECRET}\nDEBUG=0\n"
+SA = ("name: sa\nmonths: 12\nsites: {n: 30}\nnetwork: {type: small_world, k: 4}\n"
+      "sensitivity:\n  samples: 4\n  replicates: 1\n  outputs: [adopted_share]\n  parameters:\n"
+      "    - {path: logics.social.q, bounds: [0.05, 0.3]}\n    - {path: delivery.drift, bounds: [0.0, 0.05]}\n")
+CKM = str(SCENARIOS / "cases" / "ckm_bass.yaml")
+USER = {"mine/notes.txt": "my own notes\n", "mine/data.csv": "a,b\n1,2\n"}
+
+
+def graphml(weight: str) -> str:
+    G = nx.Graph()
+    G.add_edge("a", "b", weight=1.0)
+    G.add_edge("b", "c", weight=2.0)
+    text = "\n".join(nx.generate_graphml(G))
+    return text.replace('<data key="d0">2.0</data>', f'<data key="d0">{weight}</data>')
+
+
+@dataclass
+class Case:
+    """A command, the files it needs ({tmp} is the case's folder), the exit code and the words the
+    one error line must hold (the source, the key, and what is wrong)."""
+
+    argv: list[str]
+    expect: list[str]
+    files: dict[str, str] = field(default_factory=dict)
+    code: int = 2
+    env: dict[str, str] = field(default_factory=dict)
+    sparse: dict[str, int] = field(default_factory=dict)  # file name -> size, made without writing
+
+
+def _cases() -> dict[str, Case]:
+    c: dict[str, Case] = {}
+    run = ["run", "{tmp}/s.yaml", "--out", "{tmp}/out"]
+
+    def scen(name: str, text: str, expect: list[str], argv: list[str] | None = None, **files: str) -> None:
+        c[name] = Case(argv or run, expect, {"s.yaml": text, **files})
+
+    # ---- data loss: folders spreadsim did not write are never replaced, nor any earlier output without --force
+    c["run --out a user's folder"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/mine"], ["--out", "mine", "holds no spreadsim output"],
+                                          {"s.yaml": BASE, **USER})
+    c["run --out a user's folder, --force"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/mine", "--force"],
+                                                   ["--out", "mine", "holds no spreadsim output"], {"s.yaml": BASE, **USER})
+    c["run --out a user's file"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/mine/notes.txt"], ["--out", "notes.txt", "is a file"],
+                                        {"s.yaml": BASE, **USER})
+    c["run --out an earlier output, no --force"] = Case(
+        ["run", "{tmp}/s.yaml", "--out", "{tmp}/old"], ["--out", "old", "add --force"],
+        {"s.yaml": BASE, "old/manifest.json": json.dumps({"spreadsim_output": "run"}), "old/timeseries.csv": "month\n0\n"})
+    c["run --out an earlier output holding a user's file, --force"] = Case(
+        ["run", "{tmp}/s.yaml", "--out", "{tmp}/old", "--force"], ["--out", "old", "notes.txt", "never deleted"],
+        {"s.yaml": BASE, "old/manifest.json": json.dumps({"spreadsim_output": "run"}), "old/notes.txt": "mine\n"})
+    c["run --out ."] = Case(["run", "{tmp}/s.yaml", "--out", "."], ["--out", "current folder"], {"s.yaml": BASE})
+    c["run --out under a file"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/mine/notes.txt/x"], ["--out", "notes.txt is a file"],
+                                       {"s.yaml": BASE, **USER})
+    c["run --out over-long"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/" + "x" * 300], ["--out", "too long"], {"s.yaml": BASE})
+    c["run --out on a read-only file system"] = Case(["run", "{tmp}/s.yaml", "--out", "/proc/spreadsim-out", "--no-plot"],
+                                                     ["--out", "/proc/spreadsim-out", "cannot create"], {"s.yaml": BASE})
+    for cmd, extra in (("ensemble", ["--replicates", "2"]), ("compare", ["--replicates", "2"]),
+                       ("sweep", ["--param", "logics.social.q=0.1:0.2:2", "--replicates", "1"])):
+        c[f"{cmd} --out a user's folder"] = Case([cmd, "{tmp}/s.yaml", *extra, "--executor", "serial", "--out", "{tmp}/mine"],
+                                                 ["--out", "mine", "holds no spreadsim output"], {"s.yaml": BASE, **USER})
+        c[f"{cmd} --out a user's folder, --fresh"] = Case(
+            [cmd, "{tmp}/s.yaml", *extra, "--executor", "serial", "--out", "{tmp}/mine", "--fresh"],
+            ["--out", "mine", "holds no spreadsim output"], {"s.yaml": BASE, **USER})
+    c["sensitivity --out a user's folder"] = Case(["sensitivity", "{tmp}/s.yaml", "--executor", "serial", "--out", "{tmp}/mine"],
+                                                  ["--out", "mine", "holds no spreadsim output"], {"s.yaml": SA, **USER})
+    c["calibrate --out a user's folder"] = Case(["calibrate", CKM, "--executor", "serial", "--out", "{tmp}/mine"],
+                                                ["--out", "mine", "holds no spreadsim output"], dict(USER))
+    c["forecast --out a user's folder"] = Case(["forecast", CKM, "--posterior", "{tmp}/cal", "--executor", "serial", "--out",
+                                                "{tmp}/mine"], ["--out", "mine", "holds no spreadsim output"], dict(USER))
+    c["forecast --out a user's file"] = Case(["forecast", CKM, "--posterior", "{tmp}/cal", "--out", "{tmp}/mine/data.csv"],
+                                             ["--out", "data.csv", "is a file"], dict(USER))
+
+    # ---- leaks: a private file given by mistake is named, never quoted
+    scen("site table is /etc/shadow-like", "sites: {file: shadow}\n", ["shadow", "site", "line 1"], shadow=SHADOW)
+    scen("network file is a .env", "network: {type: file, file: .env}\n", [".env", "source", "target"], **{".env": ENV})
+    scen("site table is a .env", "sites: {file: .env}\n", [".env", "site"], **{".env": ENV})
+    c["scenario file is a .env"] = Case(["run", "{tmp}/.env", "--out", "{tmp}/out"], [".env", "must be a mapping"], {".env": ENV})
+    c["calibration data is a .env"] = Case(["calibrate", CKM, "--data", "{tmp}/.env", "--executor", "serial", "--out", "{tmp}/out"],
+                                           [".env", "month"], {".env": ENV})
+    scen("a text value is not echoed", f"months: {SECRET}\n", ["s.yaml", "months", "line 1"])
+    scen("an unknown choice is not echoed", f"network: {{type: {SECRET}}}\n", ["s.yaml", "network.type", "line 1"])
+
+    # ---- half-made experiment folders
+    scen("seeding fails in a strategy's runs", BASE + "strategies:\n  many: {strategy.seeding.n: 500}\n",
+         ["s.yaml", "strategy.seeding.n", "cannot seed 500", "many"],
+         ["compare", "{tmp}/s.yaml", "--replicates", "2", "--executor", "serial", "--out", "{tmp}/out"])
+    scen("seeding fails in a sensitivity sample's runs", SA.replace("delivery.drift, bounds: [0.0, 0.05]",
+                                                                    "strategy.seeding.n, bounds: [1, 100]"),
+         ["s.yaml", "strategy.seeding.n", "cannot seed"], ["sensitivity", "{tmp}/s.yaml", "--executor", "serial",
+                                                          "--out", "{tmp}/out"])
+    scen("a by_group seeding group that no site has", BASE, ["--set", "strategy.seeding.group", "groups: all"],
+         ["ensemble", "{tmp}/s.yaml", "--set", "strategy.seeding.rule=by_group", "--set", "strategy.seeding.group=nowhere",
+          "--replicates", "2", "--executor", "serial", "--out", "{tmp}/out"])
+
+    # ---- crashes and memory
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    scen("YAML alias bomb", bomb, ["s.yaml", "aliases", "line 2"])
+    scen("100,000 nested [", "[" * 100_000, ["s.yaml", "nests", "line 1"])
+    scen("a number of 5,000 digits", "months: " + "9" * 5000 + "\n", ["s.yaml", "digits", "line 1"])
+    scen("two YAML documents", "months: 12\n---\nmonths: 24\n", ["s.yaml", "more than one YAML document"])
+    c["/dev/zero as scenario"] = Case(["run", "/dev/zero", "--out", "{tmp}/out"], ["/dev/zero", "not a regular file"])
+    scen("/dev/zero as network", "network: {type: file, file: /dev/zero}\n", ["/dev/zero", "not a regular file"])
+    c["a huge scenario file"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/out"], ["s.yaml", "at most 1 MiB"],
+                                     sparse={"s.yaml": 2 << 30})
+    c["a huge network file"] = Case(["run", "{tmp}/s.yaml", "--out", "{tmp}/out"], ["e.csv", "at most 256 MiB"],
+                                    {"s.yaml": "network: {type: file, file: e.csv}\n"}, sparse={"e.csv": 3 << 30})
+    scen("50,000,000 sites", "sites: {n: 50000000}\n", ["s.yaml", "sites.n", "would need about", "the limit is 8 GiB"])
+    c["50,000,000 sites"].env = {"SPREADSIM_MEMORY_LIMIT": "8G"}
+    scen("complete network of 20,000 sites", "sites: {n: 20000}\nnetwork: {type: complete}\n",
+         ["s.yaml", "network.type", "would need about", "the limit is 8 GiB"])
+    c["complete network of 20,000 sites"].env = {"SPREADSIM_MEMORY_LIMIT": "8G"}
+    scen("uniform low .nan", "sites: {traits: {fit: {dist: uniform, low: .nan, high: 1}}}\n",
+         ["s.yaml", "sites.traits.fit.low", "finite", "line 1"])
+    scen("poisson lam 1e30", "sites: {traits: {champions: {dist: poisson, lam: 1e30}}}\n",
+         ["s.yaml", "sites.traits.champions.lam", "at most", "got 1e+30"])
+    scen("poisson lam beyond the trait's range", "sites: {traits: {champions: {dist: poisson, lam: 2.0e9}}}\n",
+         ["s.yaml", "sites.traits.champions", "lam must lie in [0, 1e+09]"])
+    scen("capacity 10**30", f"strategy: {{support: {{capacity: {10**30}}}}}\n", ["s.yaml", "strategy.support.capacity", "at most"])
+    scen("waves.size 10**30", f"strategy: {{waves: {{every: 6, size: {10**30}}}}}\n", ["s.yaml", "strategy.waves.size", "at most"])
+    scen("a group share .inf", "sites: {groups: {a: .inf, b: 1}}\n", ["s.yaml", "sites.groups.a", "finite"])
+    scen("cost .inf", "strategy: {support: {cost: .inf}}\n", ["s.yaml", "strategy.support.cost", "finite"])
+    scen("a constant trait .nan", "sites: {traits: {fit: .nan}}\n", ["s.yaml", "sites.traits.fit", "finite"])
+    scen("a number above the float bound", "strategy: {support: {cost: 1e300}}\n", ["s.yaml", "strategy.support.cost", "at most"])
+    for w in ("inf", "NaN", "1e400"):
+        scen(f"edge weight {w}", "network: {type: file, file: e.csv}\n", ["e.csv", "weight", "line 3"],
+             **{"e.csv": f"source,target,weight\na,b,1\nb,c,{w}\n"})
+        scen(f"GraphML weight {w}", "network: {type: file, file: g.graphml}\n", ["g.graphml", "weight", "edge 2"],
+             **{"g.graphml": graphml(w)})
+    c["run --seed -1"] = Case(["run", "{tmp}/s.yaml", "--seed", "-1", "--out", "{tmp}/out"], ["--seed", "at least 0"], {"s.yaml": BASE})
+    c["run --seed 2**64"] = Case(["run", "{tmp}/s.yaml", "--seed", str(2**64), "--out", "{tmp}/out"], ["--seed", "at most"],
+                                 {"s.yaml": BASE})
+    scen("header-only site table, seeding.n 0", "sites: {file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 0}}\n",
+         ["t.csv", "site", "no sites"], **{"t.csv": "site,capacity\n"})
+    c["sensitivity --samples 2**40"] = Case(["sensitivity", "{tmp}/s.yaml", "--samples", str(2**40), "--out", "{tmp}/out"],
+                                            ["--samples", "at most"], {"s.yaml": SA})
+    c["sensitivity samples: 2**40 in the file"] = Case(["sensitivity", "{tmp}/s.yaml", "--out", "{tmp}/out"],
+                                                       ["s.yaml", "sensitivity.samples", "1048576"],
+                                                       {"s.yaml": SA.replace("samples: 4", f"samples: {2**40}")})
+    c["sensitivity asking 10**9 runs"] = Case(["sensitivity", "{tmp}/s.yaml", "--samples", str(2**20), "--replicates", "1000",
+                                               "--out", "{tmp}/out"], ["--samples", "model runs", "at most"], {"s.yaml": SA})
+    c["ensemble --replicates 10**12"] = Case(["ensemble", "{tmp}/s.yaml", "--replicates", str(10**12), "--out", "{tmp}/out"],
+                                             ["--replicates", "at most"], {"s.yaml": BASE})
+    cal = ["calibrate", CKM, "--data", "{tmp}/obs.csv", "--executor", "serial", "--out", "{tmp}/out"]
+    c["an observed month of 10**12"] = Case(cal, ["obs.csv", "month", "at most", "line 3"],
+                                            {"obs.csv": f"month,ever_adopted\n0,1\n{10**12},5\n"})
+    c["negative observed counts"] = Case(cal, ["obs.csv", "ever_adopted", "negative", "line 3"],
+                                         {"obs.csv": "month,ever_adopted\n0,1\n1,-4\n"})
+    c["an observed share above 1"] = Case(cal, ["obs.csv", "adopted_share", "[0, 1]"],
+                                          {"obs.csv": "month,adopted_share\n0,0.1\n1,1.5\n"})
+    c["all-blank observed data"] = Case(cal, ["obs.csv", "no observed value"], {"obs.csv": "month,ever_adopted\n0,\n1,\n2,\n"})
+    c["observed data of infinite counts"] = Case(cal, ["obs.csv", "ever_adopted", "finite"],
+                                                 {"obs.csv": "month,ever_adopted\n0,1\n1,inf\n"})
+
+    # ---- silent acceptances
+    scen("a constant turnover of 25", "sites: {traits: {turnover: 25}}\n", ["s.yaml", "sites.traits.turnover", "[0, 1]", "line 1"])
+    scen("uniform bounds outside the trait's range", "sites: {traits: {fit: {dist: uniform, low: -1, high: 2}}}\n",
+         ["s.yaml", "sites.traits.fit", "[0, 1]"])
+    scen("a fractional constant of champions", "sites: {traits: {champions: 1.5}}\n", ["s.yaml", "sites.traits.champions", "whole"])
+    scen("network.file without type: file", "network: {file: e.csv}\n", ["s.yaml", "network.file", "type: file"],
+         **{"e.csv": "source,target\na,b\n"})
+    scen("a blank group cell", "sites: {file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 1}}\n",
+         ["t.csv", "group", "line 3"], **{"t.csv": "site,group\na,x\nb,\nc,y\n"})
+    scen("rule: sites with no sites", "strategy: {seeding: {rule: sites}}\n", ["s.yaml", "strategy.seeding.sites", "none are listed"])
+    scen("duplicate YAML keys", "months: 12\nsites: {n: 40}\nmonths: 24\n", ["s.yaml", "duplicate key 'months'", "line 3", "line 1"])
+    scen("a tie listed twice with different weights", "network: {type: file, file: e.csv}\n",
+         ["e.csv", "weight", "different weights", "lines 2, 3"], **{"e.csv": "source,target,weight\na,b,1\nb,a,2\n"})
+    c["validate: a broken sensitivity section"] = Case(["validate", "{tmp}/s.yaml"],
+                                                       ["s.yaml", "sensitivity.parameters[0].path", "did you mean 'social'"],
+                                                       {"s.yaml": SA.replace("logics.social.q", "logics.socal.q")})
+    c["validate: a broken calibration section"] = Case(
+        ["validate", "{tmp}/s.yaml"], ["s.yaml", "calibration.parameters.logics.social.q.high", "above low"],
+        {"s.yaml": BASE + "calibration:\n  parameters:\n    logics.social.q: {low: 0.5, high: 0.1}\n"})
+    c["validate: calibration data that is blank"] = Case(
+        ["validate", "{tmp}/s.yaml"], ["obs.csv", "no observed value"],
+        {"s.yaml": BASE + "calibration:\n  data: obs.csv\n  parameters:\n    logics.social.q: {low: 0.0, high: 0.5}\n",
+         "obs.csv": "month,adopted\n0,\n1,\n"})
+    c["--baseline with a typo"] = Case(["compare", "{tmp}/s.yaml", "--baseline", "fsat", "--replicates", "2", "--out", "{tmp}/out"],
+                                       ["--baseline", "no strategy 'fsat'", "did you mean 'fast'"],
+                                       {"s.yaml": BASE + "strategies:\n  fast: {strategy.support.capacity: 60}\n"})
+    c["a bad --set value"] = Case(["run", "{tmp}/s.yaml", "--set", "logics.social.q=2", "--out", "{tmp}/out"],
+                                  ["--set", "logics.social.q", "less than or equal to 1"], {"s.yaml": BASE})
+    c["a bad --set key"] = Case(["run", "{tmp}/s.yaml", "--set", "logics.social.qq=1", "--out", "{tmp}/out"],
+                                ["--set", "logics.social.qq", "did you mean 'q'"], {"s.yaml": BASE})
+    c["a bad --set mapping"] = Case(["run", "{tmp}/s.yaml", "--set", "strategy.support={capacity: -3}", "--out", "{tmp}/out"],
+                                    ["--set", "strategy.support.capacity", "greater than or equal to 0"], {"s.yaml": BASE})
+    c["--months 0"] = Case(["run", "{tmp}/s.yaml", "--months", "0", "--out", "{tmp}/out"], ["--months", "at least 1"], {"s.yaml": BASE})
+    c["--months beyond the longest horizon"] = Case(["run", "{tmp}/s.yaml", "--months", "200000", "--out", "{tmp}/out"],
+                                                    ["--months", "100000"], {"s.yaml": BASE})
+    c["an alias in --set"] = Case(["run", "{tmp}/s.yaml", "--set", "shocks.months=[&a 1, *a]", "--out", "{tmp}/out"],
+                                  ["--set", "shocks.months", "aliases"], {"s.yaml": BASE})
+    c["a non-finite --set value"] = Case(["run", "{tmp}/s.yaml", "--set", "strategy.support.cost=.nan", "--out", "{tmp}/out"],
+                                         ["--set", "strategy.support.cost", "finite"], {"s.yaml": BASE})
+    c["an unreachable --scheduler"] = Case(["ensemble", "{tmp}/s.yaml", "--replicates", "2", "--scheduler", "tcp://127.0.0.1:{port}",
+                                            "--out", "{tmp}/out"], ["--scheduler", "cannot connect"], {"s.yaml": BASE})
+    return c
+
+
+CASES = _cases()
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every file and folder under ``root``: its content hash (files) and mode."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            digest = None
+            if stat.S_ISREG(st.st_mode):
+                digest = hashlib.sha256(p.read_bytes()).hexdigest() if st.st_size < 1 << 20 else st.st_size
+            out[str(p.relative_to(root))] = (digest, st.st_mode)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_clear_message_and_nothing_is_written(name, tmp_path, capsys, monkeypatch):
+    case = CASES[name]
+    work = tmp_path / "work"
+    work.mkdir()
+    for rel, text in case.files.items():
+        p = work / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    for rel, size in case.sparse.items():
+        with open(work / rel, "wb") as f:
+            f.truncate(size)
+    for k, v in case.env.items():
+        monkeypatch.setenv(k, v)
+    from simulation.experiments import core
+
+    monkeypatch.setattr(core, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.chdir(work)  # default output folders (results/...) would land here
+    before = snapshot(work)
+    port = free_port()
+    argv = [a.replace("{tmp}", str(work)).replace("{port}", str(port)) for a in case.argv]
+    code = main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == case.code, err
+    assert len(errors) == 1, err
+    for words in case.expect:
+        assert words in errors[0], (words, errors[0])
+    assert "Traceback" not in err and SECRET not in err
+    assert snapshot(work) == before, "files were written or changed"
+    assert not Path("/proc/spreadsim-out").exists()
+
+
+def test_the_number_of_cases_handled():
+    # the count reported on issue 11: each case above is an input that was mishandled before
+    assert len(CASES) >= 59
+
+
+# ------------------------------------------------------------------------ a read-only folder
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_read_only_out(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text(BASE)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert main(["run", str(tmp_path / "s.yaml"), "--out", str(ro / "x")]) == 2
+        assert "not writable" in capsys.readouterr().err and not (ro / "x").exists()
+    finally:
+        ro.chmod(0o755)
+
+
+def test_read_only_out_as_seen_by_the_check(tmp_path, capsys, monkeypatch):
+    """The same rule where the tests run as root: the folder check is what refuses it."""
+    import simulation.safe_io as safe_io
+
+    (tmp_path / "s.yaml").write_text(BASE)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(safe_io.os, "access", lambda p, mode: False if Path(p) == ro else real(p, mode))
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(ro / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out: {ro / 'x'}: cannot create it: {ro} is not writable" in err
+    assert list(ro.iterdir()) == []
+
+
+# ------------------------------------------------------------------------ replacing outputs
+def test_force_replaces_only_an_earlier_spreadsim_output(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot"]) == 0
+    first = (out / "manifest.json").read_text()
+    assert json.loads(first)["spreadsim_output"] == "run"
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot", "--seed", "5"]) == 2
+    assert (out / "manifest.json").read_text() == first  # refused without --force
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot", "--seed", "5", "--force"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.yaml"]  # no temporaries left beside it
+
+
+def test_fresh_replaces_another_commands_output(tmp_path):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot"]) == 0
+    assert main(["ensemble", str(tmp_path / "s.yaml"), "--replicates", "2", "--executor", "serial", "--out", str(out),
+                 "-q", "--no-plot"]) == 2
+    assert main(["ensemble", str(tmp_path / "s.yaml"), "--replicates", "2", "--executor", "serial", "--out", str(out),
+                 "-q", "--no-plot", "--fresh"]) == 0
+    assert not (out / "sites.csv").exists() and (out / "runs.csv").exists()
+
+
+def test_stale_temporaries_of_a_killed_command_are_cleaned(tmp_path):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".out.spreadsim-tmp-{dead.pid}-0123abcd"
+    stale.mkdir()
+    (stale / "timeseries.csv").write_text("half")
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot"]) == 0
+    assert not stale.exists() and (out / "manifest.json").exists()
+    # killed between setting the earlier output aside and moving the new one in: it comes back
+    os.replace(out, tmp_path / ".out.spreadsim-old")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 0
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot", "--force"]) == 0
+    assert not (tmp_path / ".out.spreadsim-old").exists() and (out / "manifest.json").exists()
+
+
+def test_a_killed_experiment_session_is_recorded_and_its_temporaries_removed(tmp_path):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "e"
+    args = ["ensemble", str(tmp_path / "s.yaml"), "--replicates", "3", "--executor", "serial", "--out", str(out), "-q",
+            "--no-plot"]
+    assert main(args) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    man["sessions"].append({"started": "x", "status": "running"})  # as a SIGKILL leaves it
+    (out / "manifest.json").write_text(json.dumps(man))
+    for name in (".tmp-manifest.json.1a2b3c4d", ".tmp-runs.csv.5e6f7a8b", "runs/.tmp-x.parquet"):
+        (out / name).write_text("partial")
+    assert main(args) == 0
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["complete", "killed", "complete"]
+    assert not [p for p in out.rglob(".tmp-*")]
+
+
+# -------------------------------------------------------------------------- written first
+def test_results_are_written_before_printing_into_a_closed_pipe(tmp_path):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "e"
+    cmd = f"{sys.executable} -m simulation.cli ensemble {tmp_path / 's.yaml'} --replicates 3 --executor serial " \
+          f"--out {out} --no-plot 2>{tmp_path / 'err'} | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}"
+    proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, timeout=120)
+    assert proc.returncode == 0
+    for name in ("runs.csv", "summary.csv", "ensemble.csv", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert "Traceback" not in (tmp_path / "err").read_text()
+
+
+# -------------------------------------------------------------------------------- warnings
+WARNINGS = {
+    "misspelled site-table column": ("sites: {file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 1}}\n",
+                                     {"t.csv": "site,capcity\na,0.5\nb,0.2\n"}, "t.csv: capcity: column 'capcity' is not used (did you mean 'capacity'?"),
+    "seeding.group with rule random": ("strategy: {seeding: {rule: random, group: rural}}\n", {},
+                                       "s.yaml: strategy.seeding.group: has no effect with rule 'random' (only rule 'by_group' seeds a group first) (line 2, column 36)"),
+    "seeding.n beside listed sites": ("strategy: {seeding: {rule: sites, sites: [1, 2], n: 7}}\n", {},
+                                      "s.yaml: strategy.seeding.n: has no effect: the 2 sites listed"),
+    "a network parameter of another type": ("network: {type: random, k: 8}\n", {},
+                                            "s.yaml: network.k: has no effect with network.type 'random'"),
+    "sites.n beside a site table": ("sites: {n: 99, file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 1}}\n",
+                                    {"t.csv": "site\na\nb\n"}, "s.yaml: sites.n: has no effect: the site table gives the sites"),
+    "a repeated edge": ("network: {type: file, file: e.csv}\nstrategy: {seeding: {n: 1}}\n",
+                        {"e.csv": "source,target\na,b\nb,c\nb,a\n"}, "e.csv: source/target: 1 repeated ties ignored, on line 4"),
+    "a self-tie": ("network: {type: file, file: e.csv}\nstrategy: {seeding: {n: 1}}\n",
+                   {"e.csv": "source,target\na,b\nb,b\n"}, "e.csv: source/target: a site tied to itself on line 3"),
+    "a strategy's setting with no effect": ("strategies:\n  g: {strategy.seeding.group: rural}\n", {},
+                                            "s.yaml: strategies.g: strategy.seeding.group: has no effect"),
+    "sites.groups beside a group column": ("sites: {file: t.csv, groups: {a: 0.5, b: 0.5}}\nnetwork: {type: none}\n"
+                                           "strategy: {seeding: {n: 1}}\n", {"t.csv": "site,group\na,x\nb,y\n"},
+                                           "s.yaml: sites.groups: has no effect: the site table"),
+}
+
+
+@pytest.mark.parametrize("name", list(WARNINGS))
+def test_settings_with_no_effect_give_one_warning_line(name, tmp_path, capsys):
+    text, files, expected = WARNINGS[name]
+    (tmp_path / "s.yaml").write_text("months: 6\n" + text)
+    for rel, body in files.items():
+        (tmp_path / rel).write_text(body)
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(lines) == 1, err
+    assert expected in lines[0].replace(str(tmp_path) + "/", ""), lines[0]
+
+
+def test_a_repeated_undirected_tie_counts_once(tmp_path):
+    from simulation import load_scenario, run
+
+    (tmp_path / "e.csv").write_text("source,target\na,b\nb,a\nb,c\n")
+    (tmp_path / "s.yaml").write_text("months: 2\nnetwork: {type: file, file: e.csv}\nstrategy: {seeding: {n: 1}}\n")
+    with pytest.warns(UserWarning, match="repeated ties ignored"):
+        model = run(load_scenario(tmp_path / "s.yaml"), seed=1).model
+    own = model.block_slice(0)  # the run's own sites (its counterfactual arm follows them)
+    assert model.W[0, 1] == 1 and model.W[1, 0] == 1 and model.W[own, own].sum() == 4
+
+
+# ----------------------------------------------------------------- what is accepted (meaning)
+def test_a_bare_number_is_a_constant_trait(tmp_path):
+    from simulation import load_scenario, run
+
+    (tmp_path / "s.yaml").write_text("months: 3\nsites: {n: 20, traits: {turnover: 0.25}}\n")
+    sc = load_scenario(tmp_path / "s.yaml")
+    assert sc.sites.traits.turnover.dist == "constant" and sc.sites.traits.turnover.value == 0.25
+    assert (run(sc, seed=1).sites["turnover"] == 0.25).all()
+
+
+def test_a_mapping_in_a_strategy_or_set_merges_into_the_section(tmp_path):
+    from simulation import load_scenario
+
+    (tmp_path / "s.yaml").write_text("strategy:\n  support: {capacity: 20, funding_months: 36, cost: 2.0}\n"
+                                     "strategies:\n  more: {strategy.support: {capacity: 60}}\n")
+    sc = load_scenario(tmp_path / "s.yaml", {"strategy": {"waves": {"every": 6}}})
+    assert sc.strategy.support.funding_months == 36 and sc.strategy.waves.every == 6
+    assert sc.strategy.waves.size == 50 and sc.strategy.seeding.n == 5  # the rest kept
+    more = sc.with_overrides(sc.strategies["more"])
+    s = more.strategy.support
+    assert (s.capacity, s.funding_months, s.cost) == (60, 36, 2.0)
+    # a distribution is one value: replaced whole, not mixed with the one before
+    tr = sc.with_overrides({"sites.traits.turnover": {"dist": "uniform", "low": 0.1, "high": 0.2}}).sites.traits.turnover
+    assert (tr.dist, tr.low, tr.high, tr.value) == ("uniform", 0.1, 0.2, None)
+
+
+def test_set_mapping_on_the_command_line_merges(tmp_path):
+    (tmp_path / "s.yaml").write_text(BASE)
+    out = tmp_path / "o"
+    assert main(["run", str(tmp_path / "s.yaml"), "--set", "strategy.support={capacity: 9}", "--set",
+                 "strategy={seeding: {n: 3}}", "--out", str(out), "-q", "--no-plot"]) == 0
+    sc = json.loads((out / "manifest.json").read_text())["scenario"]
+    assert sc["strategy"]["support"]["capacity"] == 9 and sc["strategy"]["support"]["funding_months"] == 60
+    assert sc["strategy"]["seeding"]["n"] == 3 and sc["sites"]["n"] == 40
+
+
+def test_a_dataframe_of_observed_data_is_checked_like_a_file():
+    import pandas as pd
+
+    from simulation.calibration.data import as_observed
+    from simulation.errors import InputError
+
+    ok = as_observed(pd.DataFrame({"month": [0, 1, 2], "adopted": [1.0, None, 4.0]}))
+    assert ok.table["adopted"].isna().tolist() == [False, True, False]
+    with pytest.raises(InputError, match="negative"):
+        as_observed(pd.DataFrame({"month": [0, 1], "adopted": [1, -2]}))
+
+
+# ------------------------------------------------------------------- the scheduler goes away
+def test_a_lost_scheduler_is_one_message_exit_1_and_resumable(tmp_path, capsys, monkeypatch):
+    from simulation.experiments import core
+
+    monkeypatch.setattr(core, "CONNECT_TIMEOUT", "3s")
+    port = free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                              str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nworkers", "1", "--nthreads",
+                               "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    out = tmp_path / "o"
+    args = ["ensemble", str(SCENARIOS / "demo.yaml"), "--months", "60", "--replicates", "40", "--chunk-size", "1",
+            "--out", str(out), "-q", "--no-plot"]
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:  # the worker has joined
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        time.sleep(2)
+
+        def kill():
+            end = time.monotonic() + 120
+            while time.monotonic() < end and len(list((out / "runs").glob("*.parquet")) if (out / "runs").exists() else []) < 2:
+                time.sleep(0.02)
+            os.killpg(sched.pid, signal.SIGKILL)
+
+        t = threading.Thread(target=kill)
+        t.start()
+        code = main([*args, "--scheduler", addr])
+        t.join()
+    finally:
+        for p in (sched, worker):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 1, err
+    assert len(errors) == 1 and "lost the Dask scheduler" in errors[0] and "run the same command again" in errors[0]
+    assert "Traceback" not in err
+    stored = len(list((out / "runs").glob("*.parquet")))
+    assert 0 < stored < 40
+    assert json.loads((out / "manifest.json").read_text())["sessions"][-1]["status"] == "failed"
+    assert main([*args, "--executor", "serial"]) == 0  # resumed where it stopped
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert sessions[-1]["status"] == "complete" and sessions[-1]["runs_reused"] >= stored
+
+
+def test_a_strategy_warns_only_about_what_it_sets(tmp_path, capsys):
+    """Waves switched off by a strategy leave the scenario's wave size unused: that is the strategy's
+    point, not a mistake, and neither loading nor running it warns."""
+    text = BASE.replace("strategy: {seeding: {n: 2}}", "strategy: {seeding: {n: 2}, waves: {every: 6, size: 10}}")
+    (tmp_path / "s.yaml").write_text(text + "strategies:\n  wide: {strategy.waves.every: 0}\n"
+                                            "  odd: {strategy.seeding.group: rural}\n")
+    assert main(["compare", str(tmp_path / "s.yaml"), "--replicates", "2", "--executor", "serial", "--out",
+                 str(tmp_path / "o"), "-q", "--no-plot"]) == 0
+    warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings_) == 1 and "strategies.odd: strategy.seeding.group: has no effect" in warnings_[0], warnings_
