@@ -32,23 +32,31 @@ class Output:
     help: str = ""
 
 
-#: support units are the programme's currency: one unit = one site supported for one month
-SUPPORT_UNIT = "support units (1 = one site supported for a month)"
+#: support units are the programme's currency (``strategy.support.cost`` per supported site-month,
+#: 1 by default; assurance rounds and collaboratives have costs of their own)
+SUPPORT_UNIT = "support units"
+#: the sentence that defines a support unit, for figures and pages that show one
+SUPPORT_UNIT_NOTE = ("1 support unit = one site given central support for one month (at the default cost; "
+                     "assurance rounds and collaboratives cost units of their own)")
 
 OUTPUTS: dict[str, Output] = {
     "adopted_share": Output("adopted share", "", True, +1,
                             "share of sites in initial or full implementation"),
     "adopted": Output("sites adopted", "sites", False, +1, "sites in initial or full implementation"),
+    "ever_adopted": Output("sites that have ever adopted", "sites", False, +1,
+                           "sites that have reached initial implementation at least once (cumulative)"),
     "reach": Output("reach", "people", False, +1,
-                    "people served by sites delivering the programme"),
+                    "people served by sites in full implementation (sites still in initial implementation "
+                    "do not count yet)"),
     "reach_share": Output("reach (share of people)", "", True, +1,
-                          "share of all the people the sites serve who are reached"),
+                          "share of all the people the sites serve who are served by a site in full implementation"),
     "mean_fidelity": Output("mean fidelity", "fidelity, 0-1", False, +1,
-                            "mean fidelity to the core components among sites delivering"),
+                            "mean fidelity to the core components among sites in initial or full implementation"),
     "benefit": Output("benefit", "people-equivalents", False, +1,
-                      "people served, weighted by how well the programme is delivered to them"),
+                      "people reached, weighted by the fidelity and the fit of their site's delivery"),
     "sustainment": Output("sustainment", "", True, +1,
-                          "share of sites in full implementation at the reference month still there 24 months on"),
+                          "share of the sites in full implementation when support ended that are still in "
+                          "full implementation two years later"),
     "time_to_50": Output("time to 50% adoption", "months", False, -1,
                          "months until half the sites have adopted"),
     "abandonment": Output("abandonment", "", True, -1,
@@ -56,7 +64,7 @@ OUTPUTS: dict[str, Output] = {
     "equity_gap": Output("equity gap in reach", "", True, -1,
                          "largest minus smallest share of a group's people reached"),
     "support_used": Output("support used", SUPPORT_UNIT, False, 0,
-                           "cumulative central support, in site-months"),
+                           "cumulative central support; " + SUPPORT_UNIT_NOTE),
     "cost_per_sustained_site": Output("support per sustained site", SUPPORT_UNIT, False, -1,
                                       "support used divided by the sites in full implementation at the end"),
     "supported": Output("sites receiving central support", "sites", False, 0),
@@ -69,6 +77,17 @@ OUTPUTS: dict[str, Output] = {
     "full": Output("full implementation", "sites"),
     "declined": Output("declined", "sites", False, -1),
     "discontinued": Output("discontinued", "sites", False, -1),
+}
+
+#: implementation stages in model order (``simulation.model.STAGES``) with their short labels
+STAGE_LABELS: dict[str, str] = {
+    "not_engaged": "not engaged",
+    "exploration": "exploration",
+    "installation": "installation",
+    "initial": "initial implementation",
+    "full": "full implementation",
+    "declined": "declined",
+    "discontinued": "discontinued",
 }
 
 #: parameter key paths shown with a curated name; others are derived by :func:`param_label`
@@ -149,6 +168,41 @@ def strategy_label(name: str) -> str:
     return _words(name)
 
 
+def scenario_label(name: str) -> str:
+    """A scenario's name, shown readably (``keystone_michigan`` reads "keystone michigan")."""
+    return _words(name)
+
+
+def readable(text: str) -> str:
+    """Free text with any identifiers in it turned into words, line by line (a title naming a
+    scenario, say: "keystone_michigan (seed 1)" reads "keystone michigan (seed 1)")."""
+    return "\n".join(_words(line) for line in str(text).split("\n"))
+
+
+def unit(key: str) -> str:
+    """The unit of an output for axes ("" for shares, plain numbers and unknown outputs)."""
+    out = OUTPUTS.get(str(key).partition("@")[0])
+    return out.unit if out else ""
+
+
+def help_text(key: str) -> str:
+    """One sentence saying what an output counts ("" when there is none)."""
+    out = OUTPUTS.get(str(key).partition("@")[0])
+    return out.help if out else ""
+
+
+def direction(key: str) -> str:
+    """Which way is better for an output, in words: "higher is better", "lower is better" or
+    "neither direction is better"."""
+    b = better(key)
+    return "higher is better" if b > 0 else "lower is better" if b < 0 else "neither direction is better"
+
+
+def uses_support_units(key: str) -> bool:
+    """Whether an output is counted in support units (figures showing it define the unit)."""
+    return unit(key) == SUPPORT_UNIT
+
+
 def better(key: str) -> int:
     """+1 if higher values of an output are better, -1 if lower are, 0 if neither or unknown."""
     out = OUTPUTS.get(str(key).partition("@")[0])
@@ -162,5 +216,17 @@ def is_share(key: str) -> bool:
 
 
 def _words(text: str) -> str:
-    """Identifiers to words: underscores and dots become spaces."""
-    return re.sub(r"\s+", " ", re.sub(r"[_.]+", " ", str(text))).strip()
+    """Identifiers to words: underscores, and dots between letters, become spaces (numbers keep theirs)."""
+    text = re.sub(r"_+", " ", str(text))
+    text = re.sub(r"(?<=[^\d\s])\.+|\.+(?=[^\d\s])", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+#: what a figure's text must not contain: an identifier (``adopted_share``, ``logics.social.q``,
+#: ``adopted_share@60``); used by the tests that read every figure's labels
+IDENTIFIER = re.compile(r"_|@|[A-Za-z]\.[A-Za-z]")
+
+
+def identifiers_in(text: str) -> list[str]:
+    """The words of ``text`` that look like identifiers (empty when the text reads as words)."""
+    return [w for w in re.split(r"\s+", str(text)) if IDENTIFIER.search(w)]

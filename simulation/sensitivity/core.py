@@ -709,8 +709,10 @@ class Sensitivity:
             if plots:
                 import matplotlib.pyplot as plt
 
+                from ..plots import SAVE_DPI
+
                 for name, fig in self.plot().items():
-                    fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
+                    fig.savefig(tmp / f"{name}.png", dpi=SAVE_DPI, bbox_inches="tight")
                     plt.close(fig)
             (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, default=_json_default))
             old = out / "manifest.json"
