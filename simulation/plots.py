@@ -68,22 +68,31 @@ def adoption_plot(ts: pd.DataFrame, title: str = "", ax=None, events: dict[str, 
     return ax
 
 
-def show(figure) -> None:
-    """Display a figure in a notebook, whatever the backend, once.
+def show(figure, dpi: int = 100) -> None:
+    """Display a figure in a notebook as a PNG image, whatever the matplotlib backend, once.
+
+    With ``MPLBACKEND=Agg`` (or any backend but the inline one) a notebook shows no figure by
+    itself, and ``display(fig)`` shows only its text; this renders the figure to PNG and displays
+    that, then closes the figure so that the inline backend does not show it a second time.
 
     Args:
         figure: a matplotlib Figure, an Axes (its figure is shown), or a dict or list of them.
+        dpi: resolution of the image shown.
     """
-    from IPython.display import display
+    import io
+
+    from IPython.display import Image, display
 
     if isinstance(figure, dict):
         figure = list(figure.values())
     if isinstance(figure, (list, tuple)):
         for f in figure:
-            show(f)
+            show(f, dpi)
         return
-    fig = getattr(figure, "figure", figure)
-    while getattr(fig, "figure", None) is not None and fig.figure is not fig:  # a sub-figure's parent
+    fig = figure
+    while getattr(fig, "figure", fig) is not fig:  # an Axes or a sub-figure: up to the figure
         fig = fig.figure
-    display(fig)
-    plt.close(fig)  # pyplot's inline backend would show it a second time at the end of the cell
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    display(Image(data=buf.getvalue(), format="png"))
+    plt.close(fig)
