@@ -171,10 +171,11 @@ class Comparison:
                 if on_progress:
                     on_progress(progress)
             assert res is not None
-            bands = Figure(figsize=(8, 4.6))
+            # sized for the page: the bands as wide as the Run view's charts, two panels a row
+            bands = Figure(figsize=(6.4, 4.2))
             plot_bands(res, "adopted_share", ax=bands.add_subplot())
             diff_fig = Figure()
-            plot_differences(res, baseline=self.baseline, metrics=list(METRICS), fig=diff_fig)
+            plot_differences(res, baseline=self.baseline, metrics=list(METRICS), fig=diff_fig, ncols=2)
             return Outcome(strategies=list(res.strategies), replicates=self.replicates, baseline=self.baseline,
                            bands_png=_png(bands), differences_png=_png(diff_fig),
                            differences=res.differences(baseline=self.baseline, metrics=list(METRICS)),

@@ -99,7 +99,8 @@ CSS = """
 .ss-better { color: #1a7f37; font-weight: 600; } .theme--dark .ss-better { color: #7ee2a0; }
 .ss-worse { color: #b3261e; font-weight: 600; } .theme--dark .ss-worse { color: #ff9a90; }
 .ss-neutral { color: #3559a8; font-weight: 600; } .theme--dark .ss-neutral { color: #9ab8ff; }
-.ss-compare-result img { max-width: 900px; }
+.ss-compare-result img.spreadsim-compare-bands { max-width: 640px; }
+.ss-compare-result img.spreadsim-compare-differences { max-width: 820px; }
 .ss-credit { font-size: 12.5px; margin-top: 16px; }
 """
 

@@ -153,7 +153,7 @@ SIGNIFICANCE_TEXT = {"better": "better than the baseline", "worse": "worse than 
 
 
 def plot_differences(result: ExperimentResult, baseline: str | None = None, metrics: Sequence[str] | None = None,
-                     level: float = 0.95, fig=None):
+                     level: float = 0.95, fig=None, ncols: int | None = None):
     """Forest plot of paired differences from the baseline, one panel per outcome; returns the Figure.
 
     Each panel says which direction is better for its outcome; an interval that excludes 0 is
@@ -167,6 +167,7 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
         metrics: outcomes (default: those of the printed table).
         level: confidence level of the intervals.
         fig: draw into this (empty) Figure (default: a new pyplot figure).
+        ncols: panels per row (default: up to four).
     """
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -181,7 +182,7 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
     levels = result.table(metrics=metrics, level=level)
     levels = levels[levels["strategy"] == base].set_index("metric")["mean"]
     others = [s for s in result.strategies if s != base]
-    ncols = min(4, len(metrics))
+    ncols = max(1, min(ncols or 4, len(metrics)))
     nrows = math.ceil(len(metrics) / ncols)
     size = (3.7 * ncols, 0.45 * len(others) * nrows + 2.0 * nrows + 1.4)
     if fig is None:
