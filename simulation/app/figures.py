@@ -178,7 +178,7 @@ class ChartFigure:
         ax1.legend(handles=[self.adopted, *self.areas[::-1]], loc="center left", bbox_to_anchor=(1.02, 0.5),
                    fontsize=MIN_FONT_PT, frameon=False, handlelength=1.2, labelspacing=0.35)
         (self.fidelity,) = ax2.plot([], [], color="#6a51a3", lw=2, label="mean fidelity\n(adopters)")
-        (self.reach,) = ax2.plot([], [], color="#238b45", lw=2, label="reach: share\nof people served\nby full sites")
+        (self.reach,) = ax2.plot([], [], color="#238b45", lw=2, label="reach (share\nof people)")
         (self.adopted2,) = ax2.plot([], [], color="black", lw=1, ls="--", label="adopted share")
         ax2.set_xlim(0, months)
         ax2.set_ylim(0, 1)
@@ -212,12 +212,20 @@ class ChartFigure:
             return self.frames.png()
 
 
-#: what the page says the numbers count (the words of :mod:`simulation.labels`)
-EXPLAIN = {
-    "adopted": "Adopted: " + labels.help_text("adopted_share") + ".",
-    "reach": "Reach: " + labels.help_text("reach") + ".",
-    "fidelity": "Mean fidelity: " + labels.help_text("mean_fidelity") + " (0-1).",
-}
+def explain(sc) -> str:
+    """What the page says adopted and reach count, for this scenario: reach counts the people of
+    sites in full implementation and, where the scenario gives sites in initial implementation a
+    share of their people (``outcomes.initial_reach``), that share of theirs."""
+    part = getattr(getattr(sc, "outcomes", None), "initial_reach", None)
+    if part is None:
+        reach = ("people served by sites in full implementation (sites still in initial implementation "
+                 "do not count yet)")
+    elif part == 0:
+        reach = "people served by sites in full implementation (sites in initial implementation reach none yet)"
+    else:
+        reach = (f"people served by sites in full implementation, and {part:.0%} of the people of sites in "
+                 "initial implementation")
+    return f"Adopted: {labels.help_text('adopted_share')}. Reach: {reach}."
 
 
 def _changed_text(model) -> str:
@@ -275,7 +283,7 @@ def status_html(model: SpreadModel) -> str:
         f'<div class="ss-numbers">adopted <b class="ss-adopted">{s["adopted_share"][t]:.1%}</b> &middot; '
         f'mean fidelity <b class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}</b> &middot; '
         f'reach <b class="ss-reach">{s["reach"][t]:,.0f}</b> people ({reach_share:.0%})</div>'
-        f'<div class="ss-explain">{html.escape(EXPLAIN["adopted"])} {html.escape(EXPLAIN["reach"])}</div>'
+        f'<div class="ss-explain">{html.escape(explain(sc))}</div>'
         f'<div class="ss-settings ss-muted">{settings}</div>'
         f'<div class="ss-muted">scenario: {html.escape(str(source))}; changed: '
         f'<span class="ss-changed">{html.escape(_changed_text(m))}</span></div></div>'

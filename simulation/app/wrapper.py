@@ -68,10 +68,36 @@ def default_scenario_file() -> Path | None:
 
 
 # ------------------------------------------------------------------------------------- controls
+def schema_has(path: str) -> bool:
+    """Whether the scenario schema has a key at a dotted path."""
+    model: Any = Scenario
+    for key in path.split("."):
+        fields = getattr(model, "model_fields", None)
+        if not fields or key not in fields:
+            return False
+        model = fields[key].annotation
+    return True
+
+
+def _first_path(*paths: str) -> str:
+    """The first of these key paths the schema has (controls follow the schema as it evolves)."""
+    return next((p for p in paths if schema_has(p)), paths[0])
+
+
+#: the switch of staff turnover (``workforce.turnover`` in model v2, ``forces.turnover`` before)
+TURNOVER_SWITCH = _first_path("workforce.turnover", "forces.turnover")
+
+
+def _read(sc: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        sc = getattr(sc, key)
+    return sc
+
+
 def turnover_mean(sc: Scenario) -> float | None:
     """Mean annual staff turnover of a scenario's sites (0 when turnover is switched off; None when
     its distribution is not a share of staff, such as a lognormal, so the page cannot show it as one)."""
-    if not sc.forces.turnover:
+    if not _read(sc, TURNOVER_SWITCH):
         return 0.0
     d = sc.sites.traits.turnover
     if d.dist == "constant":
@@ -90,7 +116,7 @@ def _turnover_overrides(sc: Scenario, value: float) -> dict[str, Any]:
     d = sc.sites.traits.turnover
     half = (d.high - d.low) / 2 if d.dist == "uniform" else 0.05
     half = max(0.0, min(half, value, 1.0 - value))
-    return {"forces.turnover": value > 0,
+    return {TURNOVER_SWITCH: value > 0,
             "sites.traits.turnover": {"dist": "uniform", "low": round(value - half, 6), "high": round(value + half, 6)}}
 
 
@@ -191,12 +217,7 @@ def _path(dotted: str) -> Callable[[Scenario, Any], dict[str, Any]]:
 
 
 def _get(dotted: str) -> Callable[[Scenario], Any]:
-    def read(sc: Scenario) -> Any:
-        obj: Any = sc
-        for key in dotted.split("."):
-            obj = getattr(obj, key)
-        return obj
-    return read
+    return lambda sc: _read(sc, dotted)
 
 
 def _bounded(path: str, step: float, low: float = 0.0, high: float = 1.0) -> Callable[[Scenario], dict[str, Any]]:
