@@ -20,6 +20,8 @@ from simulation.app.figures import ChartFigure, NetworkFigure, status_html
 from simulation.app.layout import compute_layout, network_layout
 from simulation.app.wrapper import (
     CAPACITY_UNLIMITED,
+    TURNOVER_SWITCH,
+    _read,
     CONTROLS,
     AppModel,
     bundled_scenarios,
@@ -85,14 +87,14 @@ def test_controls_become_overrides_and_the_run_matches_spreadmodel():
     assert not sc.logics.mechanical.enabled
     assert sc.logics.social.weight == 0.5 and sc.logics.ecological.weight == 0.3
     assert sc.strategy.support.capacity == 55
-    assert sc.forces.turnover
+    assert _read(sc, TURNOVER_SWITCH)
     d = sc.sites.traits.turnover
     assert d.dist == "uniform" and (d.low + d.high) / 2 == pytest.approx(0.3)
     assert sc.logics.social.legitimacy == 0.4
     assert sc.strategy.replication_package == 0.9
     assert sc.strategy.assurance.interval == 3
     assert sc.strategy.seeding.rule == "opinion_leaders" and sc.strategy.seeding.n == 20
-    assert sc.network.type == "regions" and app.n == 400
+    assert sc.network.type == "regions" and app.N == 400
     assert app.control_values == {**control_values(load_scenario(DEMO)), **values}
     expected = load_scenario(DEMO).with_overrides(app.app_overrides)
     assert np.array_equal(_run(app), _run(SpreadModel(expected, 7)))
@@ -109,7 +111,7 @@ def test_capacity_slider_end_means_unlimited():
 
 def test_turnover_zero_switches_turnover_off():
     sc = AppModel(DEMO, turnover=0.0, agents=False).scenario_obj
-    assert not sc.forces.turnover
+    assert not _read(sc, TURNOVER_SWITCH)
     assert sc.sites.traits.turnover.low == 0 and sc.sites.traits.turnover.high == 0
 
 
@@ -259,7 +261,7 @@ def test_bad_controls_name_the_field(tmp_path):
     assert "n_sites" not in model_params(sc, tmp_path / "file.yaml")
     with pytest.raises(InputError, match="does not apply"):
         AppModel(tmp_path / "file.yaml", n_sites=50)
-    assert AppModel(tmp_path / "file.yaml", agents=False).n == 4
+    assert AppModel(tmp_path / "file.yaml", agents=False).N == 4
 
 
 def test_mesa_solaraviz_rebuild_uses_the_controls():
@@ -277,7 +279,7 @@ def test_mesa_solaraviz_rebuild_uses_the_controls():
     values["legitimacy"] = 0.2
     kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True)
     rebuilt = type(model)(**kwargs)
-    assert rebuilt.n == 500
+    assert rebuilt.N == 500
     assert rebuilt.app_overrides == {"sites.n": 500, "logics.social.legitimacy": 0.2}
     assert rebuilt.seed == sc.seed
 
@@ -296,7 +298,8 @@ def test_global_random_state_untouched():
 
 # ----------------------------------------------------------------------------------- the layout
 def _graph(net: str, n: int, seed: int = 1) -> sp.csr_array:
-    return AppModel(DEMO, network=net, n_sites=n, seed=seed, agents=False).W
+    m = AppModel(DEMO, network=net, n_sites=n, seed=seed, agents=False)
+    return sp.csr_array(m.W)[: m.N][:, : m.N]  # the programme's sites (a counterfactual arm may follow)
 
 
 def test_layout_is_reproducible_bounded_and_cached():

@@ -89,14 +89,16 @@ class NetworkFigure:
 
     def __init__(self, model: SpreadModel, layout_seed: int = 0):
         self.model = model
-        n = model.n
+        # the programme's own sites: the first block (a model may also run a counterfactual arm)
+        n = model.N
+        self.block = slice(0, n)
         rng = np.random.default_rng(layout_seed)
         if n > MAX_DRAWN:
             self.drawn = np.sort(rng.choice(n, MAX_DRAWN, replace=False))
-            W = sp.csr_array(model.W)[self.drawn][:, self.drawn]
+            W = sp.csr_array(model.W)[self.drawn][:, self.drawn]  # drawn sites are all in block 0
         else:
             self.drawn = np.arange(n)
-            W = model.W
+            W = model.W if model.n == n else sp.csr_array(model.W)[:n][:, :n]
         self.pos = network_layout(W, seed=layout_seed)
         A = sp.csr_array(W, dtype=float)
         U = sp.triu(A + A.T, k=1).tocoo()
@@ -130,11 +132,11 @@ class NetworkFigure:
         self.frames = _Frames(fig, [self.scatter, self.title])
 
     def _colours(self) -> np.ndarray:
-        return STAGE_RGBA[self.model.stage[self.drawn]]
+        return STAGE_RGBA[self.model.stage[self.block][self.drawn]]
 
     def caption(self) -> str:
         m = self.model
-        what = f"{m.n:,} sites" if len(self.drawn) == m.n else f"{len(self.drawn):,} of {m.n:,} sites"
+        what = f"{m.N:,} sites" if len(self.drawn) == m.N else f"{len(self.drawn):,} of {m.N:,} sites"
         ties = f"{self.ties_total:,} ties" if self.ties_drawn == self.ties_total else f"{self.ties_drawn:,} of {self.ties_total:,} ties"
         head, rest = f"Sites by stage, month {m.month}", f"({what}, {ties})"
         return f"{head} {rest}" if len(head) + len(rest) < 48 else f"{head}\n{rest}"
@@ -172,7 +174,7 @@ class ChartFigure:
         (self.adopted,) = ax1.plot([], [], color="black", lw=2, label="adopted\n(initial + full)")
         ax1.set_xlim(0, months)
         ax1.set_ylim(0, 1)
-        ax1.set_ylabel(f"share of sites (n = {model.n:,})", fontsize=11)
+        ax1.set_ylabel(f"share of sites (n = {model.N:,})", fontsize=11)
         ax1.set_title("Implementation stages", fontsize=12)
         # the legend lists the line, then the stages from the top band down, as they are stacked
         ax1.legend(handles=[self.adopted, *self.areas[::-1]], loc="center left", bbox_to_anchor=(1.02, 0.5),
@@ -192,14 +194,14 @@ class ChartFigure:
             ax.tick_params(labelsize=MIN_FONT_PT)
         self.figure = fig
         self.frames = _Frames(fig, [*self.areas, self.adopted, self.fidelity, self.reach, self.adopted2])
-        self.total_size = float(model.size.sum()) or 1.0
+        self.total_size = float(model.size[: model.N].sum()) or 1.0
 
     def png(self) -> bytes:
         """The figure up to the model's current month, as PNG bytes."""
         m = self.model
         with self._lock:
             t = np.arange(m.month + 1)
-            shares = m.counts[: m.month + 1] / m.n
+            shares = m.counts[: m.month + 1] / m.N
             cum = np.zeros(len(t))
             for k, area in enumerate(self.areas):
                 area.set_data(t, cum, cum + shares[:, k])
@@ -271,14 +273,14 @@ def status_html(model: SpreadModel) -> str:
         f"seeding {html.escape(labels.readable(sc.strategy.seeding.rule))}",
         f"network {html.escape(labels.readable(sc.network.type))}",
     ])
-    reach_share = s["reach"][t] / (float(m.size.sum()) or 1.0)
+    reach_share = s["reach"][t] / (float(m.size[: m.N].sum()) or 1.0)
     head = (f'Month <span class="ss-month">{t}</span> of {m.months}' + (': <span class="ss-finished">finished</span>'
                                                                           if finished else ""))
     return (
-        f'<div class="spreadsim-status" data-month="{t}" data-months="{m.months}" data-sites="{m.n}" '
+        f'<div class="spreadsim-status" data-month="{t}" data-months="{m.months}" data-sites="{m.N}" '
         f'data-finished="{int(finished)}">'
         f'<div class="ss-headline"><b>{head}</b> &middot; '
-        f'<span class="ss-sites">{m.n:,}</span> sites &middot; seed <span class="ss-seed">{m.seed}</span></div>'
+        f'<span class="ss-sites">{m.N:,}</span> sites &middot; seed <span class="ss-seed">{m.seed}</span></div>'
         f'<div class="ss-stages">{stages}</div>'
         f'<div class="ss-numbers">adopted <b class="ss-adopted">{s["adopted_share"][t]:.1%}</b> &middot; '
         f'mean fidelity <b class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}</b> &middot; '
