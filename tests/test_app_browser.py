@@ -286,6 +286,8 @@ def test_pending_changes_are_shown_until_reset(pages):
     assert "Support capacity (sites at once): 12 sites \u2192 30 sites" in text
     assert "Network type: small world \u2192 regions" in text
     assert "waits for Reset" in page.locator('[data-control="support_capacity"]').inner_text()
+    note = page.locator(".ss-pending-note")  # where the run is watched, too
+    assert note.get_attribute("data-pending") == "2" and "Network type: small world \u2192 regions" in note.inner_text()
     # not applied yet: the running model is still the file's
     assert _status(page)["changed"] == "nothing (as in the file)"
     _button(page, "Step").click()
@@ -294,6 +296,7 @@ def test_pending_changes_are_shown_until_reset(pages):
     _button(page, "Reset").click()
     _wait_status(page, month=0)
     page.wait_for_selector(".ss-no-pending")
+    page.wait_for_selector(".ss-pending-note", state="detached")
     changed = _status(page)["changed"]
     assert "strategy.support.capacity = 30" in changed and "network.type = regions" in changed
     assert page.locator('[data-control][data-pending="1"]').count() == 0
@@ -333,7 +336,7 @@ def test_no_control_moves_a_scenario_value_on_its_own(pages, label):
     sc = load_scenario(ROOT / "scenarios" / label)
     values = control_values(sc)
     assert page.locator('[data-control][data-pending="1"]').count() == 0
-    assert page.locator(".ss-pending-box").count() == 0
+    assert page.locator(".ss-pending-box").count() == 0 and page.locator(".ss-pending-note").count() == 0
     shown = {e.get_attribute("data-control") for e in page.locator("[data-control]").all()}
     assert shown == set(values)  # no control for what the file fixes (sites from files, listed seeds)
     for name, v in values.items():

@@ -88,6 +88,8 @@ CSS = """
 .ss-pending { color: #8a4b00; font-size: 13px; font-weight: 600; }
 .theme--dark .ss-pending { color: #ffcc80; }
 .ss-pending-box { border-left: 4px solid #e08a00; padding: 6px 10px; margin-bottom: 8px; background: rgba(224, 138, 0, 0.08); }
+.ss-pending-note { border-left: 4px solid #e08a00; padding: 6px 10px; margin-bottom: 10px;
+                   background: rgba(224, 138, 0, 0.08); }
 .ss-finished { color: #1b5e20; }
 .theme--dark .ss-finished { color: #a5d6a7; }
 .ss-done-box { border-left: 4px solid #2e7d32; padding: 8px 12px; margin: 6px 0; background: rgba(46, 125, 50, 0.08); }
@@ -457,6 +459,7 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
 
     fit = solara.use_memo(lambda: _fit_scenario(model, values) if model is not None else None,
                           [id(model), tuple(sorted(values.items(), key=lambda kv: kv[0]))])
+    changes = pending_changes(values, model.control_values, seed, model.seed) if model is not None else []
     title = f"spreadsim: {labels.scenario_label(model.base_scenario.name) if model else choice}"
     solara.Title(title)
 
@@ -484,7 +487,6 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
                                     continuous_update=False, dense=True, style={"max-width": "180px", "margin-top": "10px"})
                     solara.HTML(tag="div", unsafe_innerHTML=HELP, classes=["ss-muted"])
                 with solara.Card("Controls", classes=["ss-card"]):
-                    changes = pending_changes(values, model.control_values, seed, model.seed)
                     with rv.Html(tag="div", class_="ss-pending-box" if changes else "ss-no-pending",
                                  attributes={"data-pending": str(len(changes))}):
                         if changes:
@@ -518,6 +520,13 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
             if tab == 0:
                 for line in problems:
                     rv.Html(tag="div", class_="ss-error", children=["Reset refused: " + line])
+                if changes:  # also where the run is watched (on a phone the controls may be closed)
+                    with rv.Html(tag="div", class_="ss-pending-note", attributes={"data-pending": str(len(changes))}):
+                        rv.Html(tag="span", class_="ss-pending", children=[
+                            f"{len(changes)} change{'s wait' if len(changes) > 1 else ' waits'} for Reset: "
+                            + "; ".join(changes)])
+                        solara.Button("Reset to apply", color="primary", small=True, on_click=reset,
+                                      style={"margin-left": "8px"})
                 with solara.Card(classes=["ss-card", "ss-status-card"]):
                     Status(frame, run_again, next_seed)
                 with rv.Html(tag="div", class_="ss-run"):
