@@ -464,7 +464,9 @@ def test_compare_view_runs_strategies_in_the_background(pages):
     prog.wait_for()
     assert prog.get_attribute("data-total") == "12"
     seen = set()
+    deadline = time.monotonic() + 120
     while page.locator(".ss-compare-result").count() == 0:
+        assert time.monotonic() < deadline, f"no comparison after 120 s (progress seen: {sorted(seen)})"
         if prog.count():
             seen.add(int(prog.get_attribute("data-done") or 0))
         page.wait_for_timeout(50)
