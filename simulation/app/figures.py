@@ -266,7 +266,7 @@ def status_html(model: SpreadModel) -> str:
     settings = " &middot; ".join([
         f"logics: {', '.join(on) or 'none'}",
         f"support {'unlimited' if cap is None else cap}",
-        "turnover " + ("as drawn by the file" if turnover is None else f"{turnover:.0%}/year"),
+        "turnover " + ("as drawn by the file" if turnover is None else f"{turnover * 100:.3g}%/year"),
         f"legitimacy {lg.social.legitimacy:g}",
         f"replication package {sc.strategy.replication_package:g}",
         "assurance " + CONTROLS_BY_NAME["assurance_interval"].show(sc.strategy.assurance.interval),
