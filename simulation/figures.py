@@ -39,10 +39,13 @@ def _umask() -> int:
     return mask
 
 
-def _save(fig, path: Path, dpi: int = 110) -> Path:
-    """Save a figure atomically (temporary file, then rename) and close it."""
+def _save(fig, path: Path, dpi: int | None = None) -> Path:
+    """Save a figure atomically (temporary file, then rename) and close it (default: 200 dpi)."""
     import matplotlib.pyplot as plt
 
+    from .plots import SAVE_DPI
+
+    dpi = SAVE_DPI if dpi is None else dpi
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
@@ -79,8 +82,9 @@ def case_figure(replicates: int = 20, seed: int = 1, executor: str = "processes"
         sc = load_scenario(path)
         one = run(sc, seed=seed, agents=False)
         adoption_plot(one.timeseries, title=f"{label}: one run (seed {seed})", ax=axes[i])
-        handles, labels = axes[i].get_legend_handles_labels()
-        axes[i].get_legend().remove()
+        legend = axes[i].get_legend()  # the line, then the stages from the top band down
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
         res = run_many(sc, replicates=replicates, seed=seed, executor=executor, progress=progress)
         ens = res.ensemble(["adopted_share"])
         lo, hi = [c for c in ens.columns if c.startswith("adopted_share_p")]
@@ -100,7 +104,7 @@ def case_figure(replicates: int = 20, seed: int = 1, executor: str = "processes"
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
                bbox_to_anchor=(0.36, -0.04))
     fig.suptitle("Keystone vs Matching Michigan: legitimacy, lateral ties and change fatigue "
-                 "(scenarios/cases/keystone_michigan.yaml, matching_michigan.yaml)", fontsize=11)
+                 "(the two bundled case scenarios)", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
@@ -142,7 +146,7 @@ def sobol_figure(samples: int = 64, replicates: int = 2, seed: int = 7, executor
     fig.suptitle(f"What drives the adopted share at ten years? Sobol indices, demo scenario with a "
                  f"train-the-trainer cascade\n(N = {samples}, {replicates} replicates per sample, "
                  f"{sa.n_runs:,} runs; bars: S1 and ST with 95% bootstrap intervals)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 if fig.texts else 0, 1, 1))  # room for the note on indices outside [0, 1]
     return fig
 
 

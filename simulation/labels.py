@@ -32,23 +32,48 @@ class Output:
     help: str = ""
 
 
-#: support units are the programme's currency: one unit = one site supported for one month
-SUPPORT_UNIT = "support units (1 = one site supported for a month)"
+#: support units are the programme's currency (``strategy.support.cost`` per supported site-month,
+#: 1 by default; assurance rounds and collaboratives have costs of their own)
+SUPPORT_UNIT = "support units"
+#: the sentence that defines a support unit, for figures and pages that show one
+SUPPORT_UNIT_NOTE = ("1 support unit = one site given central support for one month (at the default cost; "
+                     "assurance rounds and collaboratives cost units of their own)")
 
 OUTPUTS: dict[str, Output] = {
     "adopted_share": Output("adopted share", "", True, +1,
                             "share of sites in initial or full implementation"),
     "adopted": Output("sites adopted", "sites", False, +1, "sites in initial or full implementation"),
+    "ever_adopted": Output("sites that have ever adopted", "sites", False, +1,
+                           "sites that have reached initial implementation at least once (cumulative)"),
     "reach": Output("reach", "people", False, +1,
-                    "people served by sites delivering the programme"),
+                    "people reached by sites delivering the programme (all the people of sites in full "
+                    "implementation; those of sites in initial implementation as the scenario says)"),
     "reach_share": Output("reach (share of people)", "", True, +1,
                           "share of all the people the sites serve who are reached"),
+    "attributable_benefit": Output("attributable benefit", "people-equivalents", False, +1,
+                                   "benefit beyond what the same sites would have had without the programme"),
+    "attributable_benefit_years": Output("attributable benefit over the run", "person-years", False, +1,
+                                         "attributable benefit summed over the months of the run"),
+    "sustained_startup": Output("sustained after start-up", "", True, +1,
+                                "share of the sites that started up still delivering two years after start-up"),
+    "sustained_competent": Output("sustained after full implementation", "", True, +1,
+                                  "share of the sites that reached full implementation still delivering two years on"),
+    "competence_rate": Output("reached full implementation", "", True, +1,
+                              "share of the sites that started up that reached full implementation"),
+    "local_cost": Output("support paid locally", SUPPORT_UNIT, False, 0,
+                         "trainers' support after central funding ended, paid by the sites"),
+    "benefit_per_1000": Output("benefit per 1,000 people", "people-equivalents", False, +1),
+    "attributable_per_1000": Output("attributable benefit per 1,000 people", "people-equivalents", False, +1),
+    "outcome": Output("outcome burden", "", True, -1, "share of the outcome burden remaining"),
+    "benefit_counterfactual": Output("benefit without the programme", "people-equivalents", False, 0),
+    "sites": Output("sites", "sites"),
     "mean_fidelity": Output("mean fidelity", "fidelity, 0-1", False, +1,
-                            "mean fidelity to the core components among sites delivering"),
+                            "mean fidelity to the core components among sites in initial or full implementation"),
     "benefit": Output("benefit", "people-equivalents", False, +1,
-                      "people served, weighted by how well the programme is delivered to them"),
+                      "people reached, weighted by the fidelity and the fit of their site's delivery"),
     "sustainment": Output("sustainment", "", True, +1,
-                          "share of sites in full implementation at the reference month still there 24 months on"),
+                          "share of the sites in full implementation when support ended that are still in "
+                          "full implementation two years later"),
     "time_to_50": Output("time to 50% adoption", "months", False, -1,
                          "months until half the sites have adopted"),
     "abandonment": Output("abandonment", "", True, -1,
@@ -56,7 +81,7 @@ OUTPUTS: dict[str, Output] = {
     "equity_gap": Output("equity gap in reach", "", True, -1,
                          "largest minus smallest share of a group's people reached"),
     "support_used": Output("support used", SUPPORT_UNIT, False, 0,
-                           "cumulative central support, in site-months"),
+                           "cumulative central support; " + SUPPORT_UNIT_NOTE),
     "cost_per_sustained_site": Output("support per sustained site", SUPPORT_UNIT, False, -1,
                                       "support used divided by the sites in full implementation at the end"),
     "supported": Output("sites receiving central support", "sites", False, 0),
@@ -69,6 +94,17 @@ OUTPUTS: dict[str, Output] = {
     "full": Output("full implementation", "sites"),
     "declined": Output("declined", "sites", False, -1),
     "discontinued": Output("discontinued", "sites", False, -1),
+}
+
+#: implementation stages in model order (``simulation.model.STAGES``) with their short labels
+STAGE_LABELS: dict[str, str] = {
+    "not_engaged": "not engaged",
+    "exploration": "exploration",
+    "installation": "installation",
+    "initial": "initial implementation",
+    "full": "full implementation",
+    "declined": "declined",
+    "discontinued": "discontinued",
 }
 
 #: parameter key paths shown with a curated name; others are derived by :func:`param_label`
@@ -99,26 +135,40 @@ PARAMS: dict[str, str] = {
     "strategy.seeding.rule": "seeding rule",
     "strategy.train_the_trainer.enabled": "train-the-trainer",
     "strategy.train_the_trainer.trainees": "trainees per trainer",
+    "strategy.train_the_trainer.after": "months in full implementation before training others",
+    "strategy.train_the_trainer.after_funding": "the cascade goes on after funding ends",
+    "strategy.train_the_trainer.max_trainers": "most trainer sites",
+    "strategy.collaborative.start": "collaborative starts at month",
+    "strategy.collaborative.size": "sites per collaborative",
+    "strategy.collaborative.members": "collaborative members",
+    "strategy.collaborative.learning": "shared learning in collaboratives",
+    "strategy.seeding.stage": "stage the seed sites start in",
+    "strategy.seeding.group": "group seeded",
+    "strategy.waves.size": "sites per rollout wave",
+    "strategy.waves.every": "months between rollout waves",
     "strategy.collaborative.enabled": "collaborative",
     "strategy.adaptation": "adaptation allowed",
     "delivery.drift": "fidelity drift",
-    "delivery.entry_fidelity": "fidelity at the start of delivery",
+    "delivery.entry_fidelity": "fidelity when a site starts delivering",
+    "workforce.turnover": "staff turnover",
+    "workforce.training": "competence from the programme's training",
     "workforce.learning": "learning by doing",
-    "workforce.training": "competence from training",
     "workforce.capacity_decay": "decay of built capacity",
     "workforce.concurrent_initiatives": "concurrent initiatives",
     "workforce.no_champion_risk": "risk without a champion",
     "workforce.fallback": "fall-back when the last champion leaves",
-    "stages.abandon": "internal pressure to abandon",
-    "stages.progress": "progress from own capacity",
+    "stages.abandon": "internal abandonment pressure",
+    "stages.progress": "internal progress pressure",
     "stages.routinisation": "routinisation (months)",
     "stages.feedback": "feedback from visible results",
     "stages.competence_for_full": "competence needed for full implementation",
     "stages.fidelity_for_full": "fidelity needed for full implementation",
     "logics.social.norm_keep": "the norm keeps users",
     "logics.mechanical.dependency_fade": "fading of dependency (months)",
-    "outcomes.efficacy": "efficacy",
+    "outcomes.efficacy": "efficacy under perfect delivery",
+    "outcomes.initial_reach": "reach of sites in initial implementation",
     "outcomes.trend": "background trend",
+    "shocks.rate": "monthly chance of a shock",
     "sites.n": "number of sites",
     "sites.traits.turnover": "staff turnover",
     "sites.traits.fit": "context fit",
@@ -162,6 +212,41 @@ def strategy_label(name: str) -> str:
     return _words(name)
 
 
+def scenario_label(name: str) -> str:
+    """A scenario's name, shown readably (``keystone_michigan`` reads "keystone michigan")."""
+    return _words(name)
+
+
+def readable(text: str) -> str:
+    """Free text with any identifiers in it turned into words, line by line (a title naming a
+    scenario, say: "keystone_michigan (seed 1)" reads "keystone michigan (seed 1)")."""
+    return "\n".join(_words(line) for line in str(text).split("\n"))
+
+
+def unit(key: str) -> str:
+    """The unit of an output for axes ("" for shares, plain numbers and unknown outputs)."""
+    out = OUTPUTS.get(str(key).partition("@")[0])
+    return out.unit if out else ""
+
+
+def help_text(key: str) -> str:
+    """One sentence saying what an output counts ("" when there is none)."""
+    out = OUTPUTS.get(str(key).partition("@")[0])
+    return out.help if out else ""
+
+
+def direction(key: str) -> str:
+    """Which way is better for an output, in words: "higher is better", "lower is better" or
+    "neither direction is better"."""
+    b = better(key)
+    return "higher is better" if b > 0 else "lower is better" if b < 0 else "neither direction is better"
+
+
+def uses_support_units(key: str) -> bool:
+    """Whether an output is counted in support units (figures showing it define the unit)."""
+    return unit(key) == SUPPORT_UNIT
+
+
 def better(key: str) -> int:
     """+1 if higher values of an output are better, -1 if lower are, 0 if neither or unknown."""
     out = OUTPUTS.get(str(key).partition("@")[0])
@@ -175,5 +260,17 @@ def is_share(key: str) -> bool:
 
 
 def _words(text: str) -> str:
-    """Identifiers to words: underscores and dots become spaces."""
-    return re.sub(r"\s+", " ", re.sub(r"[_.]+", " ", str(text))).strip()
+    """Identifiers to words: underscores, and dots between letters, become spaces (numbers keep theirs)."""
+    text = re.sub(r"_+", " ", str(text))
+    text = re.sub(r"(?<=[^\d\s])\.+|\.+(?=[^\d\s])", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+#: what a figure's text must not contain: an identifier (``adopted_share``, ``logics.social.q``,
+#: ``adopted_share@60``); used by the tests that read every figure's labels
+IDENTIFIER = re.compile(r"_|@|[A-Za-z]\.[A-Za-z]")
+
+
+def identifiers_in(text: str) -> list[str]:
+    """The words of ``text`` that look like identifiers (empty when the text reads as words)."""
+    return [w for w in re.split(r"\s+", str(text)) if IDENTIFIER.search(w)]

@@ -126,22 +126,27 @@ def months_to_full(m: SpreadModel, b: int) -> float:
     return float(np.median(full[ok] - start[ok])) if ok.any() else float("nan")
 
 
-def delivering_throughout(first: int, last: int) -> Callable[[SpreadModel, int], float]:
+@dataclass(frozen=True)
+class delivering_throughout:
     """Share of all sites delivering (installation to full) in every month from ``first`` to ``last``."""
-    def stat(m: SpreadModel, b: int) -> float:
-        st = m.history.data["stage"][first:last + 1, m.block_slice(b)]
+
+    first: int
+    last: int
+
+    def __call__(self, m: SpreadModel, b: int) -> float:
+        st = m.history.data["stage"][self.first:self.last + 1, m.block_slice(b)]
         return _mean(((st >= INSTALLATION) & (st <= FULL)).all(axis=0))
-    stat.__doc__ = f"Share of sites delivering in every month {first}-{last}."
-    return stat
 
 
-def adopted_at(month: int) -> Callable[[SpreadModel, int], float]:
+@dataclass(frozen=True)
+class adopted_at:
     """Share of sites in initial or full implementation at ``month``."""
-    def stat(m: SpreadModel, b: int) -> float:
-        st = m.history.data["stage"][month, m.block_slice(b)]
+
+    month: int
+
+    def __call__(self, m: SpreadModel, b: int) -> float:
+        st = m.history.data["stage"][self.month, m.block_slice(b)]
         return _mean((st == INITIAL) | (st == FULL))
-    stat.__doc__ = f"Share of sites adopted at month {month}."
-    return stat
 
 
 def year2_over_year1(m: SpreadModel, b: int) -> float:
@@ -161,15 +166,17 @@ def year2_over_year1(m: SpreadModel, b: int) -> float:
     return float(y2 / y1) if y1 > 0 else float("nan")
 
 
-def attributable_share(month: int) -> Callable[[SpreadModel, int], float]:
+@dataclass(frozen=True)
+class attributable_share:
     """Attributable benefit over benefit at ``month`` (what the programme adds to the observed improvement)."""
-    def stat(m: SpreadModel, b: int) -> float:
+
+    month: int
+
+    def __call__(self, m: SpreadModel, b: int) -> float:
         s = m.series_b
-        total = s["benefit"][b, month] - s["benefit"][b, 0]
-        cf = s["benefit_counterfactual"][b, month] - s["benefit_counterfactual"][b, 0]
+        total = s["benefit"][b, self.month] - s["benefit"][b, 0]
+        cf = s["benefit_counterfactual"][b, self.month] - s["benefit_counterfactual"][b, 0]
         return float((total - cf) / total) if total > 0 else float("nan")
-    stat.__doc__ = f"Share of the improvement from month 0 to {month} that the programme adds."
-    return stat
 
 
 def _mean(x: np.ndarray) -> float:
@@ -280,8 +287,8 @@ def format_report(df: pd.DataFrame) -> str:
 
 def deviations(values: dict[str, np.ndarray], patterns: tuple[Pattern, ...] = PATTERNS) -> np.ndarray:
     """Each pattern's deviation from its published value in units of its tolerance (0 = exact; |d| <= 1
-    within tolerance); a one-sided pattern (``high`` or ``low`` infinite, or at a bound of the scale)
-    deviates only on its wrong side."""
+    within tolerance); a one-sided pattern (at least, or at most, the published value) is 0 on its
+    right side and beyond 1 on its wrong side."""
     out = []
     for p in patterns:
         v = values[p.name]
@@ -290,10 +297,10 @@ def deviations(values: dict[str, np.ndarray], patterns: tuple[Pattern, ...] = PA
             out.append(np.inf)
             continue
         mean = float(v.mean())
-        if p.low == p.published:  # at least the published value
-            out.append(min(0.0, (mean - p.low) / p.scale))
+        if p.low == p.published:  # at least the published value: 0 inside, beyond 1 below it
+            out.append(0.0 if mean >= p.low else -1.0 - (p.low - mean) / p.scale)
         elif p.high == p.published:  # at most
-            out.append(max(0.0, (mean - p.high) / p.scale))
+            out.append(0.0 if mean <= p.high else 1.0 + (mean - p.high) / p.scale)
         else:
             out.append((mean - p.published) / p.scale)
     return np.array(out)

@@ -20,6 +20,8 @@ from simulation.app.figures import ChartFigure, NetworkFigure, status_html
 from simulation.app.layout import compute_layout, network_layout
 from simulation.app.wrapper import (
     CAPACITY_UNLIMITED,
+    TURNOVER_SWITCH,
+    _read,
     CONTROLS,
     AppModel,
     bundled_scenarios,
@@ -85,14 +87,14 @@ def test_controls_become_overrides_and_the_run_matches_spreadmodel():
     assert not sc.logics.mechanical.enabled
     assert sc.logics.social.weight == 0.5 and sc.logics.ecological.weight == 0.3
     assert sc.strategy.support.capacity == 55
-    assert sc.forces.turnover
+    assert _read(sc, TURNOVER_SWITCH)
     d = sc.sites.traits.turnover
     assert d.dist == "uniform" and (d.low + d.high) / 2 == pytest.approx(0.3)
     assert sc.logics.social.legitimacy == 0.4
     assert sc.strategy.replication_package == 0.9
     assert sc.strategy.assurance.interval == 3
     assert sc.strategy.seeding.rule == "opinion_leaders" and sc.strategy.seeding.n == 20
-    assert sc.network.type == "regions" and app.n == 400
+    assert sc.network.type == "regions" and app.N == 400
     assert app.control_values == {**control_values(load_scenario(DEMO)), **values}
     expected = load_scenario(DEMO).with_overrides(app.app_overrides)
     assert np.array_equal(_run(app), _run(SpreadModel(expected, 7)))
@@ -109,7 +111,7 @@ def test_capacity_slider_end_means_unlimited():
 
 def test_turnover_zero_switches_turnover_off():
     sc = AppModel(DEMO, turnover=0.0, agents=False).scenario_obj
-    assert not sc.forces.turnover
+    assert not _read(sc, TURNOVER_SWITCH)
     assert sc.sites.traits.turnover.low == 0 and sc.sites.traits.turnover.high == 0
 
 
@@ -127,11 +129,122 @@ def test_seed_and_rng():
         AppModel(DEMO, seed=-1)
 
 
-def test_more_seed_sites_than_sites_is_lowered_with_a_note():
-    m = AppModel(DEMO, n_sites=20, seed_sites=50, agents=False)
-    assert m.scenario_obj.strategy.seeding.n == 20
-    assert "lowered" in m.app_notes[0]
-    assert "lowered" in status_html(m)
+def _run_stderr(capsys, argv: list[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_more_seed_sites_than_sites_is_refused_as_run_refuses_it(capsys):
+    """One validation for the app and `spreadsim run`: the same message, nothing lowered or clamped."""
+    with pytest.raises(InputError) as err:
+        AppModel(DEMO, n_sites=20, seed_sites=50, agents=False)
+    code, run_err = _run_stderr(capsys, ["run", str(DEMO), "--set", "sites.n=20", "--set", "strategy.seeding.n=50",
+                                         "--no-plot", "-q", "--out", "/nonexistent-never-written"])
+    assert code == 2
+    assert [f"error: {p}" for p in err.value.problems] == run_err.strip().splitlines()
+    assert "cannot seed 50 sites: the network has 20" in run_err
+
+
+def test_app_refuses_a_file_run_refuses_with_the_same_message(tmp_path, capsys):
+    bad = tmp_path / "seeds.yaml"
+    bad.write_text("sites: {n: 50}\nstrategy: {seeding: {n: 500}}\n")
+    code, run_err = _run_stderr(capsys, ["run", str(bad), "--no-plot", "-q", "--out", str(tmp_path / "out")])
+    assert code == 2 and "strategy.seeding.n" in run_err
+    code, app_err = _run_stderr(capsys, ["app", str(bad), "--port", "0"])
+    assert code == 2
+    assert app_err == run_err
+    with pytest.raises(InputError) as err:
+        AppModel(bad, agents=False)
+    assert [f"error: {p}" for p in err.value.problems] == run_err.strip().splitlines()
+
+
+@pytest.mark.parametrize("path", sorted(bundled_scenarios().values()), ids=lambda p: p.name)
+def test_control_ranges_fit_the_scenario_and_hold_its_values(path):
+    """Every control's range holds the file's value on its grid (a slider never moves it); the
+    ranges that depend on the sites (capacity, seed sites) go up to the number of sites."""
+    from simulation.app.wrapper import CONTROLS_BY_NAME
+
+    sc = load_scenario(path)
+    for name, value in control_values(sc).items():
+        c = CONTROLS_BY_NAME[name]
+        opts = c.options(sc)
+        if c.kind in ("int", "float") and not (c.special and value == c.special[0]):
+            assert opts["min"] <= value <= opts["max"], name
+            steps = (value - opts["min"]) / opts["step"]
+            assert abs(steps - round(steps)) < 1e-6, (name, value, opts)
+        if c.kind == "choice":
+            assert value in opts["values"], name
+    if "support_capacity" in control_values(sc):
+        assert CONTROLS_BY_NAME["support_capacity"].options(sc)["max"] >= sc.sites.n
+    if "seed_sites" in control_values(sc):
+        assert CONTROLS_BY_NAME["seed_sites"].options(sc)["max"] == max(sc.sites.n, sc.strategy.seeding.n)
+
+
+def test_a_value_outside_the_range_stretches_it_never_clamped():
+    from simulation.app.wrapper import CONTROLS_BY_NAME, fitted_step, schema_bounds
+
+    sc = load_scenario(DEMO)
+    cap = CONTROLS_BY_NAME["support_capacity"]
+    assert cap.options(sc) == {"min": 0, "max": 300, "step": 1}
+    assert cap.options(sc, 5000)["max"] == 5000  # typed in the number box: the slider follows
+    weight = CONTROLS_BY_NAME["social_weight"]
+    assert weight.options(sc, 0.333)["step"] == pytest.approx(0.001)
+    assert fitted_step(0.0316666, 0.05) == pytest.approx(1e-6) and fitted_step(0.35, 0.05) == 0.05
+    assert schema_bounds("logics.social.legitimacy") == (0, 1)
+    assert schema_bounds("strategy.support.capacity") == (0, None)
+    assert schema_bounds("no.such.key") == (None, None)
+
+
+def test_turnover_control_only_where_turnover_is_a_share(tmp_path):
+    (tmp_path / "lognormal.yaml").write_text(
+        "sites: {traits: {turnover: {dist: lognormal, mean: -1.5, sigma: 0.3}}}\n")
+    sc = load_scenario(tmp_path / "lognormal.yaml")
+    assert "turnover" not in control_values(sc)  # not shown as a made-up 0.2
+    exact = tmp_path / "exact.yaml"
+    exact.write_text("sites: {traits: {turnover: {dist: uniform, low: 0.1, high: 0.15}}}\n")
+    assert control_values(load_scenario(exact))["turnover"] == pytest.approx(0.125)  # not rounded to 0.13
+    assert AppModel(exact, turnover=0.125, agents=False).app_overrides == {}
+
+
+def test_pending_changes_read_as_words():
+    from simulation.app.page import pending_changes
+
+    sc = load_scenario(DEMO)
+    applied = control_values(sc)
+    assert pending_changes(applied, applied, 1, 1) == []
+    lines = pending_changes({**applied, "support_capacity": CAPACITY_UNLIMITED, "network": "regions"}, applied, 2, 1)
+    assert lines == ["Support capacity (sites at once): 30 sites \u2192 unlimited", "Network type: small world \u2192 regions",
+                     "Seed: 1 \u2192 2"]
+
+
+def test_comparison_in_the_background_is_spreadsim_compare():
+    """The Compare view's steps end exactly where `compare` ends: the same runs, the same differences."""
+    import threading
+
+    from simulation.app.compare import METRICS, Comparison, strategy_choices
+    from simulation.experiments import compare
+
+    sc = load_scenario(ROOT / "scenarios" / "strategies" / "demo_strategies.yaml")
+    choices = strategy_choices(sc, {"strategy.support.capacity": 60})
+    assert list(choices) == ["baseline", *sc.strategies, "your settings"]
+    chosen = {k: choices[k] for k in ("baseline", "collaborative", "your settings")}
+    seen = []
+    job = Comparison(sc, chosen, 4, steps=2)
+    out = job.run(lambda p: seen.append((p.done, p.total)))
+    assert seen == [(0, 12), (6, 12), (12, 12)]
+    ref = compare(sc, {"collaborative": chosen["collaborative"], "your settings": chosen["your settings"]}, 4,
+                  executor="serial", progress=False)
+    a = out.differences.set_index(["strategy", "metric"])[["mean_diff", "ci_low", "ci_high"]]
+    b = ref.differences(metrics=list(METRICS)).set_index(["strategy", "metric"])[["mean_diff", "ci_low", "ci_high"]]
+    assert a.equals(b)
+    assert out.runs == 12 and out.bands_png[:4] == b"\x89PNG" and out.differences_png[:4] == b"\x89PNG"
+    stop = threading.Event()
+    stop.set()
+    assert Comparison(sc, chosen, 4).run(cancel=stop) is None  # stopped before it started
+    with pytest.raises(InputError, match="two or more"):
+        Comparison(sc, {"baseline": {}}, 4)
+    with pytest.raises(InputError, match="replicates"):
+        Comparison(sc, chosen, 1)
 
 
 def test_bad_controls_name_the_field(tmp_path):
@@ -148,7 +261,7 @@ def test_bad_controls_name_the_field(tmp_path):
     assert "n_sites" not in model_params(sc, tmp_path / "file.yaml")
     with pytest.raises(InputError, match="does not apply"):
         AppModel(tmp_path / "file.yaml", n_sites=50)
-    assert AppModel(tmp_path / "file.yaml", agents=False).n == 4
+    assert AppModel(tmp_path / "file.yaml", agents=False).N == 4
 
 
 def test_mesa_solaraviz_rebuild_uses_the_controls():
@@ -166,7 +279,7 @@ def test_mesa_solaraviz_rebuild_uses_the_controls():
     values["legitimacy"] = 0.2
     kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True)
     rebuilt = type(model)(**kwargs)
-    assert rebuilt.n == 500
+    assert rebuilt.N == 500
     assert rebuilt.app_overrides == {"sites.n": 500, "logics.social.legitimacy": 0.2}
     assert rebuilt.seed == sc.seed
 
@@ -185,7 +298,8 @@ def test_global_random_state_untouched():
 
 # ----------------------------------------------------------------------------------- the layout
 def _graph(net: str, n: int, seed: int = 1) -> sp.csr_array:
-    return AppModel(DEMO, network=net, n_sites=n, seed=seed, agents=False).W
+    m = AppModel(DEMO, network=net, n_sites=n, seed=seed, agents=False)
+    return sp.csr_array(m.W)[: m.N][:, : m.N]  # the programme's sites (a counterfactual arm may follow)
 
 
 def test_layout_is_reproducible_bounded_and_cached():
@@ -273,6 +387,32 @@ def test_status_shows_the_month_and_counts():
     for stage, count in zip(("not_engaged", "full"), (m.counts[5][0], m.counts[5][4]), strict=True):
         assert f'data-stage="{stage}"' in text and f">{count:,}<" in text
     assert "strategy.support.capacity = 44" in text and "support 44" in text
+    # what reach counts is said on the page, and the end of the run is said too
+    assert "Reach: people served by sites in full implementation" in text
+    assert 'class="ss-finished"' not in text and 'data-finished="0"' in text
+    _run(m, m.months - 5)
+    end = status_html(m)
+    assert f"Month <span class=\"ss-month\">{m.months}</span> of {m.months}: <span class=\"ss-finished\">finished" in end
+
+
+def test_chart_text_is_readable_on_a_phone():
+    """Shown 360 px wide (a phone), the figures' smallest text is still 10 px or more."""
+    from simulation.app.figures import WIDTH_IN, min_font_px
+
+    m = AppModel(DEMO, seed=1)
+    for fig in (NetworkFigure(m).figure, ChartFigure(m).figure):
+        assert fig.get_figwidth() == WIDTH_IN
+        natural_width_px = fig.get_figwidth() * fig.dpi
+        assert min_font_px(fig) * 360 / natural_width_px >= 10
+
+
+def test_stage_legend_in_the_order_of_the_bands():
+    from simulation.labels import STAGE_LABELS
+
+    chart = ChartFigure(AppModel(DEMO, seed=1, agents=False))
+    legend = chart.figure.axes[0].get_legend()
+    names = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
+    assert names[1:] == list(STAGE_LABELS.values())[::-1]
 
 
 # -------------------------------------------------------------------------------------- the CLI

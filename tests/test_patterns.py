@@ -53,7 +53,7 @@ def test_the_pattern_check_fails_for_a_model_without_sustainment_losses():
 def test_deviations_are_one_sided_for_at_least_patterns():
     up = P.pattern("keystone_uptake")
     assert P.deviations({up.name: np.array([0.9])}, (up,))[0] == 0.0
-    assert P.deviations({up.name: np.array([0.3])}, (up,))[0] < -1.0
+    assert P.deviations({up.name: np.array([0.49])}, (up,))[0] < -1.0  # below the bound is outside tolerance
 
 
 def test_patterns_command_prints_the_table_and_writes_it(tmp_path, capsys):

@@ -1,12 +1,15 @@
-"""The interactive teaching app: Mesa SolaraViz in the browser, on this computer, offline.
+"""The interactive teaching app: a Mesa model on a Solara page in the browser, on this computer, offline.
 
-``spreadsim app [SCENARIO] [--port N]`` serves the page on 127.0.0.1 and prints its address. From
-Python: ``from simulation.app import serve; serve("scenarios/demo.yaml", port=8765)``, or use the
-model behind it, ``AppModel("scenarios/demo.yaml", n_sites=500, support_capacity=50, seed=3)``.
+``spreadsim app [SCENARIO] [--port N] [--host H]`` serves the page on 127.0.0.1 and prints its
+address. From Python: ``from simulation.app import serve; serve("scenarios/demo.yaml", port=8765)``,
+or use the model behind it, ``AppModel("scenarios/demo.yaml", n_sites=500, support_capacity=50, seed=3)``
+(it also works with Mesa's ``SolaraViz`` in a notebook, with ``model_params``).
 
-Modules: :mod:`.wrapper` (the model built from the page's controls), :mod:`.layout` (the network
-layout, once per network), :mod:`.figures` (the network and the curves), :mod:`.page` (the Solara
-page; needs the ``app`` extra), :mod:`.cli` (the command).
+Modules: :mod:`.wrapper` (the table of controls and the model built from them), :mod:`.layout` (the
+network layout, once per network), :mod:`.figures` (the network, the curves and the numbers),
+:mod:`.compare` (the Compare view's background comparison), :mod:`.page` (the Solara page; needs
+the ``app`` extra), :mod:`.security` (only this computer's pages may use the server), :mod:`.cli`
+(the command), :mod:`.screenshots` (the docs' screenshots and the browser tests' harness).
 """
 
 from __future__ import annotations

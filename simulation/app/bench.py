@@ -34,8 +34,8 @@ def app_stepping(n_sites: int, steps: int) -> dict:
         status_html(model)
     t3 = time.perf_counter()
     loop = t3 - t2
-    return {"sites": model.n, "months": steps, "setup_s": t1 - t0, "layout_s": t2 - t1, "step_s": loop,
-            "wall_s": t3 - t0, "site_steps_per_s": model.n * steps / loop, "steps_per_s": steps / loop,
+    return {"sites": model.N, "months": steps, "setup_s": t1 - t0, "layout_s": t2 - t1, "step_s": loop,
+            "wall_s": t3 - t0, "site_steps_per_s": model.N * steps / loop, "steps_per_s": steps / loop,
             "ms_per_step": 1000 * loop / steps}
 
 

@@ -3,6 +3,10 @@
 Both figures are made once per model and then only updated (node colours; curve data), then
 saved as PNG: at 1,000 sites a month's step and both redraws take well under the 200 ms that
 five steps a second allow (``spreadsim bench --only app_1k``).
+
+Text stays readable wherever the page shows a figure: a figure is :data:`WIDTH_IN` inches wide and
+its smallest text :data:`MIN_FONT_PT` points, so on a phone, where it is about 360 px wide, its
+smallest text is still about 10 px (``min_font_px`` says how large it is in the PNG itself).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import io
 import threading
 
 import matplotlib.colors as mcolors
+import matplotlib.text
 import numpy as np
 import PIL.Image
 import scipy.sparse as sp
@@ -20,18 +25,29 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .. import labels
 from ..model import STAGES, SpreadModel
 from ..plots import STAGE_COLOURS
 from .layout import network_layout
-from .wrapper import turnover_mean
+from .wrapper import CONTROLS_BY_NAME, turnover_mean
 
 #: sites drawn at most (a fixed random sample of the sites beyond this)
 MAX_DRAWN = 2_000
 #: ties drawn at most (a fixed random sample beyond this; the layout still uses them)
 MAX_DRAWN_TIES = 20_000
-DPI = 80
+DPI = 100
+#: width of both figures (inches); the page shows them from about 360 px (a phone) to 560 px
+WIDTH_IN = 5.2
+#: the smallest text in the figures (points): 10.5 pt on 5.2 in shown 360 px wide is 10.1 px
+MIN_FONT_PT = 10.5
 STAGE_RGBA = np.array([mcolors.to_rgba(STAGE_COLOURS[s]) for s in STAGES])
-STAGE_LABELS = [s.replace("_", " ") for s in STAGES]
+STAGE_LABELS = [labels.STAGE_LABELS[s] for s in STAGES]
+
+
+def min_font_px(fig: Figure) -> float:
+    """The smallest font size of any visible text of a figure, in pixels of its PNG."""
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) * fig.dpi / 72 if sizes else float("nan")
 
 
 class _Frames:
@@ -73,14 +89,16 @@ class NetworkFigure:
 
     def __init__(self, model: SpreadModel, layout_seed: int = 0):
         self.model = model
-        n = model.n
+        # the programme's own sites: the first block (a model may also run a counterfactual arm)
+        n = model.N
+        self.block = slice(0, n)
         rng = np.random.default_rng(layout_seed)
         if n > MAX_DRAWN:
             self.drawn = np.sort(rng.choice(n, MAX_DRAWN, replace=False))
-            W = sp.csr_array(model.W)[self.drawn][:, self.drawn]
+            W = sp.csr_array(model.W)[self.drawn][:, self.drawn]  # drawn sites are all in block 0
         else:
             self.drawn = np.arange(n)
-            W = model.W
+            W = model.W if model.n == n else sp.csr_array(model.W)[:n][:, :n]
         self.pos = network_layout(W, seed=layout_seed)
         A = sp.csr_array(W, dtype=float)
         U = sp.triu(A + A.T, k=1).tocoo()
@@ -92,8 +110,8 @@ class NetworkFigure:
         self.ties_drawn = len(i)
         self._lock = threading.Lock()
 
-        fig = Figure(figsize=(6.4, 6.6), dpi=DPI)
-        ax = fig.add_axes((0.02, 0.1, 0.96, 0.82))
+        fig = Figure(figsize=(WIDTH_IN, 5.6), dpi=DPI)
+        ax = fig.add_axes((0.02, 0.17, 0.96, 0.76))
         if len(i):
             segs = np.stack([self.pos[i], self.pos[j]], axis=1)
             lw = 0.5 if len(i) < 3_000 else 0.3
@@ -108,18 +126,20 @@ class NetworkFigure:
         ax.set_axis_off()
         self.title = fig.suptitle("", fontsize=12, y=0.985)
         handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor="#555555", label=lab) for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
-        fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=MIN_FONT_PT, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.0)
         self.figure = fig
         self.frames = _Frames(fig, [self.scatter, self.title])
 
     def _colours(self) -> np.ndarray:
-        return STAGE_RGBA[self.model.stage[self.drawn]]
+        return STAGE_RGBA[self.model.stage[self.block][self.drawn]]
 
     def caption(self) -> str:
         m = self.model
-        what = f"{m.n:,} sites" if len(self.drawn) == m.n else f"{len(self.drawn):,} of {m.n:,} sites"
+        what = f"{m.N:,} sites" if len(self.drawn) == m.N else f"{len(self.drawn):,} of {m.N:,} sites"
         ties = f"{self.ties_total:,} ties" if self.ties_drawn == self.ties_total else f"{self.ties_drawn:,} of {self.ties_total:,} ties"
-        return f"Sites by stage, month {m.month} ({what}, {ties})"
+        head, rest = f"Sites by stage, month {m.month}", f"({what}, {ties})"
+        return f"{head} {rest}" if len(head) + len(rest) < 48 else f"{head}\n{rest}"
 
     def png(self) -> bytes:
         """The figure for the model's current month, as PNG bytes."""
@@ -127,6 +147,11 @@ class NetworkFigure:
             self.scatter.set_facecolors(self._colours())
             self.title.set_text(self.caption())
             return self.frames.png()
+
+
+def _two_lines(names: list[str]) -> list[str]:
+    """Long stage names over two lines ("initial\nimplementation"), to keep the legend narrow."""
+    return [n.replace(" ", "\n", 1) if len(n) > 12 else n for n in names]
 
 
 class ChartFigure:
@@ -140,39 +165,43 @@ class ChartFigure:
         self.model = model
         self._lock = threading.Lock()
         months = model.months
-        fig = Figure(figsize=(6.4, 6.6), dpi=DPI)
-        ax1 = fig.add_axes((0.11, 0.56, 0.6, 0.37))
-        ax2 = fig.add_axes((0.11, 0.08, 0.6, 0.37))
+        fig = Figure(figsize=(WIDTH_IN, 6.2), dpi=DPI)
+        ax1 = fig.add_axes((0.15, 0.6, 0.47, 0.34))
+        ax2 = fig.add_axes((0.15, 0.1, 0.47, 0.33))
         t = np.zeros(1)
         self.areas = [ax1.fill_between(t, t, t, color=STAGE_COLOURS[s], label=lab, linewidth=0)
-                      for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
+                      for s, lab in zip(STAGES, _two_lines(STAGE_LABELS), strict=True)]
         (self.adopted,) = ax1.plot([], [], color="black", lw=2, label="adopted\n(initial + full)")
         ax1.set_xlim(0, months)
         ax1.set_ylim(0, 1)
-        ax1.set_ylabel(f"share of sites (n = {model.n:,})")
-        ax1.set_title("Implementation stages over time", fontsize=11)
-        ax1.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+        ax1.set_ylabel(f"share of sites (n = {model.N:,})", fontsize=11)
+        ax1.set_title("Implementation stages", fontsize=12)
+        # the legend lists the line, then the stages from the top band down, as they are stacked
+        ax1.legend(handles=[self.adopted, *self.areas[::-1]], loc="center left", bbox_to_anchor=(1.02, 0.5),
+                   fontsize=MIN_FONT_PT, frameon=False, handlelength=1.2, labelspacing=0.35)
         (self.fidelity,) = ax2.plot([], [], color="#6a51a3", lw=2, label="mean fidelity\n(adopters)")
-        (self.reach,) = ax2.plot([], [], color="#238b45", lw=2, label="reach (share of\npeople served)")
+        (self.reach,) = ax2.plot([], [], color="#238b45", lw=2, label="reach (share\nof people)")
         (self.adopted2,) = ax2.plot([], [], color="black", lw=1, ls="--", label="adopted share")
         ax2.set_xlim(0, months)
         ax2.set_ylim(0, 1)
-        ax2.set_xlabel("month")
-        ax2.set_ylabel("share")
-        ax2.set_title("Adoption, fidelity and reach", fontsize=11)
-        ax2.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+        ax2.set_xlabel("month", fontsize=11)
+        ax2.set_ylabel("share", fontsize=11)
+        ax2.set_title("Adoption, fidelity and reach", fontsize=12)
+        ax2.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=MIN_FONT_PT, frameon=False,
+                   handlelength=1.2)
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=MIN_FONT_PT)
         self.figure = fig
         self.frames = _Frames(fig, [*self.areas, self.adopted, self.fidelity, self.reach, self.adopted2])
-        self.total_size = float(model.size.sum()) or 1.0
+        self.total_size = float(model.size[: model.N].sum()) or 1.0
 
     def png(self) -> bytes:
         """The figure up to the model's current month, as PNG bytes."""
         m = self.model
         with self._lock:
             t = np.arange(m.month + 1)
-            shares = m.counts[: m.month + 1] / m.n
+            shares = m.counts[: m.month + 1] / m.N
             cum = np.zeros(len(t))
             for k, area in enumerate(self.areas):
                 area.set_data(t, cum, cum + shares[:, k])
@@ -185,40 +214,79 @@ class ChartFigure:
             return self.frames.png()
 
 
+def explain(sc) -> str:
+    """What the page says adopted and reach count, for this scenario: reach counts the people of
+    sites in full implementation and, where the scenario gives sites in initial implementation a
+    share of their people (``outcomes.initial_reach``), that share of theirs."""
+    part = getattr(getattr(sc, "outcomes", None), "initial_reach", None)
+    if part is None:
+        reach = ("people served by sites in full implementation (sites still in initial implementation "
+                 "do not count yet)")
+    elif part == 0:
+        reach = "people served by sites in full implementation (sites in initial implementation reach none yet)"
+    else:
+        reach = (f"people served by sites in full implementation, and {part:.0%} of the people of sites in "
+                 "initial implementation")
+    return f"Adopted: {labels.help_text('adopted_share')}. Reach: {reach}."
+
+
+def _changed_text(model) -> str:
+    """The controls that differ from the file, as words and as the key paths of ``--set``."""
+    changed = getattr(model, "app_overrides", {}) or {}
+    if not changed:
+        return "nothing (as in the file)"
+    parts = []
+    for path, value in changed.items():
+        shown = "unlimited" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(value, dict):  # a distribution, such as turnover
+            shown = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
+        parts.append(f"{labels.param_label(path)} {shown} ({path} = {value})")
+    return "; ".join(parts)
+
+
 def status_html(model: SpreadModel) -> str:
-    """The current month and numbers as a small HTML table (classes name each value, for tests)."""
+    """The current month and numbers as a small HTML block (classes and data attributes name each
+    value, for tests); says "finished" at the last month and what adopted, reach and fidelity count."""
     m = model
     t = m.month
     counts = m.counts[t]
     s = m.series
     fid = s["mean_fidelity"][t]
-    rows = "".join(
-        f'<tr class="ss-stage" data-stage="{st}"><td><span style="display:inline-block;width:0.9em;height:0.9em;'
-        f'background:{STAGE_COLOURS[st]};border:1px solid #555;margin-right:0.4em"></span>{html.escape(lab)}</td>'
-        f'<td class="ss-count" style="text-align:right">{int(c):,}</td></tr>'
+    finished = t >= m.months
+    stages = "".join(
+        f'<div class="ss-stage" data-stage="{st}"><span class="ss-swatch" style="background:{STAGE_COLOURS[st]}">'
+        f'</span><span class="ss-stage-name">{html.escape(lab)}</span> <b class="ss-count">{int(c):,}</b></div>'
         for st, lab, c in zip(STAGES, STAGE_LABELS, counts, strict=True))
-    changed = getattr(m, "app_overrides", {}) or {}
-    changed_txt = "; ".join(f"{k} = {v}" for k, v in changed.items()) or "nothing (as in the file)"
-    notes = "".join(f"<div class='ss-note'>{html.escape(n)}</div>" for n in getattr(m, "app_notes", []) or [])
     source = getattr(m, "scenario_file", None) or m.scenario_obj.source
     sc = m.scenario_obj
     lg = sc.logics
     on = [f"{k} {getattr(lg, k).weight:g}" for k in ("mechanical", "ecological", "social") if getattr(lg, k).enabled]
     cap = sc.strategy.support.capacity
-    settings = (f"logics: {', '.join(on) or 'none'} &middot; support {'unlimited' if cap is None else cap} &middot; "
-                f"turnover {turnover_mean(sc):g}/year &middot; legitimacy {lg.social.legitimacy:g} &middot; replication package {sc.strategy.replication_package:g} &middot; "
-                f"assurance {'every ' + str(sc.strategy.assurance.interval) + ' months' if sc.strategy.assurance.interval else 'none'} &middot; "
-                f"seeding {sc.strategy.seeding.rule} &middot; network {sc.network.type}")
+    turnover = turnover_mean(sc)
+    settings = " &middot; ".join([
+        f"logics: {', '.join(on) or 'none'}",
+        f"support {'unlimited' if cap is None else cap}",
+        "turnover " + ("as drawn by the file" if turnover is None else f"{turnover * 100:.3g}%/year"),
+        f"legitimacy {lg.social.legitimacy:g}",
+        f"replication package {sc.strategy.replication_package:g}",
+        "assurance " + CONTROLS_BY_NAME["assurance_interval"].show(sc.strategy.assurance.interval),
+        f"seeding {html.escape(labels.readable(sc.strategy.seeding.rule))}",
+        f"network {html.escape(labels.readable(sc.network.type))}",
+    ])
+    reach_share = s["reach"][t] / (float(m.size[: m.N].sum()) or 1.0)
+    head = (f'Month <span class="ss-month">{t}</span> of {m.months}' + (': <span class="ss-finished">finished</span>'
+                                                                          if finished else ""))
     return (
-        f'<div class="spreadsim-status" data-month="{t}" data-sites="{m.n}" style="font-size:14px;line-height:1.35">'
-        f'<div><b>Month <span class="ss-month">{t}</span> of {m.months}</b> &middot; '
-        f'<span class="ss-sites">{m.n:,}</span> sites &middot; seed <span class="ss-seed">{m.seed}</span></div>'
-        f'<table style="border-collapse:collapse;margin:0.3em 0">{rows}</table>'
-        f'<div>adopted <span class="ss-adopted">{s["adopted_share"][t]:.1%}</span> &middot; '
-        f'mean fidelity <span class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}</span> &middot; '
-        f'reach <span class="ss-reach">{s["reach"][t]:,.0f}</span> people</div>'
-        f'<div class="ss-settings" style="color:#333">{settings}</div>'
-        f'<div style="color:#555">scenario: {html.escape(str(source))}; changed: '
-        f'<span class="ss-changed">{html.escape(changed_txt)}</span></div>{notes}</div>'
+        f'<div class="spreadsim-status" data-month="{t}" data-months="{m.months}" data-sites="{m.N}" '
+        f'data-finished="{int(finished)}">'
+        f'<div class="ss-headline"><b>{head}</b> &middot; '
+        f'<span class="ss-sites">{m.N:,}</span> sites &middot; seed <span class="ss-seed">{m.seed}</span></div>'
+        f'<div class="ss-stages">{stages}</div>'
+        f'<div class="ss-numbers">adopted <b class="ss-adopted">{s["adopted_share"][t]:.1%}</b> &middot; '
+        f'mean fidelity <b class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}</b> &middot; '
+        f'reach <b class="ss-reach">{s["reach"][t]:,.0f}</b> people ({reach_share:.0%})</div>'
+        f'<div class="ss-explain">{html.escape(explain(sc))}</div>'
+        f'<div class="ss-settings ss-muted">{settings}</div>'
+        f'<div class="ss-muted">scenario: {html.escape(str(source))}; changed: '
+        f'<span class="ss-changed">{html.escape(_changed_text(m))}</span></div></div>'
     )
-

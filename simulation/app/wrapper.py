@@ -21,15 +21,10 @@ from ..errors import fail
 from ..model import SpreadModel
 from ..scenario import Scenario, load_scenario
 
+#: how a problem with a control's value names its source (as ``--set`` does on the command line)
+CONTROLS_SOURCE = "the page's controls"
 #: the folder of the bundled scenarios (in a source checkout)
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
-#: the number-of-sites control goes up to this (the network is drawn in full up to here)
-MAX_SITES = 2_000
-#: the support-capacity control at this value means unlimited support
-CAPACITY_UNLIMITED = 2_000
-SEED_MAX = 999
-NETWORK_TYPES = ["small_world", "scale_free", "random", "regions", "none", "complete"]
-SEEDING_RULES = ["random", "most_ready", "most_central", "opinion_leaders"]
 
 
 def bundled_scenarios(extra: str | Path | None = None) -> dict[str, Path]:
@@ -73,22 +68,42 @@ def default_scenario_file() -> Path | None:
 
 
 # ------------------------------------------------------------------------------------- controls
-def turnover_mean(sc: Scenario) -> float:
-    """Mean annual staff turnover of a scenario's sites (0 when turnover is switched off)."""
-    if not sc.forces.turnover:
+def schema_has(path: str) -> bool:
+    """Whether the scenario schema has a key at a dotted path."""
+    model: Any = Scenario
+    for key in path.split("."):
+        fields = getattr(model, "model_fields", None)
+        if not fields or key not in fields:
+            return False
+        model = fields[key].annotation
+    return True
+
+
+#: the switch of staff turnover
+TURNOVER_SWITCH = "workforce.turnover"
+
+
+def _read(sc: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        sc = getattr(sc, key)
+    return sc
+
+
+def turnover_mean(sc: Scenario) -> float | None:
+    """Mean annual staff turnover of a scenario's sites (0 when turnover is switched off; None when
+    its distribution is not a share of staff, such as a lognormal, so the page cannot show it as one)."""
+    if not _read(sc, TURNOVER_SWITCH):
         return 0.0
     d = sc.sites.traits.turnover
     if d.dist == "constant":
-        m = d.value
-    elif d.dist == "uniform":
-        m = (d.low + d.high) / 2
-    elif d.dist == "beta":
-        m = d.a / (d.a + d.b)
-    elif d.dist == "normal":
-        m = d.mean
-    else:  # lognormal, poisson: not shares; show the default middle
-        m = 0.2
-    return float(round(min(max(m, 0.0), 1.0), 2))
+        return float(d.value)
+    if d.dist == "uniform":
+        return float((d.low + d.high) / 2)
+    if d.dist == "beta":
+        return float(d.a / (d.a + d.b))
+    if d.dist == "normal":
+        return float(d.mean)
+    return None
 
 
 def _turnover_overrides(sc: Scenario, value: float) -> dict[str, Any]:
@@ -96,7 +111,7 @@ def _turnover_overrides(sc: Scenario, value: float) -> dict[str, Any]:
     d = sc.sites.traits.turnover
     half = (d.high - d.low) / 2 if d.dist == "uniform" else 0.05
     half = max(0.0, min(half, value, 1.0 - value))
-    return {"forces.turnover": value > 0,
+    return {TURNOVER_SWITCH: value > 0,
             "sites.traits.turnover": {"dist": "uniform", "low": round(value - half, 6), "high": round(value + half, 6)}}
 
 
@@ -105,26 +120,91 @@ def _sites_fixed(sc: Scenario) -> bool:
     return bool(sc.sites.file) or sc.network.type == "file"
 
 
+def schema_bounds(path: str) -> tuple[float | None, float | None]:
+    """The lowest and highest value the scenario schema allows at a dotted key path (None: no bound).
+
+    Read from the schema's own constraints (``ge``/``le``/``gt``), so a control's range can never
+    offer what ``spreadsim run`` would refuse.
+    """
+    model: Any = Scenario
+    info = None
+    for key in path.split("."):
+        fields = getattr(model, "model_fields", {})
+        if key not in fields:
+            return None, None
+        info = fields[key]
+        model = info.annotation
+    lo = hi = None
+    for m in getattr(info, "metadata", []):
+        lo = getattr(m, "ge", getattr(m, "gt", lo))
+        hi = getattr(m, "le", getattr(m, "lt", hi))
+    return lo, hi
+
+
+def fitted_step(value: float, step: float) -> float:
+    """``step``, or a finer power of ten when ``value`` is not a multiple of it (so that a slider
+    never rounds the scenario's value: 0.0316 keeps its digits on a 0.0001 grid)."""
+    for s in (step, 0.01, 0.001, 0.0001, 0.00001, 0.000001):
+        if s <= step and abs(round(value / s) * s - value) < 1e-9:
+            return s
+    return 0.000001
+
+
 @dataclass(frozen=True)
 class Control:
-    """One control of the page, tied to the scenario.
+    """One control of the page, tied to the scenario: a row of this table is all the page needs.
+
+    The page draws each control from its row (label, kind, range, how a value reads), Reset turns
+    the values into dotted-path overrides (``write``) and the scenario validates them as
+    ``spreadsim run --set`` would. A new scenario key becomes a control by adding a row.
 
     Attributes:
         name: the :class:`AppModel` keyword.
-        label: what the page shows.
-        kind: Mesa's input type (``Checkbox``, ``SliderFloat``, ``SliderInt``, ``Select``).
+        label: what the page shows (words, no identifiers).
+        kind: ``bool``, ``int``, ``float`` or ``choice``.
+        path: the scenario key path the control sets (shown beside a changed value).
         read: the control's value for a scenario.
         write: the overrides that set a value (dotted path -> value).
-        options: extra options for the input (min, max, step, values), given the scenario.
+        fit: the range for a scenario: ``{"min", "max", "step"}`` for numbers, ``{"values"}`` for
+            choices; always including the scenario's own value (nothing is clamped).
+        applies: whether the control exists for a scenario.
+        show: how a value reads on the page (``"unlimited"``, ``"every 6 months"``).
+        special: a value with a meaning of its own and its words, offered as a switch beside the
+            slider (``(UNLIMITED, "unlimited")``).
+        help: one sentence under the control.
     """
 
     name: str
     label: str
     kind: str
+    path: str
     read: Callable[[Scenario], Any]
     write: Callable[[Scenario, Any], dict[str, Any]]
-    options: Callable[[Scenario], dict[str, Any]] = field(default=lambda sc: {})
+    fit: Callable[[Scenario], dict[str, Any]] = field(default=lambda sc: {})
     applies: Callable[[Scenario], bool] = field(default=lambda sc: True)
+    show: Callable[[Any], str] = field(default=lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    special: tuple[Any, str] | None = None
+    help: str = ""
+
+    @property
+    def mesa_type(self) -> str:
+        """Mesa's SolaraViz input type for this control."""
+        return {"bool": "Checkbox", "int": "SliderInt", "float": "SliderFloat", "choice": "Select"}[self.kind]
+
+    def options(self, sc: Scenario, value: Any = None) -> dict[str, Any]:
+        """The control's range for a scenario, stretched to hold ``value`` (default: the scenario's)
+        with a step that lands on it: a slider never moves a value it was given."""
+        opts = dict(self.fit(sc))
+        v = self.read(sc) if value is None else value
+        if self.kind in ("int", "float") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            if self.special is None or v != self.special[0]:
+                opts["min"] = min(opts.get("min", v), v)
+                opts["max"] = max(opts.get("max", v), v)
+            if self.kind == "float":
+                opts["step"] = fitted_step(float(v) - float(opts["min"]), float(opts.get("step", 0.01)))
+        if self.kind == "choice":
+            opts["values"] = _with_current(list(opts.get("values", [])), v)
+        return opts
 
 
 def _path(dotted: str) -> Callable[[Scenario, Any], dict[str, Any]]:
@@ -132,65 +212,99 @@ def _path(dotted: str) -> Callable[[Scenario, Any], dict[str, Any]]:
 
 
 def _get(dotted: str) -> Callable[[Scenario], Any]:
-    def read(sc: Scenario) -> Any:
-        obj: Any = sc
-        for key in dotted.split("."):
-            obj = getattr(obj, key)
-        return obj
-    return read
+    return lambda sc: _read(sc, dotted)
 
 
-def _unit(step: float = 0.05) -> Callable[[Scenario], dict[str, Any]]:
-    return lambda sc: {"min": 0.0, "max": 1.0, "step": step}
-
-
-def _logic_controls(name: str, label: str, what: str) -> list[Control]:
-    return [
-        Control(name, f"{label} logic ({what})", "Checkbox", _get(f"logics.{name}.enabled"), _path(f"logics.{name}.enabled")),
-        Control(f"{name}_weight", f"{label} weight", "SliderFloat", _get(f"logics.{name}.weight"),
-                _path(f"logics.{name}.weight"), _unit()),
-    ]
+def _bounded(path: str, step: float, low: float = 0.0, high: float = 1.0) -> Callable[[Scenario], dict[str, Any]]:
+    lo, hi = schema_bounds(path)
+    return lambda sc: {"min": low if lo is None else max(low, lo), "max": high if hi is None else min(high, hi), "step": step}
 
 
 def _with_current(values: list, current: Any) -> list:
     return values if current in values else [*values, current]
 
 
+def _words(v: Any) -> str:
+    return str(v).replace("_", " ")
+
+
+def _logic_controls(name: str, label: str, what: str) -> list[Control]:
+    return [
+        Control(name, f"{label} logic ({what})", "bool", f"logics.{name}.enabled",
+                _get(f"logics.{name}.enabled"), _path(f"logics.{name}.enabled"),
+                show=lambda v: "on" if v else "off"),
+        Control(f"{name}_weight", f"{label} weight", "float", f"logics.{name}.weight",
+                _get(f"logics.{name}.weight"), _path(f"logics.{name}.weight"), _bounded(f"logics.{name}.weight", 0.05)),
+    ]
+
+
+#: support capacity at this value means unlimited support (a value no real capacity can take)
+CAPACITY_UNLIMITED = -1
+#: the number-of-sites control goes up to this at least (the network is drawn in full up to 2,000)
+MAX_SITES = 2_000
+SEED_MAX = 999
+NETWORK_TYPES = ["small_world", "scale_free", "random", "regions", "none", "complete"]
+SEEDING_RULES = ["random", "most_ready", "most_central", "opinion_leaders"]
+
+
+def _n_sites(sc: Scenario) -> int:
+    return int(sc.sites.n)
+
+
 CONTROLS: list[Control] = [
     *_logic_controls("mechanical", "Mechanical", "programme"),
     *_logic_controls("ecological", "Ecological", "adaptation"),
     *_logic_controls("social", "Social", "peers, norms"),
-    Control("support_capacity", "Support capacity (sites)", "SliderInt",
-            lambda sc: CAPACITY_UNLIMITED if sc.strategy.support.capacity is None else min(sc.strategy.support.capacity, CAPACITY_UNLIMITED),
-            lambda sc, v: {"strategy.support.capacity": None if v >= CAPACITY_UNLIMITED else int(v)},
-            lambda sc: {"min": 0, "max": CAPACITY_UNLIMITED, "step": 1}),
-    Control("turnover", "Staff turnover (per year)", "SliderFloat", turnover_mean, _turnover_overrides,
-            lambda sc: {"min": 0.0, "max": 0.6, "step": 0.01}),
-    Control("legitimacy", "Legitimacy (1 = professional)", "SliderFloat",
-            _get("logics.social.legitimacy"), _path("logics.social.legitimacy"), _unit()),
-    Control("replication_package", "Replication package", "SliderFloat",
-            _get("strategy.replication_package"), _path("strategy.replication_package"), _unit()),
-    Control("assurance_interval", "Assurance every (months)", "SliderInt",
+    Control("support_capacity", "Support capacity (sites at once)", "int", "strategy.support.capacity",
+            lambda sc: CAPACITY_UNLIMITED if sc.strategy.support.capacity is None else int(sc.strategy.support.capacity),
+            lambda sc, v: {"strategy.support.capacity": None if v == CAPACITY_UNLIMITED else int(v)},
+            lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
+            show=lambda v: "unlimited" if v == CAPACITY_UNLIMITED else f"{v:,} sites",
+            special=(CAPACITY_UNLIMITED, "unlimited"),
+            help="sites the central programme supports at once, while it is funded"),
+    Control("turnover", "Staff turnover (per year)", "float", "sites.traits.turnover",
+            turnover_mean, _turnover_overrides, lambda sc: {"min": 0.0, "max": 0.6, "step": 0.01},
+            applies=lambda sc: turnover_mean(sc) is not None,
+            show=lambda v: "none (off)" if v == 0 else f"{v * 100:.3g}% a year",
+            help="mean share of staff leaving a site each year (drawn around it per site)"),
+    Control("legitimacy", "Legitimacy (1 = professionally led)", "float", "logics.social.legitimacy",
+            _get("logics.social.legitimacy"), _path("logics.social.legitimacy"), _bounded("logics.social.legitimacy", 0.05),
+            help="seen as professionally led (1) or as top-down (0)"),
+    Control("replication_package", "Replication package quality", "float", "strategy.replication_package",
+            _get("strategy.replication_package"), _path("strategy.replication_package"),
+            _bounded("strategy.replication_package", 0.05),
+            help="manuals and onboarding that protect know-how when staff leave (0-1)"),
+    Control("assurance_interval", "Assurance every (months)", "int", "strategy.assurance.interval",
             _get("strategy.assurance.interval"), _path("strategy.assurance.interval"),
-            lambda sc: {"min": 0, "max": max(24, sc.strategy.assurance.interval), "step": 1}),
-    Control("seeding_rule", "Seeding rule", "Select", _get("strategy.seeding.rule"), _path("strategy.seeding.rule"),
-            lambda sc: {"values": _with_current(SEEDING_RULES, sc.strategy.seeding.rule)}),
-    Control("seed_sites", "Seed sites", "SliderInt", _get("strategy.seeding.n"), _path("strategy.seeding.n"),
-            lambda sc: {"min": 0, "max": max(100, sc.strategy.seeding.n), "step": 1},
-            applies=lambda sc: not sc.strategy.seeding.sites),
-    Control("network", "Network type", "Select", _get("network.type"), _path("network.type"),
-            lambda sc: {"values": _with_current(NETWORK_TYPES, sc.network.type)},
-            applies=lambda sc: sc.network.type != "file"),
-    Control("n_sites", "Number of sites", "SliderInt", _get("sites.n"), _path("sites.n"),
-            lambda sc: {"min": 20, "max": max(MAX_SITES, sc.sites.n), "step": 10},
-            applies=lambda sc: not _sites_fixed(sc)),
+            lambda sc: {"min": 0, "max": max(24, sc.months // 2), "step": 1},
+            show=lambda v: "none" if v == 0 else f"every {v} months",
+            help="audit and coaching rounds that repair fidelity drift (0 = none)"),
+    Control("seeding_rule", "Seeding rule", "choice", "strategy.seeding.rule",
+            _get("strategy.seeding.rule"), _path("strategy.seeding.rule"), lambda sc: {"values": list(SEEDING_RULES)},
+            show=_words, help="which sites start in full implementation at month 0"),
+    Control("seed_sites", "Seed sites", "int", "strategy.seeding.n", _get("strategy.seeding.n"),
+            _path("strategy.seeding.n"), lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
+            applies=lambda sc: not sc.strategy.seeding.sites, show=lambda v: f"{v:,} sites"),
+    Control("network", "Network type", "choice", "network.type", _get("network.type"), _path("network.type"),
+            lambda sc: {"values": list(NETWORK_TYPES)}, applies=lambda sc: sc.network.type != "file", show=_words),
+    Control("n_sites", "Number of sites", "int", "sites.n", _get("sites.n"), _path("sites.n"),
+            lambda sc: {"min": min(20, _n_sites(sc)), "max": max(MAX_SITES, _n_sites(sc)), "step": 1},
+            applies=lambda sc: not _sites_fixed(sc), show=lambda v: f"{v:,}"),
 ]
 CONTROL_NAMES = [c.name for c in CONTROLS]
+CONTROLS_BY_NAME = {c.name: c for c in CONTROLS}
 
 
 def control_values(sc: Scenario) -> dict[str, Any]:
     """The value each control shows for a scenario (controls that do not apply are left out)."""
     return {c.name: c.read(sc) for c in CONTROLS if c.applies(sc)}
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two control values are the same (floats to 1e-9)."""
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return a == b
+    return bool(np.isclose(float(a), float(b), rtol=0, atol=1e-9))
 
 
 def overrides_for(sc: Scenario, values: dict[str, Any]) -> dict[str, Any]:
@@ -207,30 +321,43 @@ def overrides_for(sc: Scenario, values: dict[str, Any]) -> dict[str, Any]:
         if name not in CONTROL_NAMES:
             raise fail("app", name, f"unknown control; controls are: {', '.join(CONTROL_NAMES)}")
         if name not in current:
-            raise fail(sc.source, name, "this control does not apply: the scenario's sites come from files")
-        if isinstance(current[name], float) or isinstance(value, float):
-            same = np.isclose(float(value), float(current[name]), rtol=0, atol=1e-9)
-        else:
-            same = value == current[name]
-        if not same:
-            ctl = next(c for c in CONTROLS if c.name == name)
-            out.update(ctl.write(sc, value))
+            raise fail(sc.source, name, "this control does not apply to this scenario "
+                       "(its sites come from files, or the file sets this another way)")
+        if not same_value(value, current[name]):
+            out.update(CONTROLS_BY_NAME[name].write(sc, value))
     return out
 
 
 def model_params(sc: Scenario, scenario_file: str | Path) -> dict[str, Any]:
-    """Mesa SolaraViz ``model_params`` for a scenario: one input per control, then the seed."""
+    """Mesa SolaraViz ``model_params`` for a scenario: one input per control, then the seed.
+
+    ``spreadsim app`` draws its own page from :data:`CONTROLS`; these are for using
+    :class:`AppModel` with Mesa's ``SolaraViz`` in a notebook.
+    """
     params: dict[str, Any] = {"scenario_file": str(scenario_file)}
     for c in CONTROLS:
         if not c.applies(sc):
             continue
-        params[c.name] = {"type": c.kind, "label": c.label, "value": c.read(sc), **c.options(sc)}
+        opts = c.options(sc)
+        label = c.label
+        if c.special is not None:
+            opts["min"] = min(opts["min"], c.special[0])
+            label = f"{c.label}; {c.special[0]} = {c.special[1]}"
+        params[c.name] = {"type": c.mesa_type, "label": label, "value": c.read(sc), **opts}
     params["seed"] = {"type": "SliderInt", "label": "Seed", "value": sc.seed,
                       "min": 0, "max": max(SEED_MAX, sc.seed), "step": 1}
     return params
 
 
 # ------------------------------------------------------------------------------------ the model
+def _is_mesa_scenario(obj: Any) -> bool:
+    try:
+        from mesa.experimental.scenarios import Scenario as MesaScenario
+    except ImportError:  # pragma: no cover - an older Mesa
+        return False
+    return isinstance(obj, MesaScenario)
+
+
 class AppModel(SpreadModel):
     """A :class:`~simulation.model.SpreadModel` built from a scenario file and the page's controls.
 
@@ -242,35 +369,26 @@ class AppModel(SpreadModel):
     Args:
         scenario_file: a scenario YAML file (default: ``scenarios/demo.yaml``; the built-in defaults
             if there is none).
-        mechanical, ecological, social: switch a logic on or off.
-        mechanical_weight, ecological_weight, social_weight: a logic's weight, 0-1.
-        support_capacity: sites the programme supports at once (``CAPACITY_UNLIMITED`` = unlimited).
-        turnover: mean annual share of staff leaving, 0-1 (drawn uniformly around it).
-        legitimacy: professionally led (1) vs seen as top-down (0).
-        replication_package: quality of the manuals and onboarding, 0-1.
-        assurance_interval: months between assurance rounds (0 = none).
-        seeding_rule: random, most_ready, most_central, opinion_leaders (or the scenario's own).
-        seed_sites: sites seeded at month 0 (at most the number of sites).
-        network: small_world, scale_free, random, regions, none, complete.
-        n_sites: number of sites (not for scenarios whose sites come from files).
         seed: the run's seed (default: the scenario's).
         rng: Mesa's name for the seed: an int is the seed; a numpy Generator gives one draw as the
             seed. Give ``seed`` or ``rng``, not both.
         agents: create the Mesa agents (one per site).
+        **controls: the page's controls by name, one per row of :data:`CONTROLS`:
+            ``mechanical``, ``ecological``, ``social`` (a logic on or off) and their ``*_weight``
+            (0-1); ``support_capacity`` (sites at once; ``CAPACITY_UNLIMITED`` = unlimited);
+            ``turnover`` (mean annual share of staff leaving; drawn uniformly around it);
+            ``legitimacy``; ``replication_package``; ``assurance_interval`` (months, 0 = none);
+            ``seeding_rule``; ``seed_sites``; ``network``; ``n_sites`` (not for scenarios whose
+            sites come from files).
 
     Raises:
-        InputError: a bad scenario file or control value, naming the file and the field.
+        InputError: a bad scenario file, an unknown control or a value the scenario or the model
+            refuses, naming the file (or the page's controls) and the key path, as ``spreadsim
+            run`` would.
     """
 
-    def __init__(self, scenario_file: str | Path | None = None, *,
-                 mechanical: bool | None = None, mechanical_weight: float | None = None,
-                 ecological: bool | None = None, ecological_weight: float | None = None,
-                 social: bool | None = None, social_weight: float | None = None,
-                 support_capacity: int | None = None, turnover: float | None = None,
-                 legitimacy: float | None = None, replication_package: float | None = None,
-                 assurance_interval: int | None = None, seeding_rule: str | None = None,
-                 seed_sites: int | None = None, network: str | None = None, n_sites: int | None = None,
-                 seed: int | None = None, rng: int | np.random.Generator | None = None, agents: bool = True):
+    def __init__(self, scenario_file: str | Path | None = None, *, seed: int | None = None,
+                 rng: int | np.random.Generator | None = None, agents: bool = True, **controls: Any):
         if scenario_file is None:
             scenario_file = default_scenario_file()
         if scenario_file is None:
@@ -279,19 +397,15 @@ class AppModel(SpreadModel):
             base = default_scenario()
         else:
             base = load_scenario(scenario_file)
-        values = dict(mechanical=mechanical, mechanical_weight=mechanical_weight, ecological=ecological,
-                      ecological_weight=ecological_weight, social=social, social_weight=social_weight,
-                      support_capacity=support_capacity, turnover=turnover, legitimacy=legitimacy,
-                      replication_package=replication_package, assurance_interval=assurance_interval,
-                      seeding_rule=seeding_rule, seed_sites=seed_sites, network=network, n_sites=n_sites)
-        overrides = overrides_for(base, values)
-        notes: list[str] = []
-        n = overrides.get("sites.n", base.sites.n)
-        k = overrides.get("strategy.seeding.n", base.strategy.seeding.n)
-        if not _sites_fixed(base) and not base.strategy.seeding.sites and k > n:
-            overrides["strategy.seeding.n"] = n
-            notes.append(f"seed sites lowered from {k} to {n}: there are only {n} sites")
-        scenario = base.with_overrides(overrides, label="app") if overrides else base
+        # Mesa's SolaraViz passes its own (empty) experimental Scenario object to a model class that
+        # takes keyword arguments; the scenario file decides everything here, so it is not used
+        mesa_scenario = controls.pop("scenario", None)
+        if mesa_scenario is not None and not _is_mesa_scenario(mesa_scenario):
+            raise fail("app", "scenario", "give the scenario as scenario_file (a path), not scenario=")
+        overrides = overrides_for(base, controls)
+        # the scenario checks the values as `spreadsim run --set` would; nothing is clamped or
+        # lowered here: a value the model refuses (more seed sites than sites, say) is an error
+        scenario = base.with_overrides(overrides, label=CONTROLS_SOURCE) if overrides else base
         if seed is not None and rng is not None:
             raise fail("app", "seed", "give seed or rng, not both")
         if rng is not None:
@@ -301,6 +415,5 @@ class AppModel(SpreadModel):
         self.scenario_file = None if scenario_file is None else str(scenario_file)
         self.base_scenario = base
         self.app_overrides = overrides
-        self.app_notes = notes
         super().__init__(scenario, seed=seed, agents=agents)
         self.control_values = control_values(scenario)

@@ -398,11 +398,13 @@ class Calibration:
             if plots:
                 import matplotlib.pyplot as plt
 
+                from ..plots import SAVE_DPI
+
                 fig = self.plot_fit()
-                fig.savefig(tmp / "fit.png", dpi=120, bbox_inches="tight")
+                fig.savefig(tmp / "fit.png", dpi=SAVE_DPI, bbox_inches="tight")
                 plt.close(fig)
                 fig = self.plot_marginals()
-                fig.savefig(tmp / "marginals.png", dpi=120, bbox_inches="tight")
+                fig.savefig(tmp / "marginals.png", dpi=SAVE_DPI, bbox_inches="tight")
                 plt.close(fig)
         return out
 

@@ -108,9 +108,11 @@ class Forecast:
             if plots:
                 import matplotlib.pyplot as plt
 
+                from ..plots import SAVE_DPI
+
                 for s in sorted(set(self.bands["series"]) & {"adopted", "ever_adopted", "full", "reach"}):
                     fig = self.plot(s)
-                    fig.savefig(tmp / f"forecast_{s}.png", dpi=120, bbox_inches="tight")
+                    fig.savefig(tmp / f"forecast_{s}.png", dpi=SAVE_DPI, bbox_inches="tight")
                     plt.close(fig)
         return out
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import labels
 from .. import plots as _plots  # noqa: F401  (sets a non-interactive backend when none is chosen)
 
-LABELS = {
-    "ever_adopted": "sites that have adopted (cumulative)",
-    "adopted": "sites in initial or full implementation",
-    "adopted_share": "adopted share of sites",
-    "full": "sites in full implementation",
-}
 COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 
 
 def _label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
+    """A fitted or forecast series in words ("sites in full implementation" for ``full``)."""
+    out = labels.OUTPUTS.get(name)
+    if out is not None and out.unit == "sites" and not out.label.startswith("sites"):
+        return f"sites in {out.label}"  # a stage count
+    return labels.output_label(name)
 
 
 def fit_plot(cal, pred: pd.DataFrame, axes=None):
@@ -55,12 +54,12 @@ def fit_plot(cal, pred: pd.DataFrame, axes=None):
             ax.axvline(cal.fit_months, color="grey", ls="--", lw=1)
         ax.set_xlabel("month")
         ax.set_ylabel(_label(t))
-        ax.set_title(f"{cal.scenario.name}: {_label(t)}\n{cal.method.upper()} fit, {cal.n_simulations:,} simulations", fontsize=10)
+        ax.set_title(f"{labels.scenario_label(cal.scenario.name)}: {_label(t)}\n{cal.method.upper()} fit, {cal.n_simulations:,} simulations", fontsize=10)
         ax.set_xlim(0, obs["month"].max())
         ax.set_ylim(bottom=0)
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, names = axes[0].get_legend_handles_labels()
     seen = {}
-    for h, lab in zip(handles, labels):
+    for h, lab in zip(handles, names):
         seen.setdefault(lab, h)
     axes[-1].legend(seen.values(), seen.keys(), fontsize=8, loc="upper left", frameon=False)
     fig.tight_layout()
@@ -97,11 +96,11 @@ def marginals_plot(cal, axes=None):
                 ax.plot(trials[p.path], trials["distance"] / trials["distance"].max() * dens.max(), ".", color="grey",
                         ms=3, label="trials (distance, scaled)")
         ax.plot(grid, dens, color="black", lw=1, ls="--", label="prior")
-        ax.set_xlabel(p.path)
+        ax.set_xlabel(labels.param_label(p.path))
         ax.set_ylabel("density")
-        ax.set_title(p.path.split(".")[-1], fontsize=10)
+        ax.set_title(labels.param_label(p.path), fontsize=10)
     axes[0].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{cal.scenario.name}: posterior of the unknown parameters ({cal.method.upper()})", fontsize=11)
+    fig.suptitle(f"{labels.scenario_label(cal.scenario.name)}: posterior of the unknown parameters ({cal.method.upper()})", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -116,7 +115,7 @@ def forecast_plot(fc, series: str = "adopted", ax=None):
     for i, (name, g) in enumerate(b.groupby("strategy", sort=False)):
         c = COLOURS[i % len(COLOURS)]
         ax.fill_between(g["month"], g["q05"], g["q95"], color=c, alpha=0.15, lw=0)
-        ax.plot(g["month"], g["q50"], color=c, lw=2, label=f"{name} (median, 90% band)")
+        ax.plot(g["month"], g["q50"], color=c, lw=2, label=f"{labels.strategy_label(name)} (median, 90% band)")
     obs = fc.calibration.observed.table
     if series in obs.columns:
         ax.plot(obs["month"], obs[series], "o", color="black", ms=3.5, label="observed")
@@ -127,6 +126,6 @@ def forecast_plot(fc, series: str = "adopted", ax=None):
     ax.set_ylim(bottom=0)
     ax.text(fc.switch_at, ax.get_ylim()[1] * 0.02, " end of fitted data: strategies start", va="bottom", fontsize=8,
             color="grey")
-    ax.set_title(f"{fc.calibration.scenario.name}: forecast from the fitted state, {fc.draws} posterior draws per strategy")
+    ax.set_title(f"{labels.scenario_label(fc.calibration.scenario.name)}: forecast from the fitted state, {fc.draws} posterior draws per strategy")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     return ax.figure

@@ -755,8 +755,10 @@ class Sensitivity:
             if plots:
                 import matplotlib.pyplot as plt
 
+                from ..plots import SAVE_DPI
+
                 for name, fig in self.plot().items():
-                    fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
+                    fig.savefig(tmp / f"{name}.png", dpi=SAVE_DPI, bbox_inches="tight")
                     plt.close(fig)
             man = mark(self.manifest(), "sensitivity")
             (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=_json_default))

@@ -132,57 +132,14 @@ class SweepResult:
         return figs
 
     def _outcome_figure(self, path: str):
-        import matplotlib.pyplot as plt
+        from .plots import sweep_outcome_figure
 
-        outs = [o.name for o in self.outputs]
-        cols = min(3, len(outs))
-        rows = math.ceil(len(outs) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
-        axes = axes.ravel()
-        t = self.table[self.table["parameter"] == path]
-        for ax, o in zip(axes, outs):
-            for j, s in enumerate(self.strategies):
-                d = t[(t["output"] == o) & (t["strategy"] == s)].sort_values("value")
-                c = f"C{j}"
-                ax.fill_between(d["value"], d["q05"], d["q95"], color=c, alpha=0.15, lw=0)
-                ax.fill_between(d["value"], d["q25"], d["q75"], color=c, alpha=0.3, lw=0)
-                ax.plot(d["value"], d["mean"], "o-", color=c, ms=3, label=s)
-            base = self.baseline.get(path)
-            if isinstance(base, (int, float)) and not isinstance(base, bool):
-                ax.axvline(base, color="0.4", ls=":", lw=1)
-            ax.set_xlabel(path, fontsize=8)
-            ax.set_ylabel(o, fontsize=8)
-            ax.set_title(o, fontsize=9)
-        for ax in axes[len(outs):]:
-            ax.set_visible(False)
-        axes[0].legend(fontsize=7, title="mean; bands 50% / 90%", title_fontsize=7)
-        fig.suptitle(f"Sweep of {path} ({self.replicates} replicates per value; dotted: scenario value)")
-        fig.tight_layout()
-        return fig
+        return sweep_outcome_figure(self, path)
 
     def _adoption_figure(self, path: str):
-        import matplotlib
-        import matplotlib.pyplot as plt
+        from .plots import sweep_adoption_figure
 
-        b = self.bands[self.bands["parameter"] == path]
-        fig, axes = plt.subplots(1, len(self.strategies), figsize=(5.0 * len(self.strategies), 3.6), squeeze=False,
-                                 sharey=True)
-        values = sorted(b["value"].unique())
-        cmap = matplotlib.colormaps["viridis"]
-        for ax, s in zip(axes.ravel(), self.strategies):
-            for i, v in enumerate(values):
-                d = b[(b["strategy"] == s) & (b["value"] == v)].sort_values("month")
-                c = cmap(i / max(1, len(values) - 1))
-                ax.fill_between(d["month"], d["q05"], d["q95"], color=c, alpha=0.12, lw=0)
-                ax.plot(d["month"], d["q50"], color=c, lw=1.5, label=f"{v:g}")
-            ax.set_xlabel("month")
-            ax.set_title(s, fontsize=9)
-            ax.set_ylim(0, 1)
-        axes[0, 0].set_ylabel("adopted share (median, 90% band)")
-        axes[0, 0].legend(fontsize=7, title=path, title_fontsize=7)
-        fig.suptitle(f"Adoption over time as {path} varies")
-        fig.tight_layout()
-        return fig
+        return sweep_adoption_figure(self, path)
 
     def save(self, out: str | Path, plots: bool = True) -> Path:
         """Write sweep.csv, runs.csv, bands.csv, figures and manifest.json into ``out`` (each file whole).
@@ -205,8 +162,10 @@ class SweepResult:
             if plots:
                 import matplotlib.pyplot as plt
 
+                from ..plots import SAVE_DPI
+
                 for name, fig in self.plot().items():
-                    fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
+                    fig.savefig(tmp / f"{name}.png", dpi=SAVE_DPI, bbox_inches="tight")
                     plt.close(fig)
             (tmp / "manifest.json").write_text(json.dumps(mark(self.meta, "sweep"), indent=2, default=str))
             replace_files(tmp, out)
