@@ -540,7 +540,7 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
     probe = Simulator(scenario, spec.parameters, targets, 0, built, spec.seed)
     mid = [p.scipy().median() for p in spec.parameters]
     model0 = probe.model(mid, spec.seed, months=1)
-    n_sites = model0.n
+    n_sites = model0.N
     obs = observed.table[targets].to_numpy(float)
     from .data import COUNT_SERIES
 

@@ -29,7 +29,7 @@ class Ecological(Section):
     weight: float = param(1.0, "weight of its pressures", ge=0, le=1)
     explore: float = param(0.01, "monthly probability a site with perfect fit starts exploring on its own", ge=0, le=1,
                            unit="/month", source="direction: Greenhalgh & Papoutsi (004), self-organisation; value assumed")
-    learn: float = param(0.1, "monthly probability of moving on a stage at perfect fit and capacity", ge=0, le=1,
+    learn: float = param(0.019, "monthly probability of moving on a stage at perfect fit and capacity", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
     adapt: float = param(0.05, "monthly adaptation rate of delivering sites to local context", ge=0, le=1, unit="/month",
                          source="direction: Greenhalgh & Papoutsi (004); value assumed")

@@ -34,9 +34,9 @@ class Workforce(Section):
     """Staff turnover, champions, competence, site capacity and change fatigue."""
 
     turnover: bool = param(True, "staff turnover removes competence and champions")
-    training: float = param(0.3, "competence a site trained by the programme has when it starts delivering (installation)",
-                            ge=0, le=1, source="direction: NIRN training driver (000); value assumed")
-    learning: float = param(0.04, "monthly share of the gap between competence and the site's capacity closed by doing",
+    training: float = param(0.31, "competence a site trained by the programme has when it starts delivering (installation)",
+                            ge=0, le=1, source=CALIBRATED)
+    learning: float = param(0.12, "monthly share of the gap between competence and the site's capacity closed by doing",
                             ge=0, le=1, unit="/month", source=CALIBRATED)
     champion_recruit: float = param(0.05, "monthly probability (times leadership) that a site with no champion gains one",
                                     ge=0, le=1, unit="/month", source="direction: NSPCC (001); value assumed")
@@ -46,8 +46,8 @@ class Workforce(Section):
                             source="direction: NSPCC (001); value assumed")
     capacity_build: float = param(0.03, "monthly share of the gap to full capacity that support or an audit builds",
                                   ge=0, le=1, unit="/month", source="direction: NIRN implementation drivers (000); value assumed")
-    capacity_decay: float = param(0.02, "monthly share of built capacity lost without support (back towards the site's own)",
-                                  ge=0, le=1, unit="/month", source="direction: NIRN (000), Scaling What Works (002); value assumed")
+    capacity_decay: float = param(0.11, "monthly share of built capacity lost without support (back towards the site's own)",
+                                  ge=0, le=1, unit="/month", source=CALIBRATED)
     concurrent_initiatives: int = param(0, "other initiatives competing for the same staff", ge=0, le=100,
                                         source="direction: Matching Michigan (004); value assumed")
     fatigue_per_initiative: float = param(0.15, "change fatigue each concurrent initiative adds", ge=0, le=1,
