@@ -168,22 +168,36 @@ def _fmt(v: float, pct: bool = False, unit: str = "") -> str:
     return f"{v:.1%}" if pct else f"{v:,.4g}{unit}"
 
 
-def print_summary(summary: dict, n_sites: int, months: int, file=None) -> None:
+def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None) -> None:
+    """The run's outcomes in words (and, with ``groups``, one line per group of sites)."""
     file = file or sys.stdout
+    attributable = summary.get("attributable_benefit", float("nan"))
     rows = [
         ("adopted share (initial + full)", _fmt(summary["adopted_share"], pct=True)),
-        ("reach (people served by full sites)", f"{summary['reach']:,.0f} ({_fmt(summary['reach_share'], pct=True)})"),
+        ("reach (people served, initial counted in part)", f"{summary['reach']:,.0f} ({_fmt(summary['reach_share'], pct=True)})"),
+        ("benefit / attributable to the programme", f"{_fmt(summary['benefit'])} / "
+         + (_fmt(attributable) if not math.isnan(attributable) else "n/a (no counterfactual arm)")
+         + " people-equivalents"),
         ("sustainment (full sites still full 24 months on)", _fmt(summary["sustainment"], pct=True)),
+        ("of sites that started: competent / delivering 2 years on", f"{_fmt(summary['competence_rate'], pct=True)} / "
+                                                                      f"{_fmt(summary['sustained_startup'], pct=True)}"),
         ("time to 50% adoption", _fmt(summary["time_to_50"], unit=" months") if not math.isnan(summary["time_to_50"]) else "not reached"),
         ("mean fidelity among adopters", _fmt(summary["mean_fidelity"])),
         ("abandonment (of sites that ever adopted)", _fmt(summary["abandonment"], pct=True)),
         ("equity gap in reach between groups", _fmt(summary["equity_gap"], pct=True)),
-        ("support used / per sustained site", f"{_fmt(summary['support_used'])} / {_fmt(summary['cost_per_sustained_site'])}"),
+        ("support used / per sustained site", f"{_fmt(summary['support_used'])} / {_fmt(summary['cost_per_sustained_site'])}"
+                                              " support units"),
+        ("local cost (trainers after funding ended)", _fmt(summary["local_cost"]) + " support units"),
     ]
     print(f"{n_sites:,} sites, {months} months", file=file)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}", file=file)
+    if groups is not None and len(groups) > 1:
+        print("  by group: sites, adopted, reach, benefit per 1,000 people", file=file)
+        for r in groups.itertuples():
+            print(f"    {str(r.group):<{max(12, width - 4)}}  {r.sites:>6,}  {_fmt(r.adopted_share, pct=True):>6}  "
+                  f"{_fmt(r.reach_share, pct=True):>6}  {_fmt(r.benefit_per_1000):>8}", file=file)
 
 
 def cmd_run(args) -> int:
@@ -193,12 +207,13 @@ def cmd_run(args) -> int:
     sc = load(args)
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
     check_out(out, "run", replace=args.force)  # before running: a refused folder costs nothing
-    result = run(sc, seed=args.seed)
+    result = run(sc, seed=args.seed, history=args.site_history)
     result.save(out, plot=not args.no_plot, force=args.force)
     if not args.quiet:
         print(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})")
-        print_summary(result.summary, result.model.N, sc.months)
-        print(f"wrote {out}/: timeseries.csv, sites.csv, manifest.json" + ("" if args.no_plot else ", adoption.png"))
+        print_summary(result.summary, result.model.N, sc.months, groups=result.groups)
+        print(f"wrote {out}/: timeseries.csv, sites.csv, groups.csv, manifest.json"
+              + (", site_history.parquet" if args.site_history else "") + ("" if args.no_plot else ", adoption.png"))
     return 0
 
 
@@ -281,10 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario once and write its results",
                        description="Run a scenario once and write its monthly table (timeseries.csv), its sites "
-                                   "(sites.csv), a manifest and a figure of adoption, then print its outcomes.")
+                                   "(sites.csv), its groups (groups.csv), a manifest and a figure of adoption, then "
+                                   "print its outcomes.")
     add_scenario_args(p)
     add_seed_arg(p, "the run's seed (default: the scenario's seed)")
     add_out_args(p, "results/<scenario file name>")
+    p.add_argument("--site-history", action="store_true",
+                   help="also write site_history.parquet: every site's stage, fidelity, competence, capacity, "
+                        "support and benefit every month (for survival analysis of stages)")
     add_quiet_args(p, "adoption.png")
     p.set_defaults(func=cmd_run)
 

@@ -192,6 +192,7 @@ def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples
     if problems:
         raise InputError(problems)
     names = {n for w in wanted for n in groups.get(w, [w])}
+    _check_folder(out, names)
 
     import matplotlib
 
@@ -212,7 +213,47 @@ def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples
     if "sobol" in names:
         written["sobol"] = _save(sobol_figure(samples, sa_replicates, executor=executor, progress=progress),
                                  out / "sobol.png")
+    _mark(out, written)
     return written
+
+
+#: the marker a figures folder keeps: which files spreadsim wrote there (so it may replace them)
+MARKER = "figures.json"
+
+
+def _check_folder(out: Path, names: set[str]) -> None:
+    """Refuse to write a figure over a file spreadsim did not write (its marker lists what it did)."""
+    import json
+
+    known: set[str] = set()
+    marker = out / MARKER
+    if marker.is_file():
+        try:
+            known = set(json.loads(marker.read_text()).get("files", []))
+        except (ValueError, OSError, AttributeError):
+            known = set()
+    clash = sorted(f"{n}.png" for n in names if (out / f"{n}.png").exists() and f"{n}.png" not in known)
+    if clash:
+        raise InputError(Problem("--out", str(out), f"holds {', '.join(clash)}, which spreadsim did not write "
+                                                     f"(no {MARKER} lists them); choose another folder"))
+
+
+def _mark(out: Path, written: dict[str, Path]) -> None:
+    import json
+
+    from .safe_io import mark
+
+    marker = out / MARKER
+    files: set[str] = set()
+    if marker.is_file():
+        try:
+            files = set(json.loads(marker.read_text()).get("files", []))
+        except (ValueError, OSError, AttributeError):
+            files = set()
+    files |= {p.name for p in written.values()}
+    tmp = marker.with_name(f".{MARKER}.tmp")
+    tmp.write_text(json.dumps(mark({"files": sorted(files)}, "figures"), indent=2))
+    os.replace(tmp, marker)
 
 
 def cmd_figures(args) -> int:

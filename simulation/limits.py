@@ -81,12 +81,15 @@ SITE_BYTES = 450
 AGENT_BYTES = 350
 TIE_BYTES = 60
 MONTH_BYTES = 260
+#: bytes per site and month a site history keeps (stage, fidelity, competence, capacity, support, benefit)
+HISTORY_BYTES = 18
 #: share of the machine's memory one model may take
 MEMORY_SHARE = 0.8
 ENV_LIMIT = "SPREADSIM_MEMORY_LIMIT"
 
 
-def model_bytes(sites: int, ties: int, months: int, replicates: int = 1, *, agents: bool = False) -> int:
+def model_bytes(sites: int, ties: int, months: int, replicates: int = 1, *, agents: bool = False,
+                counterfactual: bool = False, history: bool = False) -> int:
     """Estimated peak memory, in bytes, of one model (see the module docstring).
 
     Args:
@@ -95,10 +98,13 @@ def model_bytes(sites: int, ties: int, months: int, replicates: int = 1, *, agen
         months: the horizon.
         replicates: replicates side by side in one batch model.
         agents: one Mesa agent per site (single runs only).
+        counterfactual: each replicate also runs its no-programme arm (twice the blocks).
+        history: every site's state is kept every month.
     """
-    per_site = SITE_BYTES + (AGENT_BYTES if agents else 0)
-    r = max(1, int(replicates))
-    return int(BASE_BYTES + r * (int(sites) * per_site + int(ties) * TIE_BYTES + (int(months) + 1) * MONTH_BYTES))
+    per_site = SITE_BYTES + (HISTORY_BYTES * (int(months) + 1) if history else 0)
+    r = max(1, int(replicates)) * (2 if counterfactual else 1)
+    return int(BASE_BYTES + int(sites) * (AGENT_BYTES if agents else 0)
+               + r * (int(sites) * per_site + int(ties) * TIE_BYTES + (int(months) + 1) * MONTH_BYTES))
 
 
 def _parse_bytes(text: str) -> int | None:
@@ -167,6 +173,7 @@ def fmt_bytes(n: float) -> str:
 
 
 def check_memory(sites: int, ties: int, months: int, replicates: int = 1, *, agents: bool = False,
+                 counterfactual: bool = False, history: bool = False,
                  concurrent: int = 1, source: str = "<python>", field: str = "sites.n") -> int:
     """Refuse (InputError naming ``source`` and ``field``) a model that would not fit in memory.
 
@@ -178,12 +185,17 @@ def check_memory(sites: int, ties: int, months: int, replicates: int = 1, *, age
     Returns:
         The estimate, in bytes.
     """
-    need = model_bytes(sites, ties, months, replicates, agents=agents) * max(1, int(concurrent))
+    need = model_bytes(sites, ties, months, replicates, agents=agents, counterfactual=counterfactual,
+                       history=history) * max(1, int(concurrent))
     limit, why = memory_limit()
     if need > limit:
         what = f"{sites:,} sites, {ties:,} tie entries, {months:,} months"
         if replicates > 1:
             what += f", {replicates:,} replicates side by side"
+        if counterfactual:
+            what += ", each with its counterfactual arm"
+        if history:
+            what += ", every site's history kept"
         if concurrent > 1:
             what += f", {concurrent} at once"
         raise InputError(Problem(source, field, f"the model would need about {fmt_bytes(need)} of memory ({what}); "

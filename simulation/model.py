@@ -165,6 +165,10 @@ class SpreadModel(mesa.Model):
         self.adopted_share_b = self._per_block(self.adopted) / N
         outcomes.init(self, sc)
         if history:
+            from . import limits
+
+            limits.check_memory(N, int(self.W.nnz) // R, self.months, self.replicates, counterfactual=self.counterfactual,
+                                history=True, source=sc.source, field="--site-history")
             self.history = History(self)
         outcomes.collect(self, sc)
 

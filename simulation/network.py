@@ -116,7 +116,8 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     else:
         n = sc.sites.n
     field = "network.type" if net.type == "complete" else ("sites.file" if table is not None else "sites.n")
-    limits.check_memory(n, limits.estimated_ties(net, n), sc.months, agents=True, source=sc.source, field=field)
+    limits.check_memory(n, limits.estimated_ties(net, n), sc.months, agents=True,
+                        counterfactual=sc.outcomes.counterfactual, source=sc.source, field=field)
     if table is None:
         ids = np.arange(n)
     region, labels = None, None
@@ -335,7 +336,8 @@ def _load_network(sc: Scenario, table: pd.DataFrame | None) -> Built:
     if len(ids) == 0:
         raise fail(str(path), "", "the network has no sites")
     ties = len(src) * (1 if directed else 2)
-    limits.check_memory(len(ids), ties, sc.months, agents=True, source=sc.source, field="network.file")
+    limits.check_memory(len(ids), ties, sc.months, agents=True, counterfactual=sc.outcomes.counterfactual,
+                        source=sc.source, field="network.file")
     i = index.get_indexer(src)
     j = index.get_indexer(dst)
     W = _sym_csr(len(ids), i, j, w, directed=directed)

@@ -245,9 +245,9 @@ def simulate(patterns: tuple[Pattern, ...] = PATTERNS, *, replicates: int | dict
     for path, group in by_scenario.items():
         sc = scenario_of(group[0], root)
         if overrides:
-            sc = sc.with_overrides(overrides, label="patterns")
+            sc = sc.with_overrides(overrides, label="patterns", warn=False)
         if not any(p.needs_counterfactual for p in group):
-            sc = sc.with_overrides({"outcomes.counterfactual": False}, label="patterns")  # not measured: half the work
+            sc = sc.with_overrides({"outcomes.counterfactual": False}, label="patterns", warn=False)  # not measured: half the work
         reps = replicates.get(path, 20) if isinstance(replicates, dict) else int(replicates)
         seeds = [seed + r for r in range(reps)]
         m = SpreadModel(sc, seeds, agents=False, history=True).run_model()

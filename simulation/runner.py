@@ -224,7 +224,9 @@ class RunResult:
                 import matplotlib.pyplot as plt
 
                 ax = self.plot()
-                ax.figure.savefig(tmp / "adoption.png", dpi=120, bbox_inches="tight")
+                from .plots import SAVE_DPI
+
+                ax.figure.savefig(tmp / "adoption.png", dpi=SAVE_DPI, bbox_inches="tight")
                 plt.close(ax.figure)
         return out
 

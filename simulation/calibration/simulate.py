@@ -82,7 +82,7 @@ class Simulator:
         ov["months"] = self.months if months is None else int(months)
         if extra:
             ov.update(extra)
-        return self.scenario.with_overrides(ov, label="calibration")
+        return self.scenario.with_overrides(ov, label="calibration", warn=False)
 
     def model(self, values, seed: int, months: int | None = None, extra: dict | None = None) -> SpreadModel:
         """A built (not yet run) model for drawn values."""

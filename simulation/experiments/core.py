@@ -180,12 +180,14 @@ def simulate(sc: Scenario, seeds: list[int], built: Built | None = None) -> list
     shares the fixed cost of every numpy call.
 
     Returns:
-        Per seed: (summary, months + 1, stage counts per month, series per month).
+        Per seed: (summary with the per-group outcomes as JSON under ``groups``, months + 1, stage
+        counts per month, series per month).
     """
     model = SpreadModel(sc, [int(s) for s in seeds], agents=False, built=built)
     model.run_model()
     t = model.month + 1
-    return [(summarise(model, b), t, model.counts_b[b, :t], {k: model.series_b[k][b, :t] for k in SERIES})
+    return [({**summarise(model, b), "groups": json.dumps(model.group_outcomes(b), allow_nan=True)}, t,
+             model.counts_b[b, :t], {k: model.series_b[k][b, :t] for k in SERIES})
             for b in range(len(seeds))]
 
 
@@ -200,6 +202,7 @@ def _append_rows(runs: dict, ts: dict, group: list[tuple], results: list, ovh: s
             runs[k].append(v)
         for k in SUMMARY_KEYS:
             runs[k].append(summary[k])
+        runs["groups"].append(summary["groups"])
         ts["run_id"].append(np.full(t, rid, dtype=object))
         ts["strategy"].append(np.full(t, strategy, dtype=object))
         ts["replicate"].append(np.full(t, replicate, dtype=np.int64))
@@ -239,7 +242,7 @@ def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Tabl
     """
     base_key = (scenario.digest(), scenario.source, str(scenario.base_dir))
     runs: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "seed", "overrides_hash",
-                                             "overrides", "months", *SUMMARY_KEYS)}
+                                             "overrides", "months", *SUMMARY_KEYS, "groups")}
     ts: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "month", *STAGES, *SERIES)}
     groups: dict[str, list[tuple]] = {}
     for item in items:
@@ -284,6 +287,7 @@ def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Tabl
         "overrides": pa.array(runs["overrides"], pa.string()),
         "months": pa.array(runs["months"], pa.int64()),
         **{k: pa.array(np.asarray(runs[k], dtype=np.float64)) for k in SUMMARY_KEYS},
+        "groups": pa.array(runs["groups"], pa.string()),  # per-group outcomes of the run, as JSON
     })
     ts_cols = {}
     for k, parts in ts.items():
@@ -608,7 +612,7 @@ class _Preflight:
             self.problems.append(Problem(sc.source, "strategy.seeding.group",
                                          f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, groups)))}{where}"))
         batch = max(1, min(replicates, BATCH_SITES // max(1, n)))
-        need = limits.model_bytes(n, ties, sc.months, batch)
+        need = limits.model_bytes(n, ties, sc.months, batch, counterfactual=sc.outcomes.counterfactual)
         if self.worst is None or need > self.worst[0]:
             self.worst = (need, (sc, n, ties, batch))
         if self.models < PROBE_MODELS and n <= BATCH_SITES and not self.problems:
@@ -635,8 +639,8 @@ class _Preflight:
                               for k, p in first.items()])
         if self.worst is not None:
             sc, n, ties, batch = self.worst[1]
-            limits.check_memory(n, ties, sc.months, batch, concurrent=self.concurrent, source=sc.source,
-                                field="sites.n")
+            limits.check_memory(n, ties, sc.months, batch, counterfactual=sc.outcomes.counterfactual,
+                                concurrent=self.concurrent, source=sc.source, field="sites.n")
 
 
 def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, executor: str = "processes",

@@ -134,4 +134,25 @@ def format_report(result: ExperimentResult, level: float = 0.95, baseline: str |
             rows.append(row)
         parts.append(fold(f"Paired difference from {base} (same replicate seeds): mean [{level:.0%} CI]; "
                           "* the interval excludes 0; pp = percentage points", ["outcome", *others], rows, max_width))
+    groups = result.group_table(metrics=GROUP_ROWS, level=level)
+    if groups["group"].nunique() > 1:
+        gcell = {(r.strategy, r.group, r.metric): r for r in groups.itertuples()}
+        rows = []
+        for g in dict.fromkeys(groups["group"]):
+            for m in GROUP_ROWS:
+                row = [f"{g}: {_group_label(m)}"]
+                for s in strategies:
+                    r = gcell.get((s, g, m))
+                    row.append(fmt_ci(r.mean, r.ci_low, r.ci_high, m.endswith("share")) if r is not None else "")
+                rows.append(row)
+        parts.append(fold(f"By group of sites: mean [{level:.0%} CI]", ["group: outcome", *strategies], rows, max_width))
     return "\n\n".join(parts + notes)
+
+
+#: per-group outcomes in the printed report
+GROUP_ROWS = ("adopted_share", "reach_share", "benefit_per_1000")
+
+
+def _group_label(metric: str) -> str:
+    return {"adopted_share": "adopted", "reach_share": "reach", "benefit_per_1000": "benefit per 1,000 people",
+            "attributable_per_1000": "attributable per 1,000", "mean_fidelity": "mean fidelity"}[metric]

@@ -33,16 +33,20 @@ TABLE_METRICS: dict[str, tuple[str, bool]] = {
     "adopted_share": ("adopted share", True),
     "reach": ("reach (people served)", False),
     "mean_fidelity": ("mean fidelity", False),
+    "attributable_benefit": ("benefit attributable to the programme", False),
     "sustainment": ("sustainment", True),
+    "sustained_startup": ("starters delivering 2 years on", True),
     "abandonment": ("abandonment", True),
     "equity_gap": ("equity gap in reach", True),
-    "cost_per_sustained_site": ("cost per sustained site", False),
+    "cost_per_sustained_site": ("support per sustained site", False),
 }
 #: per-month series summarised in the ensemble table by default
 ENSEMBLE_COLUMNS = ("adopted_share", "reach", "mean_fidelity", "benefit", "support_used", "full", "discontinued")
 TIMESERIES_COLUMNS = ("month", *STAGES, *SERIES)
 #: per-run columns a result keeps in memory
-RUN_COLUMNS = ["run_id", "strategy", "replicate", "seed", "months", *SUMMARY_KEYS]
+RUN_COLUMNS = ["run_id", "strategy", "replicate", "seed", "months", *SUMMARY_KEYS, "groups"]
+#: per-group outcomes of every run (``runner.GROUP_KEYS`` without the site count)
+GROUP_METRICS = ("adopted_share", "reach_share", "mean_fidelity", "benefit_per_1000", "attributable_per_1000")
 
 
 def t_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
@@ -118,6 +122,7 @@ class ExperimentResult:
         self._ts_memory = ts_memory
         self._timeseries: pd.DataFrame | None = None
         self.runs: pd.DataFrame = table.select(["strategy", "replicate", "seed", *SUMMARY_KEYS]).to_pandas()
+        self._groups_json = table.column("groups").to_pylist() if "groups" in table.column_names else None
         self.strategies: list[str] = list(dict.fromkeys(self.runs["strategy"].tolist()))
         pa.default_memory_pool().release_unused()  # the reads' scratch memory (once per result)
         self.baseline = baseline if baseline in self.strategies else (
@@ -222,6 +227,40 @@ class ExperimentResult:
             for m in metrics:
                 rows.append({"strategy": s, "metric": m, **t_interval(sub[m].to_numpy(), level)})
         return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "sd", "ci_low", "ci_high"])
+
+    def groups(self) -> pd.DataFrame:
+        """Per-group outcomes of every run, long: ``strategy, replicate, seed, group, sites`` and the
+        outcomes of :data:`GROUP_METRICS` (adopted share, reach share, mean fidelity, benefit and
+        attributable benefit per 1,000 people served)."""
+        import json
+
+        cols = ["strategy", "replicate", "seed", "group", "sites", *GROUP_METRICS]
+        if self._groups_json is None:
+            return pd.DataFrame(columns=cols)
+        rows = []
+        for (strategy, replicate, seed), text in zip(self.runs[["strategy", "replicate", "seed"]].itertuples(index=False),
+                                                     self._groups_json):
+            for g, v in (json.loads(text) if text else {}).items():
+                rows.append({"strategy": strategy, "replicate": replicate, "seed": seed, "group": g,
+                             "sites": v.get("sites"), **{m: v.get(m, math.nan) for m in GROUP_METRICS}})
+        return pd.DataFrame(rows, columns=cols)
+
+    def group_table(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Each strategy's outcomes per group of sites: mean and t interval over replicates.
+
+        Returns:
+            One row per (strategy, group, metric): ``strategy, group, metric, n, mean, sd, ci_low, ci_high``.
+        """
+        metrics = list(metrics or GROUP_METRICS)
+        g = self.groups()
+        rows = []
+        for s in self.strategies:
+            for name in dict.fromkeys(g.loc[g["strategy"] == s, "group"]):
+                sub = g[(g["strategy"] == s) & (g["group"] == name)]
+                for m in metrics:
+                    rows.append({"strategy": s, "group": name, "metric": m,
+                                 **t_interval(sub[m].to_numpy(dtype=float), level)})
+        return pd.DataFrame(rows, columns=["strategy", "group", "metric", "n", "mean", "sd", "ci_low", "ci_high"])
 
     def differences(self, baseline: str | None = None, metrics: Sequence[str] | None = None,
                     level: float = 0.95) -> pd.DataFrame:
@@ -367,7 +406,8 @@ class ExperimentResult:
 
         Files: ``runs.csv`` (one row per run), ``summary.csv`` (:meth:`table`), ``differences.csv``
         (:meth:`differences`, with two or more strategies), ``ensemble.csv`` (:meth:`ensemble`),
-        ``adoption.png`` and ``differences.png``.
+        ``groups.csv`` (:meth:`group_table`, with two or more groups of sites), ``adoption.png`` and
+        ``differences.png``.
 
         Returns:
             The names of the files written.
@@ -393,6 +433,9 @@ class ExperimentResult:
         if two:
             csv("differences.csv", self.differences(level=level))
         csv("ensemble.csv", self.ensemble())
+        groups = self.group_table(level=level)
+        if groups["group"].nunique() > 1:
+            csv("groups.csv", groups)
         if plot:
             import io
 
@@ -406,7 +449,9 @@ class ExperimentResult:
                 figs.append(("differences.png", self.plot_differences(level=level)))
             for name, fig in figs:
                 buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+                from ..plots import SAVE_DPI
+
+                fig.savefig(buf, format="png", dpi=SAVE_DPI, bbox_inches="tight")
                 plt.close(fig)
                 write_bytes_atomic(out / name, buf.getvalue())
                 written.append(name)
@@ -435,7 +480,7 @@ def _empty_runs() -> pa.Table:
     return pa.table({"run_id": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
                      "replicate": pa.array([], pa.int64()), "seed": pa.array([], pa.int64()),
                      "months": pa.array([], pa.int64()),
-                     **{k: pa.array([], pa.float64()) for k in SUMMARY_KEYS}})
+                     **{k: pa.array([], pa.float64()) for k in SUMMARY_KEYS}, "groups": pa.array([], pa.string())})
 
 
 def load_results(out: str | Path) -> ExperimentResult:

@@ -29,7 +29,9 @@ its stage; from initial to full implementation it must also deliver competently
 (``competence_for_full``) and with fidelity (``fidelity_for_full``). Full implementation *means*
 faithful, competent delivery: a site in full implementation whose fidelity falls below the
 threshold falls back to initial implementation. How long the road to full implementation takes
-(2-4 years, NSPCC source 001) is not imposed: it emerges from the rates.
+(2-4 years, NSPCC source 001) is not imposed: it emerges from the rates, and from how complex the
+intervention is (``complexity``: NASSS, source 003; a simple checklist moves faster and is dropped
+less than a complicated programme).
 
 Every site moves at most one stage a month, all decided from the state at the start of the
 month (synchronous update), with one uniform draw per site (competing risks).
@@ -37,11 +39,18 @@ month (synchronous update), with one uniform draw per site (competing risks).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from .. import logics
 from ..logics import ecological, mechanical, social
 from ..schema import CALIBRATED, Section, param
+
+#: (progress, abandonment) multipliers by the intervention's complexity: direction from NASSS
+#: (THIS Institute guide, source 003: the more complex a domain, the slower and less sustained);
+#: values assumed
+COMPLEXITY = {"simple": (1.5, 2 / 3), "complicated": (1.0, 1.0), "complex": (2 / 3, 1.5)}
 from .stages import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, NOT_ENGAGED
 
 
@@ -67,6 +76,9 @@ class Stages(Section):
                                         gt=0, unit="months", source=CALIBRATED)
     feedback: float = param(0.78, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
                             source=CALIBRATED)
+    complexity: Literal["simple", "complicated", "complex"] = param(
+        "complicated", "how complex the intervention is (NASSS, source 003): simple ones move through the stages faster "
+        "and are abandoned less, complex ones the opposite; a typical evidence-based programme is complicated")
     reentry: float = param(0.2, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1,
                            source="direction: NIRN (000), stages are revisited; value assumed")
     reentry_delay: int = param(12, "months before a declined or discontinued site may re-engage", ge=0, unit="months",
@@ -100,11 +112,12 @@ def pressures(m, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if m._soc_on:
         parts.append(social.pressures(m, lg.social))
     # the site's own capacity moves it on; internal risks push it out (NASSS, source 003)
+    pace, fragility = COMPLEXITY[s.complexity]
     own_progress = s.progress * m.capacity if s.progress > 0 else None
     own_abandon = None
     if s.abandon > 0:
         risk = ((1.0 - m.fit_eff) + (1.0 - m.competence) + m.fatigue + (1.0 - m.fidelity) * m._using) / 4.0
-        own_abandon = s.abandon * risk
+        own_abandon = (s.abandon * fragility) * risk
     parts.append(logics.Pressures(None, own_progress, own_abandon))
     shock = shock_pressure(m, sc)
     if shock is not None:
@@ -112,6 +125,9 @@ def pressures(m, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rule = lg.combine
     engage = logics.combine([p.engage for p in parts if p.engage is not None], rule, m.n)
     progress = logics.combine([p.progress for p in parts if p.progress is not None], rule, m.n)
+    if pace != 1.0:
+        progress *= pace
+        np.minimum(progress, 1.0, out=progress)
     abandon = logics.combine([p.abandon for p in parts if p.abandon is not None], rule, m.n)
     if abandon.any():
         abandon *= sustain_modifier(m, sc)
