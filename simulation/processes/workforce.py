@@ -34,7 +34,7 @@ class Workforce(Section):
     """Staff turnover, champions, competence, site capacity and change fatigue."""
 
     turnover: bool = param(True, "staff turnover removes competence and champions")
-    training: float = param(0.31, "competence a site trained by the programme has when it starts delivering (installation)",
+    training: float = param(0.331, "competence a site trained by the programme has when it starts delivering (installation)",
                             ge=0, le=1, source=CALIBRATED)
     learning: float = param(0.12, "monthly share of the gap between competence and the site's capacity closed by doing",
                             ge=0, le=1, unit="/month", source=CALIBRATED)
