@@ -188,20 +188,22 @@ class SpreadModel(mesa.Model):
 
     def _top_k(self, mask: np.ndarray, k) -> np.ndarray:
         """Indices of at most ``k`` sites per block (``k`` a number or one per block) in ``mask``,
-        those with the best (lowest) priority rank."""
-        order = self._order
-        if self.R == 1 or self.N >= 1000:  # large blocks: the first k of each block's ordered candidates
+        those with the best (lowest) priority rank (in no particular order)."""
+        N = self.N
+        if self.R == 1 or N >= 1000:  # large blocks: the k best-ranked candidates of each block
             ks = np.broadcast_to(np.asarray(k), (self.R,))
-            N = self.N
             parts = []
             for b in range(self.R):
                 kb = int(ks[b])
                 if kb <= 0:
                     continue
-                ob = order[b * N:(b + 1) * N]
-                parts.append(ob[mask[ob]][:kb])
+                idx = np.flatnonzero(mask[b * N:(b + 1) * N]) if self.R > 1 else np.flatnonzero(mask)
+                if len(idx) > kb:
+                    idx = idx[np.argpartition(self.rank[b * N + idx], kb - 1)[:kb]]
+                parts.append(idx + b * N if self.R > 1 else idx)
             return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        m = mask[order].reshape(self.R, self.N)
+        order = self._order
+        m = mask[order].reshape(self.R, N)
         chosen = m & (np.cumsum(m, axis=1) <= np.reshape(k, (-1, 1)))
         return order[chosen.ravel()]
 
@@ -224,6 +226,7 @@ class SpreadModel(mesa.Model):
         self.has_ties = self.degree > 0
         self._inv_degree = np.divide(1.0, self.degree, out=np.zeros(self.n), where=self.has_ties)
         self._inv_prestige_degree = None
+        self._nb_prestige_sum = None
         # transpose for sending changes along ties (W is symmetric unless the network is directed)
         self._WT = self.W if (self.W != self.W.T).nnz == 0 else sp.csr_array(self.W.T)
         self._min_weight = float(self.W.data.min()) if self.W.nnz else 1.0
@@ -327,8 +330,10 @@ class SpreadModel(mesa.Model):
         With whole-number tie weights, ``W @ adopted`` is kept up to date incrementally: only the
         sites whose adoption changed this month send their change along their ties (O(changes x
         degree) instead of O(ties)); the sums are exact, so the result does not depend on the path.
-        Weighted sums with fractions (prestige, adaptation, fractional weights) are taken in full,
-        so that a site's sums never depend on what else is in the run (batches stay bit-identical).
+        The prestige-weighted sums are updated the same way (rounding differs from a full product
+        by a few units in the last place; they are taken in full every 12 months), and a site's
+        sums depend only on its own block, so batches stay bit-identical. Adaptation changes every
+        month, so its weighted sums are taken in full.
         """
         adopted = self.adopted
         self.adopted_share_b = self._per_block(adopted) / self.N
@@ -339,22 +344,32 @@ class SpreadModel(mesa.Model):
         want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
         prev = self._prev_adopted
         J = None if (prev is None or not self._exact_weights) else np.flatnonzero(adopted != prev)
-        if J is None or len(J) > self.n // 50:
-            self._nb_count = self.W @ adopted.astype(np.float64)
-        elif len(J):
+        if J is not None and len(J):
             WT = self._WT
             start, stop = WT.indptr[J], WT.indptr[J + 1]
             lengths = stop - start
             pos = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+            rows = WT.indices[pos]
             contrib = WT.data[pos] * np.repeat(np.where(adopted[J], 1.0, -1.0), lengths)
-            self._nb_count += np.bincount(WT.indices[pos], weights=contrib, minlength=self.n)
+        if J is None or len(J) > self.n // 50:
+            self._nb_count = self.W @ adopted.astype(np.float64)
+        elif len(J):
+            self._nb_count += np.bincount(rows, weights=contrib, minlength=self.n)
         self._prev_adopted = adopted
         self.nb_share = self._nb_count * self._inv_degree
         if want_prestige:
             if self._inv_prestige_degree is None:
                 pd_ = self.W @ self.prestige
                 self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(self.n), where=pd_ > 0)
-            self.nb_prestige = (self.W @ (adopted * self.prestige)) * self._inv_prestige_degree
+            # prestige-weighted adopted neighbours: sent along ties by the sites whose adoption
+            # changed, and taken in full every 12 months so that rounding cannot build up. Each
+            # site's sum depends only on its own block's changes, in the same order in any batch.
+            if J is None or self._nb_prestige_sum is None or self.month % 12 == 0:
+                self._nb_prestige_sum = self.W @ (adopted * self.prestige)
+            elif len(J):
+                self._nb_prestige_sum += np.bincount(rows, weights=contrib * np.repeat(self.prestige[J], lengths),
+                                                     minlength=self.n)
+            self.nb_prestige = self._nb_prestige_sum * self._inv_prestige_degree
         if want_adapt:
             total = self.W @ (adopted * self.adaptation)
             self.nb_adaptation = np.divide(total, self._nb_count, out=np.zeros(self.n), where=self._nb_count > 0.5 * self._min_weight)

@@ -186,7 +186,8 @@ def test_dependency_fades_with_time_since_support_and_with_what_a_site_built():
     m = SpreadModel(s, 1, agents=False)
     m.ever_supported[:] = True
     m.supported[:] = [True, False, False, False, False, False]
-    m.since_support[:] = [0, 1, 24, 1, 1, 1]
+    since = np.array([0, 1, 24, 1, 1, 1])
+    m.dep_fade[:] = np.where(m.supported, 0.0, np.exp(-since / s.logics.mechanical.dependency_fade))
     m.competence[:] = [0.0, 0.0, 0.0, 0.9, 0.0, 0.9]
     m.capacity[:] = [0.5, 0.5, 0.5, 0.9, 0.5, 0.2]
     a = mechanical.pressures(m, s.logics.mechanical).abandon
@@ -247,8 +248,8 @@ def test_drift_settles_at_an_equilibrium_set_by_competence_and_capacity_not_at_z
 def test_assurance_repairs_drift_only_while_funded_and_within_its_capacity():
     base = {"sites.n": 200, "months": 60, "strategy.support.funding_months": 30, **NO_CF}
 
-    def fid(**ov):
-        return mean_over_seeds(sc(**base, **ov), lambda r: r.summary["mean_fidelity"])
+    def fid(**ov):  # at the last funded month: once funding ends, fidelity settles back
+        return mean_over_seeds(sc(**base, **ov), lambda r: r.timeseries["mean_fidelity"].iloc[30])
 
     assert fid(**{"strategy.assurance.interval": 3}) > fid() + 0.01
     s = sc(**base, **{"strategy.assurance.interval": 3, "strategy.assurance.capacity": 5})
@@ -339,8 +340,9 @@ def test_losing_the_only_champion_pushes_sites_back():
                   "sites.traits.turnover": {"dist": "constant", "value": 0.5}, "strategy.seeding.n": 100, **NO_CF})
         return mean_over_seeds(s, lambda r: r.timeseries["full"].iloc[-1] / 100)
 
-    # about half the 100 pilot sites lose their one champion within a year (turnover 50%)
-    assert full_share(1.0) < full_share(0.0) - 0.2
+    # about half the 100 pilot sites lose their one champion within a year (turnover 50%): with
+    # certain fall-back, about half as many remain in full implementation
+    assert full_share(1.0) < 0.75 * full_share(0.0)
 
 
 def test_collaboratives_add_lateral_ties():

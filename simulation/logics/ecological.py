@@ -45,9 +45,11 @@ def update(m, par: Ecological, ceiling: float) -> None:
     """Delivering sites adapt towards their context and learn adaptations from neighbours; effective fit."""
     if ceiling > 0:
         a = m.adaptation
-        room = np.maximum(ceiling - a, 0.0) * m._using
-        drive = par.adapt * m._misfit + par.neighbour_learning * m.nb_adaptation
-        a += par.weight * np.minimum(drive, 1.0) * room
+        idx = np.flatnonzero(m._using & (a < ceiling))  # delivering sites with room to adapt
+        if len(idx):
+            ai = a[idx]
+            drive = par.adapt * m._misfit[idx] + par.neighbour_learning * m.nb_adaptation[idx]
+            a[idx] = ai + par.weight * np.minimum(drive, 1.0) * (ceiling - ai)
     # effective fit: adaptation closes part of the gap, partners' adoption adds to it
     fe = m.fit_eff
     np.multiply(m._misfit, m.adaptation, out=fe)
@@ -67,5 +69,9 @@ def pressures(m, par: Ecological) -> Pressures:
     w = par.weight
     engage = (w * par.explore) * m.fit_eff
     progress = (w * par.learn) * m.fit_eff * m.capacity
-    abandon = (w * par.abandon) * (1.0 - m.fit_eff) * (1.0 - adaptive_capability(m))
+    abandon = m.capacity + m.leadership  # 1 - adaptive capability, times 3
+    abandon += m.adaptation
+    np.subtract(3.0, abandon, out=abandon)
+    abandon *= 1.0 - m.fit_eff
+    abandon *= w * par.abandon / 3.0
     return Pressures(engage, progress, abandon)

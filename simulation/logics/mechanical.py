@@ -47,23 +47,9 @@ def pressures(m, par: Mechanical) -> Pressures:
     engage = (w * par.push) * m.invited
     progress = (w * par.train) * m.supported
     abandon = None
-    if par.dependency > 0:
-        left = m.ever_supported & ~m.supported
-        if left.any():
-            fade = _fade_table(par.dependency_fade, m.months)[np.minimum(m.since_support, m.months)]
-            abandon = (w * par.dependency) * (1.0 - m.competence * m.capacity) * fade * left
+    if par.dependency > 0 and m.ever_supported.any():
+        # m.dep_fade: exp(-months since the site's support ended / dependency_fade), 0 while supported
+        abandon = 1.0 - m.competence * m.capacity
+        abandon *= m.dep_fade
+        abandon *= w * par.dependency
     return Pressures(engage, progress, abandon)
-
-
-_FADE: dict = {}
-
-
-def _fade_table(tau: float, months: int) -> np.ndarray:
-    """``exp(-t / tau)`` for t = 0..months (a look-up is cheaper than ``exp`` over every site)."""
-    key = (tau, months)
-    table = _FADE.get(key)
-    if table is None:
-        if len(_FADE) > 64:
-            _FADE.clear()
-        table = _FADE[key] = np.exp(-np.arange(months + 1) / tau)
-    return table

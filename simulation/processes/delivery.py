@@ -75,15 +75,22 @@ def step(m, sc) -> None:
     ceiling = 1.0 - core * m.adaptation if core > 0 else 1.0
     dv = sc.delivery
     if dv.drift > 0:
-        eq = m.competence * (0.5 + 0.5 * m.capacity)
+        eq = m.capacity * 0.5
+        eq += 0.5
+        eq *= m.competence
         if core > 0:
             eq *= ceiling
-        f += dv.drift * (eq - f) * using
+        eq -= f
+        eq *= using
+        eq *= dv.drift
+        f += eq
     mech = sc.logics.mechanical
     if m._mech_on and mech.coach > 0:
-        coached = m.supported & using
-        if coached.any():
-            f += (mech.weight * mech.coach) * m.dilution * (ceiling - f) * coached
+        idx = np.flatnonzero(m.supported & using)
+        if len(idx):
+            q = m.dilution if np.isscalar(m.dilution) else m.dilution[idx]
+            top = ceiling if np.isscalar(ceiling) else ceiling[idx]
+            f[idx] += (mech.weight * mech.coach) * q * (top - f[idx])
     if m.audited is not None:
         a = sc.strategy.assurance
         f += a.repair * np.maximum(a.target * ceiling - f, 0.0) * m.audited

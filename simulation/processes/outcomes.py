@@ -82,6 +82,8 @@ def init(m, sc) -> None:
     m.effect = np.zeros(m.n)
     m.sustain_start = np.full(m.n, -1, np.int8)  # delivering sustain_window months after start-up (-1 not yet)
     m.sustain_competent = np.full(m.n, -1, np.int8)  # ... after reaching full implementation
+    m._started: dict[int, np.ndarray] = {}  # month -> sites that first started up then
+    m._competent: dict[int, np.ndarray] = {}  # month -> sites that first reached full implementation then
     m._block7 = m.block * len(STAGES)
     m._size_total = m.size.reshape(R, m.N).sum(axis=1)
     configure(m, sc)
@@ -107,8 +109,10 @@ def collect(m, sc) -> None:
     R, N = m.R, m.N
     oc = sc.outcomes
     stage = m.stage
-    keys = stage if R == 1 else m._block7 + stage
-    counts = np.bincount(keys, minlength=R * len(STAGES)).reshape(R, len(STAGES))
+    if R == 1:  # seven flat counts beat bincount's conversion of the stage codes
+        counts = np.array([[np.count_nonzero(stage == k) for k in range(len(STAGES))]])
+    else:
+        counts = np.bincount(m._block7 + stage, minlength=R * len(STAGES)).reshape(R, len(STAGES))
     m.counts_b[:, t] = counts
     full = stage == FULL
     initial = stage == INITIAL
@@ -118,13 +122,20 @@ def collect(m, sc) -> None:
     s["adopted_share"][:, t] = adopted / N
     # masked products summed per block (np.sum(where=) is several times slower; BLAS dots start
     # threads): the same code for one block or many, so batches stay bit-identical
-    coverage = full + oc.initial_reach * initial
+    coverage = initial * oc.initial_reach
+    coverage += full
     reached = m.size * coverage
     s["reach"][:, t] = reached.reshape(R, N).sum(axis=1)
     fid = (m.fidelity * (initial | full)).reshape(R, N).sum(axis=1)
     s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
-    m.effect = oc.efficacy * (coverage * m.fidelity * m.fit_eff * m.competence)
-    m.seen += (m.effect - m.seen) / oc.lag  # what a site has seen its delivery do lately
+    eff = coverage * m.fidelity
+    eff *= m.fit_eff
+    eff *= m.competence
+    eff *= oc.efficacy
+    m.effect = eff
+    gap = eff - m.seen
+    gap *= 1.0 / oc.lag
+    m.seen += gap  # what a site has seen its delivery do lately
     effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
     tau = (1.0 - oc.trend) ** (t / 12.0)
     benefit = (1.0 - tau) * m._size_total + tau * effect_people
@@ -158,17 +169,23 @@ def collect(m, sc) -> None:
 
 def _cohorts(m, sc, t: int) -> None:
     """Wong, Schaper & Saldana's measures: delivering ``sustain_window`` months after start-up and
-    after competence, recorded once per site as each site's month comes."""
+    after competence, recorded once per site as each site's month comes (the sites that started up
+    or reached full implementation in a month are listed by :func:`note_milestones`)."""
     w = sc.outcomes.sustain_window
-    if t < w:
-        return
-    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
-    due = m.adopted_month == t - w
-    if due.any():
-        m.sustain_start[due] = delivering[due]
-    due = m.full_month == t - w
-    if due.any():
-        m.sustain_competent[due] = delivering[due]
+    for events, out in ((m._started, m.sustain_start), (m._competent, m.sustain_competent)):
+        due = events.pop(t - w, None)
+        if due is not None and len(due):
+            st = m.stage[due]
+            out[due] = (st >= INSTALLATION) & (st <= FULL)
+
+
+def note_milestones(m, month: int, started: np.ndarray, competent: np.ndarray) -> None:
+    """Remember the sites that first started up (``started``) or first reached full implementation
+    (``competent``) this month, for the sustainment cohorts."""
+    if len(started):
+        m._started[month] = started
+    if len(competent):
+        m._competent[month] = competent
 
 
 class History:

@@ -21,6 +21,7 @@ its blocks get no support, invitations, trainers, assurance or collaboratives.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -123,6 +124,7 @@ def init(m, sc) -> None:
     m._pools = None  # per pool: its sites' mask (None = any) and its supported set
     m.ever_supported = np.zeros(n, bool)
     m.since_support = np.full(n, 10**6, np.int32)  # months since last supported
+    m.dep_fade = np.zeros(n)  # exp(-months since support ended / dependency_fade); 0 while supported or never
     m.invited = np.zeros(n, bool)
     m.trainer = np.zeros(n, bool)
     m.member = np.zeros(n, bool)
@@ -319,7 +321,7 @@ def allocate(m, sc) -> None:
     prev = m.support_kind
     kind = np.zeros(m.n, np.int8)
     for pool in m._pools:
-        kind[pool["set"]] = pool["kind"]
+        kind += pool["set"].view(np.int8) * np.int8(pool["kind"])  # the pools' sets do not overlap
     new_central = (kind == CENTRAL) & (prev != CENTRAL)
     m.generation[new_central] = 1
     new_trainee = (kind == TRAINER) & (prev != TRAINER)
@@ -332,9 +334,16 @@ def allocate(m, sc) -> None:
                 m.dilution = np.ones(m.n)
             m.dilution[changed] = (1.0 - ttt.dilution) ** np.maximum(m.generation[changed] - 1, 0).astype(np.float64)
     m.support_kind = kind
+    was = m.supported
     m.supported = kind > 0
     m.ever_supported |= m.supported
-    m.since_support[m.supported] = 0
+    now = np.flatnonzero(m.supported)
+    m.since_support[now] = 0
+    # dependency on ended support fades by a factor e every dependency_fade months (mechanical logic)
+    f1 = math.exp(-1.0 / sc.logics.mechanical.dependency_fade)
+    m.dep_fade *= f1
+    m.dep_fade[np.flatnonzero(was & ~m.supported)] = f1
+    m.dep_fade[now] = 0.0
     central = m._per_block(kind == CENTRAL)
     trained = m._per_block(kind == TRAINER)
     m.support_used_b += st.support.cost * (central + trained * m.funded_b)
@@ -396,23 +405,20 @@ def _fill(m, pool: dict, keep: np.ndarray, pipeline: np.ndarray, taken: np.ndarr
 def _trainer_generation(m, trainees: np.ndarray, new: np.ndarray, per_trainer: int) -> None:
     """Sites newly trained by a trainer are one generation further from the developers than it.
 
-    Trainees and trainers are matched in the programme's order: the k-th trainee of a block (by
-    priority) is trained by its (k // trainees)-th trainer (wrapping round if trainers were lost).
+    New trainees are matched with the block's trainers in turn (in site order, wrapping round).
     """
     N = m.N
     for b in range(m.R):
-        order = m._order[b * N:(b + 1) * N]
-        sel = new[order]
-        if not sel.any():
+        sl = slice(b * N, (b + 1) * N)
+        fresh = np.flatnonzero(new[sl])
+        if not len(fresh):
             continue
-        tr = order[m.trainer[order]]  # the block's trainers, in priority order
-        pos = np.cumsum(trainees[order]) - 1  # each trainee's position among the block's trainees
-        sites = order[sel]
+        tr = np.flatnonzero(m.trainer[sl])
         if len(tr):
-            j = (pos[sel] // max(per_trainer, 1)) % len(tr)
-            m.generation[sites] = m.generation[tr[j]] + 1
+            j = (np.arange(len(fresh)) // max(per_trainer, 1)) % len(tr)
+            m.generation[b * N + fresh] = m.generation[b * N + tr[j]] + 1
         else:
-            m.generation[sites] = 1
+            m.generation[b * N + fresh] = 1
 
 
 def _form_collaboratives(m, sc) -> None:

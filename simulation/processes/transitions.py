@@ -116,8 +116,15 @@ def pressures(m, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     own_progress = s.progress * m.capacity if s.progress > 0 else None
     own_abandon = None
     if s.abandon > 0:
-        risk = ((1.0 - m.fit_eff) + (1.0 - m.competence) + m.fatigue + (1.0 - m.fidelity) * m._using) / 4.0
-        own_abandon = (s.abandon * fragility) * risk
+        # mean of (1 - fit_eff), (1 - competence), fatigue and, for sites delivering, (1 - fidelity)
+        risk = m.fidelity * m._using
+        np.subtract(m._using, risk, out=risk)
+        risk += m.fatigue
+        risk -= m.fit_eff
+        risk -= m.competence
+        risk += 2.0
+        risk *= s.abandon * fragility / 4.0
+        own_abandon = risk
     parts.append(logics.Pressures(None, own_progress, own_abandon))
     shock = shock_pressure(m, sc)
     if shock is not None:
@@ -138,7 +145,9 @@ def pressures(m, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def sustain_modifier(m, sc) -> np.ndarray:
     """Routinisation, visible benefit, champions and peers' support, multiplying the pressure to abandon."""
     s = sc.stages
-    mod = np.where(m.champions > 0, 1.0, sc.workforce.no_champion_risk)
+    mod = (m.champions == 0).astype(np.float64)
+    mod *= sc.workforce.no_champion_risk - 1.0
+    mod += 1.0
     soc = sc.logics.social
     if m._soc_on and soc.lateral_support > 0:
         mod *= 1.0 - (soc.weight * soc.lateral_support) * m.nb_share
@@ -192,7 +201,7 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
     ``a <= u < a + p``, both scaled down when ``a + p > 1``); for sites in full implementation,
     discontinuing.
     """
-    from . import delivery
+    from . import delivery, outcomes
 
     u = m._draw("transitions")
     st = m.stage
@@ -257,8 +266,11 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
             if instant:
                 m.adaptation[starting] = 0.0
         up = changed[(new_stage >= INITIAL) & (new_stage <= FULL)]
-        m.adopted_month[up[m.adopted_month[up] < 0]] = month
+        started = up[m.adopted_month[up] < 0]
+        m.adopted_month[started] = month
         full_now = changed[new_stage == FULL]
-        m.full_month[full_now[m.full_month[full_now] < 0]] = month
+        competent = full_now[m.full_month[full_now] < 0]
+        m.full_month[competent] = month
+        outcomes.note_milestones(m, month, started, competent)
         mis[changed] = -1
     mis += 1

@@ -58,6 +58,8 @@ def init(m, sc) -> None:
     """Competence, capacity (from the trait), fatigue and the turnover rates."""
     m.monthly_turnover = 1.0 - (1.0 - m.turnover) ** (1.0 / 12.0)
     m._log_stay = np.log1p(-np.minimum(m.monthly_turnover, 1.0 - 1e-12))
+    m._cache = {}
+    m.p_lose_champion = -np.expm1(m.champions * m._log_stay)  # kept current as champions come and go
     m.competence = np.zeros(m.n)
     m.capacity = m.capacity0.copy()
     m.fatigue = np.zeros(m.n)
@@ -77,9 +79,13 @@ def step(m, sc) -> None:
     if wf.turnover:
         u = m._draw("turnover", rows=2)
         # competence walks out with leavers; the replication package onboards their successors
-        m.competence *= 1.0 - m.monthly_turnover * (1.0 - pkg)
+        key = ("keep", pkg)
+        if m._cache.get("keep_key") != key:
+            m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
+            m._cache["keep_key"] = key
+        m.competence *= m._cache["keep"]
         has = m.champions > 0
-        lose = has & (u[0] < -np.expm1(m.champions * m._log_stay))
+        lose = has & (u[0] < m.p_lose_champion)
         m.champions[lose] -= 1
         last = lose & (m.champions == 0) & (m.stage >= INITIAL) & (m.stage <= FULL)
         back = last & (u[1] < wf.fallback * (1.0 - pkg))
@@ -88,6 +94,9 @@ def step(m, sc) -> None:
             m.months_in_stage[back] = 0
         recruit = ~has & (u[1] < wf.champion_recruit * m.leadership)
         m.champions[recruit] = 1
+        changed = np.flatnonzero(lose | recruit)
+        if len(changed):  # chance of losing one of c champions this month: 1 - (1 - m)^c
+            m.p_lose_champion[changed] = -np.expm1(m.champions[changed] * m._log_stay[changed])
     using = m._using_now()
     c = m.competence
     # learning by doing, up to what the site's own capacity (supervision, time, data) can hold; skill
