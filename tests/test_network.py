@@ -34,7 +34,8 @@ def test_random_graph_mean_degree():
 
 @pytest.mark.parametrize("kind", ["small_world", "scale_free", "random", "regions", "complete", "none"])
 def test_every_generated_type_runs(kind):
-    sc = from_dict({"sites": {"n": 60}, "months": 12, "network": {"type": kind, "k": 4, "m": 2}})
+    extra = {"small_world": {"k": 4}, "scale_free": {"m": 2}}.get(kind, {})
+    sc = from_dict({"sites": {"n": 60}, "months": 12, "network": {"type": kind, **extra}})
     res = run(sc, seed=1)
     assert len(res.sites) == 60
     if kind == "regions":
