@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import InputError, Problem
 from ..model import SpreadModel
 from ..network import Built, build
@@ -86,6 +87,7 @@ class Simulator:
 
     def model(self, values, seed: int, months: int | None = None, extra: dict | None = None) -> SpreadModel:
         """A built (not yet run) model for drawn values."""
+        limits.tune_malloc()  # in a Dask worker: see limits.tune_malloc
         return SpreadModel(self.scenario_for(values, months, extra), seed, agents=False, built=self.built)
 
     def curve(self, values, seed: int) -> np.ndarray:

@@ -222,6 +222,7 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
 
     Warnings about the input are not repeated here: the driver reported them before the runs.
     """
+    limits.tune_malloc()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputWarning)
         return _run_task(scenario, items)
