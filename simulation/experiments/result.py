@@ -111,7 +111,8 @@ class ExperimentResult:
         if (first < 0).any():
             missing = int(np.count_nonzero(first < 0))
             raise RuntimeError(f"{missing} of {len(self._order)} runs are missing from the results")
-        table = runs_table.take(pa.array(first))
+        # stored rows are usually in the order already (chunks are named in run order): no copy then
+        table = runs_table if np.array_equal(first, np.arange(runs_table.num_rows)) else runs_table.take(pa.array(first))
         del runs_table, pos, place, rows
         self._months = table.column("months").to_numpy()
         self._chunks = None
@@ -122,7 +123,8 @@ class ExperimentResult:
         self._ts_memory = ts_memory
         self._timeseries: pd.DataFrame | None = None
         self.runs: pd.DataFrame = table.select(["strategy", "replicate", "seed", *SUMMARY_KEYS]).to_pandas()
-        self._groups_json = table.column("groups").to_pylist() if "groups" in table.column_names else None
+        # kept as one Arrow array (no Python string per run): parsed only when groups are asked for
+        self._groups_json = table.column("groups").combine_chunks() if "groups" in table.column_names else None
         self.strategies: list[str] = list(dict.fromkeys(self.runs["strategy"].tolist()))
         pa.default_memory_pool().release_unused()  # the reads' scratch memory (once per result)
         self.baseline = baseline if baseline in self.strategies else (
@@ -237,13 +239,31 @@ class ExperimentResult:
         cols = ["strategy", "replicate", "seed", "group", "sites", *GROUP_METRICS]
         if self._groups_json is None:
             return pd.DataFrame(columns=cols)
-        rows = []
-        for (strategy, replicate, seed), text in zip(self.runs[["strategy", "replicate", "seed"]].itertuples(index=False),
-                                                     self._groups_json):
-            for g, v in (json.loads(text) if text else {}).items():
-                rows.append({"strategy": strategy, "replicate": replicate, "seed": seed, "group": g,
-                             "sites": v.get("sites"), **{m: v.get(m, math.nan) for m in GROUP_METRICS}})
-        return pd.DataFrame(rows, columns=cols)
+        # a slice of runs at a time, into compact columns: 8 bytes per value and one shared string
+        # per group name, not a dict per row (20,000 runs would otherwise cost tens of MiB)
+        from array import array
+
+        index, values = array("q"), {k: array("d") for k in ("sites", *GROUP_METRICS)}
+        codes, names = array("q"), {}
+        column = self._groups_json
+        for start in range(0, len(column), 2048):
+            for i, text in enumerate(column.slice(start, 2048).to_pylist(), start):
+                for g, v in (json.loads(text) if text else {}).items():
+                    index.append(i)
+                    codes.append(names.setdefault(g, len(names)))
+                    values["sites"].append(v.get("sites", math.nan))
+                    for m in GROUP_METRICS:
+                        values[m].append(v.get(m, math.nan))
+        rows = np.array(index, dtype=np.int64)
+        labels = np.array(list(names), dtype=object)
+        return pd.DataFrame({
+            "strategy": self.runs["strategy"].to_numpy()[rows],
+            "replicate": self.runs["replicate"].to_numpy()[rows],
+            "seed": self.runs["seed"].to_numpy()[rows],
+            "group": labels[np.array(codes, dtype=np.int64)] if len(rows) else np.array([], dtype=object),
+            "sites": pd.array(np.array(values["sites"]), dtype="Float64").astype("Int64") if len(rows) else [],
+            **{m: np.array(values[m], dtype=np.float64) for m in GROUP_METRICS},
+        }, columns=cols)
 
     def group_table(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
         """Each strategy's outcomes per group of sites: mean and t interval over replicates.
