@@ -213,9 +213,14 @@ class SpreadModel(mesa.Model):
         shape = (rows, self.N) if rows else self.N
         if self.R == 1:
             return gens[0].random(shape)
-        out = np.empty((rows, self.n) if rows else self.n)
+        if not rows:  # straight into each block's slice (no temporary per block)
+            out = np.empty(self.n)
+            for b, g in enumerate(gens):
+                g.random(out=out[b * self.N:(b + 1) * self.N])
+            return out
+        out = np.empty((rows, self.n))
         for b, g in enumerate(gens):
-            out[..., b * self.N:(b + 1) * self.N] = g.random(shape)
+            out[:, b * self.N:(b + 1) * self.N] = g.random(shape)
         return out
 
     def _set_network(self, W: sp.csr_array) -> None:

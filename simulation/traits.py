@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from .errors import fail
 from .network import Built
@@ -43,7 +42,20 @@ def centrality_percentile(W: sp.csr_array) -> np.ndarray:
     if n == 1:
         return np.full(1, 0.5)
     deg = np.asarray(W.sum(axis=1)).ravel()
-    return (rankdata(deg, method="average") - 1.0) / (n - 1)
+    return (average_rank(deg) - 1.0) / (n - 1)
+
+
+def average_rank(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their mean rank (``scipy.stats.rankdata(x, method="average")``,
+    written out so that a worker process need not import scipy.stats: 0.45 s of its start-up)."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x))
+    ranks[order] = ((starts + 1 + ends) / 2.0)[np.cumsum(first) - 1]
+    return ranks
 
 
 def assign_groups(sc: Scenario, built: Built, streams: Streams) -> np.ndarray:

@@ -3,6 +3,8 @@
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulation import InputError, load_scenario, run
 from simulation.network import random_graph, small_world
@@ -112,3 +114,16 @@ def test_no_edges_is_valid(tmp_path):
     write(tmp_path / "t.csv", "site\n1\n2\n3\n")
     sc = scenario(tmp_path, "months: 5\nnetwork: {type: file, file: e.csv}\nsites: {file: t.csv}\nstrategy: {seeding: {n: 1}}\n")
     assert len(run(sc, seed=1).sites) == 3
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 7.25, 40.0]), min_size=1, max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_average_rank_matches_scipy_rankdata(values):
+    """Prestige percentiles use a numpy rank with ties averaged: it must equal scipy's exactly
+    (the batch-identity of every run rests on the same floats)."""
+    from scipy.stats import rankdata
+
+    from simulation.traits import average_rank
+
+    x = np.array(values)
+    assert np.array_equal(average_rank(x), rankdata(x, method="average"))

@@ -408,17 +408,20 @@ def _trainer_generation(m, trainees: np.ndarray, new: np.ndarray, per_trainer: i
     New trainees are matched with the block's trainers in turn (in site order, wrapping round).
     """
     N = m.N
-    for b in range(m.R):
-        sl = slice(b * N, (b + 1) * N)
-        fresh = np.flatnonzero(new[sl])
-        if not len(fresh):
-            continue
-        tr = np.flatnonzero(m.trainer[sl])
-        if len(tr):
-            j = (np.arange(len(fresh)) // max(per_trainer, 1)) % len(tr)
-            m.generation[b * N + fresh] = m.generation[b * N + tr[j]] + 1
-        else:
-            m.generation[b * N + fresh] = 1
+    fresh = np.flatnonzero(new)  # all blocks at once: a block's sites are one contiguous range
+    if not len(fresh):
+        return
+    block = fresh // N
+    rank = np.arange(len(fresh)) - np.searchsorted(block, block)  # place among its block's new trainees
+    tr = np.flatnonzero(m.trainer)
+    per_block = np.bincount(tr // N, minlength=m.R)
+    count = per_block[block]  # trainers in each new trainee's block, and where they start in tr
+    first = (np.cumsum(per_block) - per_block)[block]
+    has = count > 0
+    gen = np.ones(len(fresh), dtype=m.generation.dtype)
+    j = (rank[has] // max(per_trainer, 1)) % count[has]
+    gen[has] = m.generation[tr[first[has] + j]] + 1
+    m.generation[fresh] = gen
 
 
 def _form_collaboratives(m, sc) -> None:
