@@ -230,7 +230,7 @@ def estimated_ties(network, n: int) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------ re-measuring
+# ------------------------------------------------------------------------- worker processes
 _MALLOC_TUNED = False
 
 
@@ -260,6 +260,7 @@ def tune_malloc() -> None:
         libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
 
 
+# ------------------------------------------------------------------------------ re-measuring
 _MEASURE = r'''
 import gc, json, resource, sys
 from simulation.runner import run, run_batch

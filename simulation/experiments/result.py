@@ -260,8 +260,8 @@ class ExperimentResult:
             "strategy": self.runs["strategy"].to_numpy()[rows],
             "replicate": self.runs["replicate"].to_numpy()[rows],
             "seed": self.runs["seed"].to_numpy()[rows],
-            "group": labels[np.array(codes, dtype=np.int64)] if len(rows) else np.array([], dtype=object),
-            "sites": pd.array(np.array(values["sites"]), dtype="Float64").astype("Int64") if len(rows) else [],
+            "group": labels[np.array(codes, dtype=np.int64)],
+            "sites": pd.array(np.array(values["sites"]), dtype="Float64").astype("Int64"),
             **{m: np.array(values[m], dtype=np.float64) for m in GROUP_METRICS},
         }, columns=cols)
 

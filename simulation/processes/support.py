@@ -326,7 +326,7 @@ def allocate(m, sc) -> None:
     m.generation[new_central] = 1
     new_trainee = (kind == TRAINER) & (prev != TRAINER)
     if new_trainee.any():
-        _trainer_generation(m, kind == TRAINER, new_trainee, ttt.trainees)
+        _trainer_generation(m, new_trainee, ttt.trainees)
     if ttt.enabled and ttt.dilution > 0:
         changed = np.flatnonzero(new_central | new_trainee)
         if len(changed):
@@ -402,7 +402,7 @@ def _fill(m, pool: dict, keep: np.ndarray, pipeline: np.ndarray, taken: np.ndarr
     return np.maximum(free, 0)
 
 
-def _trainer_generation(m, trainees: np.ndarray, new: np.ndarray, per_trainer: int) -> None:
+def _trainer_generation(m, new: np.ndarray, per_trainer: int) -> None:
     """Sites newly trained by a trainer are one generation further from the developers than it.
 
     New trainees are matched with the block's trainers in turn (in site order, wrapping round).
