@@ -193,20 +193,28 @@ def test_resume_runs_only_what_is_missing(small, tmp_path):
 
 def test_leftovers_of_a_killed_session_are_ignored(small, tmp_path):
     """Hidden temporary files, a timeseries chunk without its runs file and a chunk stored twice
-    change nothing: no run lost, none counted twice."""
+    change nothing: no run lost, none counted twice. Leftovers named with a recorded session token
+    are removed; files a user put there (whatever their names) are ignored and kept."""
+    from simulation.safe_io import Record, temp_name
+
     out = tmp_path / "k"
     ref = run_many(small, 6, executor="serial", chunk_size=2, out=out, progress=False)
     chunks = sorted((out / "runs").glob("*.parquet"))
-    (out / "runs" / ".tmp-zzz.parquet").write_bytes(b"half a file")
-    shutil.copy(out / "timeseries" / chunks[0].name, out / "timeseries" / "zz-orphan.parquet")
+    tok = Record.read(out).data["sessions"][-1]
+    (out / "runs" / temp_name("x.parquet", tok)).write_bytes(b"half a file")
+    orphan = f"20260101T000000-{tok}-999999.parquet"
+    shutil.copy(out / "timeseries" / chunks[0].name, out / "timeseries" / orphan)
     for sub in ("timeseries", "runs"):  # a whole chunk stored twice (two writers, say)
-        shutil.copy(out / sub / chunks[1].name, out / sub / "zzz-duplicate.parquet")
+        shutil.copy(out / sub / chunks[1].name, out / sub / f"20991231T000000-{tok}-999998.parquet")
+    (out / "runs" / ".tmp-zzz.parquet").write_bytes(b"mine")  # the user's files
+    shutil.copy(out / "runs" / chunks[1].name, out / "runs" / "mine.parquet")
     same(ref, load_results(out))
     again = run_many(small, 6, executor="serial", out=out, progress=False)
     assert again.info["ran"] == 0
     same(ref, again)
-    assert not (out / "timeseries" / "zz-orphan.parquet").exists()
-    assert not list((out / "runs").glob(".tmp-*"))
+    assert not (out / "timeseries" / orphan).exists()
+    assert not list((out / "runs").glob(f"*.{tok}.tmp"))
+    assert (out / "runs" / ".tmp-zzz.parquet").read_bytes() == b"mine" and (out / "runs" / "mine.parquet").exists()
 
 
 def test_folders_of_other_scenarios_are_refused(small, tmp_path):

@@ -345,24 +345,62 @@ def test_fresh_replaces_another_commands_output(tmp_path):
     assert not (out / "sites.csv").exists() and (out / "runs.csv").exists()
 
 
+KILLED = """
+import os, sys
+from pathlib import Path
+import simulation.safe_io as io
+out, replace, when = Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
+real = os.replace
+calls = []
+def dying_replace(a, b):
+    real(a, b)
+    calls.append(b)
+    if when == "between" and ".spreadsim-old-" in str(b):
+        os._exit(9)  # killed between setting the earlier output aside and moving the new one in
+io.os.replace = dying_replace
+with io.atomic_dir(out, "run", replace=replace) as tmp:
+    (tmp / "timeseries.csv").write_text("month\\n0\\n")
+    (tmp / "manifest.json").write_text('{"spreadsim_output": "run"}')
+    if when == "inside":
+        os._exit(9)  # killed while writing
+"""
+
+
+def killed(out, when: str, replace: bool = False) -> None:
+    proc = subprocess.run([sys.executable, "-c", KILLED, str(out), "1" if replace else "0", when], cwd=ROOT)
+    assert proc.returncode == 9
+
+
 def test_stale_temporaries_of_a_killed_command_are_cleaned(tmp_path):
+    """What a killed command leaves is recognised by the record in it, never by its name: its
+    temporary folder is removed, an earlier output it had set aside comes back; a user's folders
+    named like them stay."""
     (tmp_path / "s.yaml").write_text(BASE)
     out = tmp_path / "out"
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = tmp_path / f".out.spreadsim-tmp-{dead.pid}-0123abcd"
-    stale.mkdir()
-    (stale / "timeseries.csv").write_text("half")
+    killed(out, "inside")
+    stale = [p for p in tmp_path.iterdir() if p.name.startswith(".out.spreadsim-tmp-")]
+    assert len(stale) == 1 and (stale[0] / "timeseries.csv").exists()
+    mine = tmp_path / ".out.spreadsim-tmp-1-0123abcd"  # named like an old temporary: the user's
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
     assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot"]) == 0
-    assert not stale.exists() and (out / "manifest.json").exists()
+    assert not stale[0].exists() and (out / "manifest.json").exists()
+    assert (mine / "notes.txt").read_text() == "mine"
+    first = (out / "timeseries.csv").read_bytes()
     # killed between setting the earlier output aside and moving the new one in: it comes back
-    os.replace(out, tmp_path / ".out.spreadsim-old")
+    killed(out, "between", replace=True)
+    assert not out.exists()
     assert main(["validate", str(tmp_path / "s.yaml")]) == 0
-    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot", "--force"]) == 0
-    assert not (tmp_path / ".out.spreadsim-old").exists() and (out / "manifest.json").exists()
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(out), "-q", "--no-plot", "--seed", "3", "--force"]) == 0
+    assert (out / "manifest.json").exists() and (out / "timeseries.csv").read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.spreadsim-tmp-1-0123abcd", "out", "s.yaml"]
 
 
 def test_a_killed_experiment_session_is_recorded_and_its_temporaries_removed(tmp_path):
+    """A killed session's temporaries carry its token, recorded before they were made: they are
+    removed. Files named like temporaries without a recorded token are the user's: kept."""
+    from simulation.safe_io import Record, temp_name
+
     (tmp_path / "s.yaml").write_text(BASE)
     out = tmp_path / "e"
     args = ["ensemble", str(tmp_path / "s.yaml"), "--replicates", "3", "--executor", "serial", "--out", str(out), "-q",
@@ -371,12 +409,16 @@ def test_a_killed_experiment_session_is_recorded_and_its_temporaries_removed(tmp
     man = json.loads((out / "manifest.json").read_text())
     man["sessions"].append({"started": "x", "status": "running"})  # as a SIGKILL leaves it
     (out / "manifest.json").write_text(json.dumps(man))
-    for name in (".tmp-manifest.json.1a2b3c4d", ".tmp-runs.csv.5e6f7a8b", "runs/.tmp-x.parquet"):
+    tok = Record.read(out).data["sessions"][-1]
+    for name in (temp_name("manifest.json", tok), temp_name("runs.csv", tok), "runs/" + temp_name("x.parquet", tok)):
         (out / name).write_text("partial")
+    for name in (".tmp-manifest.json.1a2b3c4d", "runs/.tmp-x.parquet"):  # the user's, named like temporaries
+        (out / name).write_text("mine")
     assert main(args) == 0
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert [s["status"] for s in sessions] == ["complete", "killed", "complete"]
-    assert not [p for p in out.rglob(".tmp-*")]
+    assert not [p for p in out.rglob(f"*.{tok}.tmp")]
+    assert (out / ".tmp-manifest.json.1a2b3c4d").read_text() == "mine" and (out / "runs/.tmp-x.parquet").read_text() == "mine"
 
 
 # -------------------------------------------------------------------------- written first

@@ -432,49 +432,49 @@ class ExperimentResult:
         Returns:
             The names of the files written.
         """
-        from ..safe_io import check_out
-        from .store import write_bytes_atomic, write_csv_atomic
+        from ..safe_io import OwnedWriter, check_out, output_kind
+        from .store import RUNS, TIMESERIES, write_bytes_atomic, write_csv_atomic
 
         out = Path(out) if out is not None else self.out
         if out is None:
             raise ValueError("no folder: pass out= (this result was kept in memory)")
         if self.out is None or out.resolve() != self.out.resolve():
             check_out(out, "experiment", resume=True)  # a new or empty folder, or an experiment's
-        out.mkdir(parents=True, exist_ok=True)
         written = []
-
-        def csv(name: str, df: pd.DataFrame) -> None:
-            write_csv_atomic(out / name, df)
-            written.append(name)
-
-        csv("runs.csv", self.runs)
-        csv("summary.csv", self.table(level=level))
-        two = len(self.strategies) > 1
-        if two:
-            csv("differences.csv", self.differences(level=level))
-        csv("ensemble.csv", self.ensemble())
-        groups = self.group_table(level=level)
-        if groups["group"].nunique() > 1:
-            csv("groups.csv", groups)
-        if plot:
-            import io
-
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-
-            figs = [("adoption.png", self.plot().figure)]
-            if two:
-                figs.append(("differences.png", self.plot_differences(level=level)))
-            for name, fig in figs:
-                buf = io.BytesIO()
-                from ..plots import SAVE_DPI
-
-                fig.savefig(buf, format="png", dpi=SAVE_DPI, bbox_inches="tight")
-                plt.close(fig)
-                write_bytes_atomic(out / name, buf.getvalue())
+        kind = output_kind(out) if out.exists() else None
+        with OwnedWriter(out, kind or "experiment", dirs=() if kind else (RUNS, TIMESERIES)) as w:
+            def csv(name: str, df: pd.DataFrame) -> None:
+                write_csv_atomic(out / name, df, w)
                 written.append(name)
+
+            csv("runs.csv", self.runs)
+            csv("summary.csv", self.table(level=level))
+            two = len(self.strategies) > 1
+            if two:
+                csv("differences.csv", self.differences(level=level))
+            csv("ensemble.csv", self.ensemble())
+            groups = self.group_table(level=level)
+            if groups["group"].nunique() > 1:
+                csv("groups.csv", groups)
+            if plot:
+                import io
+
+                import matplotlib
+
+                matplotlib.use("Agg", force=False)
+                import matplotlib.pyplot as plt
+
+                figs = [("adoption.png", self.plot().figure)]
+                if two:
+                    figs.append(("differences.png", self.plot_differences(level=level)))
+                for name, fig in figs:
+                    buf = io.BytesIO()
+                    from ..plots import SAVE_DPI
+
+                    fig.savefig(buf, format="png", dpi=SAVE_DPI, bbox_inches="tight")
+                    plt.close(fig)
+                    write_bytes_atomic(out / name, buf.getvalue(), w)
+                    written.append(name)
         return written
 
 

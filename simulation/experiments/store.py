@@ -27,8 +27,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError, Problem
-from ..safe_io import foreign_entries, mark, output_kind, remove_output
+from ..safe_io import (CHUNK, OwnedWriter, Record, check_out, fail, foreign_entries, foreign_message, mark,
+                       output_kind, remove_output)
 from ..scenario import Scenario
 
 KIND = "spreadsim-experiment"
@@ -48,7 +47,6 @@ MANIFEST = "manifest.json"
 RUNS = "runs"
 TIMESERIES = "timeseries"
 LOCK = ".lock"
-TMP_PREFIX = ".tmp-"
 #: files written from the runs (``ExperimentResult.save``), removed when an experiment starts afresh
 DERIVED = ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv", "adoption.png", "differences.png")
 
@@ -74,39 +72,27 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-@contextlib.contextmanager
-def _atomic_open(path: Path, mode: str, unique: bool = True):
-    """Open a hidden temporary file beside ``path``; on success sync it and rename it into place,
-    on any failure remove it. ``unique`` adds a random suffix (for files several writers may share)."""
-    suffix = f".{uuid.uuid4().hex[:8]}" if unique else ""
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}{suffix}")
-    try:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _writer_for(path: Path) -> OwnedWriter:
+    return OwnedWriter(path.parent, output_kind(path.parent) or "experiment")
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file, synced, then renamed into place."""
-    with _atomic_open(path, "wb") as f:
-        f.write(data)
+def write_bytes_atomic(path: Path, data: bytes, writer: OwnedWriter | None = None) -> None:
+    """Write ``data`` to ``path`` in an output folder: through a temporary file named with a
+    recorded session token, synced, listed in the folder's record, then renamed into place."""
+    if writer is not None:
+        writer.write_bytes(path.name, data)
+        return
+    with _writer_for(path) as w:
+        w.write_bytes(path.name, data)
 
 
-def write_csv_atomic(path: Path, df) -> None:
-    """Write a DataFrame as CSV through a hidden temporary file (streamed in row chunks), then rename."""
-    with _atomic_open(path, "w") as f:
+def write_csv_atomic(path: Path, df, writer: OwnedWriter | None = None) -> None:
+    """Write a DataFrame as CSV like :func:`write_bytes_atomic` (streamed in row chunks)."""
+    if writer is None:
+        with _writer_for(path) as w:
+            return write_csv_atomic(path, df, w)
+    with writer.open(path.name, "w") as f:
         df.to_csv(f, index=False, chunksize=2000)
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file through a hidden temporary file, synced, then renamed into place."""
-    with _atomic_open(path, "wb", unique=False) as f:
-        pq.write_table(table, f, compression="zstd")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -151,10 +137,11 @@ class ResultStore:
         self.out = Path(out)
         self.runs_dir = self.out / RUNS
         self.ts_dir = self.out / TIMESERIES
-        self._lock_fd: int | None = None
+        self._writer: OwnedWriter | None = None
         self._manifest: dict[str, Any] | None = None
-        self._session = uuid.uuid4().hex[:10]
+        self._session = ""
         self._counter = 0
+        self._chunks: list[str] = []
 
     # ------------------------------------------------------------------------------ writing
     def open(self, scenario: Scenario, *, resume: bool, meta: dict[str, Any]) -> None:
@@ -162,15 +149,23 @@ class ResultStore:
 
         Raises:
             InputError: the folder is a file, holds something other than an experiment, holds the
-                results of a different scenario, or another process is writing to it.
+                results of a different scenario, holds files spreadsim did not write (with
+                ``resume=False``, which would delete the earlier results), or another process is
+                writing to it.
         """
         out = self.out
         if out.exists() and not out.is_dir():
             raise InputError(Problem(str(out), "", "is a file; the results need a folder (choose another --out)"))
         existing = None
-        kind = output_kind(out) if (out / MANIFEST).exists() else None
-        if kind not in (None, "experiment") and not resume and not foreign_entries(out, kind):
-            remove_output(out)  # --fresh over an earlier spreadsim output of another command
+        if out.exists() and any(out.iterdir()):
+            kind = output_kind(out)
+            if kind not in (None, "experiment") and not resume:
+                remove_output(out)  # --fresh over an earlier spreadsim output of another command (its files only)
+            elif kind is None:
+                others = sorted(p.name for p in out.iterdir())
+                raise InputError(Problem(str(out), "", f"exists and is not a spreadsim experiment folder (it holds "
+                                         f"{', '.join(others[:3])}{'...' if len(others) > 3 else ''}); "
+                                         "choose another --out"))
         if (out / MANIFEST).exists():
             existing = read_manifest(out)
             if existing.get("scenario_hash") != scenario.digest() and resume:
@@ -179,27 +174,29 @@ class ResultStore:
                     f"this folder holds results of a different scenario ({existing.get('scenario_file')}, "
                     f"hash {existing.get('scenario_hash')}) than {scenario.source} (hash {scenario.digest()}); "
                     "results are never mixed: choose another --out, or discard them with --fresh (resume=False)"))
-        elif out.exists():
-            others = [p.name for p in out.iterdir() if p.name != LOCK and not p.name.startswith(TMP_PREFIX)]
-            kind = output_kind(out) if others else None
-            if others and kind is not None and not resume and not foreign_entries(out, kind):
-                remove_output(out)  # --fresh over an earlier spreadsim output of another command
-            elif others:
-                raise InputError(Problem(str(out), "", f"exists and is not a spreadsim experiment folder (it holds "
-                                         f"{', '.join(sorted(others)[:3])}{'...' if len(others) > 3 else ''}); "
-                                         "choose another --out" + (", or discard it with --fresh" if kind else "")))
         self._created = not out.exists()
-        out.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        w = OwnedWriter(out, "experiment", dirs=(RUNS, TIMESERIES))
+        w.__enter__()  # the folder made (or its record read), locked, a session token recorded
+        self._writer, self._session = w, w.token
         try:
             if existing is not None and not resume:
-                for d in (self.runs_dir, self.ts_dir):
-                    shutil.rmtree(d, ignore_errors=True)
-                for name in DERIVED:
-                    (out / name).unlink(missing_ok=True)
+                foreign = foreign_entries(out)
+                if foreign:
+                    raise fail(str(out), "", foreign_message(out, "experiment", foreign))
+                from ..safe_io import RECORD, remove_owned
+
+                left = remove_owned(out, keep=(RECORD, LOCK, RUNS, TIMESERIES))
+                if left:
+                    raise fail(str(out), "", f"could not delete {', '.join(left[:3])}; start again in another folder")
+                rec = w.rec
+                rec.data["entries"] = {k: v for k, v in rec.entries.items() if k in (LOCK, RUNS, TIMESERIES)}
+                rec.data["sessions"] = [rec.token, w.token]
+                rec.save()
                 existing = None
-            self.runs_dir.mkdir(exist_ok=True)
-            self.ts_dir.mkdir(exist_ok=True)
+            for d in (self.runs_dir, self.ts_dir):
+                if not d.exists():
+                    d.mkdir()
+                    w.rec.put_dir(d.name)
             self._tidy()
             now_versions = versions()
             if existing is not None:
@@ -224,81 +221,91 @@ class ResultStore:
             for k, v in meta.items():
                 if k != "session":
                     man[k] = v
-            man["sessions"].append({"started": _now(), "status": "running", **meta.get("session", {})})
+            man["sessions"].append({"started": _now(), "status": "running", "token": self._session,
+                                    **meta.get("session", {})})
             self._manifest = man
             self._write_manifest()
         except BaseException:
             self.release()
             raise
 
-    def _lock(self) -> None:
-        import fcntl
-
-        fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise InputError(Problem(str(self.out), "", "another experiment is writing to this folder right now; "
-                                     "wait for it to finish or choose another --out")) from None
-        self._lock_fd = fd
-
     def discard(self) -> None:
         """Remove what this session wrote to a folder that held nothing before it (a run failed
-        before any was stored): the folder itself if this session made it."""
+        before any was stored): the folder itself if this session made it, and only what its
+        record lists."""
+        from ..safe_io import remove_owned
+
         self.release()
-        for d in (self.runs_dir, self.ts_dir):
-            shutil.rmtree(d, ignore_errors=True)
-        for name in (MANIFEST, LOCK):
-            (self.out / name).unlink(missing_ok=True)
-        for p in self.out.glob(f"{TMP_PREFIX}*"):
-            p.unlink(missing_ok=True)
         if getattr(self, "_created", False):
-            with contextlib.suppress(OSError):
-                self.out.rmdir()
+            remove_owned(self.out, rmdir=True)
         self._manifest = None
 
     def release(self) -> None:
         """Release the folder's lock (the lock also goes when the process dies)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def _sessions(self) -> set[str] | None:
+        """The session tokens the folder's record lists (None: a folder of the earlier format)."""
+        rec = self._writer.rec if self._writer is not None else Record.read(self.out)
+        if rec is None or rec.legacy:
+            return None
+        return set(rec.data["sessions"])
 
     def _tidy(self) -> None:
-        """Remove what an interrupted session may have left: temporary files (the manifest's and the
-        tables' beside it, the chunks' in their folders), half-written chunks."""
-        for d in (self.out, self.runs_dir, self.ts_dir):
-            for p in d.glob(f"{TMP_PREFIX}*"):
-                if p.is_file():
-                    p.unlink(missing_ok=True)
-        committed = {p.name for p in self.runs_dir.glob("*.parquet")}
-        for p in self.ts_dir.glob("*.parquet"):
-            if p.name not in committed:
+        """Remove what an interrupted session left: its temporary files (by their recorded tokens, see
+        :meth:`OwnedWriter.tidy`) and its half-written chunks (a timeseries file without its runs
+        file, named with a recorded session token). Nothing else is touched."""
+        self._writer.tidy()
+        sessions = self._sessions()
+        if sessions is None:
+            return
+        committed = {p.name for p in self.committed()}
+        for p in self.ts_dir.iterdir():
+            m = CHUNK.match(p.name)
+            if m and m.group("tok") in sessions and p.name not in committed and p.is_file() and not p.is_symlink():
                 p.unlink(missing_ok=True)
 
     def _write_manifest(self) -> None:
         data = json.dumps(self._manifest, indent=2, default=str).encode()
-        write_bytes_atomic(self.out / MANIFEST, data)
+        self._writer.write_bytes(MANIFEST, data)
+
+    def _write_table(self, table: pa.Table, path: Path) -> None:
+        tmp = self._writer.temp(path)
+        try:
+            with open(tmp, "xb") as f:
+                pq.write_table(table, f, compression="zstd")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def write_chunk(self, runs: pa.Table, timeseries: pa.Table) -> str:
-        """Store one chunk atomically (timeseries first, runs last: the runs file commits it)."""
+        """Store one chunk atomically (timeseries first, runs last: the runs file commits it). The
+        chunk's name carries this session's token, recorded before the first chunk was written."""
         self._counter += 1
         name = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{self._session}-{self._counter:06d}.parquet"
-        write_table_atomic(timeseries, self.ts_dir / name)
-        write_table_atomic(runs, self.runs_dir / name)
+        self._write_table(timeseries, self.ts_dir / name)
+        self._write_table(runs, self.runs_dir / name)
         _fsync_dir(self.runs_dir)
+        self._chunks.append(name)
         return name
 
     def session_rows(self) -> int:
         """Runs this session has committed, read from the stored chunks themselves: a count kept
         beside the writes could miss a chunk committed just as Ctrl-C arrived."""
-        mine = [p for p in self.runs_dir.glob(f"*-{self._session}-*.parquet") if not p.name.startswith(TMP_PREFIX)]
+        mine = [p for p in self.committed() if f"-{self._session}-" in p.name]
         return sum(pq.read_metadata(p).num_rows for p in mine)
 
     def close(self, status: str, **info: Any) -> None:
-        """Record how the session ended and release the lock."""
+        """Record how the session ended (and its chunks, with their sizes and hashes) and release the lock."""
         try:
-            if self._manifest is not None:
+            if self._manifest is not None and self._writer is not None:
+                names = [p.name for p in self.committed() if f"-{self._session}-" in p.name]
+                self._writer.adopt([f"{d}/{n}" for n in names for d in (TIMESERIES, RUNS)])
                 sess = self._manifest["sessions"][-1]
                 sess.update({"finished": _now(), "status": status, **info})
                 self._write_manifest()
@@ -308,9 +315,17 @@ class ResultStore:
     # ------------------------------------------------------------------------------ reading
     def committed(self) -> list[Path]:
         """The stored chunks' runs files, in name order."""
-        if not self.runs_dir.exists():
+        if not self.runs_dir.is_dir():
             return []
-        return sorted(p for p in self.runs_dir.glob("*.parquet") if not p.name.startswith("."))
+        sessions = self._sessions()
+        if sessions is None:  # a folder written before spreadsim recorded its sessions
+            return sorted(p for p in self.runs_dir.glob("*.parquet") if not p.name.startswith(".") and p.is_file())
+        out = []
+        for p in self.runs_dir.iterdir():  # only chunks of recorded sessions: never a user's file put there
+            m = CHUNK.match(p.name)
+            if m and m.group("tok") in sessions and p.is_file() and not p.is_symlink():
+                out.append(p)
+        return sorted(out)
 
     def stored_ids(self) -> set[str]:
         """The run ids stored in the folder."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -727,44 +726,35 @@ class Sensitivity:
         """Write the tables (CSV), figures (PNG), report and manifest into ``out``.
 
         ``out`` must be new, empty or an earlier sensitivity output (see :mod:`simulation.safe_io`).
-        Files are written to a hidden temporary folder and renamed into ``out`` one by one, the
-        manifest last, so no file is ever half-written; the runner's result store (``out/runs``) is
-        left alone.
+        Each file is written to a hidden temporary file, listed in the folder's ownership record and
+        renamed into ``out`` (see :class:`simulation.safe_io.OwnedWriter`), the manifest last, so no
+        file is ever half-written; the runner's result store (``out/runs``) is left alone.
         """
-        import shutil
-
-        from ..safe_io import check_out, mark, replace_files
+        from ..safe_io import OwnedWriter, check_out, mark
 
         out = Path(out)
         check_out(out, "sensitivity", resume=True)
-        out.mkdir(parents=True, exist_ok=True)
-        for old in out.glob(".sensitivity.*"):  # left by a killed save
-            shutil.rmtree(old, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".sensitivity.", dir=out))
-        try:
-            self.indices.to_csv(tmp / "indices.csv", index=False)
-            if self.second_order is not None:
-                self.second_order.to_csv(tmp / "second_order.csv", index=False)
-            self.noise.to_csv(tmp / "noise.csv", index=False)
-            self.convergence.to_csv(tmp / "convergence.csv", index=False)
-            if self.wins is not None:
-                self.wins.to_csv(tmp / "wins.csv", index=False)
-                self.wins_by_parameter.to_csv(tmp / "wins_by_parameter.csv", index=False)
-            self.outputs_table().to_csv(tmp / "samples.csv", index=False)
-            (tmp / "report.txt").write_text(self.report() + "\n")
+        with OwnedWriter(out, "sensitivity") as w:
+            for name, df in (("indices.csv", self.indices), ("second_order.csv", self.second_order),
+                             ("noise.csv", self.noise), ("convergence.csv", self.convergence),
+                             ("wins.csv", self.wins), ("wins_by_parameter.csv", self.wins_by_parameter if
+                                                       self.wins is not None else None),
+                             ("samples.csv", self.outputs_table())):
+                if df is not None:
+                    with w.path(name) as tmp:
+                        df.to_csv(tmp, index=False)
+            w.write_bytes("report.txt", (self.report() + "\n").encode())
             if plots:
                 import matplotlib.pyplot as plt
 
                 from ..plots import SAVE_DPI
 
                 for name, fig in self.plot().items():
-                    fig.savefig(tmp / f"{name}.png", dpi=SAVE_DPI, bbox_inches="tight")
+                    with w.path(f"{name}.png") as tmp:
+                        fig.savefig(tmp, dpi=SAVE_DPI, bbox_inches="tight", format="png")
                     plt.close(fig)
             man = mark(self.manifest(), "sensitivity")
-            (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=_json_default))
-            replace_files(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            w.write_bytes("manifest.json", json.dumps(man, indent=2, default=_json_default).encode())
         return out
 
 

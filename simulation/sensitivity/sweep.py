@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -146,31 +144,25 @@ class SweepResult:
 
         ``out`` must be new, empty or an earlier sweep output (see :mod:`simulation.safe_io`).
         """
-        from ..safe_io import check_out, mark, replace_files
+        from ..safe_io import OwnedWriter, check_out, mark
 
         out = Path(out)
         check_out(out, "sweep", resume=True)
-        out.mkdir(parents=True, exist_ok=True)
-        for old in out.glob(".sweep.*"):  # left by a killed save
-            shutil.rmtree(old, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".sweep.", dir=out))
-        try:
-            self.table.to_csv(tmp / "sweep.csv", index=False)
-            self.runs.to_csv(tmp / "runs.csv", index=False)
-            if self.bands is not None:
-                self.bands.to_csv(tmp / "bands.csv", index=False)
+        with OwnedWriter(out, "sweep") as w:
+            for name, df in (("sweep.csv", self.table), ("runs.csv", self.runs), ("bands.csv", self.bands)):
+                if df is not None:
+                    with w.path(name) as tmp:
+                        df.to_csv(tmp, index=False)
             if plots:
                 import matplotlib.pyplot as plt
 
                 from ..plots import SAVE_DPI
 
                 for name, fig in self.plot().items():
-                    fig.savefig(tmp / f"{name}.png", dpi=SAVE_DPI, bbox_inches="tight")
+                    with w.path(f"{name}.png") as tmp:
+                        fig.savefig(tmp, dpi=SAVE_DPI, bbox_inches="tight", format="png")
                     plt.close(fig)
-            (tmp / "manifest.json").write_text(json.dumps(mark(self.meta, "sweep"), indent=2, default=str))
-            replace_files(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            w.write_bytes("manifest.json", json.dumps(mark(self.meta, "sweep"), indent=2, default=str).encode())
         return out
 
 
