@@ -18,7 +18,7 @@ test: $(BIN)/.installed  ## run the test suite
 	$(BIN)/python -m pytest -q
 
 figures: $(BIN)/.installed  ## regenerate the README's figures into docs/figures/
-	$(BIN)/spreadsim figures
+	$(BIN)/spreadsim figures --force
 
 bench: $(BIN)/.installed  ## measure speed and memory
 	$(BIN)/spreadsim bench

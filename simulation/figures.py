@@ -14,15 +14,18 @@ Python::
     from simulation.figures import make_figures
     paths = make_figures("docs/figures", replicates=20, samples=64)
 
-Each figure is written to a temporary file beside its target and renamed into place, so an
-interrupted run never leaves a half-written image.
+``--out`` follows the folder rule of every command (:func:`simulation.safe_io.check_out`): a new
+or empty folder is written; an earlier figures output is replaced only with ``--force`` (the
+figures ``--only`` does not remake are carried over), and only if it holds nothing spreadsim did not
+write; anything else is refused. The figures are made in a hidden temporary folder beside it and
+renamed into place at the end, so an interrupted run leaves the earlier figures (or nothing).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
+import json
+import shutil
 from pathlib import Path
 
 from .errors import InputError, Problem
@@ -33,29 +36,15 @@ DEFAULT_OUT = Path("docs") / "figures"
 FIGURES = ("case_keystone_vs_matching", "strategy_comparison", "strategy_differences", "sobol")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _save(fig, path: Path, dpi: int | None = None) -> Path:
-    """Save a figure atomically (temporary file, then rename) and close it (default: 200 dpi)."""
+    """Save a figure (default: 200 dpi) into the temporary output folder and close it."""
     import matplotlib.pyplot as plt
 
     from .plots import SAVE_DPI
 
     dpi = SAVE_DPI if dpi is None else dpi
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
     return path
@@ -152,7 +141,7 @@ def sobol_figure(samples: int = 64, replicates: int = 2, seed: int = 7, executor
 
 def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples: int = 64, sa_replicates: int = 2,
                  seed: int = 1, executor: str = "processes", only: list[str] | None = None,
-                 progress: bool = True) -> dict[str, Path]:
+                 progress: bool = True, force: bool = False) -> dict[str, Path]:
     """Regenerate the README's figures into ``out``.
 
     Args:
@@ -164,12 +153,14 @@ def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples
         executor: ``processes`` (default) or ``serial``.
         only: names of the figures to make (default: all; see :data:`FIGURES`).
         progress: show progress bars.
+        force: replace an earlier figures output in ``out`` (never files spreadsim did not write).
 
     Returns:
         ``{figure name: path}``.
 
     Raises:
-        InputError: for out-of-range arguments or unknown figure names.
+        InputError: for out-of-range arguments, unknown figure names, or a folder that may not be
+            written (see :func:`simulation.safe_io.check_out`).
     """
     problems = []
     if replicates < 2:
@@ -187,79 +178,65 @@ def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples
     if unknown:
         problems.append(Problem("--only", ",".join(unknown), f"unknown figure; choose from {', '.join(FIGURES)}"))
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        problems.append(Problem(str(out), "--out", "exists and is not a folder"))
     if problems:
         raise InputError(problems)
     names = {n for w in wanted for n in groups.get(w, [w])}
-    _check_folder(out, names)
+    from .safe_io import atomic_dir, check_out, clean_stale, mark
+
+    clean_stale(out)
+    state = check_out(out, "figures", replace=force)  # before anything runs
 
     import matplotlib
 
     matplotlib.use("Agg")
-    written: dict[str, Path] = {}
-    if "case_keystone_vs_matching" in names:
-        written["case_keystone_vs_matching"] = _save(case_figure(replicates, seed, executor, progress),
-                                                     out / "case_keystone_vs_matching.png")
-    if names & {"strategy_comparison", "strategy_differences"}:
-        bands, diff = strategy_figures(replicates, seed, executor, progress)
-        for name, fig in (("strategy_comparison", bands), ("strategy_differences", diff)):
-            if name in names:
-                written[name] = _save(fig, out / f"{name}.png")
-            else:
-                import matplotlib.pyplot as plt
+    with atomic_dir(out, "figures", replace=force) as tmp:
+        made: dict[str, Path] = {}
+        if "case_keystone_vs_matching" in names:
+            made["case_keystone_vs_matching"] = _save(case_figure(replicates, seed, executor, progress),
+                                                      tmp / "case_keystone_vs_matching.png")
+        if names & {"strategy_comparison", "strategy_differences"}:
+            bands, diff = strategy_figures(replicates, seed, executor, progress)
+            for name, fig in (("strategy_comparison", bands), ("strategy_differences", diff)):
+                if name in names:
+                    made[name] = _save(fig, tmp / f"{name}.png")
+                else:
+                    import matplotlib.pyplot as plt
 
-                plt.close(fig)
-    if "sobol" in names:
-        written["sobol"] = _save(sobol_figure(samples, sa_replicates, executor=executor, progress=progress),
-                                 out / "sobol.png")
-    _mark(out, written)
-    return written
+                    plt.close(fig)
+        if "sobol" in names:
+            made["sobol"] = _save(sobol_figure(samples, sa_replicates, executor=executor, progress=progress),
+                                  tmp / "sobol.png")
+        files = {p.name for p in made.values()}
+        if state == "replace":  # the earlier figures not made again are kept (checked as spreadsim's above)
+            for name in _earlier(out):
+                if name not in files and (out / name).is_file() and not (out / name).is_symlink():
+                    shutil.copy2(out / name, tmp / name)
+                    files.add(name)
+        (tmp / MARKER).write_text(json.dumps(mark({"files": sorted(files)}, "figures"), indent=2))
+    return {name: out / p.name for name, p in made.items()}
 
 
-#: the marker a figures folder keeps: which files spreadsim wrote there (so it may replace them)
+#: the manifest of a figures folder: which figures it holds
 MARKER = "figures.json"
 
 
-def _check_folder(out: Path, names: set[str]) -> None:
-    """Refuse to write a figure over a file spreadsim did not write (its marker lists what it did)."""
-    import json
-
-    known: set[str] = set()
-    marker = out / MARKER
-    if marker.is_file():
-        try:
-            known = set(json.loads(marker.read_text()).get("files", []))
-        except (ValueError, OSError, AttributeError):
-            known = set()
-    clash = sorted(f"{n}.png" for n in names if (out / f"{n}.png").exists() and f"{n}.png" not in known)
-    if clash:
-        raise InputError(Problem("--out", str(out), f"holds {', '.join(clash)}, which spreadsim did not write "
-                                                     f"(no {MARKER} lists them); choose another folder"))
+def _earlier(out: Path) -> list[str]:
+    """The figures an earlier figures output lists in its manifest."""
+    try:
+        files = json.loads((out / MARKER).read_text()).get("files", [])
+    except (ValueError, OSError, AttributeError):
+        return []
+    return [f for f in files if isinstance(f, str) and f.endswith(".png") and "/" not in f and f in FIGURE_FILES]
 
 
-def _mark(out: Path, written: dict[str, Path]) -> None:
-    import json
-
-    from .safe_io import mark
-
-    marker = out / MARKER
-    files: set[str] = set()
-    if marker.is_file():
-        try:
-            files = set(json.loads(marker.read_text()).get("files", []))
-        except (ValueError, OSError, AttributeError):
-            files = set()
-    files |= {p.name for p in written.values()}
-    tmp = marker.with_name(f".{MARKER}.tmp")
-    tmp.write_text(json.dumps(mark({"files": sorted(files)}, "figures"), indent=2))
-    os.replace(tmp, marker)
+FIGURE_FILES = {f"{n}.png" for n in FIGURES}
 
 
 def cmd_figures(args) -> int:
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     written = make_figures(args.out, replicates=args.replicates, samples=args.samples, sa_replicates=args.sa_replicates,
-                           seed=args.seed, executor=args.executor, only=only, progress=not args.quiet)
+                           seed=args.seed, executor=args.executor, only=only, progress=not args.quiet,
+                           force=args.force)
     for name, path in written.items():
         print(f"wrote {path}")
     return 0
@@ -271,7 +248,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "figures", help="regenerate the README's figures into docs/figures/",
         description="Regenerate the README's figures from the bundled scenarios: adoption curves for a case "
                     "(Keystone vs Matching Michigan), a strategy comparison (seeding), and a Sobol chart.")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT})")
+    p.add_argument("--out", default=str(DEFAULT_OUT), metavar="FOLDER",
+                   help=f"output folder (default: {DEFAULT_OUT}); it must be new, empty or an earlier figures output")
+    p.add_argument("--force", action="store_true",
+                   help="replace an earlier figures output in --out (never a file spreadsim did not write); "
+                        "figures --only does not remake are kept")
     p.add_argument("--replicates", type=int, default=20, help="runs per scenario or strategy (default: 20)")
     p.add_argument("--samples", type=int, default=64, help="Sobol base sample size N, a power of two (default: 64)")
     p.add_argument("--sa-replicates", type=int, default=2, help="replicates per Sobol sample (default: 2)")

@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 import types
 import typing
 from pathlib import Path
@@ -346,18 +345,20 @@ def _limit(name: str) -> str:
 
 def write(path: str | Path = DEFAULT_PATH) -> Path:
     """Write the reference to ``path`` atomically (a temporary file, then a rename)."""
+    import secrets
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # an exact, unguessable name, created anew (O_EXCL) with the mode the process's umask gives a
+    # new file: no need to read or change the umask (which would race with other threads)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(16)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(render())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

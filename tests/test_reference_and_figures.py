@@ -86,7 +86,8 @@ def test_figures_are_written(tmp_path):
     assert set(paths) == {"case_keystone_vs_matching", "strategy_comparison", "strategy_differences", "sobol"}
     for p in paths.values():
         assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
-    assert not [p for p in (tmp_path / "figs").iterdir() if p.name.startswith(".")]  # no temporary files left
+    # no temporary files left: the only hidden file is the ownership record
+    assert [p.name for p in (tmp_path / "figs").iterdir() if p.name.startswith(".")] == [".spreadsim-record.json"]
 
 
 def test_figures_reject_a_file_as_output_folder(tmp_path):
