@@ -250,7 +250,7 @@ def validate_scenario(sc) -> list[str]:
             spec = calibration_spec(sc)
             checked.append("calibration section")
             if spec.data is not None:
-                load_observed(spec.data).select(spec.targets, spec.source)
+                load_observed(spec.data, sc.months).select(spec.targets, spec.source)
                 checked.append("observed data")
         except InputError as err:
             problems += err.problems

@@ -213,20 +213,55 @@ def check_runs(n: int, source: str, field: str = "") -> None:
                                  "(fewer samples, replicates or strategies)"))
 
 
-def estimated_ties(network, n: int) -> int:
-    """Non-zero entries of the adjacency matrix a generated network of ``n`` sites will have (an
-    upper bound; 0 for ``file``, whose ties are counted once read)."""
+def estimated_ties(network, n: int, sites=None) -> int:
+    """Expected non-zero entries of the adjacency matrix (each undirected tie counts twice) of a
+    generated network of ``n`` sites, from the generator's actual parameters (0 for ``file``, whose
+    ties are counted once read):
+
+    * ``small_world``: n k (a ring lattice of k neighbours each; rewiring keeps the count);
+    * ``random``: n(n - 1) p with p = min(1, degree / (n - 1));
+    * ``scale_free``: 2 m (n - m) (each new site brings m ties);
+    * ``regions``: twice the expected ties of the block model, sum over blocks of C(s_i, 2) p_ii plus
+      sum over pairs of blocks of s_i s_j p_ij, with the probabilities ``p_within``/``p_between``
+      or those ``degree`` and ``within`` give, and the block sizes the generator makes (``sites``
+      gives the group sizes of ``regions: groups``);
+    * ``complete``: n(n - 1).
+    """
     kind = network.type
+    n = int(n)
     if n < 2:
         return 0
     if kind == "small_world":
         return n * min(int(network.k), n - 1)
-    if kind in ("random", "regions"):
-        return int(math.ceil(n * min(float(network.degree), n - 1)))
+    if kind == "random":
+        return int(math.ceil(n * (n - 1) * min(1.0, float(network.degree) / (n - 1))))
     if kind == "scale_free":
-        return 2 * n * min(int(network.m), n - 1)
+        m = min(int(network.m), n - 1)
+        return 2 * m * (n - m)
     if kind == "complete":
         return n * (n - 1)
+    if kind == "regions":
+        if network.regions == "groups":
+            if sites is None:
+                return int(math.ceil(n * min(float(network.degree), n - 1)))
+            sizes = [int(s) for s in sites.group_sizes(n).values()]
+        else:
+            b = max(1, min(int(network.regions), n))
+            sizes = [n // b + (1 if i < n % b else 0) for i in range(b)]
+        b = len(sizes)
+        total = sum(sizes)
+        pairs_in = sum(s * (s - 1) / 2 for s in sizes)
+        pairs_out = (total * total - sum(s * s for s in sizes)) / 2
+        if network.p_within is not None:
+            p_in = [float(network.p_within)] * b
+            p_out = float(network.p_between)
+        else:
+            p_in = [min(1.0, float(network.degree) * float(network.within) / max(1, s - 1)) for s in sizes]
+            mean_out = (total - sum(sizes) / b) if b > 1 else 1
+            p_out = min(1.0, float(network.degree) * (1 - float(network.within)) / max(1.0, mean_out)) if b > 1 else 0.0
+        ties = sum(s * (s - 1) / 2 * p for s, p in zip(sizes, p_in)) + pairs_out * p_out
+        del pairs_in
+        return int(math.ceil(2 * ties))
     return 0
 
 

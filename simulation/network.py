@@ -115,8 +115,13 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
         n = len(ids)
     else:
         n = sc.sites.n
+    errors, _ = structure_problems(sc, n)
+    if errors:
+        raise InputError(errors)
     field = "network.type" if net.type == "complete" else ("sites.file" if table is not None else "sites.n")
-    limits.check_memory(n, limits.estimated_ties(net, n), sc.months, agents=True,
+    if net.type in ("random", "regions") and table is None and n > 1:
+        field = "network.p_within" if net.type == "regions" and net.p_within is not None else "network.degree"
+    limits.check_memory(n, limits.estimated_ties(net, n, sc.sites), sc.months, agents=True,
                         counterfactual=sc.outcomes.counterfactual, source=sc.source, field=field)
     if table is None:
         ids = np.arange(n)
@@ -143,6 +148,65 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     else:  # none
         W = sp.csr_array((n, n))
     return Built(ids=ids, W=W, table=table, region=region, region_labels=labels)
+
+
+def region_sizes(net, sites, n: int) -> list[int]:
+    """The sizes of the blocks of a ``regions`` network of ``n`` sites (as :func:`_regions` makes them)."""
+    if net.regions == "groups":
+        return list(sites.group_sizes(n).values())
+    b = max(1, min(int(net.regions), n))
+    return [n // b + (1 if i < n % b else 0) for i in range(b)]
+
+
+def structure_problems(sc: Scenario, n: int) -> tuple[list[Problem], list[Problem]]:
+    """Structure a generator cannot make with ``n`` sites: (errors, warnings).
+
+    More regions than sites, or a mean degree above what the sites allow (``random``: n - 1;
+    ``regions``: the ties inside a region above its other sites, those between above the sites of
+    other regions) would be clipped silently by the generators. Set by the user, each is an error
+    naming the key; the defaults (6 ties, 4 regions) in a network too small for them are a warning
+    (the network is as dense as it can be).
+    """
+    from .scenario import Network, _default_of
+
+    net = sc.network
+    errors: list[Problem] = []
+    warnings_: list[Problem] = []
+
+    def report(key: str, message: str) -> None:
+        explicit = getattr(net, key) != _default_of(Network, key)
+        if key == "degree" and net.within != _default_of(Network, "within"):
+            explicit = True
+        (errors if explicit else warnings_).append(Problem(sc.source, f"network.{key}", message if explicit else
+                                                           f"{message} (the default; set it to fit the network)"))
+
+    if n < 2:
+        return errors, warnings_
+    if net.type == "random" and net.degree > n - 1:
+        report("degree", f"a mean of {net.degree:g} ties needs more sites: with {n:,} sites each has at most "
+                         f"{n - 1:,} others; give at most {n - 1:,}")
+    elif net.type == "regions":
+        if isinstance(net.regions, int) and net.regions > n:
+            report("regions", f"{net.regions:,} regions for {n:,} sites: there can be at most {n:,} (one site each); "
+                              "give fewer regions")
+            return errors, warnings_
+        if net.p_within is None:
+            sizes = region_sizes(net, sc.sites, n)
+            if not sizes or min(sizes) < 1:
+                return errors, warnings_
+            inside = net.degree * net.within
+            outside = net.degree * (1 - net.within)
+            room_in = min(sizes) - 1
+            room_out = n - max(sizes)
+            if inside > room_in + 1e-9:
+                report("degree", f"a mean of {net.degree:g} ties, {net.within:.0%} inside the region, needs "
+                                 f"{inside:g} neighbours in a region, but the smallest of the {len(sizes):,} regions "
+                                 f"has {min(sizes):,} sites; give a smaller degree or within, or fewer regions")
+            elif len(sizes) > 1 and outside > room_out + 1e-9:
+                report("degree", f"a mean of {net.degree:g} ties, {1 - net.within:.0%} outside the region, needs "
+                                 f"{outside:g} neighbours in other regions, but the largest region leaves only "
+                                 f"{room_out:,} sites outside it; give a smaller degree or a larger within")
+    return errors, warnings_
 
 
 def _regions(sc: Scenario, n: int, rng: np.random.Generator):
@@ -249,6 +313,14 @@ def read_site_table(sc: Scenario) -> pd.DataFrame:
     dup = df["site"].duplicated(keep=False)
     if dup.any():
         raise fail(str(path), "site", f"the same site id appears more than once, on {_lines(dup)}")
+    import unicodedata
+
+    nfc = df["site"].map(lambda t: unicodedata.normalize("NFC", t))
+    same = nfc.duplicated(keep=False)
+    if same.any():
+        raise fail(str(path), "site", f"site ids that differ only in their Unicode form (the same letters written "
+                                      f"with composed and decomposed accents), on {_lines(same)}: they would be two "
+                                      "sites; write them the same way")
     problems = []
     out = pd.DataFrame(index=pd.Index(df["site"].to_numpy(), name="site"))
     for col in df.columns:
@@ -297,8 +369,10 @@ def _read_csv(path: Path, what: str = "CSV file") -> pd.DataFrame:
     import io
 
     text = decode_text(read_capped(path, limits.MAX_TABLE_BYTES, what), path)
+    check_csv_shape(text, path)
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""],
+                         index_col=False)
     except pd.errors.EmptyDataError:
         raise fail(str(path), "", f"is empty: a {what} needs a header line") from None
     except (pd.errors.ParserError, ValueError) as err:
@@ -310,6 +384,35 @@ def _read_csv(path: Path, what: str = "CSV file") -> pd.DataFrame:
         raise fail(str(path), "", f"cannot read as CSV (a {what})", line=int(m.group(1)) if m else None) from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def check_csv_shape(text: str, path: Path) -> None:
+    """Refuse a header naming a column twice (pandas would rename the second ``x.1`` and drop it
+    silently) and a row with more fields than the header (pandas would take the first column of
+    such a table as its index, shifting every column: a ragged row, not what the header says)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [h.strip() for h in header]
+        seen: dict[str, int] = {}
+        for i, name in enumerate(names, start=1):
+            if name and name in seen:
+                raise fail(str(path), name, f"column '{name}' appears twice in the header (columns {seen[name]} "
+                                            f"and {i}); keep one", line=1)
+            seen.setdefault(name, i)
+        width = len(header)
+        for row in reader:
+            if len(row) > width:
+                line = reader.line_num
+                raise fail(str(path), "", f"line {line} has {len(row)} fields but the header has {width} "
+                                          "(a ragged row): remove the extra fields or quote the value", line=line)
+    except csv.Error:
+        return  # pandas reports malformed quoting with its line
 
 
 def _load_network(sc: Scenario, table: pd.DataFrame | None) -> Built:
@@ -415,7 +518,28 @@ def _read_edges(path: Path):
         raise InputError(problems)
     src = df["source"].astype(str).str.strip().to_numpy(dtype=object)
     dst = df["target"].astype(str).str.strip().to_numpy(dtype=object)
+    _check_unicode_forms(path, src, dst)
     return src, dst, w, np.arange(len(df)) + 2
+
+
+def _check_unicode_forms(path: Path, src: np.ndarray, dst: np.ndarray) -> None:
+    """Refuse site ids that differ only in their Unicode form (``café`` composed and decomposed):
+    they look the same to the user but would be two sites."""
+    import unicodedata
+
+    ids = pd.unique(np.concatenate([src, dst]))
+    forms: dict[str, str] = {}
+    clash: set[str] = set()
+    for i in ids:
+        f = unicodedata.normalize("NFC", i)
+        if f in forms and forms[f] != i:
+            clash.update((i, forms[f]))
+        forms.setdefault(f, i)
+    if clash:
+        rows = pd.Series(src).isin(clash) | pd.Series(dst).isin(clash)
+        raise fail(str(path), "source/target", f"site ids that differ only in their Unicode form (the same letters "
+                                               f"written with composed and decomposed accents), on {_lines(rows)}: "
+                                               "they would be two sites; write them the same way")
 
 
 def _read_graphml(path: Path):

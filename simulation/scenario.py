@@ -163,6 +163,9 @@ class Sites(_Section):
     def _bare_shares(cls, v: Any) -> Any:
         """A bare number is the group's share (``{urban: 0.6}`` is ``{urban: {share: 0.6}}``)."""
         if isinstance(v, dict):
+            blank = [repr(k) for k in v if isinstance(k, str) and not k.strip()]
+            if blank or None in v:
+                raise ValueError("a group name is blank or only spaces: give every group a name")
             return {k: ({"share": x} if isinstance(x, (int, float)) and not isinstance(x, bool) else x) for k, x in v.items()}
         return v
 
@@ -270,6 +273,14 @@ class Shocks(_Section):
 
     rate: float = _f(0.0, "monthly probability of a system-wide shock (funding cut, policy change)", ge=0, le=1, unit="/month")
     months: list[int] = Field(default_factory=list, description="months with a shock for certain")
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: list[int]) -> list[int]:
+        bad = [m for m in v if m < 0]
+        if bad:
+            raise ValueError(f"shock months count from 0 (the start); got {', '.join(map(str, bad[:3]))}")
+        return v
     severity: float = _f(0.3, "abandonment pressure of a shock on a site with no adaptive capability", ge=0, le=1,
                          source="direction: Dynamic Sustainability Framework (003); value assumed")
     funding_cut: float = _f(0.0, "share of the programme's remaining central capacity each shock removes", ge=0, le=1)
@@ -623,6 +634,20 @@ def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
     if changed(sc.sites, "n") and (sc.sites.file or net.type == "file"):
         out.append(Problem(src, f"{prefix}sites.n", "has no effect: the " + ("site table" if sc.sites.file else
                                                                               "network file") + " gives the sites"))
+    outcomes = sc.outcomes
+    if changed(outcomes, "sustain_window") and outcomes.sustain_window > sc.months:
+        out.append(Problem(src, f"{prefix}outcomes.sustain_window", f"{outcomes.sustain_window} months is longer than "
+                                                                    f"the run ({sc.months} months): the sustainment "
+                                                                    "measures over this window cannot be measured "
+                                                                    "(they will be empty); shorten it or run longer"))
+    elif outcomes.sustain_reference is not None and outcomes.sustain_reference + outcomes.sustain_window > sc.months:
+        out.append(Problem(src, f"{prefix}outcomes.sustain_reference",
+                           f"month {outcomes.sustain_reference} plus the {outcomes.sustain_window}-month window ends "
+                           f"after the run ({sc.months} months): sustainment cannot be measured (it will be empty)"))
+    if not sc.sites.file and net.type in ("random", "regions"):
+        from .network import structure_problems
+
+        out += structure_problems(sc, sc.sites.n)[1]  # defaults too dense for a small network (errors: at build)
     waves = sc.strategy.waves
     if waves.every == 0 and changed(waves, "size"):
         out.append(Problem(src, f"{prefix}strategy.waves.size", "has no effect: waves.every is 0 (no waves)"))

@@ -36,6 +36,9 @@ def cmd_calibrate(args) -> int:
     from .spec import parse_param_option
 
     sc = load(args, months=False)
+    if args.min_acceptance is not None and not 0 < args.min_acceptance <= 1:
+        raise InputError(Problem("--min-acceptance", "", f"is a share of proposals: it must lie in (0, 1] "
+                                                         f"(got {args.min_acceptance:g})"))
     params = dict(parse_param_option(p) for p in args.param) if args.param else None
     executor = executor_of(args)
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-calibration"

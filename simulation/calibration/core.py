@@ -530,7 +530,8 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
         from .spec import resolve_data_path
 
         data = resolve_data_path(spec, None)
-    observed = as_observed(data).select(spec.targets, spec.source)  # blank data: an error, never "distance 0"
+    # blank data: an error, never "distance 0"; months after the scenario's end: an error, never a longer run
+    observed = as_observed(data, scenario.months).select(spec.targets, spec.source)
     if spec.holdout >= observed.last_month:
         raise fail(spec.source, "calibration.holdout", f"holds out {spec.holdout} months but the data has only months 0-{observed.last_month}")
     fit_months = observed.last_month - spec.holdout

@@ -85,9 +85,13 @@ def _read(path: Path) -> pd.DataFrame:
     from ..limits import MAX_OBSERVED_BYTES
     from ..safe_io import decode_text, read_capped
 
+    from ..network import check_csv_shape
+
     text = decode_text(read_capped(path, MAX_OBSERVED_BYTES, "data file"), path)
+    check_csv_shape(text, path)  # a column named twice, a ragged row
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""],
+                         index_col=False)
     except pd.errors.EmptyDataError:
         raise fail(str(path), "", "is empty: observed data needs a header line (such as month,adopted)") from None
     except (pd.errors.ParserError, ValueError) as err:
@@ -108,7 +112,7 @@ def _lines(mask) -> str:
     return ("line " if len(rows) == 1 else "lines ") + head
 
 
-def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int) -> np.ndarray:
+def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int, horizon: bool = False) -> np.ndarray:
     x = pd.to_numeric(values, errors="coerce")
     bad = (x.isna() & values.notna()) | ((x % 1 != 0) & x.notna()) | (x < 0) | ~np.isfinite(x.fillna(0))
     if not allow_blank:
@@ -117,6 +121,10 @@ def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int)
         raise fail(str(path), col, f"must be whole numbers >= 0{'' if allow_blank else ' (no blanks)'}; see {_lines(bad)}")
     over = x > top
     if over.any():
+        if horizon:
+            raise fail(str(path), col, f"month {int(x[over].iloc[0]):,} is after the end of the run (the scenario's "
+                                       f"months: {top:,}); see {_lines(over)}: run the scenario long enough to "
+                                       "cover the data (months:), or drop the later months")
         raise fail(str(path), col, f"must be at most {top:,}; see {_lines(over)}")
     return x.to_numpy(dtype=float)
 
@@ -146,7 +154,7 @@ def _parse(df: pd.DataFrame, path: Path, months: int | None) -> Observed:
     top = MAX_MONTHS if months is None else int(months)
     cols = list(df.columns)
     if "month" in cols:
-        months_ = _whole(df["month"], path, "month", allow_blank=False, top=top).astype(int)
+        months_ = _whole(df["month"], path, "month", allow_blank=False, top=top, horizon=months is not None).astype(int)
         dup = pd.Series(months_).duplicated(keep=False).to_numpy()
         if dup.any():
             raise fail(str(path), "month", f"months repeat, on {_lines(dup)}")
@@ -177,6 +185,15 @@ def _parse(df: pd.DataFrame, path: Path, months: int | None) -> Observed:
                 continue
             col = np.full(len(table), np.nan)
             col[months_] = x.to_numpy(dtype=float)
+            if c == "ever_adopted":  # cumulative: it can only grow from one observed month to the next
+                vals = x.to_numpy(dtype=float)
+                rows = [r for r in np.argsort(months_, kind="stable") if not np.isnan(vals[r])]
+                falls = [b for a, b in zip(rows, rows[1:]) if vals[b] < vals[a]]
+                if falls:
+                    probs.append(Problem(str(path), c, f"a cumulative count cannot decrease, but it falls on line "
+                                                       f"{falls[0] + 2} (from the month observed before); check the "
+                                                       "data, or give the count per month as 'adopted'"))
+                    continue
             table[c] = col
         if probs:
             raise InputError(probs)
@@ -187,7 +204,7 @@ def _parse(df: pd.DataFrame, path: Path, months: int | None) -> Observed:
         return Observed(table, str(path), "counts")
     adopt = next((c for c in ADOPTION_COLUMNS if c in cols), None)
     if "site" in cols and adopt is not None:
-        am = _whole(df[adopt], path, adopt, allow_blank=True, top=top)
+        am = _whole(df[adopt], path, adopt, allow_blank=True, top=top, horizon=months is not None)
         bad_site = df["site"].isna() | df["site"].duplicated(keep=False)
         if bad_site.any():
             raise fail(str(path), "site", f"site ids must be unique and not blank; see {_lines(bad_site)}")

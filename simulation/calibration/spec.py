@@ -74,7 +74,7 @@ ABC_DOCS: dict[str, tuple[str, str, str]] = {
     "min_epsilon": ("stop when the threshold falls below this distance", "0", "number ≥ 0"),
     "max_simulations": ("stop after this many simulations", "50,000", "whole number from 1 to 10,000,000"),
     "max_minutes": ("stop after this wall time", "none", "number ≥ 0, or null"),
-    "min_acceptance": ("stop when a generation accepts fewer than this share of its proposals", "0.05", "number ≥ 0"),
+    "min_acceptance": ("stop when a generation accepts fewer than this share of its proposals", "0.05", "number in (0, 1]"),
 }
 #: every key of the ``optimize:`` budget
 OPTIMIZE_DOCS: dict[str, tuple[str, str, str]] = {
@@ -514,6 +514,9 @@ def calibration_spec(scenario: Scenario, params: dict[str, Any] | None = None, *
         max_minutes=_float(a_raw, "max_minutes", None, src, "calibration.abc", probs, allow_none=True),
         min_acceptance=_float(a_raw, "min_acceptance", 0.05, src, "calibration.abc", probs),
     )
+    if not 0 < abc.min_acceptance <= 1:
+        probs.append(Problem(src, "calibration.abc.min_acceptance", f"is a share of proposals: it must lie in (0, 1] "
+                                                                   f"(got {abc.min_acceptance:g})"))
     opt = OptimizeSettings(
         trials=_int(o_raw, "trials", 60, src, "calibration.optimize", probs, lo=1),
         replicates=_int(o_raw, "replicates", 5, src, "calibration.optimize", probs, lo=1),

@@ -587,7 +587,13 @@ class _Preflight:
             ids, ties, groups = self.built[key]
             return ids, len(ids), ties, groups
         n = sc.sites.n
-        return None, n, limits.estimated_ties(sc.network, n), None
+        from ..network import structure_problems
+
+        errors, _ = structure_problems(sc, n)  # before the memory estimate: out-of-range structure is an error
+        for p in errors:
+            if p not in self.problems:
+                self.problems.append(p)
+        return None, n, limits.estimated_ties(sc.network, n, sc.sites), None
 
     def variant(self, sc: Scenario, label: str, replicates: int, changed: bool = True) -> None:
         """Check one distinct scenario of the experiment (``label`` names its first run)."""
