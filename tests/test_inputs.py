@@ -227,6 +227,59 @@ def _cases() -> dict[str, Case]:
                                          ["--set", "strategy.support.cost", "finite"], {"s.yaml": BASE})
     c["an unreachable --scheduler"] = Case(["ensemble", "{tmp}/s.yaml", "--replicates", "2", "--scheduler", "tcp://127.0.0.1:{port}",
                                             "--out", "{tmp}/out"], ["--scheduler", "cannot connect"], {"s.yaml": BASE})
+
+    # ---- issue 19: structure the generators would clip, memory from the real ties, silent acceptances
+    scen("regions, p_within 1, at 50,000 sites", "sites: {n: 50000}\nnetwork: {type: regions, regions: 4, p_within: 1, "
+         "p_between: 0}\n", ["s.yaml", "network.p_within", "would need about", "624,950,000 tie entries", "the limit is 8 GiB"])
+    c["regions, p_within 1, at 50,000 sites"].env = {"SPREADSIM_MEMORY_LIMIT": "8G"}
+    c["validate: regions, p_within 1, at 50,000 sites"] = Case(
+        ["validate", "{tmp}/s.yaml"], ["s.yaml", "network.p_within", "would need about", "the limit is 8 GiB"],
+        {"s.yaml": "sites: {n: 50000}\nnetwork: {type: regions, regions: 4, p_within: 1, p_between: 0}\n"},
+        env={"SPREADSIM_MEMORY_LIMIT": "8G"})
+    c["ensemble: regions, p_within 1, at 50,000 sites"] = Case(
+        ["ensemble", "{tmp}/s.yaml", "--replicates", "2", "--executor", "serial", "--out", "{tmp}/out"],
+        ["s.yaml", "would need about", "the limit is 8 GiB"],
+        {"s.yaml": "sites: {n: 50000}\nnetwork: {type: regions, regions: 4, p_within: 1, p_between: 0}\n"},
+        env={"SPREADSIM_MEMORY_LIMIT": "8G"})
+    scen("more regions than sites", "sites: {n: 50}\nnetwork: {type: regions, regions: 1000}\n",
+         ["s.yaml", "network.regions", "1,000 regions for 50 sites", "at most 50"])
+    c["ensemble: more regions than sites"] = Case(
+        ["ensemble", "{tmp}/s.yaml", "--replicates", "2", "--executor", "serial", "--out", "{tmp}/out"],
+        ["s.yaml", "network.regions", "at most 50"], {"s.yaml": "sites: {n: 50}\nnetwork: {type: regions, regions: 1000}\n"})
+    scen("a random network's degree above n - 1", "sites: {n: 50}\nnetwork: {type: random, degree: 1000000000}\n",
+         ["s.yaml", "network.degree", "at most 49"])
+    scen("regions too small for the degree", "sites: {n: 40}\nnetwork: {type: regions, regions: 8, degree: 20}\n",
+         ["s.yaml", "network.degree", "smallest of the 8 regions has 5 sites"])
+    scen("a negative shock month", "shocks: {months: [-3, 5]}\n", ["s.yaml", "shocks.months", "from 0", "-3"])
+    scen("a blank group name", "sites: {n: 40, groups: {'  ': 0.5, b: 0.5}}\n", ["s.yaml", "sites.groups", "blank"])
+    scen("site ids equal after Unicode normalisation", "sites: {file: t.csv}\nnetwork: {type: none}\n"
+         "strategy: {seeding: {n: 1}}\n", ["t.csv", "site", "Unicode form", "lines 2, 3"],
+         **{"t.csv": "site,capacity\ncaf\u00e9,0.5\ncafe\u0301,0.2\n"})
+    scen("edge-list ids equal after Unicode normalisation", "network: {type: file, file: e.csv}\n"
+         "strategy: {seeding: {n: 1}}\n", ["e.csv", "source/target", "Unicode form", "lines 2, 3"],
+         **{"e.csv": "source,target\ncaf\u00e9,b\ncafe\u0301,c\n"})
+    scen("a ragged site-table row", "sites: {file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 1}}\n",
+         ["t.csv", "line 2 has 3 fields", "ragged row"], **{"t.csv": "site,capacity\na,0.5,extra\nb,0.2\n"})
+    scen("a site-table column named twice", "sites: {file: t.csv}\nnetwork: {type: none}\nstrategy: {seeding: {n: 1}}\n",
+         ["t.csv", "capacity", "appears twice"], **{"t.csv": "site,capacity,capacity\na,0.5,0.2\n"})
+    c["observed months after the end of the run"] = Case(cal, ["obs.csv", "month", "month 500 is after the end of the run",
+                                                              "36", "line 3"], {"obs.csv": "month,ever_adopted\n0,1\n500,5\n"})
+    c["observed data with a column named twice"] = Case(cal, ["obs.csv", "adopted", "appears twice"],
+                                                        {"obs.csv": "month,adopted,adopted\n0,1,2\n1,2,3\n"})
+    c["a falling cumulative count"] = Case(cal, ["obs.csv", "ever_adopted", "cannot decrease", "line 4"],
+                                           {"obs.csv": "month,ever_adopted\n0,1\n1,5\n2,3\n"})
+    c["a ragged row of observed data"] = Case(cal, ["obs.csv", "line 2", "ragged row"],
+                                              {"obs.csv": "month,adopted\n0,1,7\n1,2\n"})
+    c["validate: observed months after the end of the run"] = Case(
+        ["validate", "{tmp}/s.yaml"], ["obs.csv", "month", "after the end of the run"],
+        {"s.yaml": BASE + "calibration:\n  data: obs.csv\n  parameters:\n    logics.social.q: {low: 0.0, high: 0.5}\n",
+         "obs.csv": "month,adopted\n0,1\n50,3\n"})
+    for v in ("5", "0"):
+        c[f"--min-acceptance {v}"] = Case(["calibrate", CKM, "--executor", "serial", "--min-acceptance", v, "--out", "{tmp}/out"],
+                                          ["--min-acceptance", "(0, 1]"])
+    c["calibration.abc.min_acceptance: 5"] = Case(
+        ["validate", "{tmp}/s.yaml"], ["s.yaml", "calibration.abc.min_acceptance", "(0, 1]"],
+        {"s.yaml": BASE + "calibration:\n  abc: {min_acceptance: 5}\n  parameters:\n    logics.social.q: {low: 0.0, high: 0.5}\n"})
     return c
 
 
@@ -452,6 +505,10 @@ WARNINGS = {
                    {"e.csv": "source,target\na,b\nb,b\n"}, "e.csv: source/target: a site tied to itself on line 3"),
     "a strategy's setting with no effect": ("strategies:\n  g: {strategy.seeding.group: rural}\n", {},
                                             "s.yaml: strategies.g: strategy.seeding.group: has no effect"),
+    "sustain_window longer than the run": ("outcomes: {sustain_window: 12}\n", {},
+                                           "s.yaml: outcomes.sustain_window: 12 months is longer than the run (6 months)"),
+    "the default degree in a network too small for it": ("sites: {n: 5}\nnetwork: {type: random}\nstrategy: {seeding: {n: 1}}\n",
+                                                         {}, "s.yaml: network.degree: a mean of 6 ties needs more sites"),
     "sites.groups beside a group column": ("sites: {file: t.csv, groups: {a: 0.5, b: 0.5}}\nnetwork: {type: none}\n"
                                            "strategy: {seeding: {n: 1}}\n", {"t.csv": "site,group\na,x\nb,y\n"},
                                            "s.yaml: sites.groups: has no effect: the site table"),

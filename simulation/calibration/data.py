@@ -122,9 +122,9 @@ def _whole(values: pd.Series, path: Path, col: str, allow_blank: bool, top: int,
     over = x > top
     if over.any():
         if horizon:
-            raise fail(str(path), col, f"month {int(x[over].iloc[0]):,} is after the end of the run (the scenario's "
-                                       f"months: {top:,}); see {_lines(over)}: run the scenario long enough to "
-                                       "cover the data (months:), or drop the later months")
+            raise fail(str(path), col, f"month {int(x[over].iloc[0]):,} is after the end of the run: observed months "
+                                       f"may be at most {top:,} (the scenario's months); see {_lines(over)}: run the "
+                                       "scenario long enough to cover the data (months:), or drop the later months")
         raise fail(str(path), col, f"must be at most {top:,}; see {_lines(over)}")
     return x.to_numpy(dtype=float)
 
