@@ -168,3 +168,189 @@ def test_6b_figures_force_replaces_only_its_own_earlier_figures(tmp_path, capsys
     assert main(["figures", "--out", str(out), "--only", "sobol", "-q", "--force"]) == 2
     assert "notes.txt" in one_error(capsys)
     assert (out / "sobol.png").read_bytes() == b"\x89PNG old" and (out / "notes.txt").read_text() == "mine\n"
+
+
+# ----------------------------------------------------------------- property: any folder, any command
+from hypothesis import HealthCheck, event, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SMALL = (STRATS + "sensitivity:\n  samples: 4\n  replicates: 1\n  outputs: [adopted_share]\n  parameters:\n"
+         "    - {path: logics.social.q, bounds: [0.05, 0.3]}\n    - {path: delivery.drift, bounds: [0.0, 0.05]}\n")
+#: every command that writes a folder, with the options of a small, fast run
+COMMANDS = {
+    "run": (["run", "{s}", "--out", "{out}", "-q", "--no-plot"], "--force"),
+    "ensemble": (["ensemble", "{s}", "--out", "{out}", *EXP], "--fresh"),
+    "compare": (["compare", "{s}", "--out", "{out}", *EXP], "--fresh"),
+    "sweep": (["sweep", "{s}", "--param", "logics.social.q=0.1:0.2:2", "--out", "{out}", "--replicates", "1",
+               "--executor", "serial", "-q", "--no-plot"], "--fresh"),
+    "sensitivity": (["sensitivity", "{s}", "--out", "{out}", "--executor", "serial", "-q", "--no-plot"], "--fresh"),
+    "figures": (["figures", "--out", "{out}", "--only", "sobol", "-q", "--executor", "serial"], "--force"),
+}
+#: names a user may give their files: hidden, named like spreadsim's outputs, like its temporaries
+#: (old and new forms, with a token spreadsim never recorded), like its record
+NAMES = [".tmp-notes", ".spreadsim-config", ".tmp-draft", "notes.txt", "manifest.json", "sites.csv", "timeseries.csv",
+         "runs.csv", "summary.csv", "adoption.png", "sobol.png", "figures.json", "calibration.json", ".lock",
+         ".spreadsim-record.json", ".tmp-manifest.json.1a2b3c4d", ".manifest.json." + "ab" * 16 + ".tmp",
+         "runs/mine.parquet", "runs/.tmp-x.parquet", "timeseries/20260101T000000-" + "cd" * 16 + "-000001.parquet",
+         "sub/deep/notes.txt", "runs/manifest.json"]
+#: names beside the output folder ``out``
+SIBLINGS = [".out.spreadsim-old", ".out.spreadsim-tmp-1-0123abcd", ".out.spreadsim-old-" + "ef" * 16,
+            ".out.spreadsim-tmp-" + "01" * 16, ".out.sensitivity.abc", "out.txt"]
+
+user_files = st.lists(st.tuples(st.sampled_from(NAMES), st.binary(min_size=0, max_size=40)), max_size=4,
+                      unique_by=lambda t: t[0])
+siblings = st.lists(st.sampled_from(SIBLINGS), max_size=2, unique=True)
+
+
+def _cheap_figures(monkeypatch):
+    """The figures command with tiny figures (its folder handling is what is tested here)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import simulation.figures as F
+
+    def tiny(*a, **k):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, 1])
+        return fig
+
+    monkeypatch.setattr(F, "sobol_figure", tiny)
+
+
+def _place(root: Path, rel: str, data: bytes) -> None:
+    p = root / rel
+    if p.parent.exists() and not p.parent.is_dir():
+        return
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if not p.exists():
+        p.write_bytes(data)
+
+
+@settings(max_examples=16, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@example(cmd="ensemble", prior="same", inside=[("runs/mine.parquet", b"x")], beside=[".out.spreadsim-old"], link="file",
+         replace=True)
+@example(cmd="ensemble", prior="same", inside=[], beside=[".out.spreadsim-old-" + "ef" * 16], link=None, replace=True)
+@example(cmd="run", prior="same", inside=[], beside=[".out.spreadsim-old", ".out.spreadsim-tmp-" + "01" * 16], link=None,
+         replace=True)
+@given(cmd=st.sampled_from(list(COMMANDS)), prior=st.sampled_from(["none", "empty", "same", "other"]),
+       inside=st.one_of(st.just([]), user_files), beside=siblings, link=st.sampled_from([None, "file", "dangling", "folder"]),
+       replace=st.booleans())
+def test_property_user_files_survive_every_command(tmp_path_factory, monkeypatch, capsys, cmd, prior, inside, beside,
+                                                   link, replace):
+    """Random folders of user files (hidden, named like outputs, like temporaries, like the record,
+    symbolic links, nested folders) around and inside the output folder of every command that
+    writes, with and without --force / --fresh, over an earlier output of the same or another
+    command: every user file survives byte for byte, and the output is either complete (its record
+    lists every file it holds but the user's, each unchanged) or, when refused, untouched."""
+    from simulation.safe_io import Record, foreign_entries
+
+    _cheap_figures(monkeypatch)
+    root = tmp_path_factory.mktemp("prop")
+    s = root / "s.yaml"
+    s.write_text(SMALL)
+    mine = root / "mine"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("outside, linked to\n")
+    out = root / "out"
+    argv, flag = COMMANDS[cmd]
+    argv = [a.replace("{s}", str(s)).replace("{out}", str(out)) for a in argv]
+    if prior == "empty":
+        out.mkdir()
+    elif prior in ("same", "other"):
+        other = "run" if cmd != "run" else "compare"
+        first, _ = COMMANDS[cmd if prior == "same" else other]
+        assert main([a.replace("{s}", str(s)).replace("{out}", str(out)) for a in first]) == 0
+    if inside and not out.exists():
+        out.mkdir()
+    for rel, data in inside:
+        _place(out, rel, data)
+    if link is not None and out.exists():
+        target = {"file": mine / "precious.txt", "dangling": mine / "gone", "folder": mine}[link]
+        if not (out / "link").exists():
+            (out / "link").symlink_to(target)
+    for name in beside:
+        _place(root, f"{name}/notes.txt" if not name.endswith(".txt") else name, b"mine\n")
+    capsys.readouterr()
+
+    user = {rel for rel, _ in inside if (out / rel).is_file() and not (out / rel).is_symlink()}
+    before_all = hashes(root)
+    before_user = {k: v for k, v in before_all.items()
+                   if not k.startswith("out/") or k[4:] in user or k == "out/link"}
+    code = main(argv + ([flag] if replace else []))
+    err = capsys.readouterr().err
+    event(f"{cmd}: exit {code}")
+    assert "Traceback" not in err, err
+    after = hashes(root)
+    lost = {k for k, v in before_user.items() if after.get(k) != v}
+    assert not lost, (lost, code, err)
+    if code == 0:
+        rec = Record.read(out)
+        assert rec is not None and rec.kind in ("run", "experiment", "sweep", "sensitivity", "figures")
+        left = set(foreign_entries(out))
+        expected = {f"{rel.split('/')[0]}/" if "/" in rel else rel for rel in user} | ({"link"} if link and (out / "link").is_symlink() else set())
+        assert left <= expected | {f for f in left if any(f.startswith(u.split("/")[0]) for u in user)}, (left, expected)
+        assert not [p for p in root.iterdir() if ".spreadsim-tmp-" in p.name and "0123abcd" not in p.name
+                    and p.name != ".out.spreadsim-tmp-" + "01" * 16], "a temporary folder was left"
+    else:
+        assert code == 2 and len([x for x in err.splitlines() if x.startswith("error: ")]) == 1, err
+        assert after == before_all, "a refused command changed the folder"
+
+
+# --------------------------------------------------------------------------- killed at random moments
+KILL_SCEN = ("name: k\nmonths: 36\nsites: {n: 40}\nnetwork: {type: small_world, k: 4}\nstrategy: {seeding: {n: 2}}\n"
+             "strategies:\n  fast: {strategy.support.capacity: 60}\n")
+
+
+def test_killed_at_random_moments_user_files_survive_and_outputs_are_whole(tmp_path):
+    """Commands killed with SIGKILL at random moments (seeded), over earlier outputs, beside and
+    among a user's files: every user file survives byte for byte; what is left is either a whole
+    output (every file its record lists, unchanged) or an earlier one, or nothing; the same command
+    run again completes and leaves no temporary of its own behind."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from simulation.safe_io import Record, foreign_entries
+
+    rnd = random.Random(19)
+    s = tmp_path / "s.yaml"
+    s.write_text(KILL_SCEN)
+    exp = ["--replicates", "8", "--executor", "serial", "--chunk-size", "2", "-q", "--no-plot"]
+    plans = [("run", ["run", str(s), "-q"], "--force", {}),
+             ("compare", ["compare", str(s), *exp], None, {"runs/mine.parquet": b"mine", ".tmp-notes": b"x"}),
+             ("sweep", ["sweep", str(s), "--param", "logics.social.q=0.1:0.3:3", *exp], "--fresh", {})]
+    for k, (name, argv, flag, inside) in enumerate(plans):
+        root = tmp_path / f"k{k}"
+        root.mkdir()
+        out = root / "out"
+        assert main([*argv, "--out", str(out)]) == 0  # an earlier output
+        for rel, data in inside.items():
+            _place(out, rel, data)
+        for sib in (".out.spreadsim-old/notes.txt", ".out.spreadsim-tmp-1-0123abcd/x", "notes.txt"):
+            _place(root, sib, b"mine\n")
+        user = {k2: v for k2, v in hashes(root).items() if not k2.startswith("out/") or k2[4:] in inside}
+        cmd = [sys.executable, "-m", "simulation.cli", *argv, "--out", str(out), *([flag] if flag else [])]
+        if name == "compare" and flag is None:
+            cmd[cmd.index("8")] = "20"  # more runs to resume
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        time.sleep(rnd.uniform(0.5, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        after = hashes(root)
+        assert {k2 for k2, v in user.items() if after.get(k2) != v} == set(), (name, proc.returncode)
+        if out.exists():  # whole: nothing in it but what its record lists, unchanged, and the user's files
+            assert Record.read(out) is not None
+            assert set(foreign_entries(out)) <= {r.split("/")[0] + ("/" if "/" in r else "") for r in inside} | \
+                {"runs/mine.parquet"}, foreign_entries(out)
+        again = [*argv, "--out", str(out), *([flag] if flag == "--force" else [])]
+        if name == "compare" and flag is None:
+            again[again.index("8")] = "20"
+        assert main(again) == 0, name
+        after = hashes(root)
+        assert {k2 for k2, v in user.items() if after.get(k2) != v} == set(), name
+        assert not [p.name for p in root.iterdir() if Record.read(p) is not None and p != out], "a temporary was left"
