@@ -250,7 +250,6 @@ def estimated_ties(network, n: int, sites=None) -> int:
             sizes = [n // b + (1 if i < n % b else 0) for i in range(b)]
         b = len(sizes)
         total = sum(sizes)
-        pairs_in = sum(s * (s - 1) / 2 for s in sizes)
         pairs_out = (total * total - sum(s * s for s in sizes)) / 2
         if network.p_within is not None:
             p_in = [float(network.p_within)] * b
@@ -260,7 +259,6 @@ def estimated_ties(network, n: int, sites=None) -> int:
             mean_out = (total - sum(sizes) / b) if b > 1 else 1
             p_out = min(1.0, float(network.degree) * (1 - float(network.within)) / max(1.0, mean_out)) if b > 1 else 0.0
         ties = sum(s * (s - 1) / 2 * p for s, p in zip(sizes, p_in)) + pairs_out * p_out
-        del pairs_in
         return int(math.ceil(2 * ties))
     return 0
 

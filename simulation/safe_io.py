@@ -12,18 +12,27 @@ Output folders
 --------------
 Every command that writes a folder follows one rule (:func:`check_out`):
 
-* a new or empty folder is written;
-* a folder holding an earlier spreadsim output (its manifest says so, see :func:`output_kind`)
-  is replaced only when asked (``--force``; experiments, which resume, use ``--fresh``), and only
-  if it holds nothing spreadsim did not write;
-* anything else (a non-empty folder without a spreadsim manifest, a file, a folder that is the
+* a new or empty folder is written (empty means empty: a hidden file makes a folder not empty);
+* a folder holding an earlier spreadsim output (its record or manifest says so, see
+  :func:`output_kind`) is replaced only when asked (``--force``; experiments, which resume, use
+  ``--fresh``), and only if it holds nothing but what its ownership record lists, unchanged;
+* anything else (a non-empty folder without a spreadsim output, a file, a folder that is the
   current folder or one of its parents) is refused with exit code 2. spreadsim never deletes a
   file it did not write.
 
-Results are written into a hidden temporary folder beside the target and renamed into place at
-the end (:class:`atomic_dir`), so an interrupted command leaves the earlier output (or nothing);
-the hidden leftovers of a killed command are removed when the next command writes there
-(:func:`clean_stale`).
+Ownership is decided by record, never by name. Every output folder holds :data:`RECORD`
+(:class:`Record`): each file and folder spreadsim wrote there, with the file's size and SHA-256,
+and the random tokens of the sessions that wrote there. Only entries listed and unchanged since,
+temporaries and chunks named with a recorded token, nested outputs holding only their own, and
+temporary folders of dead commands (recognised by the record inside them) are ever deleted
+(:func:`owned_and_foreign`, :func:`remove_owned`). An output written before the record existed is
+read and resumed but never replaced: its files are treated as the user's.
+
+Whole folders are written into ``.NAME.spreadsim-tmp-TOKEN`` beside the target and renamed into
+place at the end (:class:`atomic_dir`), so an interrupted command leaves the earlier output (or
+nothing); folders that commands add to (experiments, sensitivity, sweep) are written file by file
+through :class:`OwnedWriter`. The leftovers of a killed command are tidied when the next command
+writes there, recognised by their records only (:func:`clean_stale`).
 """
 
 from __future__ import annotations

@@ -7,22 +7,26 @@ Layout of a folder ``out/``::
     runs/<chunk>.parquet     one row per run (run_id, strategy, replicate, seed, overrides, outcomes)
     timeseries/<chunk>.parquet  one row per run per month (run_id, strategy, replicate, month, series)
     .lock                    held (flock) while an experiment writes to the folder
+    .spreadsim-record.json   the ownership record (:class:`simulation.safe_io.Record`): every file
+                             spreadsim wrote there with its size and SHA-256, the session tokens
 
-Only the driving process writes, one chunk per finished task. Each file is written to a hidden
-temporary file, flushed to disk and renamed into place; the timeseries file of a chunk is renamed
-first and the runs file last, so a chunk counts as stored exactly when its runs file exists. A
-process killed at any moment therefore leaves whole chunks and, at worst, hidden temporary files or
-a timeseries file without its runs file, which the next session removes, together with the hidden
-temporary files beside the manifest; a session the next one finds still "running" was killed, and
-is recorded so. Reads take each run once (the first chunk, by name, that holds it), so a run can
-never be counted twice. The folder must be new, empty or an experiment's (see
-:func:`simulation.safe_io.check_out`); with ``resume=False`` an earlier spreadsim output of another
-command is replaced, never a folder spreadsim did not write.
+Only the driving process writes, one chunk per finished task. Each session gets a random token,
+recorded before it writes anything; its chunks are named ``TIME-TOKEN-COUNTER.parquet`` and its
+temporary files ``.NAME.TOKEN.tmp``. Each file is written to its temporary, flushed to disk and
+renamed into place; the timeseries file of a chunk is renamed first and the runs file last, so a
+chunk counts as stored exactly when its runs file exists. A process killed at any moment therefore
+leaves whole chunks and, at worst, temporary files or a timeseries file without its runs file, all
+carrying a recorded token, which the next session removes; a session the next one finds still
+"running" was killed, and is recorded so. Only chunks of recorded sessions are read (a ``.parquet``
+a user puts in ``runs/`` is neither read nor deleted), and each run once (the first chunk, by name,
+that holds it), so a run can never be counted twice. The folder must be new, empty or an
+experiment's (see :func:`simulation.safe_io.check_out`); with ``resume=False`` an earlier spreadsim
+output is replaced only if it holds nothing but what its record lists, never a folder spreadsim did
+not write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -37,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError, Problem
-from ..safe_io import (CHUNK, OwnedWriter, Record, check_out, fail, foreign_entries, foreign_message, mark,
+from ..safe_io import (CHUNK, OwnedWriter, Record, fail, foreign_entries, foreign_message, mark,
                        output_kind, remove_output)
 from ..scenario import Scenario
 
