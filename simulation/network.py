@@ -201,7 +201,7 @@ def structure_problems(sc: Scenario, n: int) -> tuple[list[Problem], list[Proble
             if inside > room_in + 1e-9:
                 report("degree", f"a mean of {net.degree:g} ties, {net.within:.0%} inside the region, needs "
                                  f"{inside:g} neighbours in a region, but the smallest of the {len(sizes):,} regions "
-                                 f"has {min(sizes):,} sites; give a smaller degree or within, or fewer regions")
+                                 f"has {min(sizes):,} sites ({room_in:,} neighbours at most); give a smaller degree or within, or fewer regions")
             elif len(sizes) > 1 and outside > room_out + 1e-9:
                 report("degree", f"a mean of {net.degree:g} ties, {1 - net.within:.0%} outside the region, needs "
                                  f"{outside:g} neighbours in other regions, but the largest region leaves only "

@@ -686,10 +686,14 @@ def foreign_message(out: Path, found: str | None, foreign: list[str]) -> str:
     """Why an output folder cannot be replaced: the entries spreadsim did not write, named."""
     what = f"a spreadsim '{found}' output" if found else "a spreadsim output"
     rec = Record.read(out)
-    if rec is None or rec.legacy:
-        return (f"holds {what} written before spreadsim recorded the files it writes (no {RECORD} listing "
-                f"them), so every file it does not list is treated as yours and never deleted ({_names(foreign)}); "
-                "nothing was deleted: move or delete them yourself, or choose another folder")
+    if rec is not None and rec.legacy:
+        return (f"holds {what} begun by an earlier version of spreadsim, whose files its record ({RECORD}) does "
+                f"not list, so they are treated as yours and never deleted ({_names(foreign)}); nothing was deleted: "
+                "move or delete them yourself, or choose another folder")
+    if rec is None:
+        return (f"holds {what} manifest but no record of the files spreadsim wrote (no {RECORD}: an output of "
+                f"an earlier version, or a copied manifest), so every file is treated as yours and never deleted "
+                f"({_names(foreign)}); nothing was deleted: move or delete them yourself, or choose another folder")
     return (f"holds {what} but also files spreadsim did not write or that changed since ({_names(foreign)}); "
             "they are never deleted: move them, or choose another folder")
 

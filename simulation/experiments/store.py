@@ -178,6 +178,10 @@ class ResultStore:
                     f"this folder holds results of a different scenario ({existing.get('scenario_file')}, "
                     f"hash {existing.get('scenario_hash')}) than {scenario.source} (hash {scenario.digest()}); "
                     "results are never mixed: choose another --out, or discard them with --fresh (resume=False)"))
+            if not resume:  # refused before anything is written (checked again under the lock)
+                foreign = foreign_entries(out)
+                if foreign:
+                    raise fail(str(out), "", foreign_message(out, "experiment", foreign))
         self._created = not out.exists()
         w = OwnedWriter(out, "experiment", dirs=(RUNS, TIMESERIES))
         w.__enter__()  # the folder made (or its record read), locked, a session token recorded
