@@ -354,3 +354,28 @@ def test_killed_at_random_moments_user_files_survive_and_outputs_are_whole(tmp_p
         after = hashes(root)
         assert {k2 for k2, v in user.items() if after.get(k2) != v} == set(), name
         assert not [p.name for p in root.iterdir() if Record.read(p) is not None and p != out], "a temporary was left"
+
+
+def test_reference_and_figures_never_change_the_umask(tmp_path, monkeypatch):
+    """`os.umask(0)` was set briefly in reference.py and figures.py, racing with any thread creating
+    files: they now create their files with the mode the umask gives, without reading or setting it."""
+    import stat
+
+    import simulation.figures as F
+    from simulation import reference
+
+    def forbidden(*a):
+        raise AssertionError("os.umask called")
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", forbidden)
+        path = reference.write(tmp_path / "ref.md")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        _cheap_figures(monkeypatch)
+        paths = F.make_figures(tmp_path / "figs", only=["sobol"], executor="serial", progress=False)
+        assert stat.S_IMODE(paths["sobol"].stat().st_mode) == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
