@@ -99,6 +99,15 @@ def write_csv_atomic(path: Path, df, writer: OwnedWriter | None = None) -> None:
         df.to_csv(f, index=False, chunksize=2000)
 
 
+def write_table_atomic(table: pa.Table, path: Path, writer: OwnedWriter | None = None) -> None:
+    """Write a Parquet file like :func:`write_bytes_atomic` (listed in the folder's record)."""
+    if writer is None:
+        with _writer_for(path) as w:
+            return write_table_atomic(table, path, w)
+    with writer.open(path.name, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
