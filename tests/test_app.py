@@ -218,7 +218,8 @@ def test_pending_changes_read_as_words():
 
 
 def test_comparison_in_the_background_is_spreadsim_compare():
-    """The Compare view's steps end exactly where `compare` ends: the same runs, the same differences."""
+    """The Compare view runs `compare` itself, batched, in memory: the same runs, the same
+    differences; progress after each task (one batch of a strategy's replicates), and Stop between."""
     import threading
 
     from simulation.app.compare import METRICS, Comparison, strategy_choices
@@ -230,8 +231,9 @@ def test_comparison_in_the_background_is_spreadsim_compare():
     chosen = {k: choices[k] for k in ("baseline", "collaborative", "your settings")}
     seen = []
     job = Comparison(sc, chosen, 4, steps=2)
+    assert job.chunk_size == 4  # one task, one batch, per strategy
     out = job.run(lambda p: seen.append((p.done, p.total)))
-    assert seen == [(0, 12), (6, 12), (12, 12)]
+    assert seen == [(0, 12), (4, 12), (8, 12), (12, 12)]
     ref = compare(sc, {"collaborative": chosen["collaborative"], "your settings": chosen["your settings"]}, 4,
                   executor="serial", progress=False)
     a = out.differences.set_index(["strategy", "metric"])[["mean_diff", "ci_low", "ci_high"]]
@@ -241,6 +243,15 @@ def test_comparison_in_the_background_is_spreadsim_compare():
     stop = threading.Event()
     stop.set()
     assert Comparison(sc, chosen, 4).run(cancel=stop) is None  # stopped before it started
+    stop = threading.Event()
+    seen = []
+
+    def press_stop(p):  # Stop pressed once the first strategy's batch is done
+        seen.append(p.done)
+        if p.done >= 4:
+            stop.set()
+
+    assert Comparison(sc, chosen, 4).run(press_stop, cancel=stop) is None and seen == [0, 4]
     with pytest.raises(InputError, match="two or more"):
         Comparison(sc, {"baseline": {}}, 4)
     with pytest.raises(InputError, match="replicates"):
