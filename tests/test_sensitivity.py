@@ -425,3 +425,27 @@ def test_series_at_matches_the_runners_public_timeseries(tmp_path, stored):
     public = ts.loc[ts["month"].isin([5, 20]), [*keys, "adopted_share", "reach"]].sort_values(keys).reset_index(drop=True)
     assert len(fast) == 4 * 2 * 2
     pd.testing.assert_frame_equal(fast, public, check_dtype=False)
+
+
+def test_heatmap_greys_out_what_the_analysis_calls_noise():
+    """An output that is only the model's own noise gets no bright cell: its indices are greyed out
+    (masked) in the heatmap, as the report calls them noise; a real effect stays coloured."""
+    def noisy(X, seeds, strategy):
+        rng = np.random.default_rng(int(seeds[0]) + len(X))
+        y = X[:, 0][:, None] + 0.01 * rng.normal(size=(len(X), len(seeds)))
+        z = rng.normal(size=(len(X), len(seeds)))  # nothing but noise
+        return np.stack([y, z], axis=2)
+
+    sec = {"parameters": [{"path": p, "bounds": [-1, 1]} for p in ("x1", "x2")], "outputs": ["Y", "Z"],
+           "strategies": ["only"], "samples": 128, "replicates": 4, "second_order": False, "seed": 3}
+    sa = Sensitivity(spec=sec, evaluator=noisy).run()
+    assert sa.noise_cells("Z").all().all()
+    assert not sa.noise_cells("Y").loc["only", "x1"]
+    fig = sa.plot()["heatmap"]
+    images = {ax.get_title(): ax.images[0].get_array() for ax in fig.axes if ax.images}
+    assert images["Z"].mask.all()  # every cell grey
+    assert not images["Y"].mask[0, 0]  # x1 drives Y: coloured
+    assert "grey cells" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

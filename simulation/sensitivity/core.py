@@ -540,6 +540,16 @@ class Sensitivity:
             raise RuntimeError("no indices yet: call .run() first")
         return self._indices
 
+    def noise_cells(self, output: str | None = None) -> pd.DataFrame:
+        """Strategy x parameter table: True where the analysis calls the index noise (its note says
+        "interval includes 0" or "within noise"), as the report and the heatmap show it."""
+        out = output or self.spec.outputs[0].name
+        df = self.indices[self.indices["output"] == out]
+        note = df["note"] if "note" in df else pd.Series("", index=df.index)
+        flag = note.fillna("").str.contains("interval includes 0|within noise")
+        m = df.assign(noise=flag).pivot(index="strategy", columns="parameter", values="noise")
+        return m.reindex(index=self.spec.strategies, columns=self.spec.factors).fillna(False).astype(bool)
+
     def matrix(self, output: str | None = None, index: str | None = None) -> pd.DataFrame:
         """Strategy x parameter table of the main index (ST, or mu_star scaled to its largest value)."""
         out = output or self.spec.outputs[0].name
