@@ -454,7 +454,31 @@ def test_controls_cover_what_the_issue_asks_for():
     assert {"mechanical", "ecological", "social", "mechanical_weight", "ecological_weight", "social_weight",
             "support_capacity", "turnover", "legitimacy", "replication_package", "assurance_interval",
             "seeding_rule", "network", "n_sites"} <= names
+    # every strategy lever is a control (issue 18): funding length, collaboratives, the cascade, waves, seeding
+    assert {"funding_months", "collaborative", "collaborative_start", "train_the_trainer", "trainees", "waves_every",
+            "waves_size", "seed_sites", "adaptation"} <= names
     assert "seed" in model_params(load_scenario(DEMO), DEMO)
+    # every control has a help line and a card
+    for c in CONTROLS:
+        assert c.help and len(c.help) > 20, c.name
+        assert c.group in ("strategy", "logics", "context"), c.name
+
+
+def test_strategy_levers_become_the_strategy_keys_exactly():
+    """Funding throughout, waves, the cascade and collaboratives set the keys a strategies: section
+    would, and the run is SpreadModel on those overrides."""
+    from simulation.app.wrapper import FUNDED_THROUGHOUT
+
+    values = dict(funding_months=FUNDED_THROUGHOUT, waves_every=6, waves_size=20, train_the_trainer=False, trainees=4,
+                  collaborative=True, collaborative_start=6, adaptation="strict")
+    app = AppModel(DEMO, seed=5, **values)
+    assert app.app_overrides == {"strategy.support.funding_months": None, "strategy.waves.every": 6,
+                                 "strategy.waves.size": 20, "strategy.train_the_trainer.enabled": False,
+                                 "strategy.train_the_trainer.trainees": 4, "strategy.collaborative.enabled": True,
+                                 "strategy.collaborative.start": 6, "strategy.adaptation": "strict"}
+    assert app.control_values == {**control_values(load_scenario(DEMO)), **values}
+    expected = load_scenario(DEMO).with_overrides(app.app_overrides)
+    assert np.array_equal(_run(app), _run(SpreadModel(expected, 5)))
 
 
 def test_bench_configuration_runs_small():
