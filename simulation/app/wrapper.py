@@ -254,6 +254,8 @@ FUNDED_THROUGHOUT = -1
 #: the number-of-sites control goes up to this at least (the network is drawn in full up to 2,000)
 MAX_SITES = 2_000
 SEED_MAX = 999
+#: sites up to which the app keeps every site's history (for the site inspector)
+HISTORY_SITES = 20_000
 NETWORK_TYPES = ["small_world", "scale_free", "random", "regions", "none", "complete"]
 SEEDING_RULES = ["random", "most_ready", "most_central", "opinion_leaders"]
 
@@ -476,5 +478,7 @@ class AppModel(SpreadModel):
         self.scenario_file = None if scenario_file is None else str(scenario_file)
         self.base_scenario = base
         self.app_overrides = overrides
-        super().__init__(scenario, seed=seed, agents=agents)
+        # every site's state every month, for the page's site inspector (bounded: the app draws
+        # at most a few thousand sites; 14 bytes per site-month)
+        super().__init__(scenario, seed=seed, agents=agents, history=HISTORY_SITES >= _n_sites(scenario))
         self.control_values = control_values(scenario)
