@@ -40,13 +40,48 @@ def bundled_scenarios(extra: str | Path | None = None) -> dict[str, Path]:
     """
     found: dict[str, Path] = {}
     if SCENARIO_DIR.is_dir():
-        for p in sorted(SCENARIO_DIR.rglob("*.yaml")):
+        for p in sorted(SCENARIO_DIR.rglob("*.yaml"), key=_scenario_order):
             found[p.relative_to(SCENARIO_DIR).as_posix()] = p.resolve()
     if extra is not None:
         extra_path = Path(extra).resolve()
         if extra_path not in found.values():
             found = {str(extra): extra_path, **found}
     return found
+
+
+#: the order of the bundled scenarios' folders in the page's list (calibration set-ups last)
+FOLDER_ORDER = {"": 0, "cases": 1, "strategies": 2, "classic": 3, "calibration": 9}
+#: what each folder holds, in the page's list
+FOLDER_WORDS = {"": "", "cases": "case", "strategies": "strategies", "classic": "classic model",
+                "calibration": "calibration set-up"}
+
+
+def _scenario_order(p: Path) -> tuple:
+    folder = p.parent.relative_to(SCENARIO_DIR).as_posix() if p.parent != SCENARIO_DIR else ""
+    return (FOLDER_ORDER.get(folder, 5), folder, p.name)
+
+
+def scenario_title(label: str, path: Path | None) -> str:
+    """How the page's list names a scenario: its ``name:`` in words and what kind it is ("keystone
+    michigan (case)"), never a raw path; a file outside the bundled ones keeps its file name."""
+    folder = label.rsplit("/", 1)[0] if "/" in label else ""
+    name = Path(label).stem
+    if path is not None and Path(path).is_file():
+        import re
+
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = re.match(r"^name:\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+                if m:
+                    name = m.group(1)
+                    break
+    from ..labels import scenario_label
+
+    kind = FOLDER_WORDS.get(folder, folder.replace("/", " "))
+    if path is not None and not str(Path(path).resolve()).startswith(str(SCENARIO_DIR.resolve())):
+        kind = Path(label).name
+    text = scenario_label(name)
+    return f"{text} ({kind})" if kind else text
 
 
 def label_for(path: str | Path, scenarios: dict[str, Path]) -> str:
