@@ -507,3 +507,72 @@ def test_downloaded_setup_is_reproduced_exactly_by_spreadsim_run(tmp_path):
         mine = pd.read_csv(io.BytesIO(timeseries_csv(app)))
         theirs = pd.read_csv(out / "timeseries.csv")
         pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_every_bundled_case_has_a_lesson_and_strategies():
+    """Each case has a lesson (what it is, sources by author and title, three questions, what to
+    notice) and a strategies: section, so that Compare can ask its question."""
+    from simulation.app.lessons import LESSONS, lesson_for
+
+    cases = sorted((ROOT / "scenarios" / "cases").glob("*.yaml"))
+    assert cases
+    for path in [*cases, DEMO]:
+        lesson = lesson_for(path)
+        assert lesson is not None, path.name
+        assert lesson.what and lesson.notice and len(lesson.questions) == 3, path.name
+        assert lesson.sources and all('"' in s for s in lesson.sources), path.name  # titles in quotes
+        assert not any("shared/sources" in s for s in lesson.sources), path.name
+    for path in cases:
+        if path.stem.startswith("ckm_"):  # calibration cases: their question is the fit, not a strategy
+            continue
+        assert load_scenario(path).strategies, path.name
+    assert set(LESSONS) >= {p.stem for p in cases}
+
+
+def test_scenario_list_shows_names_with_calibration_last():
+    from simulation.app.wrapper import bundled_scenarios, scenario_title
+
+    found = bundled_scenarios()
+    keys = list(found)
+    assert keys[0] == "demo.yaml"
+    calib = [i for i, k in enumerate(keys) if k.startswith("calibration/")]
+    assert calib and min(calib) > max(i for i, k in enumerate(keys) if not k.startswith("calibration/"))
+    titles = [scenario_title(k, p) for k, p in found.items()]
+    assert "keystone michigan (case)" in titles
+    assert not any(t.endswith(".yaml") or "/" in t for t in titles)
+
+
+def test_status_reads_as_words_with_a_relative_path():
+    from simulation.app.figures import status_html
+
+    app = AppModel(DEMO, seed=2, turnover=0.3, collaborative=True, funding_months=-1)
+    text = status_html(app)
+    assert str(ROOT) not in text and "scenarios/demo.yaml" in text
+    assert "True" not in text and "{&#x27;" not in text and "{'" not in text
+    assert "--set strategy.collaborative.enabled=true" in text
+    assert "--set strategy.support.funding_months=null" in text
+    assert "uniform 0.225 to 0.375" in text  # the file's spread kept around the mean
+    assert "sites still delivering" in text  # fidelity with its denominator
+
+
+def test_speeds_step_several_months_per_frame_when_drawing_is_slow():
+    from simulation.app.page import MAX_FPS, months_per_frame
+
+    assert months_per_frame(1, 0.05) == 1 and months_per_frame(4, 0.05) == 1
+    assert months_per_frame(16, 0.25) == 4  # 4 frames a second, 4 months each
+    assert months_per_frame(16, 0.01) == round(16 / MAX_FPS)  # never more than MAX_FPS frames a second
+
+
+def test_run_memory_labels_and_noise_sentence():
+    from simulation.app.memory import PastRun, Spread, noise_sentence, what_changed
+
+    a = control_values(load_scenario(DEMO))
+    b = {**a, "support_capacity": 60}
+    assert what_changed(a, 1, b, 1) == "support capacity 30 sites (now 60 sites)"
+    assert what_changed(a, 1, a, 2) == "same settings, seed 1 (now 2)"
+    prev = PastRun(1, a, 1, np.array([0.1, 0.2, 0.3]))
+    sd = np.array([0.0, 0.01, 0.02])
+    band = Spread(b, 20, np.array([0.1, 0.2, 0.3]), sd, sd, sd, 1.0)
+    assert "Show 20 runs" in noise_sentence(0.31, 2, prev, "x", None)
+    assert "within the noise" in noise_sentence(0.31, 2, prev, "x", band)  # 1 point < 2*sqrt(2)*2 points
+    assert "more than the noise" in noise_sentence(0.50, 2, prev, "x", band)  # 20 points

@@ -116,9 +116,12 @@ def open_page(browser, url: str, viewport: dict, *, theme: str | None = None, wa
 
 
 def choose_scenario(page, label: str) -> None:
-    """Pick a scenario in the sidebar and wait for its page."""
+    """Pick a scenario in the sidebar (by its path under ``scenarios/``; the list shows its name)
+    and wait for its page."""
+    from .wrapper import SCENARIO_DIR, scenario_title
+
     page.locator(".ss-scenario").click()
-    page.get_by_role("option", name=label, exact=True).click()
+    page.get_by_role("option", name=scenario_title(label, SCENARIO_DIR / label), exact=True).click()
     # the new scenario's status names its file
     page.wait_for_function("(l) => { const s = document.querySelector('.spreadsim-status'); "
                            "return s && s.innerText.includes(l) && s.dataset.month === '0'; }", arg=label)
@@ -129,11 +132,12 @@ def month(page) -> int:
 
 
 def set_number(page, control: str, value) -> None:
-    """Type a value into a control's number box (and leave it, as a person would)."""
+    """Type a value into a control's number box (and leave it, as a person would), then wait until
+    the page holds exactly that value (not merely "some change": a box commits as it is typed)."""
     box = page.locator(f'[data-control="{control}"] .ss-number input')
     box.fill(str(value))
     box.press("Enter")
-    page.wait_for_selector(f'[data-control="{control}"][data-pending="1"]')
+    page.wait_for_selector(f'[data-control="{control}"][data-pending="1"][data-value="{value}"]')
 
 
 def take(out: Path) -> list[Path]:
