@@ -261,7 +261,7 @@ MARKER = "spreadsim_output"
 OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "run": ("manifest.json", "timeseries.csv", "sites.csv", "groups.csv", "site_history.parquet", "adoption.png"),
     "experiment": ("manifest.json", ".lock", "runs/", "timeseries/", "runs.csv", "summary.csv", "differences.csv",
-                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png"),
+                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png", "report.txt"),
     "sensitivity": ("manifest.json", "runs/", "indices.csv", "second_order.csv", "noise.csv", "convergence.csv",
                     "wins.csv", "wins_by_parameter.csv", "samples.csv", "report.txt", "*.png"),
     "sweep": ("manifest.json", "runs/", "sweep.csv", "runs.csv", "bands.csv", "*.png"),
