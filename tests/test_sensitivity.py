@@ -293,9 +293,29 @@ def test_cli_sensitivity_end_to_end_and_resume(tmp_path, capsys):
     assert len(ind) == 2 * 3 * 3
     first = (out / "indices.csv").read_text()
     # a second run reuses the stored runs and writes the same indices
+    capsys.readouterr()
     assert main(args[:-1] + ["--executor", "serial"]) == 0
     assert (out / "indices.csv").read_text() == first
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    # before it starts: the run count and a time estimate; after the runs, every phase is announced
+    head = err.index("runs (seed")
+    assert err.index("time: about") > head
+    for phase in ("reading the", "analysing 2 strategies", "writing the tables"):
+        assert phase in err, err
+
+
+def test_a_long_phase_keeps_saying_it_is_alive():
+    import io
+    import time
+
+    from simulation.sensitivity.progress import Phase, duration
+
+    buf = io.StringIO()
+    with Phase("analysing", every=0.05, file=buf):
+        time.sleep(0.3)
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "analysing..." and len(lines) >= 3 and lines[-1].startswith("  analysing... ")
+    assert duration(30) == "about 30 s" and duration(18 * 60) == "about 18 minutes"
 
 
 def test_cli_morris_and_fast(tmp_path):

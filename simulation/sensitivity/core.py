@@ -232,7 +232,12 @@ class Sensitivity:
                 self.Y[s] = y
         else:
             self.Y = self._run_model()
-        self.analyse()
+        from .progress import Phase
+
+        loud = self.progress and self.evaluator is None
+        with Phase(f"analysing {len(self.spec.strategies)} strateg{'y' if len(self.spec.strategies) == 1 else 'ies'} "
+                   f"x {len(self.spec.outputs)} outputs (indices, bootstrap intervals, noise, convergence)", loud):
+            self.analyse()
         return self
 
     def overrides(self, strategy: str, row: np.ndarray) -> dict[str, Any]:
@@ -260,7 +265,10 @@ class Sensitivity:
                          resume=self.resume, progress=self.progress, client=self.client,
                          scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size,
                          clear=self.clear, meta={"experiment": "sensitivity"})
-        return self._collect(result)
+        from .progress import Phase
+
+        with Phase(f"reading the {len(result.runs):,} runs' outputs", self.progress):
+            return self._collect(result)
 
     def _collect(self, result) -> dict[str, np.ndarray]:
         runs = result.runs
