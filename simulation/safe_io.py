@@ -271,7 +271,7 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "patterns": ("manifest.json", "patterns.csv", "directions.csv"),
     "forecast": ("forecast.json", "bands.csv", "bands.parquet", "runs.csv", "runs.parquet", "table.csv",
                  "forecast_*.png"),
-    "figures": ("*.png", "figures.json"),
+    "figures": ("*.png", "*.csv", "figures.json"),
 }
 #: the manifest file of each kind
 MANIFEST_OF = {"calibration": "calibration.json", "forecast": "forecast.json", "figures": "figures.json"}

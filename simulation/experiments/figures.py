@@ -164,7 +164,10 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
         if half >= 1000:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         if labels.kind(m) == "conditional":
-            ax.set_title(f"{labels.output_label(m)}\n(among the {_short(labels.among(m))}: not judged)", fontsize="medium")
+            import textwrap
+
+            note = textwrap.fill(f"(not judged: among the {_short(labels.among(m))})", 40)
+            ax.set_title(f"{labels.output_label(m)}\n{note}", fontsize="medium")
         else:
             ax.set_title(f"{labels.output_label(m)}\n({labels.direction(m)})", fontsize="medium")
         u = labels.unit(m)
