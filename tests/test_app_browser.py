@@ -581,3 +581,25 @@ def test_setup_download_reruns_exactly_and_opens_again(pages, tmp_path):
     assert _status(page)["seed"] == end["seed"]
     page.get_by_role("tab", name="About this case").click()
     page.wait_for_selector(".ss-lesson")
+
+
+def test_laptop_screen_shows_both_charts_and_switching_shows_a_loading_sign(pages):
+    """At 1366x768 both panels of the chart are above the fold; the scenario list shows names,
+    calibration set-ups last; picking another scenario shows a loading sign until it is built."""
+    from simulation.app.screenshots import LAPTOP
+
+    page = pages(LAPTOP)
+    chart = page.locator("img.spreadsim-chart").bounding_box()
+    assert chart["y"] + chart["height"] <= LAPTOP["height"] + 1, chart
+    page.evaluate("""() => { window.__sawLoading = false;
+        new MutationObserver(() => { if (document.querySelector('.ss-loading')) window.__sawLoading = true; })
+            .observe(document.body, {childList: true, subtree: true}); }""")
+    page.locator(".ss-scenario").click()
+    options = [o.inner_text() for o in page.get_by_role("option").all()]
+    assert "keystone michigan (case)" in options and not any(o.endswith(".yaml") for o in options[1:])
+    assert options[-1].endswith("(calibration set-up)")
+    page.get_by_role("option", name="keystone michigan (case)", exact=True).click()
+    page.wait_for_function("() => { const s = document.querySelector('.spreadsim-status'); "
+                           "return s && s.innerText.includes('keystone_michigan.yaml'); }")
+    assert page.evaluate("() => window.__sawLoading")
+    page.wait_for_selector(".ss-loading", state="detached")

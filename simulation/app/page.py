@@ -108,7 +108,7 @@ CSS = """
 .ss-compare-result img.spreadsim-compare-bands { max-width: 640px; }
 .ss-compare-result img.spreadsim-compare-differences { max-width: 820px; }
 .ss-credit { font-size: 12.5px; margin-top: 16px; }
-.ss-run img { max-height: max(320px, calc(100vh - 350px)); object-fit: contain; }
+.ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
 .ss-noise { font-size: 14px; margin: 4px 0; }
 .ss-memory { font-size: 13px; margin: 2px 0; }
 .ss-loading { position: fixed; inset: 0; z-index: 300; background: rgba(128, 128, 128, 0.35); display: flex;
