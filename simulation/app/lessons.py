@@ -106,7 +106,7 @@ LESSONS: dict[str, Lesson] = {
         sources=["Coleman J, Katz E, Menzel H. \"Medical Innovation: A Diffusion Study\". 1966",
                  "Bass FM. \"A new product growth model for consumer durables\". Management Science 1969"],
         questions=[
-            "Switch the social logic off: what does adoption look like with the push alone?",
+            "In Compare strategies, run no detailing against the baseline: how much adoption did the push add?",
             "Switch the mechanical logic off: can imitation alone start the spread?",
             "Run again with the next seed a few times: how much do runs of 125 physicians differ?",
         ],
