@@ -15,9 +15,15 @@ works with it in a notebook (:func:`~simulation.app.wrapper.model_params`).
   scenario. A changed control is marked, and listed, until Reset applies it; Reset validates the
   values exactly as ``spreadsim run --set`` would and shows its message if they are refused.
 * The Run view shows the month ("month 120 of 120: finished", with Run again), the stage counts,
-  what adopted and reach count, the network coloured by stage and the curves.
+  what adopted and reach count, fidelity with its denominator, the network coloured by stage
+  (click a site for its story) and the curves; earlier runs stay as faint numbered curves,
+  "Show 20 runs" draws the spread of the current settings and a sentence says whether a difference
+  is within that noise (:mod:`.memory`); the setup, tables and charts can be downloaded and a
+  scenario file opened (:mod:`.share`).
 * The Compare view runs two or more of the scenario's strategies in the background, N replicates
-  each on common random numbers (:mod:`.compare`), and shows adoption bands and paired differences.
+  each on common random numbers on the batched engine (:mod:`.compare`), and shows adoption bands
+  and paired differences; only outcomes counted over all sites get a verdict.
+* The About view is the case's lesson (:mod:`.lessons`).
 """
 
 from __future__ import annotations
