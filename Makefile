@@ -11,8 +11,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test,app]"
 	@touch $@
 
-demo: $(BIN)/.installed  ## run the bundled demo scenario, print its summary, write results/demo/
-	$(BIN)/spreadsim run scenarios/demo.yaml --out results/demo --force
+demo: $(BIN)/.installed  ## run the bundled demo, print its summary and where it sits among 100 runs, write results/demo/
+	$(BIN)/spreadsim run scenarios/demo.yaml --out results/demo --force --spread 100
 
 test: $(BIN)/.installed  ## run the test suite
 	$(BIN)/python -m pytest -q

@@ -168,36 +168,125 @@ def _fmt(v: float, pct: bool = False, unit: str = "") -> str:
     return f"{v:.1%}" if pct else f"{v:,.4g}{unit}"
 
 
+#: the run summary fits this many columns (a test checks it)
+SUMMARY_WIDTH = 80
+#: run-summary rows measured over all sites: (output, label)
+_ALL_SITE_ROWS = [("adopted_share", "adopted share (initial + full)"), ("reach", "reach (people served)"),
+                  ("benefit", "benefit / attributable"), ("time_to_50", "time to 50% adoption"),
+                  ("support_used", "support used (programme)"), ("local_cost", "local cost (trainers after funding)"),
+                  ("total_cost", "total cost"), ("cost_per_sustained_site", "support per sustained site")]
+#: conditional rows (measured among some of the sites): (output, label); others of SUMMARY_KEYS
+#: (model v3's sustained_* shares, say) are added with their label from simulation.labels
+_CONDITIONAL_ROWS = [("mean_fidelity", "fidelity, among the {n} delivering"),
+                     ("sustainment", "sustainment (full 24 months on)"),
+                     ("competence_rate", "of starters: reached full"), ("sustained_startup", "of starters: delivering 2y on"),
+                     ("abandonment", "abandonment, of those ever adopted"), ("equity_gap", "equity gap in reach (groups)")]
+
+
+def _summary_value(key: str, summary: dict) -> str:
+    from . import labels
+
+    v = summary.get(key, float("nan"))
+    if key == "reach":
+        return f"{v:,.0f} ({_fmt(summary.get('reach_share', float('nan')), pct=True)})"
+    if key == "benefit":
+        att = summary.get("attributable_benefit", float("nan"))
+        return f"{_fmt(v)} / " + (_fmt(att) if not math.isnan(att) else "n/a (no counterfactual)") + " people-eq."
+    if key == "time_to_50":
+        return "not reached" if v is None or math.isnan(v) else _fmt(v, unit=" months")
+    if labels.uses_support_units(key) or key in ("total_cost", "cost_per_sustained_site"):
+        return _fmt(v) + " support units"
+    return _fmt(v, pct=labels.is_share(key))
+
+
+def summary_lines(summary: dict, n_sites: int, months: int, groups=None) -> list[str]:
+    """The run's outcomes in words, at most :data:`SUMMARY_WIDTH` columns: first those measured
+    over all sites, then those measured among some of them (to be read beside adoption), then
+    one line per group of sites. Outputs are taken from the summary itself, so a model that adds
+    or drops one changes the lines, not this code."""
+    from . import labels
+    from .runner import SUMMARY_KEYS
+
+    keys = [k for k in SUMMARY_KEYS if k in summary]
+    shown = {"reach_share", "attributable_benefit", "attributable_benefit_years"}
+    rows_all = [(lab, _summary_value(k, summary)) for k, lab in _ALL_SITE_ROWS if k in summary]
+    shown |= {k for k, _ in _ALL_SITE_ROWS}
+    if "attributable_benefit_years" in summary and not math.isnan(summary["attributable_benefit_years"]):
+        rows_all.insert(3, ("attributable over the run", f"{summary['attributable_benefit_years']:,.0f} person-years"))
+    delivering = summary.get("adopted_share", float("nan")) * n_sites
+    rows_cond = []
+    for k, lab in _CONDITIONAL_ROWS:
+        if k in summary:
+            n = "n/a" if math.isnan(delivering) else f"{delivering:,.0f}"
+            rows_cond.append((lab.format(n=n), _summary_value(k, summary)))
+            shown.add(k)
+    for k in keys:  # outputs this table does not name yet (model v3's sustained_* shares, say)
+        if k not in shown:
+            target = rows_cond if labels.kind(k) == "conditional" else rows_all
+            target.append((labels.output_label(k)[:36], _summary_value(k, summary)))
+    width = max(len(k) for k, _ in rows_all + rows_cond)
+    lines = [f"{n_sites:,} sites, {months} months", "  over all the sites:"]
+    lines += [f"    {k:<{width}}  {v}" for k, v in rows_all]
+    if rows_cond:
+        lines.append("  among some of the sites (read beside adoption, never alone):")
+        lines += [f"    {k:<{width}}  {v}" for k, v in rows_cond]
+    if groups is not None and len(groups) > 1:
+        lines.append("  by group: sites, adopted, reach, benefit per 1,000 people")
+        for r in groups.itertuples():
+            lines.append(f"    {str(r.group)[:24]:<24}  {r.sites:>6,}  {_fmt(r.adopted_share, pct=True):>6}  "
+                         f"{_fmt(r.reach_share, pct=True):>6}  {_fmt(r.benefit_per_1000):>8}")
+    return [_fit(line) for line in lines]
+
+
+def _fit(line: str, width: int = SUMMARY_WIDTH) -> str:
+    """A line cut to ``width`` columns (continued on an indented line)."""
+    import textwrap
+
+    if len(line) <= width:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False))
+
+
 def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None) -> None:
     """The run's outcomes in words (and, with ``groups``, one line per group of sites)."""
-    file = file or sys.stdout
-    attributable = summary.get("attributable_benefit", float("nan"))
-    rows = [
-        ("adopted share (initial + full)", _fmt(summary["adopted_share"], pct=True)),
-        ("reach (people served, initial counted in part)", f"{summary['reach']:,.0f} ({_fmt(summary['reach_share'], pct=True)})"),
-        ("benefit / attributable to the programme", f"{_fmt(summary['benefit'])} / "
-         + (_fmt(attributable) if not math.isnan(attributable) else "n/a (no counterfactual arm)")
-         + " people-equivalents"),
-        ("sustainment (full sites still full 24 months on)", _fmt(summary["sustainment"], pct=True)),
-        ("of sites that started: competent / delivering 2 years on", f"{_fmt(summary['competence_rate'], pct=True)} / "
-                                                                      f"{_fmt(summary['sustained_startup'], pct=True)}"),
-        ("time to 50% adoption", _fmt(summary["time_to_50"], unit=" months") if not math.isnan(summary["time_to_50"]) else "not reached"),
-        ("mean fidelity among adopters", _fmt(summary["mean_fidelity"])),
-        ("abandonment (of sites that ever adopted)", _fmt(summary["abandonment"], pct=True)),
-        ("equity gap in reach between groups", _fmt(summary["equity_gap"], pct=True)),
-        ("support used / per sustained site", f"{_fmt(summary['support_used'])} / {_fmt(summary['cost_per_sustained_site'])}"
-                                              " support units"),
-        ("local cost (trainers after funding ended)", _fmt(summary["local_cost"]) + " support units"),
-    ]
-    print(f"{n_sites:,} sites, {months} months", file=file)
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"  {k:<{width}}  {v}", file=file)
-    if groups is not None and len(groups) > 1:
-        print("  by group: sites, adopted, reach, benefit per 1,000 people", file=file)
-        for r in groups.itertuples():
-            print(f"    {str(r.group):<{max(12, width - 4)}}  {r.sites:>6,}  {_fmt(r.adopted_share, pct=True):>6}  "
-                  f"{_fmt(r.reach_share, pct=True):>6}  {_fmt(r.benefit_per_1000):>8}", file=file)
+    print("\n".join(summary_lines(summary, n_sites, months, groups)), file=file or sys.stdout)
+
+
+#: outcomes a run is placed among its replicates by (``run --spread``)
+SPREAD_OUTPUTS = ("adopted_share", "reach_share", "attributable_benefit_years")
+
+
+def spread_lines(summary: dict, seed: int, others: list[dict], seconds: float) -> list[str]:
+    """Where one run sits among ``others`` (runs of the same scenario with other seeds): their
+    mean with its 95% interval, the range of 90% of them, and this run's rank."""
+    import numpy as np
+
+    from . import labels
+    from .experiments.result import t_interval
+
+    n = len(others)
+    lines = [_fit(f"This is one run (seed {seed}), one draw among many. {n} runs of the same scenario with "
+                  f"other seeds ({seconds:.1f} s):")]
+    for k in SPREAD_OUTPUTS:
+        if k not in summary:
+            continue
+        vals = np.array([o.get(k, np.nan) for o in others], float)
+        vals = vals[np.isfinite(vals)]
+        if not len(vals) or not np.isfinite(summary[k]):
+            continue
+        ci = t_interval(vals, 0.95)
+        pct = labels.is_share(k)
+
+        def f(v, pct=pct):
+            return f"{v:.1%}" if pct else f"{v:,.0f}"
+
+        lo, hi = np.quantile(vals, [0.05, 0.95])
+        below = int(np.sum(vals < summary[k]))
+        lines.append(_fit(f"  {labels.output_label(k)}: mean {f(ci['mean'])} [95% CI {f(ci['ci_low'])}, "
+                          f"{f(ci['ci_high'])}], 90% of runs {f(lo)} to {f(hi)}; this run {f(summary[k])}, "
+                          f"above {below} of {len(vals)}", SUMMARY_WIDTH))
+    return lines
 
 
 def cmd_run(args) -> int:
@@ -207,14 +296,46 @@ def cmd_run(args) -> int:
     sc = load(args)
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
     check_out(out, "run", replace=args.force)  # before running: a refused folder costs nothing
+    if args.spread is not None and not (0 <= args.spread <= SPREAD_MAX):
+        raise InputError(Problem("--spread", str(args.spread), f"must be a whole number from 0 to {SPREAD_MAX:,}"))
     result = run(sc, seed=args.seed, history=args.site_history)
     result.save(out, plot=not args.no_plot, force=args.force)
     if not args.quiet:
-        print(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})")
+        print(_fit(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})"))
         print_summary(result.summary, result.model.N, sc.months, groups=result.groups)
-        print(f"wrote {out}/: timeseries.csv, sites.csv, groups.csv, manifest.json"
-              + (", site_history.parquet" if args.site_history else "") + ("" if args.no_plot else ", adoption.png"))
+        if args.spread:
+            print("\n".join(spread_lines(result.summary, result.seed, *_spread(sc, result.seed, args.spread))))
+        else:
+            print(_fit("This is one run, one draw among many: --spread 100 places it among 100 runs of the same "
+                       "scenario, and spreadsim ensemble gives their table."))
+        print(_fit(f"wrote {out}/: timeseries.csv, sites.csv, groups.csv, manifest.json"
+                   + (", site_history.parquet" if args.site_history else "") + ("" if args.no_plot else ", adoption.png")))
     return 0
+
+
+#: most replicates ``run --spread`` runs
+SPREAD_MAX = 2_000
+
+
+def _spread(sc, seed: int, n: int) -> tuple[list[dict], float]:
+    """``n`` runs of a scenario with the seeds ``spreadsim ensemble --seed SEED`` uses (batched as
+    it runs them, with a progress bar), and the seconds they took."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from .experiments.core import BATCH_SITES, replicate_seed
+    from .runner import run_batch
+
+    t0 = time.perf_counter()
+    seeds = [replicate_seed(seed, r) for r in range(n)]
+    size = max(1, min(50, BATCH_SITES // max(1, sc.sites.n)))
+    out: list[dict] = []
+    with tqdm(total=n, unit="run", desc="spread", dynamic_ncols=True, leave=False) as bar:
+        for k in range(0, n, size):
+            out += [r.summary for r in run_batch(sc, seeds[k:k + size], sites=False)]
+            bar.update(len(seeds[k:k + size]))
+    return out, time.perf_counter() - t0
 
 
 def validate_scenario(sc) -> list[str]:
@@ -304,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site-history", action="store_true",
                    help="also write site_history.parquet: every site's stage, fidelity, competence, capacity, "
                         "support and benefit every month (for survival analysis of stages)")
+    p.add_argument("--spread", type=int, default=None, metavar="N",
+                   help="also run N replicates of the same scenario (other seeds, batched, as spreadsim ensemble "
+                        "runs them) and say where this run sits among them: a single run is one draw")
     add_quiet_args(p, "adoption.png")
     p.set_defaults(func=cmd_run)
 

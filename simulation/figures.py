@@ -16,9 +16,16 @@ Python::
 
 ``--out`` follows the folder rule of every command (:func:`simulation.safe_io.check_out`): a new
 or empty folder is written; an earlier figures output is replaced only with ``--force`` (the
-figures ``--only`` does not remake are carried over), and only if it holds nothing spreadsim did not
-write; anything else is refused. The figures are made in a hidden temporary folder beside it and
-renamed into place at the end, so an interrupted run leaves the earlier figures (or nothing).
+figures ``--only`` does not remake are carried over, with their data), and only if it holds nothing
+spreadsim did not write; anything else is refused. The figures are made in a hidden temporary folder
+beside it and renamed into place at the end, so an interrupted run leaves the earlier figures (or nothing).
+
+Each figure's data is stored beside it (``NAME.csv``: the curves, bands, differences or indices it
+draws) and ``figures.json`` records the settings they were made with. :func:`check_figures`
+recomputes that data with the current model (the case and strategy figures at the same settings;
+the Sobol figure by the model outputs of its first samples, stored in ``sobol_check.csv``) and says
+which committed figure no longer matches: a test runs it, so the README cannot show a story the
+model no longer tells. ``make figures`` regenerates them all.
 """
 
 from __future__ import annotations
@@ -50,33 +57,59 @@ def _save(fig, path: Path, dpi: int | None = None) -> Path:
     return path
 
 
-def case_figure(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True):
+CASES = {"Keystone ICU (Michigan)": SCENARIOS / "cases" / "keystone_michigan.yaml",
+         "Matching Michigan (England)": SCENARIOS / "cases" / "matching_michigan.yaml"}
+
+
+def case_data(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True):
+    """The case figure's data: per case, one run's stage counts (seed ``seed``) and the adopted
+    share's mean and 5-95% band over ``replicates`` runs.
+
+    Returns:
+        ({case label: one run's timeseries}, DataFrame ``case, month, one_run_adopted_share,
+        adopted_share_mean, adopted_share_p5, adopted_share_p95``).
+    """
+    import pandas as pd
+
+    from .experiments import run_many
+    from .runner import run
+    from .scenario import load_scenario
+
+    ones, frames = {}, []
+    for label, path in CASES.items():
+        sc = load_scenario(path)
+        one = run(sc, seed=seed, agents=False)
+        ones[label] = one.timeseries
+        ens = run_many(sc, replicates=replicates, seed=seed, executor=executor, progress=progress).ensemble(
+            ["adopted_share"])
+        lo, hi = [c for c in ens.columns if c.startswith("adopted_share_p")]
+        frames.append(pd.DataFrame({"case": label, "month": ens["month"].to_numpy(),
+                                    "one_run_adopted_share": one.timeseries["adopted_share"].to_numpy(),
+                                    "adopted_share_mean": ens["adopted_share_mean"].to_numpy(),
+                                    "adopted_share_p5": ens[lo].to_numpy(), "adopted_share_p95": ens[hi].to_numpy()}))
+    return ones, pd.concat(frames, ignore_index=True)
+
+
+def case_figure(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True, data=None):
     """Keystone ICU vs Matching Michigan: stage areas of one run each, and adopted share with bands.
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure (``data``: :func:`case_data`'s result, computed if not given).
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    from .experiments import run_many
     from .plots import adoption_plot
-    from .runner import run
-    from .scenario import load_scenario
 
-    cases = {"Keystone ICU (Michigan)": SCENARIOS / "cases" / "keystone_michigan.yaml",
-             "Matching Michigan (England)": SCENARIOS / "cases" / "matching_michigan.yaml"}
+    ones, table = data if data is not None else case_data(replicates, seed, executor, progress)
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"width_ratios": [1, 1, 1.1]})
-    for i, (label, path) in enumerate(cases.items()):
-        sc = load_scenario(path)
-        one = run(sc, seed=seed, agents=False)
-        adoption_plot(one.timeseries, title=f"{label}: one run (seed {seed})", ax=axes[i])
+    for i, label in enumerate(CASES):
+        adoption_plot(ones[label], title=f"{label}: one run (seed {seed})", ax=axes[i])
         legend = axes[i].get_legend()  # the line, then the stages from the top band down
         handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
         legend.remove()
-        res = run_many(sc, replicates=replicates, seed=seed, executor=executor, progress=progress)
-        ens = res.ensemble(["adopted_share"])
-        lo, hi = [c for c in ens.columns if c.startswith("adopted_share_p")]
+        ens = table[table["case"] == label]
+        lo, hi = "adopted_share_p5", "adopted_share_p95"
         color = f"C{i}"
         axes[2].plot(ens["month"], ens["adopted_share_mean"], color=color, lw=2, label=f"{label}")
         axes[2].fill_between(ens["month"], ens[lo], ens[hi], color=color, alpha=0.2, lw=0)
@@ -98,7 +131,33 @@ def case_figure(replicates: int = 20, seed: int = 1, executor: str = "processes"
     return fig
 
 
-def strategy_figures(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True):
+def strategy_metrics() -> list[str]:
+    """The outcomes of the strategy differences figure: adoption and reach (all sites), then fidelity
+    and the model's first sustainment share (conditional: shown, not judged)."""
+    from .runner import SUMMARY_KEYS
+
+    sustained = [k for k in SUMMARY_KEYS if k.startswith("sustain") and k != "sustained_competent"][:1]
+    return [m for m in ("adopted_share", "reach_share", *sustained, "mean_fidelity") if m in SUMMARY_KEYS]
+
+
+def strategy_result(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True):
+    """The seeding comparison behind the strategy figures (an ExperimentResult)."""
+    from .experiments import compare
+
+    return compare(SCENARIOS / "strategies" / "seeding.yaml", replicates=replicates, seed=seed, executor=executor,
+                   progress=progress)
+
+
+def strategy_data(res) -> dict:
+    """The strategy figures' data: the adoption bands and the paired differences they draw."""
+    ens = res.ensemble(["adopted_share"])
+    diff = res.differences(metrics=strategy_metrics())
+    return {"strategy_comparison": ens.reset_index(drop=True),
+            "strategy_differences": diff[["strategy", "metric", "n", "mean_diff", "ci_low", "ci_high"]]}
+
+
+def strategy_figures(replicates: int = 20, seed: int = 1, executor: str = "processes", progress: bool = True,
+                     res=None):
     """Seeding strategies on common random numbers: adoption bands, and paired differences.
 
     Returns:
@@ -106,31 +165,51 @@ def strategy_figures(replicates: int = 20, seed: int = 1, executor: str = "proce
     """
     import matplotlib.pyplot as plt
 
-    from .experiments import compare
-
-    res = compare(SCENARIOS / "strategies" / "seeding.yaml", replicates=replicates, seed=seed, executor=executor,
-                  progress=progress)
+    res = res if res is not None else strategy_result(replicates, seed, executor, progress)
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     res.plot("adopted_share", ax=ax)
     ax.set_title(f"Whom to start with: random seeding (baseline), the most ready, or the opinion leaders\n"
                  f"400 practices on a scale-free network; mean and 5-95% band over {replicates} runs each")
-    diff = res.plot_differences(metrics=["adopted_share", "reach_share", "sustainment", "mean_fidelity"])
+    diff = res.plot_differences(metrics=strategy_metrics())
     return fig, diff
 
 
+#: model outputs of this many first Sobol samples are stored to check the Sobol figure cheaply
+SOBOL_CHECK_SAMPLES = 6
+
+
+def sobol_analysis(samples: int = 64, replicates: int = 2, seed: int = 7, executor: str = "processes",
+                   progress: bool = True):
+    """The Sobol analysis behind the Sobol figure (not yet run)."""
+    from .sensitivity import Sensitivity
+
+    return Sensitivity(SCENARIOS / "strategies" / "demo_sensitivity.yaml", method="sobol", samples=samples,
+                       replicates=replicates, seed=seed, strategies=["cascade"], outputs=["adopted_share"],
+                       executor=executor, progress=progress)
+
+
+def sobol_data(sa) -> dict:
+    """The Sobol figure's data (its indices) and the check data: the model's outputs for the first
+    :data:`SOBOL_CHECK_SAMPLES` samples (what :func:`check_figures` recomputes)."""
+    import pandas as pd
+
+    ind = sa.indices[["parameter", "S1", "S1_conf", "ST", "ST_conf"]].reset_index(drop=True)
+    Y = sa.Y["cascade"]
+    rows = [{"sample": i, "replicate": r, "adopted_share": float(Y[i, r, 0])}
+            for i in range(min(SOBOL_CHECK_SAMPLES, len(Y))) for r in range(Y.shape[1])]
+    return {"sobol": ind, "sobol_check": pd.DataFrame(rows)}
+
+
 def sobol_figure(samples: int = 64, replicates: int = 2, seed: int = 7, executor: str = "processes",
-                 progress: bool = True):
+                 progress: bool = True, sa=None):
     """Sobol indices (S1, ST with intervals) of the adopted share in the demo sensitivity scenario.
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure (``sa``: the analysis, run here if not given).
     """
-    from .sensitivity import Sensitivity
-
-    sa = Sensitivity(SCENARIOS / "strategies" / "demo_sensitivity.yaml", method="sobol", samples=samples,
-                     replicates=replicates, seed=seed, strategies=["cascade"], outputs=["adopted_share"],
-                     executor=executor, progress=progress)
-    sa.run()
+    if sa is None:
+        sa = sobol_analysis(samples, replicates, seed, executor, progress)
+        sa.run()
     fig = sa.plot(kind="indices", output="adopted_share")["sobol_adopted_share"]
     fig.suptitle(f"What drives the adopted share at ten years? Sobol indices, demo scenario with a "
                  f"train-the-trainer cascade\n(N = {samples}, {replicates} replicates per sample, "
@@ -189,47 +268,169 @@ def make_figures(out: str | Path = DEFAULT_OUT, *, replicates: int = 20, samples
     import matplotlib
 
     matplotlib.use("Agg")
+    settings = {"replicates": replicates, "seed": seed}
     with atomic_dir(out, "figures", replace=force) as tmp:
         made: dict[str, Path] = {}
+        data: dict[str, Path] = {}
         if "case_keystone_vs_matching" in names:
-            made["case_keystone_vs_matching"] = _save(case_figure(replicates, seed, executor, progress),
+            cd = case_data(replicates, seed, executor, progress)
+            made["case_keystone_vs_matching"] = _save(case_figure(replicates, seed, data=cd),
                                                       tmp / "case_keystone_vs_matching.png")
+            data["case_keystone_vs_matching"] = _save_csv(cd[1], tmp / "case_keystone_vs_matching.csv")
         if names & {"strategy_comparison", "strategy_differences"}:
-            bands, diff = strategy_figures(replicates, seed, executor, progress)
+            res = strategy_result(replicates, seed, executor, progress)
+            bands, diff = strategy_figures(replicates, seed, res=res)
+            tables = strategy_data(res)
             for name, fig in (("strategy_comparison", bands), ("strategy_differences", diff)):
                 if name in names:
                     made[name] = _save(fig, tmp / f"{name}.png")
+                    data[name] = _save_csv(tables[name], tmp / f"{name}.csv")
                 else:
                     import matplotlib.pyplot as plt
 
                     plt.close(fig)
         if "sobol" in names:
-            made["sobol"] = _save(sobol_figure(samples, sa_replicates, executor=executor, progress=progress),
-                                  tmp / "sobol.png")
-        files = {p.name for p in made.values()}
+            sa = sobol_analysis(samples, sa_replicates, executor=executor, progress=progress)
+            sa.run()
+            made["sobol"] = _save(sobol_figure(samples, sa_replicates, sa=sa), tmp / "sobol.png")
+            for name, table in sobol_data(sa).items():
+                data[name] = _save_csv(table, tmp / f"{name}.csv")
+            settings.update(samples=samples, sa_replicates=sa_replicates)
+        files = {p.name for p in made.values()} | {p.name for p in data.values()}
+        old_settings: dict = {}
         if state == "replace":  # the earlier figures not made again are kept (checked as spreadsim's above)
+            old_settings = _earlier_settings(out)
             for name in _earlier(out):
                 if name not in files and (out / name).is_file() and not (out / name).is_symlink():
                     shutil.copy2(out / name, tmp / name)
                     files.add(name)
-        (tmp / MARKER).write_text(json.dumps(mark({"files": sorted(files)}, "figures"), indent=2))
+        record = {"files": sorted(files), "settings": {**old_settings, **settings}}
+        (tmp / MARKER).write_text(json.dumps(mark(record, "figures"), indent=2))
     return {name: out / p.name for name, p in made.items()}
 
 
-#: the manifest of a figures folder: which figures it holds
+def _save_csv(df, path: Path) -> Path:
+    """Write a figure's data (the numbers it draws) into the temporary output folder."""
+    df.to_csv(path, index=False, float_format="%.10g")
+    return path
+
+
+#: relative tolerance of a committed figure's data against the current model's (the data are
+#: exact for a seed; this only absorbs the ten significant digits they are stored with)
+CHECK_RTOL = 1e-6
+
+
+def _compare(name: str, stored, fresh) -> str | None:
+    """Why a figure's stored data differ from freshly computed data (None if they match)."""
+    import numpy as np
+
+    if list(stored.columns) != list(fresh.columns) or len(stored) != len(fresh):
+        return (f"{name}.csv: its table has changed shape (columns {list(stored.columns)} x {len(stored)} rows, "
+                f"now {list(fresh.columns)} x {len(fresh)})")
+    for c in stored.columns:
+        a, b = stored[c].to_numpy(), fresh[c].to_numpy()
+        if a.dtype.kind in "fiu" and b.dtype.kind in "fiu":
+            a, b = a.astype(float), b.astype(float)
+            bad = ~np.isclose(a, b, rtol=CHECK_RTOL, atol=1e-9, equal_nan=True)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                return f"{name}.csv: column {c} differs in {int(bad.sum())} rows (row {i}: {a[i]:.6g}, now {b[i]:.6g})"
+        elif [str(x) for x in a] != [str(x) for x in b]:
+            return f"{name}.csv: column {c} differs"
+    return None
+
+
+def check_figures(folder: str | Path = ROOT / DEFAULT_OUT, executor: str = "serial") -> list[str]:
+    """Recompute the committed figures' data with the current model and say which no longer match.
+
+    The case and strategy figures are recomputed at the settings in ``figures.json``; the Sobol
+    figure by its first samples' model outputs (``sobol_check.csv``: the same sample points,
+    seeds and scenario, without the whole analysis).
+
+    Returns:
+        One line per figure whose data differ, or is missing (empty: all match).
+    """
+    import io
+    import json
+
+    import pandas as pd
+
+    folder = Path(folder)
+    marker = folder / MARKER
+    if not marker.is_file():
+        return [f"{marker}: missing (run `make figures`)"]
+    meta = json.loads(marker.read_text())
+    settings = meta.get("settings") or {}
+    if "replicates" not in settings:
+        return [f"{marker}: records no settings (figures made before their data were stored; run `make figures`)"]
+    problems: list[str] = []
+
+    def stored(name: str):
+        p = folder / f"{name}.csv"
+        if not p.is_file():
+            problems.append(f"{p}: missing (run `make figures`)")
+            return None
+        return pd.read_csv(p)
+
+    reps, seed = int(settings["replicates"]), int(settings["seed"])
+    old = stored("case_keystone_vs_matching")
+    if old is not None:
+        _, fresh = case_data(reps, seed, executor, progress=False)
+        why = _compare("case_keystone_vs_matching", old, fresh.reset_index(drop=True))
+        problems += [why] if why else []
+    names = ("strategy_comparison", "strategy_differences")
+    olds = {n: stored(n) for n in names}
+    if any(v is not None for v in olds.values()):
+        tables = strategy_data(strategy_result(reps, seed, executor, progress=False))
+        for n in names:
+            if olds[n] is not None:
+                fresh = pd.read_csv(io.StringIO(tables[n].to_csv(index=False, float_format="%.10g")))
+                why = _compare(n, olds[n], fresh)
+                problems += [why] if why else []
+    check = stored("sobol_check")
+    if check is not None and "samples" in settings:
+        from .experiments import execute
+
+        sa = sobol_analysis(int(settings["samples"]), int(settings["sa_replicates"]), executor=executor, progress=False)
+        n = int(check["sample"].max()) + 1
+        specs = [s for s in sa.run_specs() if int(s.strategy.rsplit("/", 1)[1]) < n]
+        from .sensitivity.core import model_scenario
+
+        runs = execute(model_scenario(sa.scenario), specs, executor=executor, progress=False).runs
+        got = {(int(r.strategy.rsplit("/", 1)[1]), int(r.replicate)): float(r.adopted_share) for r in runs.itertuples()}
+        fresh = check.assign(adopted_share=[got[(int(a), int(b))] for a, b in zip(check["sample"], check["replicate"])])
+        why = _compare("sobol_check", check, fresh)
+        problems += [why.replace("sobol_check.csv", "sobol_check.csv (the Sobol figure's first samples)")] if why else []
+    return problems
+
+
+#: the manifest of a figures folder: which files it holds and the settings they were made with
 MARKER = "figures.json"
 
 
-def _earlier(out: Path) -> list[str]:
-    """The figures an earlier figures output lists in its manifest."""
+def _manifest(out: Path) -> dict:
     try:
-        files = json.loads((out / MARKER).read_text()).get("files", [])
-    except (ValueError, OSError, AttributeError):
+        meta = json.loads((out / MARKER).read_text())
+    except (ValueError, OSError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _earlier(out: Path) -> list[str]:
+    """The figures and their data an earlier figures output lists in its manifest."""
+    files = _manifest(out).get("files", [])
+    if not isinstance(files, list):
         return []
-    return [f for f in files if isinstance(f, str) and f.endswith(".png") and "/" not in f and f in FIGURE_FILES]
+    return [f for f in files if isinstance(f, str) and "/" not in f and f in FIGURE_FILES]
 
 
-FIGURE_FILES = {f"{n}.png" for n in FIGURES}
+def _earlier_settings(out: Path) -> dict:
+    settings = _manifest(out).get("settings") or {}
+    return settings if isinstance(settings, dict) else {}
+
+
+#: every file a figures output may hold besides its manifest
+FIGURE_FILES = {f"{n}.png" for n in FIGURES} | {f"{n}.csv" for n in FIGURES} | {"sobol_check.csv"}
 
 
 def cmd_figures(args) -> int:

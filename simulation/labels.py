@@ -274,3 +274,64 @@ IDENTIFIER = re.compile(r"_|@|[A-Za-z]\.[A-Za-z]")
 def identifiers_in(text: str) -> list[str]:
     """The words of ``text`` that look like identifiers (empty when the text reads as words)."""
     return [w for w in re.split(r"\s+", str(text)) if IDENTIFIER.search(w)]
+
+
+# ----------------------------------------------------------------------------- kinds of output
+#: Outputs measured among a SUBSET of the sites (or of their people), with the subset in words.
+#: Their value moves when the subset moves: when adoption collapses, the mean fidelity of the few
+#: sites still delivering can rise, and so can the share of a shrinking cohort that is sustained.
+#: They are shown with their denominator and never get a better/worse verdict (nor a colour) on
+#: their own; only outcomes measured over ALL sites do (:func:`verdict_allowed`).
+CONDITIONAL: dict[str, str] = {
+    "mean_fidelity": "sites still delivering (initial or full implementation)",
+    "sustainment": "sites in full implementation when support ended",
+    "sustained_startup": "sites that started up",
+    "sustained_competent": "sites that reached full implementation",
+    "competence_rate": "sites that started up",
+    "abandonment": "sites that ever adopted",
+    "equity_gap": "groups of sites (a gap also closes when reach falls everywhere)",
+    "funding_end_cohort": "sites supported when funding ended",
+}
+#: prefixes of conditional outputs (model v3's ``sustained_delivering_12``, ``sustained_full_24``...)
+CONDITIONAL_PREFIXES = ("sustained_",)
+#: for a conditional output, the all-site share that counts its subset (times the number of sites),
+#: where the summary has one
+DENOMINATOR_SHARE: dict[str, str] = {"mean_fidelity": "adopted_share"}
+
+
+def kind(key: str) -> str:
+    """``"all"`` (measured over all sites: adoption, reach, benefit, cost), ``"conditional"``
+    (among a subset, see :data:`CONDITIONAL`) or ``"none"`` (neither direction is better)."""
+    base = str(key).partition("@")[0]
+    if base in CONDITIONAL or base.startswith(CONDITIONAL_PREFIXES):
+        return "conditional"
+    return "all" if better(base) != 0 else "none"
+
+
+def among(key: str) -> str:
+    """The subset a conditional output is measured among, in words ("" for all-site outputs)."""
+    base = str(key).partition("@")[0]
+    if base in CONDITIONAL:
+        return CONDITIONAL[base]
+    if base.startswith(CONDITIONAL_PREFIXES):
+        return "the cohort of sites it follows"
+    return ""
+
+
+def verdict_allowed(key: str) -> bool:
+    """Whether a difference in this output may be called better or worse: only outcomes measured
+    over all sites, with a direction (never a conditional measure on its own)."""
+    return kind(key) == "all"
+
+
+def with_denominator(key: str, count: float | None = None, total: float | None = None) -> str:
+    """A conditional output's label with its denominator: "mean fidelity among the 12 sites still
+    delivering (initial or full implementation)" (the plain label for all-site outputs)."""
+    label = output_label(key)
+    sub = among(key)
+    if not sub:
+        return label
+    if count is not None and count == count:
+        n = f"{count:,.0f}" if total is None else f"{count:,.0f} of {total:,.0f}"
+        return f"{label} among the {n} {sub}"
+    return f"{label} among the {sub}"

@@ -28,7 +28,8 @@ STAGE_COLOURS = {
     "discontinued": "#d94801",
 }
 #: paired differences: better, worse, different where neither direction is better, not significant
-DIFF_COLOURS = {"better": "#1a9850", "worse": "#d73027", "neutral": "#4575b4", "unclear": "#8c8c8c"}
+DIFF_COLOURS = {"better": "#1a9850", "worse": "#d73027", "neutral": "#4575b4", "unclear": "#8c8c8c",
+                "subset": "#6e6e6e"}
 
 
 def adoption_plot(ts: pd.DataFrame, title: str = "", ax=None, events: dict[str, float] | None = None):

@@ -273,7 +273,7 @@ MARKER = "spreadsim_output"
 OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "run": ("manifest.json", "timeseries.csv", "sites.csv", "groups.csv", "site_history.parquet", "adoption.png"),
     "experiment": ("manifest.json", ".lock", "runs/", "timeseries/", "runs.csv", "summary.csv", "differences.csv",
-                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png"),
+                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png", "report.txt"),
     "sensitivity": ("manifest.json", ".lock", "runs/", "indices.csv", "second_order.csv", "noise.csv",
                     "convergence.csv", "wins.csv", "wins_by_parameter.csv", "samples.csv", "report.txt", "*.png"),
     "sweep": ("manifest.json", ".lock", "runs/", "sweep.csv", "runs.csv", "bands.csv", "*.png"),
@@ -283,7 +283,7 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "patterns": ("manifest.json", "patterns.csv", "directions.csv"),
     "forecast": ("forecast.json", "bands.csv", "bands.parquet", "runs.csv", "runs.parquet", "table.csv",
                  "forecast_*.png"),
-    "figures": ("*.png", "figures.json"),
+    "figures": ("*.png", "*.csv", "figures.json"),
 }
 #: the manifest file of each kind
 MANIFEST_OF = {"calibration": "calibration.json", "forecast": "forecast.json", "figures": "figures.json"}
@@ -595,7 +595,8 @@ def _legacy_figures(folder: Path) -> set[str]:
     """Files a figures folder of the earlier format lists in figures.json (names, no hashes)."""
     man = _read_json(folder / "figures.json")
     if isinstance(man, dict) and man.get(MARKER) == "figures" and isinstance(man.get("files"), list):
-        return {f for f in man["files"] if isinstance(f, str) and "/" not in f and f.endswith(".png")} | {"figures.json"}
+        return ({f for f in man["files"] if isinstance(f, str) and "/" not in f and f.endswith((".png", ".csv"))}
+                | {"figures.json"})
     return set()
 
 

@@ -218,7 +218,8 @@ def test_pending_changes_read_as_words():
 
 
 def test_comparison_in_the_background_is_spreadsim_compare():
-    """The Compare view's steps end exactly where `compare` ends: the same runs, the same differences."""
+    """The Compare view runs `compare` itself, batched, in memory: the same runs, the same
+    differences; progress after each task (one batch of a strategy's replicates), and Stop between."""
     import threading
 
     from simulation.app.compare import METRICS, Comparison, strategy_choices
@@ -230,8 +231,9 @@ def test_comparison_in_the_background_is_spreadsim_compare():
     chosen = {k: choices[k] for k in ("baseline", "collaborative", "your settings")}
     seen = []
     job = Comparison(sc, chosen, 4, steps=2)
+    assert job.chunk_size == 4  # one task, one batch, per strategy
     out = job.run(lambda p: seen.append((p.done, p.total)))
-    assert seen == [(0, 12), (6, 12), (12, 12)]
+    assert seen == [(0, 12), (4, 12), (8, 12), (12, 12)]
     ref = compare(sc, {"collaborative": chosen["collaborative"], "your settings": chosen["your settings"]}, 4,
                   executor="serial", progress=False)
     a = out.differences.set_index(["strategy", "metric"])[["mean_diff", "ci_low", "ci_high"]]
@@ -241,6 +243,15 @@ def test_comparison_in_the_background_is_spreadsim_compare():
     stop = threading.Event()
     stop.set()
     assert Comparison(sc, chosen, 4).run(cancel=stop) is None  # stopped before it started
+    stop = threading.Event()
+    seen = []
+
+    def press_stop(p):  # Stop pressed once the first strategy's batch is done
+        seen.append(p.done)
+        if p.done >= 4:
+            stop.set()
+
+    assert Comparison(sc, chosen, 4).run(press_stop, cancel=stop) is None and seen == [0, 4]
     with pytest.raises(InputError, match="two or more"):
         Comparison(sc, {"baseline": {}}, 4)
     with pytest.raises(InputError, match="replicates"):
@@ -386,7 +397,7 @@ def test_status_shows_the_month_and_counts():
     assert 'data-month="5"' in text and 'data-sites="300"' in text
     for stage, count in zip(("not_engaged", "full"), (m.counts[5][0], m.counts[5][4]), strict=True):
         assert f'data-stage="{stage}"' in text and f">{count:,}<" in text
-    assert "strategy.support.capacity = 44" in text and "support 44" in text
+    assert "--set strategy.support.capacity=44" in text and "support 44" in text
     # what reach counts is said on the page, and the end of the run is said too
     assert "Reach: people served by sites in full implementation" in text
     assert 'class="ss-finished"' not in text and 'data-finished="0"' in text
@@ -443,7 +454,31 @@ def test_controls_cover_what_the_issue_asks_for():
     assert {"mechanical", "ecological", "social", "mechanical_weight", "ecological_weight", "social_weight",
             "support_capacity", "turnover", "legitimacy", "replication_package", "assurance_interval",
             "seeding_rule", "network", "n_sites"} <= names
+    # every strategy lever is a control (issue 18): funding length, collaboratives, the cascade, waves, seeding
+    assert {"funding_months", "collaborative", "collaborative_start", "train_the_trainer", "trainees", "waves_every",
+            "waves_size", "seed_sites", "adaptation"} <= names
     assert "seed" in model_params(load_scenario(DEMO), DEMO)
+    # every control has a help line and a card
+    for c in CONTROLS:
+        assert c.help and len(c.help) > 20, c.name
+        assert c.group in ("strategy", "logics", "context"), c.name
+
+
+def test_strategy_levers_become_the_strategy_keys_exactly():
+    """Funding throughout, waves, the cascade and collaboratives set the keys a strategies: section
+    would, and the run is SpreadModel on those overrides."""
+    from simulation.app.wrapper import FUNDED_THROUGHOUT
+
+    values = dict(funding_months=FUNDED_THROUGHOUT, waves_every=6, waves_size=20, train_the_trainer=False, trainees=4,
+                  collaborative=True, collaborative_start=6, adaptation="strict")
+    app = AppModel(DEMO, seed=5, **values)
+    assert app.app_overrides == {"strategy.support.funding_months": None, "strategy.waves.every": 6,
+                                 "strategy.waves.size": 20, "strategy.train_the_trainer.enabled": False,
+                                 "strategy.train_the_trainer.trainees": 4, "strategy.collaborative.enabled": True,
+                                 "strategy.collaborative.start": 6, "strategy.adaptation": "strict"}
+    assert app.control_values == {**control_values(load_scenario(DEMO)), **values}
+    expected = load_scenario(DEMO).with_overrides(app.app_overrides)
+    assert np.array_equal(_run(app), _run(SpreadModel(expected, 5)))
 
 
 def test_bench_configuration_runs_small():
@@ -451,3 +486,91 @@ def test_bench_configuration_runs_small():
 
     r = app_stepping(100, 3)
     assert r["sites"] == 100 and r["months"] == 3 and r["steps_per_s"] > 0
+
+
+def test_downloaded_setup_is_reproduced_exactly_by_spreadsim_run(tmp_path):
+    """The page's "Download setup" file, run by `spreadsim run`, gives the run the page showed:
+    the same months, the same numbers, seed included (controls changed, a file-based network too)."""
+    import pandas as pd
+
+    from simulation.app.share import scenario_yaml, timeseries_csv
+    from simulation.cli import main as cli_main
+
+    for path, controls in ((DEMO, dict(support_capacity=45, funding_months=36, legitimacy=0.4, n_sites=150)),
+                           (ROOT / "scenarios" / "cases" / "ckm_threshold.yaml", dict(seed_sites=3))):
+        app = AppModel(path, seed=11, **controls)
+        app.run_model()
+        saved = tmp_path / f"{Path(path).stem}_saved.yaml"
+        saved.write_text(scenario_yaml(app))
+        out = tmp_path / f"{Path(path).stem}_run"
+        assert cli_main(["run", str(saved), "--out", str(out), "--quiet"]) == 0
+        mine = pd.read_csv(io.BytesIO(timeseries_csv(app)))
+        theirs = pd.read_csv(out / "timeseries.csv")
+        pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_every_bundled_case_has_a_lesson_and_strategies():
+    """Each case has a lesson (what it is, sources by author and title, three questions, what to
+    notice) and a strategies: section, so that Compare can ask its question."""
+    from simulation.app.lessons import LESSONS, lesson_for
+
+    cases = sorted((ROOT / "scenarios" / "cases").glob("*.yaml"))
+    assert cases
+    for path in [*cases, DEMO]:
+        lesson = lesson_for(path)
+        assert lesson is not None, path.name
+        assert lesson.what and lesson.notice and len(lesson.questions) == 3, path.name
+        assert lesson.sources and all('"' in s for s in lesson.sources), path.name  # titles in quotes
+        assert not any("shared/sources" in s for s in lesson.sources), path.name
+    for path in cases:
+        assert load_scenario(path).strategies, path.name
+    assert set(LESSONS) >= {p.stem for p in cases}
+
+
+def test_scenario_list_shows_names_with_calibration_last():
+    from simulation.app.wrapper import bundled_scenarios, scenario_title
+
+    found = bundled_scenarios()
+    keys = list(found)
+    assert keys[0] == "demo.yaml"
+    calib = [i for i, k in enumerate(keys) if k.startswith("calibration/")]
+    assert calib and min(calib) > max(i for i, k in enumerate(keys) if not k.startswith("calibration/"))
+    titles = [scenario_title(k, p) for k, p in found.items()]
+    assert "keystone michigan (case)" in titles
+    assert not any(t.endswith(".yaml") or "/" in t for t in titles)
+
+
+def test_status_reads_as_words_with_a_relative_path():
+    from simulation.app.figures import status_html
+
+    app = AppModel(DEMO, seed=2, turnover=0.3, collaborative=True, funding_months=-1)
+    text = status_html(app)
+    assert str(ROOT) not in text and "scenarios/demo.yaml" in text
+    assert "True" not in text and "{&#x27;" not in text and "{'" not in text
+    assert "--set strategy.collaborative.enabled=true" in text
+    assert "--set strategy.support.funding_months=null" in text
+    assert "uniform 0.225 to 0.375" in text  # the file's spread kept around the mean
+    assert "sites still delivering" in text  # fidelity with its denominator
+
+
+def test_speeds_step_several_months_per_frame_when_drawing_is_slow():
+    from simulation.app.page import MAX_FPS, months_per_frame
+
+    assert months_per_frame(1, 0.05) == 1 and months_per_frame(4, 0.05) == 1
+    assert months_per_frame(16, 0.25) == 4  # 4 frames a second, 4 months each
+    assert months_per_frame(16, 0.01) == round(16 / MAX_FPS)  # never more than MAX_FPS frames a second
+
+
+def test_run_memory_labels_and_noise_sentence():
+    from simulation.app.memory import PastRun, Spread, noise_sentence, what_changed
+
+    a = control_values(load_scenario(DEMO))
+    b = {**a, "support_capacity": 60}
+    assert what_changed(a, 1, b, 1) == "support capacity 30 sites (now 60 sites)"
+    assert what_changed(a, 1, a, 2) == "same settings, seed 1 (now 2)"
+    prev = PastRun(1, a, 1, np.array([0.1, 0.2, 0.3]))
+    sd = np.array([0.0, 0.01, 0.02])
+    band = Spread(b, 20, np.array([0.1, 0.2, 0.3]), sd, sd, sd, 1.0)
+    assert "Show 20 runs" in noise_sentence(0.31, 2, prev, "x", None)
+    assert "within the noise" in noise_sentence(0.31, 2, prev, "x", band)  # 1 point < 2*sqrt(2)*2 points
+    assert "more than the noise" in noise_sentence(0.50, 2, prev, "x", band)  # 20 points

@@ -298,7 +298,9 @@ def test_pending_changes_are_shown_until_reset(pages):
     page.wait_for_selector(".ss-no-pending")
     page.wait_for_selector(".ss-pending-note", state="detached")
     changed = _status(page)["changed"]
-    assert "strategy.support.capacity = 30" in changed and "network.type = regions" in changed
+    # in words, each with the --set that does the same (never Python's True or {'dist': ...})
+    assert "--set strategy.support.capacity=30" in changed and "--set network.type=regions" in changed
+    assert "True" not in changed and "{'" not in changed
     assert page.locator('[data-control][data-pending="1"]').count() == 0
     # undo: a change that is not wanted goes back to the running model's value
     set_number(page, "assurance_interval", 2)
@@ -485,6 +487,10 @@ def test_compare_view_runs_strategies_in_the_background(pages):
         m = row.get_attribute("data-metric")
         r = ref[ref["metric"] == m].iloc[0]
         assert row.get_attribute("data-verdict") == _significance(r["ci_low"], r["ci_high"], r["mean_diff"], m), m
+        # conditional measures are shown with their denominator and never called better or worse
+        if row.get_attribute("data-kind") == "conditional":
+            assert row.get_attribute("data-verdict") in ("subset", "unclear"), m
+            assert " among the " in row.inner_text(), m
     # a long comparison can be stopped
     page.locator(".ss-replicates input").fill("200")
     _button(page, "Run comparison").click()
@@ -497,3 +503,103 @@ def test_compare_view_runs_strategies_in_the_background(pages):
     page.get_by_role("tab", name="Run").click()
     _button(page, "Step").click()
     _wait_status(page, month=1)
+
+
+# ------------------------------------------------------------------- memory, sharing, sites
+def _play_to_end(page) -> None:
+    page.get_by_role("button", name="16", exact=True).click()
+    _button(page, "\u25b6 Play").click()
+    _wait_status(page, finished=1)
+
+
+def test_earlier_runs_stay_and_the_noise_is_shown(pages):
+    """After Reset the previous run stays as a numbered faint curve labelled by what changed;
+    "Show 20 runs" draws the spread of the current settings, and a sentence says whether the
+    difference between the two runs is within it."""
+    page = pages()
+    _play_to_end(page)
+    first = _status(page)
+    set_number(page, "support_capacity", 40)
+    _button(page, "Reset").click()
+    _wait_status(page, month=0)
+    _play_to_end(page)
+    memory = page.locator(".ss-memory-box")
+    assert memory.get_attribute("data-past") == "1"
+    assert "support capacity 12 sites (now 40 sites)" in page.locator('.ss-memory[data-run="1"]').inner_text()
+    note = page.locator(".ss-noise").inner_text()
+    assert f"{first['text'].split('adopted ')[1].split()[0]}" in note  # the previous run's adopted share
+    assert "Show 20 runs" in note  # before the spread is known, the page says how to see it
+    page.locator(".ss-show-runs").click()
+    page.wait_for_selector('.ss-memory-box[data-band="1"]', timeout=TIMEOUT_MS * 2)
+    note = page.locator(".ss-noise").inner_text()
+    assert "20 runs of these settings" in note and "90% of runs between" in note
+    assert ("within the noise" in note) != ("more than the noise" in note)
+
+
+def test_setup_download_reruns_exactly_and_opens_again(pages, tmp_path):
+    """The downloaded setup is a scenario file that `spreadsim run` turns into the same run; the
+    page opens it again; a click on a site tells its story; the lesson tab reads the file."""
+    import pandas as pd
+
+    from simulation.cli import main as cli_main
+
+    page = pages()
+    set_number(page, "legitimacy", 0.35)
+    _button(page, "Reset").click()
+    _wait_status(page, month=0)
+    _play_to_end(page)
+    end = _status(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Setup (scenario YAML)").click()
+    saved = tmp_path / "setup.yaml"
+    dl.value.save_as(saved)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Months (CSV)").click()
+    months = tmp_path / "months.csv"
+    dl.value.save_as(months)
+    assert cli_main(["run", str(saved), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(months), pd.read_csv(tmp_path / "run" / "timeseries.csv"))
+    last = pd.read_csv(months).iloc[-1]
+    assert {k: int(last[k]) for k in end["counts"]} == end["counts"]
+    # a click on a site: its traits and its history from month 0
+    img = page.locator("img.spreadsim-network")
+    box = img.bounding_box()
+    for fx, fy in [(0.5, 0.5), (0.45, 0.4), (0.55, 0.6), (0.4, 0.55), (0.6, 0.45), (0.5, 0.35), (0.35, 0.5)]:
+        img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+        page.wait_for_timeout(300)
+        if page.locator(".ss-site").count():
+            break
+    site = page.locator(".ss-site")
+    assert site.count() == 1, "no site found under seven clicks near the middle of the network"
+    text = site.inner_text()
+    assert "context fit" in text and "History: month 0:" in text
+    # open the downloaded file: it becomes the page's scenario
+    page.locator(".ss-open-file input[type=file]").set_input_files(str(saved))
+    page.wait_for_function("() => { const s = document.querySelector('.spreadsim-status'); "
+                           "return s && s.innerText.includes('setup.yaml'); }", timeout=TIMEOUT_MS)
+    assert page.locator(".ss-error").count() == 0
+    assert _status(page)["seed"] == end["seed"]
+    page.get_by_role("tab", name="About this case").click()
+    page.wait_for_selector(".ss-lesson")
+
+
+def test_laptop_screen_shows_both_charts_and_switching_shows_a_loading_sign(pages):
+    """At 1366x768 both panels of the chart are above the fold; the scenario list shows names,
+    calibration set-ups last; picking another scenario shows a loading sign until it is built."""
+    from simulation.app.screenshots import LAPTOP
+
+    page = pages(LAPTOP)
+    chart = page.locator("img.spreadsim-chart").bounding_box()
+    assert chart["y"] + chart["height"] <= LAPTOP["height"] + 1, chart
+    page.evaluate("""() => { window.__sawLoading = false;
+        new MutationObserver(() => { if (document.querySelector('.ss-loading')) window.__sawLoading = true; })
+            .observe(document.body, {childList: true, subtree: true}); }""")
+    page.locator(".ss-scenario").click()
+    options = [o.inner_text() for o in page.get_by_role("option").all()]
+    assert "keystone michigan (case)" in options and not any(o.endswith(".yaml") for o in options[1:])
+    assert options[-1].endswith("(calibration set-up)")
+    page.get_by_role("option", name="keystone michigan (case)", exact=True).click()
+    page.wait_for_function("() => { const s = document.querySelector('.spreadsim-status'); "
+                           "return s && s.innerText.includes('keystone_michigan.yaml'); }")
+    assert page.evaluate("() => window.__sawLoading")
+    page.wait_for_selector(".ss-loading", state="detached")

@@ -21,8 +21,11 @@ def test_run_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["run", str(SCENARIOS / "demo.yaml"), "--out", str(out), "--seed", "3"]) == 0
     printed = capsys.readouterr().out
-    for words in ("adopted share", "reach", "sustainment", "time to 50%"):
+    for words in ("adopted share", "reach", "time to 50%", "one draw"):
         assert words in printed
+    # fits an 80-column terminal; conditional measures are apart from the all-site ones
+    assert max(len(line) for line in printed.splitlines()) <= 80, printed
+    assert printed.index("over all the sites") < printed.index("among some of the sites") < printed.index("fidelity, among the")
     ts = pd.read_csv(out / "timeseries.csv")
     assert list(ts.columns[: len(TS_COLUMNS) - 4]) == TS_COLUMNS[: len(TS_COLUMNS) - 4]
     assert set(TS_COLUMNS) <= set(ts.columns)
@@ -38,6 +41,26 @@ def test_run_writes_all_outputs(tmp_path, capsys):
     assert man["seed"] == 3 and man["scenario"]["sites"]["n"] == 300 and "version" in man and "time" in man
     assert (out / "adoption.png").stat().st_size > 10_000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_run_says_where_one_draw_sits_among_many(tmp_path, capsys):
+    """--spread N runs N replicates (the seeds `ensemble` uses) and places this run among them."""
+    import re
+
+    from simulation.experiments import run_many
+    from simulation.scenario import load_scenario
+
+    out = tmp_path / "demo"
+    assert main(["run", str(SCENARIOS / "demo.yaml"), "--out", str(out), "--months", "24", "--spread", "12"]) == 0
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 80, printed
+    text = " ".join(printed.split())
+    assert "one draw among many. 12 runs of the same scenario" in text
+    found = re.search(r"adopted share: mean (\d+\.\d)% \[95% CI", text)
+    sc = load_scenario(SCENARIOS / "demo.yaml").with_overrides({"months": 24})
+    ref = run_many(sc, 12, executor="serial", progress=False).runs["adopted_share"].mean()
+    assert found and float(found.group(1)) == pytest.approx(100 * ref, abs=0.051)
+    assert main(["run", str(SCENARIOS / "demo.yaml"), "--out", str(tmp_path / "x"), "--spread", "-1"]) == 2
 
 
 def test_set_seed_and_months(tmp_path):

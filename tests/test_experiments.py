@@ -345,10 +345,14 @@ def test_compare_command(tmp_path, capsys):
             "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "Outcomes: mean [95% CI] over 3 replicates" in printed and "Paired difference from baseline" in printed
+    # the paired differences first, briefly; the full tables in report.txt
+    assert printed.index("Paired difference from baseline over 3 replicates") < printed.index("Counted over all")
+    assert "Outcomes: mean" not in printed and "report.txt" in printed
     assert "more" in printed and "9 run now" in printed
+    full = (out / "report.txt").read_text()
+    assert "Outcomes: mean [95% CI] over 3 replicates" in full and "Paired difference from baseline" in full
     for name in ("runs.csv", "summary.csv", "differences.csv", "ensemble.csv", "adoption.png", "differences.png",
-                 "manifest.json"):
+                 "manifest.json", "report.txt"):
         assert (out / name).exists(), name
     runs = pd.read_csv(out / "runs.csv")
     assert runs["strategy"].unique().tolist() == ["baseline", "collaborative", "more"]
@@ -360,6 +364,23 @@ def test_compare_command(tmp_path, capsys):
     assert main(args + ["-q"]) == 0  # again: everything is reused
     assert man["scenario_hash"] == json.loads((out / "manifest.json").read_text())["scenario_hash"]
     assert load_results(out).info["requested"] == 9
+
+
+def test_compare_prints_at_most_40_lines_for_the_five_strategy_demo(tmp_path, capsys):
+    """The 5-strategy demo used to print 116 lines and the paired differences scrolled away."""
+    from simulation.experiments.report import BRIEF_LINES
+
+    out = tmp_path / "cmp5"
+    assert main(["compare", str(STRATEGIES), "--months", "12", "--replicates", "2", "--executor", "serial",
+                 "--out", str(out), "--no-plot"]) == 0
+    lines = capsys.readouterr().out.rstrip("\n").splitlines()
+    assert len(lines) <= BRIEF_LINES, "\n".join(lines)
+    assert all(len(line) <= 100 for line in lines)
+    text = "\n".join(lines)
+    assert text.index("Paired difference") < text.index("Among some of the sites")
+    # conditional measures are never called better or worse
+    among = text[text.index("Among some of the sites"):text.index("Adopted share at the end")]
+    assert " better" not in among and " worse" not in among
 
 
 def test_ensemble_command(tmp_path, capsys):

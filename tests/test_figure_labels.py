@@ -228,19 +228,21 @@ def test_differences_are_coloured_by_better_or_worse():
     axes = [a for a in fig.axes if a.get_visible()]
     by_title = {a.get_title().split("\n")[0]: a for a in axes}
     assert by_title["adopted share"].get_title().endswith("(higher is better)")
-    assert by_title["abandonment"].get_title().endswith("(lower is better)")
+    # abandonment is measured among the sites that ever adopted: shown, never judged on its own
+    assert " ".join(by_title["abandonment"].get_title().split()).endswith("(not judged: among the sites that ever adopted)")
     assert by_title["support used"].get_title().endswith("(neither direction is better)")
     # higher adopted share is better: gains green, harms red, noise grey
     first = axes[0]
     assert _points(by_title["adopted share"], first) == {"gains": DIFF_COLOURS["better"], "harms": DIFF_COLOURS["worse"],
                                                    "same": DIFF_COLOURS["unclear"]}
-    # lower abandonment is better: gains lowered it (green), harms raised it (red)
-    assert _points(by_title["abandonment"], first) == {"gains": DIFF_COLOURS["better"], "harms": DIFF_COLOURS["worse"],
+    # a conditional measure that differs is neither green nor red (hollow grey), whichever way it moved
+    assert _points(by_title["abandonment"], first) == {"gains": DIFF_COLOURS["subset"], "harms": DIFF_COLOURS["subset"],
                                                  "same": DIFF_COLOURS["unclear"]}
     pts = _points(by_title["support used"], first)
     assert pts["gains"] == pts["harms"] == DIFF_COLOURS["neutral"]
     texts = figure_texts(fig)
     assert any("better than the baseline" in t for t in texts) and any("worse than the baseline" in t for t in texts)
+    assert any("not judged" in t for t in texts)
     # the support unit is defined where support is shown
     assert any(t.startswith("1 support unit = ") for t in texts)
     plt.close(fig)
@@ -322,3 +324,24 @@ def test_figures_are_saved_at_200_dpi(tmp_path):
     for p in pngs:
         with Image.open(p) as im:
             assert im.info["dpi"] == pytest.approx((200, 200), abs=0.5), p.name
+
+
+def test_only_all_site_outcomes_get_verdicts():
+    """Adoption, reach, benefit and time to 50% are measured over all sites and can be better or
+    worse; fidelity among users, sustained cohorts, abandonment among adopters and the equity gap
+    are conditional: they are shown with their denominator and never judged on their own."""
+    from simulation import labels
+    from simulation.runner import SUMMARY_KEYS
+
+    for key in ("adopted_share", "reach_share", "attributable_benefit_years", "time_to_50"):
+        assert labels.verdict_allowed(key), key
+    for key in ("mean_fidelity", "sustained_startup", "sustained_delivering_12", "abandonment", "equity_gap"):
+        assert labels.kind(key) == "conditional" and not labels.verdict_allowed(key), key
+        assert labels.among(key) and labels.with_denominator(key).startswith(labels.output_label(key) + " among the ")
+    assert labels.with_denominator("mean_fidelity", 12).startswith("mean fidelity among the 12 sites still delivering")
+    # every summary output is one of the three kinds, and each kind is consistent with its direction
+    for key in SUMMARY_KEYS:
+        k = labels.kind(key)
+        assert k in ("all", "conditional", "none"), key
+        if k == "all":
+            assert labels.better(key) != 0, key

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from simulation.cli import main
@@ -216,7 +217,13 @@ def _cheap_figures(monkeypatch):
         ax.plot([0, 1])
         return fig
 
+    class NoAnalysis:
+        def run(self):
+            return self
+
     monkeypatch.setattr(F, "sobol_figure", tiny)
+    monkeypatch.setattr(F, "sobol_analysis", lambda *a, **k: NoAnalysis())
+    monkeypatch.setattr(F, "sobol_data", lambda sa: {"sobol": pd.DataFrame({"parameter": ["x"], "S1": [0.5]})})
 
 
 def _place(root: Path, rel: str, data: bytes) -> None:

@@ -98,3 +98,34 @@ def test_figures_reject_a_file_as_output_folder(tmp_path):
 
         make_figures(f, progress=False)
     assert "not a folder" in str(e.value)
+
+
+def test_committed_figures_match_the_current_model():
+    """The README's figures tell the current model's story: their stored data (docs/figures/*.csv)
+    are recomputed with the current model at the settings in figures.json (the Sobol figure by its
+    first samples) and must match. When the model changes, run `make figures`."""
+    from simulation.figures import check_figures
+
+    problems = check_figures(executor="serial")
+    assert not problems, ("the README's figures no longer match what the current model gives; run `make figures` "
+                          "(or `spreadsim figures`) and commit docs/figures/:\n  " + "\n  ".join(problems))
+
+
+def test_figure_check_notices_a_stale_figure(tmp_path):
+    """A figure whose stored data differ from the model's is named, with a row that differs."""
+    import shutil
+
+    import pandas as pd
+
+    from simulation.figures import ROOT, check_figures
+
+    src = ROOT / "docs" / "figures"
+    for f in ("figures.json", "sobol_check.csv"):  # the cheapest to recompute (a dozen runs)
+        shutil.copy(src / f, tmp_path / f)
+    df = pd.read_csv(tmp_path / "sobol_check.csv")
+    df.loc[1, "adopted_share"] += 0.01
+    df.to_csv(tmp_path / "sobol_check.csv", index=False)
+    problems = check_figures(tmp_path, executor="serial")
+    assert any(p.startswith("sobol_check.csv (the Sobol figure's first samples): column adopted_share differs in 1 rows")
+               for p in problems), problems
+    assert any("case_keystone_vs_matching.csv: missing" in p for p in problems)

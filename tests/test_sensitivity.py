@@ -293,9 +293,29 @@ def test_cli_sensitivity_end_to_end_and_resume(tmp_path, capsys):
     assert len(ind) == 2 * 3 * 3
     first = (out / "indices.csv").read_text()
     # a second run reuses the stored runs and writes the same indices
+    capsys.readouterr()
     assert main(args[:-1] + ["--executor", "serial"]) == 0
     assert (out / "indices.csv").read_text() == first
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    # before it starts: the run count and a time estimate; after the runs, every phase is announced
+    head = err.index("runs (seed")
+    assert err.index("time: about") > head
+    for phase in ("reading the", "analysing 2 strategies", "writing the tables"):
+        assert phase in err, err
+
+
+def test_a_long_phase_keeps_saying_it_is_alive():
+    import io
+    import time
+
+    from simulation.sensitivity.progress import Phase, duration
+
+    buf = io.StringIO()
+    with Phase("analysing", every=0.05, file=buf):
+        time.sleep(0.3)
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "analysing..." and len(lines) >= 3 and lines[-1].startswith("  analysing... ")
+    assert duration(30) == "about 30 s" and duration(18 * 60) == "about 18 minutes"
 
 
 def test_cli_morris_and_fast(tmp_path):
@@ -425,3 +445,27 @@ def test_series_at_matches_the_runners_public_timeseries(tmp_path, stored):
     public = ts.loc[ts["month"].isin([5, 20]), [*keys, "adopted_share", "reach"]].sort_values(keys).reset_index(drop=True)
     assert len(fast) == 4 * 2 * 2
     pd.testing.assert_frame_equal(fast, public, check_dtype=False)
+
+
+def test_heatmap_greys_out_what_the_analysis_calls_noise():
+    """An output that is only the model's own noise gets no bright cell: its indices are greyed out
+    (masked) in the heatmap, as the report calls them noise; a real effect stays coloured."""
+    def noisy(X, seeds, strategy):
+        rng = np.random.default_rng(int(seeds[0]) + len(X))
+        y = X[:, 0][:, None] + 0.01 * rng.normal(size=(len(X), len(seeds)))
+        z = rng.normal(size=(len(X), len(seeds)))  # nothing but noise
+        return np.stack([y, z], axis=2)
+
+    sec = {"parameters": [{"path": p, "bounds": [-1, 1]} for p in ("x1", "x2")], "outputs": ["Y", "Z"],
+           "strategies": ["only"], "samples": 128, "replicates": 4, "second_order": False, "seed": 3}
+    sa = Sensitivity(spec=sec, evaluator=noisy).run()
+    assert sa.noise_cells("Z").all().all()
+    assert not sa.noise_cells("Y").loc["only", "x1"]
+    fig = sa.plot()["heatmap"]
+    images = {ax.get_title(): ax.images[0].get_array() for ax in fig.axes if ax.images}
+    assert images["Z"].mask.all()  # every cell grey
+    assert not images["Y"].mask[0, 0]  # x1 drives Y: coloured
+    assert "grey cells" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

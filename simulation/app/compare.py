@@ -1,20 +1,19 @@
 """The app's Compare view, without the page: strategies run in the background, as ``spreadsim compare``.
 
 :class:`Comparison` runs :func:`simulation.experiments.compare` on the chosen strategies of a
-scenario with the serial executor, in steps of replicates (replicates 0..k-1 of every strategy,
-then 0..2k-1, ...) stored in a temporary results folder, so that the page can show progress and
-stop between steps; each step reuses the runs already made, and the last one is exactly
-``compare(scenario, strategies, replicates)``: the same seeds, the same runs, the same paired
-differences. It ends with the figures ``spreadsim compare`` writes (adoption bands and paired
-differences) and a table of the differences.
+scenario, in memory, on the same batched engine as the command line: the replicates of a strategy
+run side by side in one model (a task of many replicates is one batch), and progress is reported
+after each task, where Stop takes effect. The result is exactly ``compare(scenario, strategies,
+replicates)``: the same seeds, the same runs, the same paired differences. It ends with the figures
+``spreadsim compare`` writes (adoption bands and paired differences) and a table of the differences
+in which only outcomes measured over all sites get a verdict (:func:`simulation.labels.verdict_allowed`);
+conditional measures are shown with their denominator and never coloured.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +27,21 @@ from ..scenario import Scenario
 BASELINE = "baseline"
 #: the strategy made of the controls applied in the Run view
 YOUR_SETTINGS = "your settings"
-#: outcomes of the differences figure and table (those of ``spreadsim compare``)
-METRICS = ("adopted_share", "reach_share", "mean_fidelity", "sustainment", "abandonment", "equity_gap",
-           "cost_per_sustained_site")
+
+
+def _metrics() -> tuple[str, ...]:
+    """Outcomes of the differences figure and table: those measured over all sites first (they get
+    verdicts), then the conditional ones (shown with their denominator), from the summary's keys."""
+    from ..runner import SUMMARY_KEYS
+
+    first = ("adopted_share", "reach_share", "attributable_benefit_years", "cost_per_sustained_site")
+    sustained = [k for k in SUMMARY_KEYS if k.startswith("sustain") and k != "sustained_competent"][:1]
+    later = ("mean_fidelity", *sustained, "abandonment", "equity_gap")
+    return tuple(k for k in (*first, *later) if k in SUMMARY_KEYS)
+
+
+#: outcomes of the differences figure and table
+METRICS = _metrics()
 MIN_REPLICATES, MAX_REPLICATES = 2, 200
 
 
@@ -81,6 +92,8 @@ class Outcome:
     table: Any  # DataFrame: strategy, metric, mean, ci_low, ci_high, n
     seconds: float
     runs: int
+    #: per strategy, (mean sites still delivering at the end, sites): the denominator of mean fidelity
+    delivering: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,8 +147,11 @@ class Comparison:
         self.baseline = next(iter(self.strategies))
         self.replicates = replicates
         self.seed = seed
-        counts = sorted({max(1, math.ceil(replicates * i / steps)) for i in range(1, steps + 1)})
-        self.counts = [c for c in counts if c >= 1]
+        # replicates per task: each task is one batch of one strategy's replicates, and there are
+        # about ``steps`` of them (progress and Stop between two); batches of 10 or more replicates
+        # already share most of the fixed cost of a month
+        per_strategy = max(1, math.ceil(steps / len(self.strategies)))
+        self.chunk_size = max(min(replicates, 10), math.ceil(replicates / per_strategy))
 
     @property
     def total_runs(self) -> int:
@@ -156,38 +172,58 @@ class Comparison:
         progress = Progress(0, self.total_runs)
         if on_progress:
             on_progress(progress)
+        if cancel is not None and cancel.is_set():
+            return None
         others = {k: v for k, v in self.strategies.items() if k != self.baseline}
-        folder = tempfile.mkdtemp(prefix="spreadsim-app-compare-")
+
+        def report(done: int, total: int) -> None:
+            progress.done = done
+            if on_progress:
+                on_progress(progress)
+            if cancel is not None and cancel.is_set():
+                raise _Stopped
+
         t0 = time.monotonic()
         try:
-            res = None
-            for k in self.counts:
-                if cancel is not None and cancel.is_set():
-                    return None
-                res = compare(self.scenario, {self.baseline: self.strategies[self.baseline], **others}, k,
-                              seed=self.seed, baseline=self.baseline, executor="serial", out=folder,
-                              progress=False)
-                progress.done = k * len(self.strategies)
-                if on_progress:
-                    on_progress(progress)
-            assert res is not None
-            # sized for the page: the bands as wide as the Run view's charts, two panels a row
-            bands = Figure(figsize=(6.4, 4.2))
-            plot_bands(res, "adopted_share", ax=bands.add_subplot())
-            diff_fig = Figure()
-            plot_differences(res, baseline=self.baseline, metrics=list(METRICS), fig=diff_fig, ncols=2)
-            return Outcome(strategies=list(res.strategies), replicates=self.replicates, baseline=self.baseline,
-                           bands_png=_png(bands), differences_png=_png(diff_fig),
-                           differences=res.differences(baseline=self.baseline, metrics=list(METRICS)),
-                           table=res.table(metrics=list(METRICS)), seconds=time.monotonic() - t0,
-                           runs=len(res.runs))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            res = compare(self.scenario, {self.baseline: self.strategies[self.baseline], **others}, self.replicates,
+                          seed=self.seed, baseline=self.baseline, executor="serial", out=None, progress=report,
+                          chunk_size=self.chunk_size)
+        except _Stopped:
+            return None
+        # sized for the page: the bands as wide as the Run view's charts, two panels a row
+        bands = Figure(figsize=(6.4, 4.2))
+        plot_bands(res, "adopted_share", ax=bands.add_subplot())
+        diff_fig = Figure()
+        plot_differences(res, baseline=self.baseline, metrics=list(METRICS), fig=diff_fig, ncols=2)
+        return Outcome(strategies=list(res.strategies), replicates=self.replicates, baseline=self.baseline,
+                       bands_png=_png(bands), differences_png=_png(diff_fig),
+                       differences=res.differences(baseline=self.baseline, metrics=list(METRICS)),
+                       table=res.table(metrics=list(METRICS)), seconds=time.monotonic() - t0,
+                       runs=len(res.runs), delivering=_delivering(res))
+
+
+def _delivering(res) -> dict[str, tuple[float, float]]:
+    """Per strategy, the mean number of sites in initial or full implementation at the end of the
+    runs and the number of sites (the denominator of mean fidelity among the sites delivering)."""
+    from ..model import STAGES
+
+    last = int(res.scenario.months)
+    ts = res.timeseries_at([last], columns=list(STAGES))
+    out = {}
+    for s, sub in ts.groupby("strategy", sort=False):
+        out[str(s)] = (float((sub["initial"] + sub["full"]).mean()), float(sub[list(STAGES)].sum(axis=1).mean()))
+    return out
+
+
+class _Stopped(Exception):
+    """Stop pressed: raised from the progress report, between two tasks."""
 
 
 def differences_html(outcome: Outcome) -> str:
-    """The paired differences as an HTML table: one row per strategy and outcome, with a word for
-    better, worse or no clear difference."""
+    """The paired differences as an HTML table: one row per strategy and outcome. Outcomes measured
+    over all sites get a word for better, worse or no clear difference; conditional measures are
+    shown with their denominator ("mean fidelity among the 12 of 40 sites still delivering") and no
+    verdict or colour of their own (``data-verdict="subset"`` when they differ)."""
     import html
 
     from ..experiments.figures import _significance
@@ -210,11 +246,26 @@ def differences_html(outcome: Outcome) -> str:
                 ci = "" if math.isnan(r["ci_low"]) else f" [{r['ci_low'] * scale:+.2f}, {r['ci_high'] * scale:+.2f}]"
                 cell = f"{r['mean_diff'] * scale:+.2f}{unit}{ci}"
                 verdict = _significance(r["ci_low"], r["ci_high"], r["mean_diff"], m)
-            word = {"better": "better", "worse": "worse", "neutral": "different", "unclear": "no clear difference"}[verdict]
-            rows.append(f'<tr class="ss-diff" data-strategy="{html.escape(s)}" data-metric="{m}" data-verdict="{verdict}">'
-                        f"<td>{html.escape(labels.strategy_label(s))}</td><td>{html.escape(labels.output_label(m))} "
-                        f'<span class="ss-muted">({labels.direction(m)})</span></td><td style="text-align:right">{cell}</td>'
+            word = {"better": "better", "worse": "worse", "neutral": "different", "unclear": "no clear difference",
+                    "subset": "differs (not judged alone)"}[verdict]
+            if labels.kind(m) == "conditional":
+                name = html.escape(labels.with_denominator(m))
+                if m in labels.DENOMINATOR_SHARE and s in outcome.delivering and outcome.baseline in outcome.delivering:
+                    (n1, tot), (n0, _) = outcome.delivering[s], outcome.delivering[outcome.baseline]
+                    name += (f' <span class="ss-muted">(on average {n1:,.0f} of {tot:,.0f} sites, against '
+                             f"{n0:,.0f} under {html.escape(labels.strategy_label(outcome.baseline))})</span>")
+                else:
+                    name += ' <span class="ss-muted">(read it beside adoption)</span>'
+            else:
+                name = f'{html.escape(labels.output_label(m))} <span class="ss-muted">({labels.direction(m)})</span>'
+            rows.append(f'<tr class="ss-diff" data-strategy="{html.escape(s)}" data-metric="{m}" data-verdict="{verdict}" '
+                        f'data-kind="{labels.kind(m)}">'
+                        f"<td>{html.escape(labels.strategy_label(s))}</td><td>{name}</td>"
+                        f'<td style="text-align:right">{cell}</td>'
                         f'<td class="ss-verdict ss-{verdict}">{word}</td></tr>')
     head = ("<tr><th>strategy</th><th>outcome</th><th>difference from "
             f"{html.escape(labels.strategy_label(outcome.baseline))} [95% CI]</th><th></th></tr>")
-    return f'<table class="ss-diff-table">{head}{"".join(rows)}</table>'
+    note = ('<p class="ss-muted">Only outcomes counted over all the sites (adoption, reach, benefit, cost) are called '
+            "better or worse. The others are measured among some of the sites: when fewer sites adopt, the few that "
+            "remain can have higher fidelity, so such a number is shown beside adoption, never judged alone.</p>")
+    return f'<table class="ss-diff-table">{head}{"".join(rows)}</table>{note}'

@@ -41,6 +41,18 @@ WIDTH_IN = 5.2
 #: the smallest text in the figures (points): 10.5 pt on 5.2 in shown 360 px wide is 10.1 px
 MIN_FONT_PT = 10.5
 STAGE_RGBA = np.array([mcolors.to_rgba(STAGE_COLOURS[s]) for s in STAGES])
+#: the dark theme's figure colours (the page's dark background, light text)
+DARK = {"face": "#1e1e1e", "text": "#e8e8e8", "grid": "#5a5a5a", "edge": "#bbbbbb", "line": "#f0f0f0"}
+LIGHT = {"face": "white", "text": "black", "grid": "#b0b0b0", "edge": "#555555", "line": "black"}
+
+
+def _rc(dark: bool) -> dict:
+    """Matplotlib settings for a figure in the page's theme."""
+    c = DARK if dark else LIGHT
+    return {"figure.facecolor": c["face"], "axes.facecolor": c["face"], "savefig.facecolor": c["face"],
+            "text.color": c["text"], "axes.labelcolor": c["text"], "axes.edgecolor": c["text"],
+            "xtick.color": c["text"], "ytick.color": c["text"], "grid.color": c["grid"],
+            "legend.labelcolor": c["text"]}
 STAGE_LABELS = [labels.STAGE_LABELS[s] for s in STAGES]
 
 
@@ -87,8 +99,15 @@ class NetworkFigure:
         layout_seed: seed of the layout (fixed: the same network always looks the same).
     """
 
-    def __init__(self, model: SpreadModel, layout_seed: int = 0):
+    def __init__(self, model: SpreadModel, layout_seed: int = 0, dark: bool = False):
+        import matplotlib
+
+        with matplotlib.rc_context(_rc(dark)):
+            self._init(model, layout_seed, dark)
+
+    def _init(self, model: SpreadModel, layout_seed: int, dark: bool) -> None:
         self.model = model
+        self.dark = dark
         # the programme's own sites: the first block (a model may also run a counterfactual arm)
         n = model.N
         self.block = slice(0, n)
@@ -125,10 +144,12 @@ class NetworkFigure:
         ax.set_aspect("equal")
         ax.set_axis_off()
         self.title = fig.suptitle("", fontsize=12, y=0.985)
-        handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor="#555555", label=lab) for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
+        handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor=(DARK if dark else LIGHT)["edge"], label=lab)
+                   for s, lab in zip(STAGES, STAGE_LABELS, strict=True)]
         fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=MIN_FONT_PT, frameon=False,
                    bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.0)
         self.figure = fig
+        self.ax = ax
         self.frames = _Frames(fig, [self.scatter, self.title])
 
     def _colours(self) -> np.ndarray:
@@ -148,6 +169,15 @@ class NetworkFigure:
             self.title.set_text(self.caption())
             return self.frames.png()
 
+    def site_at(self, fx: float, fy: float) -> int | None:
+        """The site drawn nearest a click at ``(fx, fy)``, fractions of the image's width and height
+        from its top left corner (None if no site is near)."""
+        from .share import site_at
+
+        w, h = self.figure.get_size_inches() * self.figure.dpi
+        x, y = self.ax.transData.inverted().transform((fx * w, (1.0 - fy) * h))
+        return site_at(self.model, float(x), float(y), self.pos, self.drawn)
+
 
 def _two_lines(names: list[str]) -> list[str]:
     """Long stage names over two lines ("initial\nimplementation"), to keep the legend narrow."""
@@ -159,10 +189,23 @@ class ChartFigure:
 
     Args:
         model: the model whose ``counts`` and ``series`` to draw.
+        ghosts: earlier runs, ``(number, adopted share per month)``, drawn as faint numbered lines
+            in the lower panel (the page lists what each changed).
+        band: the spread of runs of the current settings, ``(mean, low, high, runs)`` per month,
+            drawn as a grey band behind the adopted share.
+        dark: draw for the page's dark theme.
     """
 
-    def __init__(self, model: SpreadModel):
+    def __init__(self, model: SpreadModel, ghosts=(), band=None, dark: bool = False):
+        import matplotlib
+
+        with matplotlib.rc_context(_rc(dark)):
+            self._init(model, list(ghosts), band, dark)
+
+    def _init(self, model: SpreadModel, ghosts: list, band, dark: bool) -> None:
         self.model = model
+        self.dark = dark
+        ink = (DARK if dark else LIGHT)["line"]
         self._lock = threading.Lock()
         months = model.months
         fig = Figure(figsize=(WIDTH_IN, 6.2), dpi=DPI)
@@ -171,7 +214,7 @@ class ChartFigure:
         t = np.zeros(1)
         self.areas = [ax1.fill_between(t, t, t, color=STAGE_COLOURS[s], label=lab, linewidth=0)
                       for s, lab in zip(STAGES, _two_lines(STAGE_LABELS), strict=True)]
-        (self.adopted,) = ax1.plot([], [], color="black", lw=2, label="adopted\n(initial + full)")
+        (self.adopted,) = ax1.plot([], [], color=ink, lw=2, label="adopted\n(initial + full)")
         ax1.set_xlim(0, months)
         ax1.set_ylim(0, 1)
         ax1.set_ylabel(f"share of sites (n = {model.N:,})", fontsize=11)
@@ -179,16 +222,31 @@ class ChartFigure:
         # the legend lists the line, then the stages from the top band down, as they are stacked
         ax1.legend(handles=[self.adopted, *self.areas[::-1]], loc="center left", bbox_to_anchor=(1.02, 0.5),
                    fontsize=MIN_FONT_PT, frameon=False, handlelength=1.2, labelspacing=0.35)
-        (self.fidelity,) = ax2.plot([], [], color="#6a51a3", lw=2, label="mean fidelity\n(adopters)")
-        (self.reach,) = ax2.plot([], [], color="#238b45", lw=2, label="reach (share\nof people)")
-        (self.adopted2,) = ax2.plot([], [], color="black", lw=1, ls="--", label="adopted share")
+        extra = []
+        if band is not None:
+            mean, lo, hi, runs = band
+            tb = np.arange(len(mean))
+            extra.append(ax2.fill_between(tb, lo, hi, color="#9e9e9e", alpha=0.35, lw=0,
+                                          label=f"{runs} runs:\n5-95% of adopted"))
+        for k, (number, y) in enumerate(ghosts):
+            (g,) = ax2.plot(np.arange(len(y)), y, color="#8c8c8c", lw=1.0, alpha=0.8,
+                            label="earlier runs" if k == 0 else None)
+            if len(y):
+                ax2.annotate(str(number), (len(y) - 1, y[-1]), xytext=(2, 0), textcoords="offset points",
+                             fontsize=MIN_FONT_PT, color="#8c8c8c", va="center")
+            if k == 0:
+                extra.append(g)
+        (self.fidelity,) = ax2.plot([], [], color="#9e86d8" if dark else "#6a51a3", lw=2,
+                                    label="mean fidelity\n(among adopters)")
+        (self.reach,) = ax2.plot([], [], color="#5cc48a" if dark else "#238b45", lw=2, label="reach (share\nof people)")
+        (self.adopted2,) = ax2.plot([], [], color=ink, lw=1.4, ls="--", label="adopted share")
         ax2.set_xlim(0, months)
         ax2.set_ylim(0, 1)
         ax2.set_xlabel("month", fontsize=11)
         ax2.set_ylabel("share", fontsize=11)
         ax2.set_title("Adoption, fidelity and reach", fontsize=12)
-        ax2.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=MIN_FONT_PT, frameon=False,
-                   handlelength=1.2)
+        ax2.legend(handles=[self.adopted2, self.fidelity, self.reach, *extra], loc="center left",
+                   bbox_to_anchor=(1.02, 0.5), fontsize=MIN_FONT_PT, frameon=False, handlelength=1.2)
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=MIN_FONT_PT)
@@ -230,18 +288,62 @@ def explain(sc) -> str:
     return f"Adopted: {labels.help_text('adopted_share')}. Reach: {reach}."
 
 
+def human_value(value) -> str:
+    """A scenario value as a person reads it: on/off, "none" for null, numbers with separators, a
+    distribution in words ("uniform 0.1 to 0.3"); never Python's ``True`` or ``{'dist': ...}``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none (unlimited / throughout)"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        d = dict(value)
+        kind = d.pop("dist", "")
+        if kind == "uniform" and {"low", "high"} <= set(d):
+            return f"uniform {d['low']:g} to {d['high']:g}"
+        return " ".join([str(kind), *(f"{k} {human_value(v)}" for k, v in d.items())]).strip()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(human_value(v) for v in value)
+    return labels.readable(str(value))
+
+
+def set_text(path: str, value) -> str:
+    """The ``--set`` argument that sets a value on the command line (YAML, as ``--set`` reads it)."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return f"{path}={text.removesuffix('...').strip()}"  # a scalar's dump ends the document with "..."
+
+
 def _changed_text(model) -> str:
-    """The controls that differ from the file, as words and as the key paths of ``--set``."""
+    """The controls that differ from the file, in words, each with the ``--set`` that does the same."""
     changed = getattr(model, "app_overrides", {}) or {}
     if not changed:
         return "nothing (as in the file)"
-    parts = []
-    for path, value in changed.items():
-        shown = "unlimited" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
-        if isinstance(value, dict):  # a distribution, such as turnover
-            shown = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
-        parts.append(f"{labels.param_label(path)} {shown} ({path} = {value})")
-    return "; ".join(parts)
+    return "; ".join(f"{labels.param_label(path)}: {human_value(value)} (--set {set_text(path, value)})"
+                     for path, value in changed.items())
+
+
+def shown_path(path) -> str:
+    """A scenario file's path as the page shows it: relative to the folder the app runs in (or to
+    the repository's scenarios), never the computer's absolute path."""
+    import os
+    from pathlib import Path
+
+    from .wrapper import SCENARIO_DIR
+
+    p = Path(str(path))
+    if not p.is_absolute():
+        return p.as_posix()
+    for base in (Path.cwd(), SCENARIO_DIR.parent):
+        try:
+            return p.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return os.path.join("...", p.parent.name, p.name)
 
 
 def status_html(model: SpreadModel) -> str:
@@ -274,6 +376,7 @@ def status_html(model: SpreadModel) -> str:
         f"network {html.escape(labels.readable(sc.network.type))}",
     ])
     reach_share = s["reach"][t] / (float(m.size[: m.N].sum()) or 1.0)
+    delivering = int(counts[STAGES.index("initial")] + counts[STAGES.index("full")])
     head = (f'Month <span class="ss-month">{t}</span> of {m.months}' + (': <span class="ss-finished">finished</span>'
                                                                           if finished else ""))
     return (
@@ -283,10 +386,11 @@ def status_html(model: SpreadModel) -> str:
         f'<span class="ss-sites">{m.N:,}</span> sites &middot; seed <span class="ss-seed">{m.seed}</span></div>'
         f'<div class="ss-stages">{stages}</div>'
         f'<div class="ss-numbers">adopted <b class="ss-adopted">{s["adopted_share"][t]:.1%}</b> &middot; '
-        f'mean fidelity <b class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}</b> &middot; '
-        f'reach <b class="ss-reach">{s["reach"][t]:,.0f}</b> people ({reach_share:.0%})</div>'
+        f'reach <b class="ss-reach">{s["reach"][t]:,.0f}</b> people ({reach_share:.0%}) &middot; '
+        f'<span class="ss-fidelity-text">mean fidelity <b class="ss-fidelity">{"n/a" if np.isnan(fid) else f"{fid:.2f}"}'
+        f'</b> among the <b class="ss-delivering">{delivering:,}</b> sites still delivering</span></div>'
         f'<div class="ss-explain">{html.escape(explain(sc))}</div>'
         f'<div class="ss-settings ss-muted">{settings}</div>'
-        f'<div class="ss-muted">scenario: {html.escape(str(source))}; changed: '
+        f'<div class="ss-muted">scenario: <span class="ss-source">{html.escape(shown_path(source))}</span>; changed: '
         f'<span class="ss-changed">{html.escape(_changed_text(m))}</span></div></div>'
     )

@@ -15,9 +15,15 @@ works with it in a notebook (:func:`~simulation.app.wrapper.model_params`).
   scenario. A changed control is marked, and listed, until Reset applies it; Reset validates the
   values exactly as ``spreadsim run --set`` would and shows its message if they are refused.
 * The Run view shows the month ("month 120 of 120: finished", with Run again), the stage counts,
-  what adopted and reach count, the network coloured by stage and the curves.
+  what adopted and reach count, fidelity with its denominator, the network coloured by stage
+  (click a site for its story) and the curves; earlier runs stay as faint numbered curves,
+  "Show 20 runs" draws the spread of the current settings and a sentence says whether a difference
+  is within that noise (:mod:`.memory`); the setup, tables and charts can be downloaded and a
+  scenario file opened (:mod:`.share`).
 * The Compare view runs two or more of the scenario's strategies in the background, N replicates
-  each on common random numbers (:mod:`.compare`), and shows adoption bands and paired differences.
+  each on common random numbers on the batched engine (:mod:`.compare`), and shows adoption bands
+  and paired differences; only outcomes counted over all sites get a verdict.
+* The About view is the case's lesson (:mod:`.lessons`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ from .. import labels
 from ..errors import InputError
 from .compare import MAX_REPLICATES, MIN_REPLICATES, Comparison, describe, differences_html, strategy_choices
 from .figures import ChartFigure, NetworkFigure, min_font_px, status_html
+from .lessons import file_notes, lesson_for
+from .memory import MAX_PAST, SPREAD_RUNS, PastRun, Spread, noise_sentence, spread, what_changed
+from .share import scenario_yaml, site_story, sites_csv, summary_csv, timeseries_csv
 from .wrapper import (
     CONTROLS,
     AppModel,
@@ -46,6 +55,7 @@ from .wrapper import (
     label_for,
     overrides_for,
     same_value,
+    scenario_title,
 )
 
 ENV_SCENARIO = "SPREADSIM_APP_SCENARIO"
@@ -104,6 +114,19 @@ CSS = """
 .ss-compare-result img.spreadsim-compare-bands { max-width: 640px; }
 .ss-compare-result img.spreadsim-compare-differences { max-width: 820px; }
 .ss-credit { font-size: 12.5px; margin-top: 16px; }
+.ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
+.ss-noise { font-size: 14px; margin: 4px 0; }
+.ss-memory { font-size: 13px; margin: 2px 0; }
+.ss-loading { position: fixed; inset: 0; z-index: 300; background: rgba(128, 128, 128, 0.35); display: flex;
+              align-items: center; justify-content: center; }
+.ss-loading-box { background: white; color: black; padding: 18px 26px; border-radius: 6px; font-size: 16px;
+                  display: flex; gap: 14px; align-items: center; }
+.ss-share { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
+.ss-lesson h3 { font-size: 16px; margin: 12px 0 4px 0; }
+.ss-lesson li { margin: 3px 0; }
+.ss-site-table td { padding: 1px 10px 1px 0; }
+.ss-network-click img { cursor: crosshair; }
+.ss-settings { font-size: 12.5px; }
 """
 
 HELP = (
@@ -131,34 +154,88 @@ class Frame:
     chart_png: bytes
     status: str
     font_px: float
+    note: str = ""
 
 
 class Session:
     """One browser tab's model and its figures; stepping and drawing hold one lock, so that Reset,
-    Step and Play never see a model half-way through a month."""
+    Step and Play never see a model half-way through a month.
 
-    def __init__(self, model: AppModel):
+    It also remembers the earlier runs of the tab (their settings and adopted share, drawn as faint
+    numbered curves) and the spread of runs of the current settings ("Show 20 runs").
+    """
+
+    def __init__(self, model: AppModel, dark: bool = False):
         self.lock = threading.RLock()
+        self.past: list[PastRun] = []
+        self.runs_made = 0
+        self.band: Spread | None = None
+        self.dark = dark
+        self.model = None
         self.set_model(model)
 
-    def set_model(self, model: AppModel) -> None:
+    def set_model(self, model: AppModel, remember: bool = True) -> None:
         with self.lock:
+            old = self.model
+            if remember and old is not None and old.month > 0:
+                self.past = [*self.past, PastRun(self.runs_made, dict(old.control_values), int(old.seed),
+                                                 old.series["adopted_share"][: old.month + 1].copy())][-MAX_PAST:]
+            self.runs_made += 1
             self.model = model
-            self.network = NetworkFigure(model)
-            self.chart = ChartFigure(model)
-            self.font_px = min(min_font_px(self.network.figure), min_font_px(self.chart.figure))
+            if self.band is not None and not self.band.applies_to(model.control_values):
+                self.band = None
+            self._draw()
+
+    def _draw(self) -> None:
+        m = self.model
+        band = None if self.band is None else (self.band.mean, self.band.low, self.band.high, self.band.runs)
+        self.network = NetworkFigure(m, dark=self.dark)
+        self.chart = ChartFigure(m, ghosts=[(p.number, p.adopted) for p in self.past], band=band, dark=self.dark)
+        self.font_px = min(min_font_px(self.network.figure), min_font_px(self.chart.figure))
+
+    def set_band(self, band: Spread | None) -> None:
+        with self.lock:
+            self.band = band
+            self._draw()
+
+    def set_dark(self, dark: bool) -> None:
+        with self.lock:
+            if dark != self.dark:
+                self.dark = dark
+                self._draw()
+
+    def forget(self) -> None:
+        with self.lock:
+            self.past = []
+            self._draw()
+
+    def memory(self) -> list[tuple[int, str]]:
+        """The earlier runs, numbered as on the chart, with what differs from the current run."""
+        m = self.model
+        return [(p.number, f"{what_changed(p.values, p.seed, m.control_values, m.seed)}; reached month {p.month}")
+                for p in self.past]
+
+    def note(self) -> str:
+        m = self.model
+        prev = self.past[-1] if self.past else None
+        label = what_changed(prev.values, prev.seed, m.control_values, m.seed) if prev else ""
+        return noise_sentence(float(m.series["adopted_share"][m.month]), m.month, prev, label, self.band)
 
     def frame(self) -> Frame:
         with self.lock:
             m = self.model
-            return Frame(id(m), m.month, m.months, self.network.png(), self.chart.png(), status_html(m), self.font_px)
+            return Frame(id(m), m.month, m.months, self.network.png(), self.chart.png(), status_html(m), self.font_px,
+                         self.note())
 
-    def step(self) -> Frame | None:
-        """One month on, and its frame (None at the end of the run)."""
+    def step(self, months: int = 1) -> Frame | None:
+        """Up to ``months`` months on, and the frame of the last (None at the end of the run)."""
         with self.lock:
             if self.model.month >= self.model.months:
                 return None
-            self.model.step()
+            for _ in range(max(1, months)):
+                if self.model.month >= self.model.months:
+                    break
+                self.model.step()
             return self.frame()
 
 
@@ -173,20 +250,31 @@ def _build(path: Path | None, values: dict[str, Any] | None = None, seed: int | 
 
 # ---------------------------------------------------------------------------------- controls
 def _number_input(c: Control, value, on_value, disabled: bool):
-    kw = dict(label="exact value", value=value, on_value=on_value, continuous_update=False, dense=True,
+    # continuous_update: the value travels in the text box's own (ordered) state message. With
+    # continuous_update=False Solara commits on "Enter"/focus-out events, which read the server's
+    # copy of the text; ipywidgets holds a widget's state messages back while an earlier one is
+    # unanswered but sends events at once, so under load the event could overtake the text and
+    # commit the old value (the flaky test_pending_changes_are_shown_until_reset).
+    kw = dict(label="exact value", value=value, on_value=on_value, continuous_update=True, dense=True,
               disabled=disabled, classes=["ss-number"], hide_details=True)
     if c.kind == "int":
         return solara.InputInt(**kw)
     return solara.InputFloat(**kw)
 
 
+def data_value(value: Any) -> str:
+    """A control's value as its ``data-value`` attribute (what tests wait for): ``str`` of it."""
+    return str(value)
+
+
 @solara.component
 def ControlInput(control: Control, fit_scenario, value: Any, applied: Any, on_value):
     """One control: its label and value in words, a slider and a number box (or a switch or a
-    choice), and a mark while its value waits for Reset."""
+    choice), its help line, and a mark while its value waits for Reset."""
     c = control
     pending = not same_value(value, applied)
-    with rv.Html(tag="div", class_="ss-control", attributes={"data-control": c.name, "data-pending": str(int(pending))}):
+    with rv.Html(tag="div", class_="ss-control", attributes={"data-control": c.name, "data-pending": str(int(pending)),
+                                                             "data-value": data_value(value)}):
         if c.kind == "bool":
             solara.Checkbox(label=c.label, value=bool(value), on_value=on_value)
         elif c.kind == "choice":
@@ -208,7 +296,7 @@ def ControlInput(control: Control, fit_scenario, value: Any, applied: Any, on_va
                 _number_input(c, None if special else shown, lambda v: v is not None and on_value(v), special)
             if c.special is not None:
                 def switch(on: bool, c=c, top=opts["max"]):
-                    # unlimited off: start from the top of the range (for capacity, every site at once)
+                    # special off: start from the top of the range (for capacity, every site at once)
                     on_value(c.special[0] if on else top)
 
                 solara.Checkbox(label=c.special[1], value=special, on_value=switch)
@@ -230,29 +318,48 @@ def pending_changes(values: dict[str, Any], applied: dict[str, Any], seed: int, 
     return out
 
 
+#: the cards the controls are shown in, in order
+CONTROL_CARDS = [("strategy", "Strategy: what the programme does"), ("logics", "How it spreads"),
+                 ("context", "The sites and their network")]
+#: at most this many frames a second are drawn; faster speeds step several months per frame
+MAX_FPS = 8
+
+
 # ---------------------------------------------------------------------------------- run view
+def months_per_frame(speed: float, frame_seconds: float) -> int:
+    """Months to step before drawing, so that the run goes at ``speed`` months a second although a
+    frame (a month's step and both figures) takes ``frame_seconds`` to make: at 16 months a second
+    and 0.2 s a frame, four months a frame."""
+    budget = max(frame_seconds, 1.0 / MAX_FPS)
+    return max(1, round(speed * budget))
+
+
 @solara.component
 def Player(session: Session, frame: solara.Reactive, playing: solara.Reactive, speed: solara.Reactive,
            rate: solara.Reactive):
-    """Steps the model in the background while playing, at most ``speed`` months a second."""
+    """Steps the model in the background while playing, at ``speed`` months a second: when drawing a
+    frame takes longer than a month's share of a second, several months are stepped per frame."""
 
     def play(cancel: threading.Event):
         if not playing.value:
             return
-        stamps: list[float] = []
+        stamps: list[tuple[float, int]] = []
+        cost = 0.0
         while not cancel.is_set():
             t0 = time.monotonic()
+            k = months_per_frame(speed.value, cost)
             with session.lock:
                 if cancel.is_set():
                     return
-                f = session.step()
+                f = session.step(k)
                 if f is None:
                     break
                 frame.set(f)
-            stamps = [*stamps[-9:], time.monotonic()]
-            if len(stamps) > 2:
-                rate.set((len(stamps) - 1) / (stamps[-1] - stamps[0]))
-            wait = 1.0 / speed.value - (time.monotonic() - t0)
+            cost = 0.7 * cost + 0.3 * (time.monotonic() - t0) if cost else time.monotonic() - t0
+            stamps = [*stamps[-9:], (time.monotonic(), f.month)]
+            if len(stamps) > 2 and stamps[-1][0] > stamps[0][0]:
+                rate.set((stamps[-1][1] - stamps[0][1]) / (stamps[-1][0] - stamps[0][0]))
+            wait = k / speed.value - (time.monotonic() - t0)
             if wait > 0:
                 cancel.wait(wait)
         if not cancel.is_set():
@@ -281,11 +388,11 @@ def RunButtons(session: Session, frame: solara.Reactive, playing: solara.Reactiv
         actual = ""
         if playing.value and rate.value and rate.value < 0.8 * speed.value:
             actual = f" (this computer manages about {rate.value:.1f})"
-        rv.Html(tag="div", class_="ss-speed-label",
+        rv.Html(tag="div", class_="ss-speed-label", attributes={"data-rate": f"{rate.value:.2f}"},
                 children=[f"Speed: {speed.value} month{'s' if speed.value != 1 else ''} per second{actual}"])
         with solara.ToggleButtonsSingle(value=speed.value, on_value=speed.set, dense=True):
-            for s in SPEEDS:
-                solara.Button(str(s), value=s)
+            for sp in SPEEDS:
+                solara.Button(str(sp), value=sp)
 
 
 @solara.component
@@ -302,16 +409,146 @@ def Status(frame: solara.Reactive, run_again, next_seed):
 
 
 @solara.component
-def NetworkImage(frame: solara.Reactive):
+def Memory(session: Session, frame: solara.Reactive):
+    """Earlier runs (numbered as on the chart, with what differs), "Show 20 runs" and the sentence
+    that says whether a difference is within the noise."""
+    token, set_token = solara.use_state(0)
+    running, set_running = solara.use_state(False)
+    progress, set_progress = solara.use_state((0, 0))
+    f = frame.value
+    model = session.model
+
+    def work(cancel: threading.Event):
+        if not running:
+            return
+        band = spread(model.scenario_obj, int(model.seed), dict(model.control_values),
+                      on_progress=lambda d, t: set_progress((d, t)), cancel=cancel)
+        if cancel.is_set() or band is None:
+            return
+        session.set_band(band)
+        frame.set(session.frame())
+        set_running(False)
+
+    solara.use_thread(work, dependencies=[token, running], intrusive_cancel=False)
+    has_band = session.band is not None
+    with rv.Html(tag="div", class_="ss-memory-box", attributes={"data-past": str(len(session.past)),
+                                                                "data-band": str(int(has_band))}):
+        with rv.Html(tag="div", style_="display: flex; gap: 8px; flex-wrap: wrap; align-items: center"):
+            solara.Button(f"Show {SPREAD_RUNS} runs of these settings", small=True, outlined=True,
+                          disabled=running or has_band, classes=["ss-show-runs"],
+                          on_click=lambda: (set_progress((0, SPREAD_RUNS)), set_running(True), set_token(token + 1)))
+            if running:
+                solara.Button("Stop", small=True, text=True, on_click=lambda: (set_running(False), set_token(token + 1)))
+                done, total = progress
+                rv.Html(tag="span", class_="ss-muted", children=[f"running: {done} of {total} runs"])
+            if session.past:
+                solara.Button("Forget earlier runs", small=True, text=True,
+                              on_click=lambda: (session.forget(), frame.set(session.frame())))
+        if f.note:
+            rv.Html(tag="div", class_="ss-noise", children=[f.note])
+        for number, text in session.memory():
+            rv.Html(tag="div", class_="ss-memory", attributes={"data-run": str(number)},
+                    children=[f"earlier run {number} (grey line {number}): {text}"])
+
+
+@solara.component
+def NetworkImage(frame: solara.Reactive, on_site=None):
+    import base64
+
     f = frame.value
     rv.Html(tag="div", class_="ss-figure-info", style_="display:none",
             attributes={"data-font-px": f"{f.font_px:.2f}", "data-month": str(f.month)})
-    solara.Image(f.network_png, width="100%", classes=["spreadsim-network"])
+    src = "data:image/png;base64," + base64.b64encode(f.network_png).decode()
+    NetworkClick(src=src, event_click_site=lambda d: on_site and on_site(d))
+
+
+@solara.component_vue("network_image.vue")
+def NetworkClick(src: str, event_click_site=None):
+    pass
+
+
+@solara.component_vue("open_yaml.vue")
+def OpenYaml(event_open_file=None):
+    pass
 
 
 @solara.component
 def ChartImage(frame: solara.Reactive):
     solara.Image(frame.value.chart_png, width="100%", classes=["spreadsim-chart"])
+
+
+@solara.component
+def SiteCard(session: Session, frame: solara.Reactive, site: int | None, close):
+    """One site's traits and history (from a click on the network)."""
+    if site is None:
+        rv.Html(tag="div", class_="ss-muted", children=["Click a site in the network to see its traits and history."])
+        return
+    _ = frame.value  # redraw with the month
+    story = site_story(session.model, site)
+    with rv.Html(tag="div", class_="ss-site", attributes={"data-site": story["site"]}):
+        with rv.Html(tag="div", style_="display: flex; justify-content: space-between; align-items: center"):
+            rv.Html(tag="b", children=[f"Site {story['site']} ({labels.readable(story['group'])}): {story['stage']} "
+                                       f"at month {session.model.month}"])
+            solara.Button("Close", text=True, small=True, on_click=close)
+        rows = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in story["traits"].items())
+        solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["ss-site-table"])
+        if story["history"]:
+            steps = " \u2192 ".join(f"month {t}: {st}" for t, st in story["history"])
+            rv.Html(tag="div", class_="ss-site-history", children=[f"History: {steps}."])
+        if story["supported_months"] is not None:
+            rv.Html(tag="div", class_="ss-muted", children=[
+                f"Supported by the programme for {story['supported_months']} of the {session.model.month + 1} months so far."])
+
+
+@solara.component
+def ShareCard(session: Session, frame: solara.Reactive):
+    """Download the setup (a scenario file `spreadsim run` reproduces), the run's tables and charts."""
+    f = frame.value
+    m = session.model
+    stem = (Path(m.scenario_file).stem if getattr(m, "scenario_file", None) else "spreadsim") + f"_seed{m.seed}"
+    with solara.Card("Save and share", classes=["ss-card", "ss-share-card"]):
+        rv.Html(tag="p", class_="ss-muted", children=[
+            "The setup is a scenario file with every value and the seed: spreadsim run FILE gives this run again, "
+            "exactly. The tables and charts are the run up to the month shown."])
+        with rv.Html(tag="div", class_="ss-share"):
+            solara.FileDownload(lambda: scenario_yaml(session.model), filename=f"{stem}.yaml",
+                                label="Setup (scenario YAML)", mime_type="text/yaml")
+            solara.FileDownload(lambda: timeseries_csv(session.model), filename=f"{stem}_month{f.month}_timeseries.csv",
+                                label="Months (CSV)", mime_type="text/csv")
+            solara.FileDownload(lambda: summary_csv(session.model), filename=f"{stem}_month{f.month}_summary.csv",
+                                label="Summary (CSV)", mime_type="text/csv")
+            solara.FileDownload(lambda: sites_csv(session.model), filename=f"{stem}_month{f.month}_sites.csv",
+                                label="Sites (CSV)", mime_type="text/csv")
+            solara.FileDownload(f.network_png, filename=f"{stem}_month{f.month}_network.png", label="Network (PNG)",
+                                mime_type="image/png")
+            solara.FileDownload(f.chart_png, filename=f"{stem}_month{f.month}_chart.png", label="Chart (PNG)",
+                                mime_type="image/png")
+
+
+@solara.component
+def LessonView(model: AppModel):
+    """What the case is, its sources, three questions to try and what to notice (NetLogo's Info tab)."""
+    lesson = lesson_for(model.scenario_file)
+    sc = model.base_scenario
+    with solara.Card(f"About this case: {labels.scenario_label(sc.name)}", classes=["ss-card", "ss-lesson"]):
+        if lesson is None:
+            if sc.description:
+                rv.Html(tag="p", children=[sc.description])
+            for para in file_notes(model.scenario_file):
+                rv.Html(tag="p", class_="ss-muted", children=[para])
+            return
+        rv.Html(tag="h3", children=["What it is"])
+        rv.Html(tag="p", children=[lesson.what])
+        rv.Html(tag="h3", children=["Sources"])
+        with rv.Html(tag="ul", class_="ss-sources"):
+            for src in lesson.sources:
+                rv.Html(tag="li", children=[src])
+        rv.Html(tag="h3", children=["Three questions to try"])
+        with rv.Html(tag="ol", class_="ss-questions"):
+            for q in lesson.questions:
+                rv.Html(tag="li", children=[q])
+        rv.Html(tag="h3", children=["What to notice"])
+        rv.Html(tag="p", class_="ss-notice", children=[lesson.notice])
 
 
 # ------------------------------------------------------------------------------ compare view
@@ -362,9 +599,10 @@ def CompareView(model: AppModel):
     with rv.Html(tag="div", class_="ss-compare"):
         with solara.Card("Compare strategies", classes=["ss-card"]):
             rv.Html(tag="p", children=[
-                "Runs each chosen strategy the same number of times on the same seeds (common random numbers), as "
-                "spreadsim compare does, and shows the adopted share with its 5-95% band and each strategy's paired "
-                "difference from the first one chosen."])
+                "Runs each chosen strategy the same number of times on the same seeds (common random numbers), on the "
+                "same batched engine as spreadsim compare, and shows the adopted share with its 5-95% band and each "
+                "strategy's paired difference from the first one chosen. Only outcomes counted over all the sites are "
+                "called better or worse."])
             if not sc.strategies:
                 rv.Html(tag="p", class_="ss-muted", children=[
                     "This scenario has no strategies: section; pick one that has (for example "
@@ -411,11 +649,12 @@ def CompareView(model: AppModel):
 
 # ------------------------------------------------------------------------------------ the page
 @solara.component
-def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
+def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice, titles: dict[str, str], on_open):
     """Everything for one scenario; a new scenario choice makes a new workspace."""
     path = scenarios[choice]
+    dark = bool(solara.lab.use_dark_effective())
     first, first_problems = solara.use_memo(lambda: _build(path), [])
-    session = solara.use_memo(lambda: Session(first) if first is not None else None, [])
+    session = solara.use_memo(lambda: Session(first, dark=dark) if first is not None else None, [])
     frame = solara.use_memo(lambda: solara.reactive(session.frame()) if session else None, [])
     playing = solara.use_memo(lambda: solara.reactive(False), [])
     speed = solara.use_memo(lambda: solara.reactive(DEFAULT_SPEED), [])
@@ -427,6 +666,16 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
     # None: let the drawer decide (open on a wide screen, closed on a phone); it reports what it did
     drawer, set_drawer = solara.use_state(None)
     tab, set_tab = solara.use_state(0)
+    site, set_site = solara.use_state(None)
+    open_problems, set_open_problems = solara.use_state([])
+
+    def follow_theme():
+        if session is not None and session.dark != dark:
+            with session.lock:
+                session.set_dark(dark)
+                frame.set(session.frame())
+
+    solara.use_effect(follow_theme, [dark])
 
     def rebuild(new_values: dict[str, Any], new_seed: int, play: bool = False, keep_pending: bool = False) -> None:
         """A new model from control values (Reset), or the same settings again (Run again):
@@ -457,10 +706,22 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
     def next_seed():
         rebuild(dict(model.control_values), model.seed + 1, play=True, keep_pending=True)
 
+    def click_site(d):
+        try:
+            found = session.network.site_at(float(d["x"]), float(d["y"]))
+        except (KeyError, TypeError, ValueError):
+            return
+        if found is not None:
+            set_site(found)
+
+    def opened(info):
+        errs = on_open(info)
+        set_open_problems(errs or [])
+
     fit = solara.use_memo(lambda: _fit_scenario(model, values) if model is not None else None,
                           [id(model), tuple(sorted(values.items(), key=lambda kv: kv[0]))])
     changes = pending_changes(values, model.control_values, seed, model.seed) if model is not None else []
-    title = f"spreadsim: {labels.scenario_label(model.base_scenario.name) if model else choice}"
+    title = f"spreadsim: {labels.scenario_label(model.base_scenario.name) if model else titles.get(choice, choice)}"
     solara.Title(title)
 
     with rv.Html(tag="div", class_="ss-root"):
@@ -476,17 +737,20 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
                 solara.Button("Hide controls", icon_name="mdi-close", text=True, on_click=lambda: set_drawer(False),
                               classes=["ss-close"])
             with solara.Card("Scenario", classes=["ss-card"]):
-                rv.Select(label="Scenario", v_model=choice, on_v_model=set_choice, items=list(scenarios), dense=True,
-                          hide_details=True, class_="ss-scenario")
+                rv.Select(label="Scenario", v_model=choice, on_v_model=set_choice, dense=True, hide_details=True,
+                          items=[{"text": titles.get(k, k), "value": k} for k in scenarios], class_="ss-scenario")
                 if model is not None and model.base_scenario.description:
                     rv.Html(tag="p", style_="margin-top: 8px", children=[model.base_scenario.description])
+                OpenYaml(event_open_file=opened)
+                for line in open_problems:
+                    rv.Html(tag="div", class_="ss-error", children=[line])
             if model is not None:
                 with solara.Card("Run", classes=["ss-card"]):
                     RunButtons(session, frame, playing, speed, rate, reset)
                     solara.InputInt("Seed", value=seed, on_value=lambda v: set_seed(int(v)) if v is not None and 0 <= v else None,
-                                    continuous_update=False, dense=True, style={"max-width": "180px", "margin-top": "10px"})
+                                    continuous_update=True, dense=True, style={"max-width": "180px", "margin-top": "10px"})
                     solara.HTML(tag="div", unsafe_innerHTML=HELP, classes=["ss-muted"])
-                with solara.Card("Controls", classes=["ss-card"]):
+                with solara.Card("Changes", classes=["ss-card"]):
                     with rv.Html(tag="div", class_="ss-pending-box" if changes else "ss-no-pending",
                                  attributes={"data-pending": str(len(changes))}):
                         if changes:
@@ -502,10 +766,15 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
                             rv.Html(tag="div", class_="ss-muted", children=["No changes wait for Reset."])
                     for line in problems:
                         rv.Html(tag="div", class_="ss-error", children=[line])
-                    for c in CONTROLS:
-                        if c.name in values:
+                for group, heading in CONTROL_CARDS:
+                    shown = [c for c in CONTROLS if c.group == group and c.name in values]
+                    if not shown:
+                        continue
+                    with solara.Card(heading, classes=["ss-card", f"ss-controls-{group}"]):
+                        for c in shown:
+                            # a functional update: each change applies to the values as they are then
                             ControlInput(c, fit, values[c.name], model.control_values[c.name],
-                                         lambda v, name=c.name: set_values({**values, name: v})).key(c.name)
+                                         lambda v, name=c.name: set_values(lambda cur: {**cur, name: v})).key(c.name)
             rv.Html(tag="div", class_="ss-credit", children=[
                 "spreadsim, a Mesa model on a Solara page (both open source); everything runs on this computer."])
         with rv.Html(tag="div", class_="ss-main"):
@@ -516,6 +785,7 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
             with rv.Tabs(v_model=tab, on_v_model=set_tab, class_="ss-tabs"):
                 rv.Tab(children=["Run"])
                 rv.Tab(children=["Compare strategies"])
+                rv.Tab(children=["About this case"])
             Player(session, frame, playing, speed, rate)
             if tab == 0:
                 for line in problems:
@@ -530,10 +800,18 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice):
                 with solara.Card(classes=["ss-card", "ss-status-card"]):
                     Status(frame, run_again, next_seed)
                 with rv.Html(tag="div", class_="ss-run"):
-                    NetworkImage(frame)
+                    with rv.Html(tag="div", class_="ss-network-click"):
+                        NetworkImage(frame, click_site)
                     ChartImage(frame)
-            else:
+                with solara.Card(classes=["ss-card", "ss-memory-card"]):
+                    Memory(session, frame)
+                with solara.Card("A site's story", classes=["ss-card", "ss-site-card"]):
+                    SiteCard(session, frame, site, lambda: set_site(None))
+                ShareCard(session, frame)
+            elif tab == 1:
                 CompareView(model)
+            else:
+                LessonView(model)
 
 
 def _fit_scenario(model: AppModel, values: dict[str, Any]):
@@ -547,13 +825,72 @@ def _fit_scenario(model: AppModel, values: dict[str, Any]):
         return base
 
 
+#: where scenario files opened in the page are kept (one folder per server process)
+_OPENED: dict[str, Path] = {}
+
+
+#: the largest scenario file the page opens (bytes)
+MAX_OPEN_BYTES = 1_048_576
+
+
+def _open_file(info: dict, scenarios: dict[str, Path | None]) -> tuple[str | None, list[str]]:
+    """Keep a scenario file opened in the page (``{"name", "text"}``) and check it as ``spreadsim
+    run`` would; its label in the scenario list, or the problems (naming the file and the field)."""
+    import re
+    import tempfile
+
+    from ..scenario import load_scenario
+
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(info.get("name") or "opened.yaml")).name)
+    if not name.lower().endswith((".yaml", ".yml")):
+        return None, [f"error: {name}: not a scenario file (a .yaml file is expected)"]
+    text = info.get("text")
+    if not isinstance(text, str) or len(text.encode()) > MAX_OPEN_BYTES:
+        return None, [f"error: {name}: too large for a scenario file (at most {MAX_OPEN_BYTES:,} bytes)"]
+    folder = _OPENED.setdefault("dir", Path(tempfile.mkdtemp(prefix="spreadsim-opened-")))
+    target = folder / name
+    target.write_text(text, encoding="utf-8")
+    try:
+        load_scenario(target)
+    except InputError as err:
+        target.unlink(missing_ok=True)
+        return None, [f"error: {p}".replace(str(folder) + "/", "") for p in err.problems]
+    label = f"opened/{name}"
+    scenarios[label] = target
+    return label, []
+
+
 @solara.component
 def Page():
-    """The whole page; a new scenario choice builds a new model and a fresh set of controls."""
+    """The whole page; a new scenario choice builds a new model and a fresh set of controls (with a
+    loading sign while it is built)."""
     start = solara.use_memo(_start_scenario, [])
     scenarios: dict[str, Path | None] = solara.use_memo(
         lambda: dict(bundled_scenarios(start)) if start is not None else {BUILTIN: None}, [])
+    titles, set_titles = solara.use_state({k: (scenario_title(k, p) if p is not None else k) for k, p in scenarios.items()})
     choice, set_choice = solara.use_state(label_for(start, scenarios) if start is not None else BUILTIN)
+    wanted, set_wanted = solara.use_state(choice)
     solara.Style(CSS)
-    Workspace(scenarios, choice, set_choice).key(f"ws-{choice}")
 
+    def switch(cancel: threading.Event):
+        # the loading sign is drawn first; the new workspace is built after it has been sent
+        if wanted != choice:
+            cancel.wait(0.05)
+            if not cancel.is_set():
+                set_choice(wanted)
+
+    solara.use_thread(switch, dependencies=[wanted, choice], intrusive_cancel=False)
+
+    def on_open(info) -> list[str]:
+        label, problems = _open_file(info, scenarios)
+        if label is not None:
+            set_titles({**titles, label: scenario_title(label, scenarios[label])})
+            set_wanted(label)
+        return problems
+
+    if wanted != choice:
+        with rv.Html(tag="div", class_="ss-loading", attributes={"data-loading": wanted}):
+            with rv.Html(tag="div", class_="ss-loading-box"):
+                rv.ProgressCircular(indeterminate=True, color="primary")
+                rv.Html(tag="span", children=[f"Loading {titles.get(wanted, wanted)}\u2026"])
+    Workspace(scenarios, choice, set_wanted, titles, on_open).key(f"ws-{choice}")

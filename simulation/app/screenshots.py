@@ -3,7 +3,8 @@
 ``python -m simulation.app.screenshots [OUT]`` serves the app, drives headless Chromium through
 Playwright (Debian's ``/usr/bin/chromium``; Playwright's own browser downloads are never used) and
 writes ``OUT/*.png`` (default ``docs/screenshots``): the Run view on a laptop screen, a changed
-control waiting for Reset, the end of a run, a phone with the controls closed and open, the
+control waiting for Reset, the end of a run, earlier runs with the spread of 20 runs, a site's
+story, the lesson tab, a 1366x768 laptop, a phone with the controls closed and open, the
 Compare view and the dark theme. Needs the ``app`` and ``test`` extras.
 """
 
@@ -24,6 +25,7 @@ CHROMIUM = Path(os.environ.get("SPREADSIM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1400, "height": 900}
+LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -116,9 +118,12 @@ def open_page(browser, url: str, viewport: dict, *, theme: str | None = None, wa
 
 
 def choose_scenario(page, label: str) -> None:
-    """Pick a scenario in the sidebar and wait for its page."""
+    """Pick a scenario in the sidebar (by its path under ``scenarios/``; the list shows its name)
+    and wait for its page."""
+    from .wrapper import SCENARIO_DIR, scenario_title
+
     page.locator(".ss-scenario").click()
-    page.get_by_role("option", name=label, exact=True).click()
+    page.get_by_role("option", name=scenario_title(label, SCENARIO_DIR / label), exact=True).click()
     # the new scenario's status names its file
     page.wait_for_function("(l) => { const s = document.querySelector('.spreadsim-status'); "
                            "return s && s.innerText.includes(l) && s.dataset.month === '0'; }", arg=label)
@@ -129,11 +134,12 @@ def month(page) -> int:
 
 
 def set_number(page, control: str, value) -> None:
-    """Type a value into a control's number box (and leave it, as a person would)."""
+    """Type a value into a control's number box (and leave it, as a person would), then wait until
+    the page holds exactly that value (not merely "some change": a box commits as it is typed)."""
     box = page.locator(f'[data-control="{control}"] .ss-number input')
     box.fill(str(value))
     box.press("Enter")
-    page.wait_for_selector(f'[data-control="{control}"][data-pending="1"]')
+    page.wait_for_selector(f'[data-control="{control}"][data-pending="1"][data-value="{value}"]')
 
 
 def take(out: Path) -> list[Path]:
@@ -169,6 +175,31 @@ def take(out: Path) -> list[Path]:
             page.wait_for_selector('.spreadsim-status[data-finished="1"]', timeout=120_000)
             page.wait_for_timeout(500)
             shot(page, "app_finished")
+            # run memory: the earlier run stays, 20 runs show the noise
+            page.locator(".ss-show-runs").click()
+            page.wait_for_selector('.ss-memory-box[data-band="1"]', timeout=120_000)
+            page.wait_for_timeout(500)
+            page.evaluate("() => document.querySelector('.ss-memory-card').scrollIntoView({block: 'end'})")
+            page.wait_for_timeout(300)
+            shot(page, "app_memory")
+            img = page.locator("img.spreadsim-network")
+            img.scroll_into_view_if_needed()
+            box = img.bounding_box()
+            for fx, fy in [(0.5, 0.45), (0.45, 0.4), (0.55, 0.55), (0.4, 0.5), (0.6, 0.42)]:
+                img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+                page.wait_for_timeout(400)
+                if page.locator(".ss-site").count():
+                    break
+            page.evaluate("() => document.querySelector('.ss-site-card').scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(300)
+            shot(page, "app_site")
+            page.get_by_role("tab", name="About this case").click()
+            page.wait_for_selector(".ss-lesson")
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            shot(page, "app_lesson")
+            laptop = open_page(browser, url, LAPTOP)
+            shot(laptop, "app_laptop")
             phone = open_page(browser, url, PHONE)
             shot(phone, "app_phone")
             phone.locator(".ss-menu").click()

@@ -40,13 +40,48 @@ def bundled_scenarios(extra: str | Path | None = None) -> dict[str, Path]:
     """
     found: dict[str, Path] = {}
     if SCENARIO_DIR.is_dir():
-        for p in sorted(SCENARIO_DIR.rglob("*.yaml")):
+        for p in sorted(SCENARIO_DIR.rglob("*.yaml"), key=_scenario_order):
             found[p.relative_to(SCENARIO_DIR).as_posix()] = p.resolve()
     if extra is not None:
         extra_path = Path(extra).resolve()
         if extra_path not in found.values():
             found = {str(extra): extra_path, **found}
     return found
+
+
+#: the order of the bundled scenarios' folders in the page's list (calibration set-ups last)
+FOLDER_ORDER = {"": 0, "cases": 1, "strategies": 2, "classic": 3, "calibration": 9}
+#: what each folder holds, in the page's list
+FOLDER_WORDS = {"": "", "cases": "case", "strategies": "strategies", "classic": "classic model",
+                "calibration": "calibration set-up"}
+
+
+def _scenario_order(p: Path) -> tuple:
+    folder = p.parent.relative_to(SCENARIO_DIR).as_posix() if p.parent != SCENARIO_DIR else ""
+    return (FOLDER_ORDER.get(folder, 5), folder, p.name)
+
+
+def scenario_title(label: str, path: Path | None) -> str:
+    """How the page's list names a scenario: its ``name:`` in words and what kind it is ("keystone
+    michigan (case)"), never a raw path; a file outside the bundled ones keeps its file name."""
+    folder = label.rsplit("/", 1)[0] if "/" in label else ""
+    name = Path(label).stem
+    if path is not None and Path(path).is_file():
+        import re
+
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = re.match(r"^name:\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+                if m:
+                    name = m.group(1)
+                    break
+    from ..labels import scenario_label
+
+    kind = FOLDER_WORDS.get(folder, folder.replace("/", " "))
+    if path is not None and not str(Path(path).resolve()).startswith(str(SCENARIO_DIR.resolve())):
+        kind = Path(label).name
+    text = scenario_label(name)
+    return f"{text} ({kind})" if kind else text
 
 
 def label_for(path: str | Path, scenarios: dict[str, Path]) -> str:
@@ -171,7 +206,9 @@ class Control:
         show: how a value reads on the page (``"unlimited"``, ``"every 6 months"``).
         special: a value with a meaning of its own and its words, offered as a switch beside the
             slider (``(UNLIMITED, "unlimited")``).
-        help: one sentence under the control.
+        help: one sentence under the control (every control has one; a test checks it).
+        group: the card the page shows it in: ``strategy`` (what the programme does), ``logics``
+            (how the innovation spreads) or ``context`` (the sites and their network).
     """
 
     name: str
@@ -185,6 +222,7 @@ class Control:
     show: Callable[[Any], str] = field(default=lambda v: f"{v:g}" if isinstance(v, float) else str(v))
     special: tuple[Any, str] | None = None
     help: str = ""
+    group: str = "context"
 
     @property
     def mesa_type(self) -> str:
@@ -228,21 +266,31 @@ def _words(v: Any) -> str:
     return str(v).replace("_", " ")
 
 
-def _logic_controls(name: str, label: str, what: str) -> list[Control]:
+def _on_off(v: Any) -> str:
+    return "on" if v else "off"
+
+
+def _logic_controls(name: str, label: str, what: str, says: str) -> list[Control]:
     return [
         Control(name, f"{label} logic ({what})", "bool", f"logics.{name}.enabled",
                 _get(f"logics.{name}.enabled"), _path(f"logics.{name}.enabled"),
-                show=lambda v: "on" if v else "off"),
+                show=_on_off, help=says, group="logics"),
         Control(f"{name}_weight", f"{label} weight", "float", f"logics.{name}.weight",
-                _get(f"logics.{name}.weight"), _path(f"logics.{name}.weight"), _bounded(f"logics.{name}.weight", 0.05)),
+                _get(f"logics.{name}.weight"), _path(f"logics.{name}.weight"), _bounded(f"logics.{name}.weight", 0.05),
+                help=f"how strongly the {label.lower()} logic's pressure counts against the others' (0-1)",
+                group="logics"),
     ]
 
 
 #: support capacity at this value means unlimited support (a value no real capacity can take)
 CAPACITY_UNLIMITED = -1
+#: funding length at this value means funded throughout the run (``funding_months: null``)
+FUNDED_THROUGHOUT = -1
 #: the number-of-sites control goes up to this at least (the network is drawn in full up to 2,000)
 MAX_SITES = 2_000
 SEED_MAX = 999
+#: sites up to which the app keeps every site's history (for the site inspector)
+HISTORY_SITES = 20_000
 NETWORK_TYPES = ["small_world", "scale_free", "random", "regions", "none", "complete"]
 SEEDING_RULES = ["random", "most_ready", "most_central", "opinion_leaders"]
 
@@ -252,44 +300,91 @@ def _n_sites(sc: Scenario) -> int:
 
 
 CONTROLS: list[Control] = [
-    *_logic_controls("mechanical", "Mechanical", "programme"),
-    *_logic_controls("ecological", "Ecological", "adaptation"),
-    *_logic_controls("social", "Social", "peers, norms"),
+    # what the programme does
     Control("support_capacity", "Support capacity (sites at once)", "int", "strategy.support.capacity",
             lambda sc: CAPACITY_UNLIMITED if sc.strategy.support.capacity is None else int(sc.strategy.support.capacity),
             lambda sc, v: {"strategy.support.capacity": None if v == CAPACITY_UNLIMITED else int(v)},
             lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
             show=lambda v: "unlimited" if v == CAPACITY_UNLIMITED else f"{v:,} sites",
             special=(CAPACITY_UNLIMITED, "unlimited"),
-            help="sites the central programme supports at once, while it is funded"),
+            help="sites the central programme supports at once, while it is funded", group="strategy"),
+    Control("funding_months", "Funding length (months)", "int", "strategy.support.funding_months",
+            lambda sc: FUNDED_THROUGHOUT if sc.strategy.support.funding_months is None
+            else int(sc.strategy.support.funding_months),
+            lambda sc, v: {"strategy.support.funding_months": None if v == FUNDED_THROUGHOUT else int(v)},
+            lambda sc: {"min": 0, "max": int(sc.months), "step": 1},
+            show=lambda v: "throughout the run" if v == FUNDED_THROUGHOUT else f"{v} months",
+            special=(FUNDED_THROUGHOUT, "throughout the run"),
+            help="months the central programme is funded; after that sites are on their own (or their trainers')",
+            group="strategy"),
+    Control("seeding_rule", "Seeding rule", "choice", "strategy.seeding.rule",
+            _get("strategy.seeding.rule"), _path("strategy.seeding.rule"), lambda sc: {"values": list(SEEDING_RULES)},
+            show=_words, help="which sites start at month 0, and the order in which the programme invites the rest",
+            group="strategy"),
+    Control("seed_sites", "Seed sites", "int", "strategy.seeding.n", _get("strategy.seeding.n"),
+            _path("strategy.seeding.n"), lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
+            applies=lambda sc: not sc.strategy.seeding.sites, show=lambda v: f"{v:,} sites",
+            help="pilot sites that start in the seeding stage at month 0", group="strategy"),
+    Control("waves_every", "Rollout waves every (months)", "int", "strategy.waves.every",
+            _get("strategy.waves.every"), _path("strategy.waves.every"),
+            lambda sc: {"min": 0, "max": max(24, sc.months // 4), "step": 1},
+            show=lambda v: "no waves (all at once)" if v == 0 else f"every {v} months",
+            help="sites become eligible for support in batches (0 = every site eligible from the start)",
+            group="strategy"),
+    Control("waves_size", "Sites per rollout wave", "int", "strategy.waves.size",
+            _get("strategy.waves.size"), _path("strategy.waves.size"),
+            lambda sc: {"min": 1, "max": _n_sites(sc), "step": 1},
+            applies=lambda sc: sc.strategy.waves.size is not None, show=lambda v: f"{v:,} sites",
+            help="sites made eligible in each wave (only with waves on)", group="strategy"),
+    Control("train_the_trainer", "Train-the-trainer cascade", "bool", "strategy.train_the_trainer.enabled",
+            _get("strategy.train_the_trainer.enabled"), _path("strategy.train_the_trainer.enabled"), show=_on_off,
+            help="experienced sites become trainers who support new ones (Action Schools! BC)", group="strategy"),
+    Control("trainees", "Sites each trainer supports", "int", "strategy.train_the_trainer.trainees",
+            _get("strategy.train_the_trainer.trainees"), _path("strategy.train_the_trainer.trainees"),
+            lambda sc: {"min": 0, "max": 10, "step": 1}, show=lambda v: f"{v} sites",
+            help="support slots each trainer site adds (only with the cascade on)", group="strategy"),
+    Control("collaborative", "Breakthrough collaboratives", "bool", "strategy.collaborative.enabled",
+            _get("strategy.collaborative.enabled"), _path("strategy.collaborative.enabled"), show=_on_off,
+            help="cohorts of sites linked by new ties, learning together (as in Keystone)", group="strategy"),
+    Control("collaborative_start", "Collaboratives start at month", "int", "strategy.collaborative.start",
+            _get("strategy.collaborative.start"), _path("strategy.collaborative.start"),
+            lambda sc: {"min": 0, "max": max(1, sc.months // 2), "step": 1}, show=lambda v: f"month {v}",
+            help="when the collaboratives form (only with collaboratives on)", group="strategy"),
+    Control("replication_package", "Replication package quality", "float", "strategy.replication_package",
+            _get("strategy.replication_package"), _path("strategy.replication_package"),
+            _bounded("strategy.replication_package", 0.05),
+            help="manuals and onboarding that protect know-how when staff leave (0-1)", group="strategy"),
+    Control("assurance_interval", "Assurance every (months)", "int", "strategy.assurance.interval",
+            _get("strategy.assurance.interval"), _path("strategy.assurance.interval"),
+            lambda sc: {"min": 0, "max": max(24, sc.months // 2), "step": 1},
+            show=lambda v: "none" if v == 0 else f"every {v} months",
+            help="audit and coaching rounds that repair fidelity drift (0 = none)", group="strategy"),
+    Control("adaptation", "Local adaptation", "choice", "strategy.adaptation", _get("strategy.adaptation"),
+            _path("strategy.adaptation"), lambda sc: {"values": ["strict", "permitted", "free"]}, show=_words,
+            help="strict: none; permitted: the adaptable parts only; free: the core too", group="strategy"),
+    # how the innovation spreads
+    *_logic_controls("mechanical", "Mechanical", "programme",
+                     "the programme invites, trains and coaches sites (a push from the centre)"),
+    *_logic_controls("ecological", "Ecological", "adaptation",
+                     "sites adapt the innovation to their context and start on their own"),
+    *_logic_controls("social", "Social", "peers, norms",
+                     "sites copy peers, and a norm forms once enough have adopted"),
+    Control("legitimacy", "Legitimacy (1 = professionally led)", "float", "logics.social.legitimacy",
+            _get("logics.social.legitimacy"), _path("logics.social.legitimacy"), _bounded("logics.social.legitimacy", 0.05),
+            help="seen as professionally led (1) or as top-down (0)", group="logics"),
+    # the sites and their network
     Control("turnover", "Staff turnover (per year)", "float", "sites.traits.turnover",
             turnover_mean, _turnover_overrides, lambda sc: {"min": 0.0, "max": 0.6, "step": 0.01},
             applies=lambda sc: turnover_mean(sc) is not None,
             show=lambda v: "none (off)" if v == 0 else f"{v * 100:.3g}% a year",
             help="mean share of staff leaving a site each year (drawn around it per site)"),
-    Control("legitimacy", "Legitimacy (1 = professionally led)", "float", "logics.social.legitimacy",
-            _get("logics.social.legitimacy"), _path("logics.social.legitimacy"), _bounded("logics.social.legitimacy", 0.05),
-            help="seen as professionally led (1) or as top-down (0)"),
-    Control("replication_package", "Replication package quality", "float", "strategy.replication_package",
-            _get("strategy.replication_package"), _path("strategy.replication_package"),
-            _bounded("strategy.replication_package", 0.05),
-            help="manuals and onboarding that protect know-how when staff leave (0-1)"),
-    Control("assurance_interval", "Assurance every (months)", "int", "strategy.assurance.interval",
-            _get("strategy.assurance.interval"), _path("strategy.assurance.interval"),
-            lambda sc: {"min": 0, "max": max(24, sc.months // 2), "step": 1},
-            show=lambda v: "none" if v == 0 else f"every {v} months",
-            help="audit and coaching rounds that repair fidelity drift (0 = none)"),
-    Control("seeding_rule", "Seeding rule", "choice", "strategy.seeding.rule",
-            _get("strategy.seeding.rule"), _path("strategy.seeding.rule"), lambda sc: {"values": list(SEEDING_RULES)},
-            show=_words, help="which sites start in full implementation at month 0"),
-    Control("seed_sites", "Seed sites", "int", "strategy.seeding.n", _get("strategy.seeding.n"),
-            _path("strategy.seeding.n"), lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
-            applies=lambda sc: not sc.strategy.seeding.sites, show=lambda v: f"{v:,} sites"),
     Control("network", "Network type", "choice", "network.type", _get("network.type"), _path("network.type"),
-            lambda sc: {"values": list(NETWORK_TYPES)}, applies=lambda sc: sc.network.type != "file", show=_words),
+            lambda sc: {"values": list(NETWORK_TYPES)}, applies=lambda sc: sc.network.type != "file", show=_words,
+            help="who is tied to whom: the ties peers learn from"),
     Control("n_sites", "Number of sites", "int", "sites.n", _get("sites.n"), _path("sites.n"),
             lambda sc: {"min": min(20, _n_sites(sc)), "max": max(MAX_SITES, _n_sites(sc)), "step": 1},
-            applies=lambda sc: not _sites_fixed(sc), show=lambda v: f"{v:,}"),
+            applies=lambda sc: not _sites_fixed(sc), show=lambda v: f"{v:,}",
+            help="schools, clinics or units the programme could reach (a new network is drawn)"),
 ]
 CONTROL_NAMES = [c.name for c in CONTROLS]
 CONTROLS_BY_NAME = {c.name: c for c in CONTROLS}
@@ -376,6 +471,9 @@ class AppModel(SpreadModel):
         **controls: the page's controls by name, one per row of :data:`CONTROLS`:
             ``mechanical``, ``ecological``, ``social`` (a logic on or off) and their ``*_weight``
             (0-1); ``support_capacity`` (sites at once; ``CAPACITY_UNLIMITED`` = unlimited);
+            ``funding_months`` (``FUNDED_THROUGHOUT`` = the whole run); ``waves_every``,
+            ``waves_size``; ``train_the_trainer``, ``trainees``; ``collaborative``,
+            ``collaborative_start``; ``adaptation``;
             ``turnover`` (mean annual share of staff leaving; drawn uniformly around it);
             ``legitimacy``; ``replication_package``; ``assurance_interval`` (months, 0 = none);
             ``seeding_rule``; ``seed_sites``; ``network``; ``n_sites`` (not for scenarios whose
@@ -415,5 +513,7 @@ class AppModel(SpreadModel):
         self.scenario_file = None if scenario_file is None else str(scenario_file)
         self.base_scenario = base
         self.app_overrides = overrides
-        super().__init__(scenario, seed=seed, agents=agents)
+        # every site's state every month, for the page's site inspector (bounded: the app draws
+        # at most a few thousand sites; 14 bytes per site-month)
+        super().__init__(scenario, seed=seed, agents=agents, history=HISTORY_SITES >= _n_sites(scenario))
         self.control_values = control_values(scenario)

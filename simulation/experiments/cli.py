@@ -124,14 +124,23 @@ def _run(args, kind: str) -> int:
               "continue where it stopped", file=sys.stderr)
         return 130
     written = res.save(out, plot=not args.no_plot)  # before printing: a closed pipe cannot lose them
+    from .report import format_brief
+    from .store import write_bytes_atomic
+
+    full = res.report()
+    write_bytes_atomic(out / "report.txt", (full + "\n").encode())
+    written.append("report.txt")
     if not args.quiet:
         info = res.info
-        print(f"{sc.name}: {args.scenario}, {len(res.runs):,} runs ({info['ran']:,} run now, "
-              f"{info['reused']:,} reused from {out}/), executor {info['executor']}")
+        from .report import _wrap, width
+
+        print(_wrap(f"{sc.name}: {args.scenario}, {len(res.runs):,} runs ({info['ran']:,} run now, "
+                    f"{info['reused']:,} reused from {out}/), executor {info['executor']}", width()))
         print()
-        print(res.report())
+        print(format_brief(res, full=f"{out}/report.txt") if len(res.strategies) > 1 else full)
         print()
-        print(f"wrote {out}/: runs/ and timeseries/ (Parquet chunks), manifest.json, {', '.join(written)}")
+        print(_wrap(f"wrote {out}/: runs/ and timeseries/ (Parquet chunks), manifest.json, {', '.join(written)}",
+                    width()))
     return 0
 
 

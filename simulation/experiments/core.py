@@ -666,7 +666,9 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         executor: ``"serial"``, ``"processes"`` (a local pool over all cores) or ``"dask"``.
         out: results folder; None keeps the results in memory only.
         resume: reuse the runs already stored in ``out`` (False: discard them and start afresh).
-        progress: show a progress bar (tqdm.auto: runs done, rate and time left).
+        progress: show a progress bar (tqdm.auto: runs done, rate and time left); or a callable
+            ``progress(done, total)`` called after each task instead (the teaching app's progress
+            bar; it may raise to stop the runs, and the runs stored so far stay).
         client: a ``dask.distributed.Client`` (implies ``executor="dask"``).
         scheduler: address of a Dask scheduler, e.g. ``"tcp://host:8786"`` (implies ``"dask"``).
         workers: processes for ``processes``, or workers of the LocalCluster started for ``dask``
@@ -788,7 +790,9 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
             stream = _iter_dask(scenario, tasks, dask.client, n_workers)
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(specs), initial=len(specs) - len(pending), unit="run", disable=not progress,
+        report = progress if callable(progress) else None
+        with tqdm(total=len(specs), initial=len(specs) - len(pending), unit="run",
+                  disable=report is not None or not progress,
                   desc=scenario.name, dynamic_ncols=True, smoothing=0.05) as bar:
             try:
                 for i, (runs_t, ts_t) in stream:
@@ -798,6 +802,8 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
                         memory.append((runs_t, ts_t))
                     ran += runs_t.num_rows
                     bar.update(runs_t.num_rows)
+                    if report is not None:
+                        report(len(specs) - len(pending) + ran, len(specs))
             except RunInputError as err:
                 raise err.to_input_error() from None
             finally:

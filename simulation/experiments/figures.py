@@ -66,10 +66,14 @@ def plot_bands(result: ExperimentResult, column: str = "adopted_share", ax=None,
 
 
 def _significance(lo: float, hi: float, mean: float, key: str) -> str:
-    """``better``, ``worse``, ``neutral`` (differs, but neither direction is better) or ``unclear``
-    (the interval includes 0, or there is none)."""
+    """``better``, ``worse``, ``neutral`` (differs, but neither direction is better), ``subset``
+    (differs, but the output is measured among a subset of the sites, so it gets no verdict of its
+    own: :func:`simulation.labels.verdict_allowed`) or ``unclear`` (the interval includes 0, or
+    there is none)."""
     if math.isnan(lo) or math.isnan(hi) or not (lo > 0 or hi < 0):
         return "unclear"
+    if labels.kind(key) == "conditional":
+        return "subset"
     b = labels.better(key)
     if b == 0:
         return "neutral"
@@ -78,7 +82,13 @@ def _significance(lo: float, hi: float, mean: float, key: str) -> str:
 
 SIGNIFICANCE_TEXT = {"better": "better than the baseline", "worse": "worse than the baseline",
                      "neutral": "different (neither direction is better)",
-                     "unclear": "interval includes 0 (no clear difference)"}
+                     "unclear": "interval includes 0 (no clear difference)",
+                     "subset": "differs, among a subset of sites: not judged (hollow)"}
+
+
+def _short(text: str) -> str:
+    """A subset's words without their parenthesis (for a panel title)."""
+    return text.split(" (")[0]
 
 
 def plot_differences(result: ExperimentResult, baseline: str | None = None, metrics: Sequence[str] | None = None,
@@ -134,10 +144,12 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
         for yi, mi, l, h in zip(y, mean, lo, hi):
             if math.isnan(mi):
                 continue
-            c = DIFF_COLOURS[_significance(l, h, mi, m)]
+            verdict = _significance(l, h, mi, m)
+            c = DIFF_COLOURS[verdict]
             e0 = 0.0 if math.isnan(l) else mi - l
             e1 = 0.0 if math.isnan(h) else h - mi
-            ax.errorbar([mi], [yi], xerr=[[e0], [e1]], fmt="o", color=c, capsize=3, ms=5)
+            ax.errorbar([mi], [yi], xerr=[[e0], [e1]], fmt="o", color=c, capsize=3, ms=5,
+                        mfc="white" if verdict == "subset" else c)
         ax.axvline(0, color="0.5", lw=0.8, ls="--")
         base_level = float(levels.get(m, math.nan))
         finite = np.abs(np.r_[mean, lo, hi])
@@ -151,7 +163,13 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
         ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
         if half >= 1000:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.set_title(f"{labels.output_label(m)}\n({labels.direction(m)})", fontsize="medium")
+        if labels.kind(m) == "conditional":
+            import textwrap
+
+            note = textwrap.fill(f"(not judged: among the {_short(labels.among(m))})", 40)
+            ax.set_title(f"{labels.output_label(m)}\n{note}", fontsize="medium")
+        else:
+            ax.set_title(f"{labels.output_label(m)}\n({labels.direction(m)})", fontsize="medium")
         u = labels.unit(m)
         ax.set_xlabel("difference (percentage points)" if pct else f"difference ({u})" if u else "difference")
         ax.text(0.03, 0.97, f"baseline mean {_fmt_level(base_level, m)}", transform=ax.transAxes, va="top",
@@ -166,8 +184,10 @@ def plot_differences(result: ExperimentResult, baseline: str | None = None, metr
     fig.suptitle(f"{labels.scenario_label(result.scenario.name)}: paired difference from "
                  f"{labels.strategy_label(base)}\nmean and {level:.0%} interval over {n} paired replicates "
                  "(the same seeds for every strategy)")
-    kinds = ["better", "worse", *(["neutral"] if any(labels.better(m) == 0 for m in metrics) else []), "unclear"]
-    handles = [Line2D([], [], color=DIFF_COLOURS[k], marker="o", ls="-", label=SIGNIFICANCE_TEXT[k]) for k in kinds]
+    kinds = ["better", "worse", *(["neutral"] if any(labels.kind(m) == "none" for m in metrics) else []),
+             *(["subset"] if any(labels.kind(m) == "conditional" for m in metrics) else []), "unclear"]
+    handles = [Line2D([], [], color=DIFF_COLOURS[k], marker="o", ls="-", label=SIGNIFICANCE_TEXT[k],
+                      mfc="white" if k == "subset" else DIFF_COLOURS[k]) for k in kinds]
     note = 0.22 if support else 0.0  # inches for the note that defines a support unit
     fig.legend(handles=handles, loc="lower center", ncol=2 if ncols < 3 else len(kinds), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, note / size[1]))

@@ -149,6 +149,67 @@ def format_report(result: ExperimentResult, level: float = 0.95, baseline: str |
     return "\n\n".join(parts + notes)
 
 
+#: the brief report's outcomes: measured over all sites (they get verdicts), then conditional ones
+BRIEF_ALL = ("adopted_share", "reach_share", "attributable_benefit_years", "cost_per_sustained_site")
+BRIEF_CONDITIONAL = ("mean_fidelity", "abandonment", "equity_gap")
+#: the brief report is at most this many lines (a test checks it)
+BRIEF_LINES = 40
+
+
+def format_brief(result: ExperimentResult, level: float = 0.95, baseline: str | None = None,
+                 max_width: int | None = None, full: str = "report.txt") -> str:
+    """What ``spreadsim compare`` prints: the paired differences first, in at most
+    :data:`BRIEF_LINES` lines; the full tables are in the results folder (``full``).
+
+    One row per strategy. Outcomes counted over all the sites come first and say "better" or
+    "worse" when their interval excludes 0; measures taken among some of the sites follow, with no
+    verdict (they move when the sites they are measured among move).
+    """
+    from .. import labels
+    from ..runner import SUMMARY_KEYS
+
+    base = baseline or result.baseline
+    others = [s for s in result.strategies if s != base]
+    reps = result.runs.groupby("strategy", sort=False).size()
+    n_text = f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}-{reps.max()}"
+    if not others:
+        return format_report(result, level=level, baseline=baseline, max_width=max_width)
+    all_site = [m for m in BRIEF_ALL if m in SUMMARY_KEYS]
+    conditional = [m for m in BRIEF_CONDITIONAL if m in SUMMARY_KEYS]
+    diff = result.differences(baseline=base, metrics=[*all_site, *conditional], level=level)
+    cell = {(r.strategy, r.metric): r for r in diff.itertuples()}
+    levels = result.table(metrics=["adopted_share"], level=level)
+    adopted = {r.strategy: r for r in levels.itertuples()}
+
+    def text(s: str, m: str, judged: bool) -> str:
+        r = cell[(s, m)]
+        t = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, labels.is_share(m), signed=True)
+        clear = not math.isnan(r.ci_low) and (r.ci_low > 0 or r.ci_high < 0)
+        if clear and judged and labels.better(m):
+            t += " better" if r.mean_diff * labels.better(m) > 0 else " worse"
+        return t
+
+    def short(m: str) -> str:
+        lab = labels.output_label(m)
+        return {"attributable benefit over the run": "attributable benefit (person-years)",
+                "reach (share of people)": "reach (share)"}.get(lab, lab)
+
+    w = max_width or width()
+    head = _wrap(f"Paired difference from {base} over {n_text} replicates (the same seeds): mean "
+                 f"[{level:.0%} CI]; pp = percentage points", w)
+    rows = [[s, *[text(s, m, True) for m in all_site]] for s in others]
+    parts = [head + "\n" + fold("Counted over all the sites (better/worse: the interval excludes 0):",
+                                ["strategy", *[short(m) for m in all_site]], rows, max_width)]
+    if conditional:
+        rows = [[s, *[text(s, m, False) for m in conditional]] for s in others]
+        parts.append(fold("Among some of the sites (never judged alone: read beside adoption):",
+                          ["strategy", *[short(m) for m in conditional]], rows, max_width))
+    lvl = "; ".join(f"{s} {adopted[s].mean:.1%}" for s in result.strategies)
+    parts.append(_wrap(f"Adopted share at the end (mean): {lvl}", w))
+    parts.append(_wrap(f"Full tables (outcomes, differences, groups of sites): {full}", max_width or width()))
+    return "\n\n".join(parts)
+
+
 #: per-group outcomes in the printed report
 GROUP_ROWS = ("adopted_share", "reach_share", "benefit_per_1000")
 

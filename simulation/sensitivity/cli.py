@@ -55,16 +55,32 @@ def cmd_sensitivity(args) -> int:
         print(f"{sc.name}: {sp.method}, {len(sp.parameters)} parameters, N = {sp.samples}, {sp.replicates} replicates, "
               f"{len(sp.strategies)} strateg{'y' if len(sp.strategies) == 1 else 'ies'}: {sa.n_runs:,} runs "
               f"(seed {sp.seed})", file=sys.stderr)
+        print(_estimate_line(sc, sa.n_runs, executor, args.workers), file=sys.stderr, flush=True)
     try:
         sa.run()
     except KeyboardInterrupt:
         return _interrupted(out)
-    sa.save(out, plots=not args.no_plot)
+    from .progress import Phase
+
+    with Phase("writing the tables, report and figures", not args.quiet):
+        sa.save(out, plots=not args.no_plot)
     if not args.quiet:
         print(sa.report())
         print(f"wrote {out}/: indices.csv, noise.csv, convergence.csv, samples.csv, report.txt, manifest.json"
               + (", wins.csv" if sa.wins is not None else "") + ("" if args.no_plot else ", figures (*.png)"))
     return 0
+
+
+def _estimate_line(sc, n_runs: int, executor: str, workers: int | None) -> str:
+    """How long the runs will take, timed on a few runs of this scenario here (before any is stored)."""
+    from ..experiments.core import default_workers
+    from .progress import duration, estimate
+
+    w = 1 if executor == "serial" else int(workers or default_workers())
+    secs, _ = estimate(sc, n_runs, w)
+    where = "1 process" if w == 1 else f"{w} processes"
+    return (f"time: {duration(secs)} for the runs on {where} here (timed on 4 runs; rough), then the analysis\n"
+            "      Ctrl+C stops; the same command then resumes where it stopped")
 
 
 def cmd_sweep(args) -> int:

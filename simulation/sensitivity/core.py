@@ -231,7 +231,12 @@ class Sensitivity:
                 self.Y[s] = y
         else:
             self.Y = self._run_model()
-        self.analyse()
+        from .progress import Phase
+
+        loud = self.progress and self.evaluator is None
+        with Phase(f"analysing {len(self.spec.strategies)} strateg{'y' if len(self.spec.strategies) == 1 else 'ies'} "
+                   f"x {len(self.spec.outputs)} outputs (indices, bootstrap intervals, noise, convergence)", loud):
+            self.analyse()
         return self
 
     def overrides(self, strategy: str, row: np.ndarray) -> dict[str, Any]:
@@ -259,7 +264,10 @@ class Sensitivity:
                          resume=self.resume, progress=self.progress, client=self.client,
                          scheduler=self.scheduler, workers=self.workers, chunk_size=self.chunk_size,
                          clear=self.clear, meta={"experiment": "sensitivity"})
-        return self._collect(result)
+        from .progress import Phase
+
+        with Phase(f"reading the {len(result.runs):,} runs' outputs", self.progress):
+            return self._collect(result)
 
     def _collect(self, result) -> dict[str, np.ndarray]:
         runs = result.runs
@@ -538,6 +546,16 @@ class Sensitivity:
         if self._indices is None:
             raise RuntimeError("no indices yet: call .run() first")
         return self._indices
+
+    def noise_cells(self, output: str | None = None) -> pd.DataFrame:
+        """Strategy x parameter table: True where the analysis calls the index noise (its note says
+        "interval includes 0" or "within noise"), as the report and the heatmap show it."""
+        out = output or self.spec.outputs[0].name
+        df = self.indices[self.indices["output"] == out]
+        note = df["note"] if "note" in df else pd.Series("", index=df.index)
+        flag = note.fillna("").str.contains("interval includes 0|within noise")
+        m = df.assign(noise=flag).pivot(index="strategy", columns="parameter", values="noise")
+        return m.reindex(index=self.spec.strategies, columns=self.spec.factors).fillna(False).astype(bool)
 
     def matrix(self, output: str | None = None, index: str | None = None) -> pd.DataFrame:
         """Strategy x parameter table of the main index (ST, or mu_star scaled to its largest value)."""

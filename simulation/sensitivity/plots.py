@@ -100,7 +100,12 @@ def indices_figure(sa: "Sensitivity", output: str):
 
 
 def heatmap_figure(sa: "Sensitivity", outputs: list[str]):
-    """Strategy x parameter heatmap of ST (or mu* scaled to its largest value), one panel per output."""
+    """Strategy x parameter heatmap of ST (or mu* scaled to its largest value), one panel per output.
+
+    Cells the analysis calls noise (:meth:`Sensitivity.noise_cells`: the index's interval includes
+    0, or it does not stand out from the model's own replicate noise) are greyed out, with their
+    value in grey: a bright cell is never an index the report says cannot be told from noise.
+    """
     import matplotlib.pyplot as plt
 
     sp = sa.spec
@@ -116,7 +121,10 @@ def heatmap_figure(sa: "Sensitivity", outputs: list[str]):
         ax = axes[k // cols, k % cols]
         m = sa.matrix(o)
         vals = m.to_numpy(dtype=float)
-        im = ax.imshow(np.clip(vals, 0, 1), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        noise = sa.noise_cells(o).reindex(index=m.index, columns=m.columns).fillna(False).to_numpy(dtype=bool)
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#d9d9d9")
+        im = ax.imshow(np.ma.masked_array(np.clip(vals, 0, 1), mask=noise | np.isnan(vals)), vmin=0, vmax=1,
+                       cmap=cmap, aspect="auto")
         ax.set_xticks(range(m.shape[1]), [_wrap(factor_label(sa, c), 16) for c in m.columns], rotation=45, ha="right",
                       rotation_mode="anchor", fontsize=7)
         ax.set_yticks(range(m.shape[0]), [labels.strategy_label(s) for s in m.index] if k % cols == 0 else [],
@@ -124,7 +132,9 @@ def heatmap_figure(sa: "Sensitivity", outputs: list[str]):
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 v = vals[i, j]
-                if v == v:
+                if v == v and noise[i, j]:
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="0.45", style="italic")
+                elif v == v:
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w" if v < 0.6 else "k")
         ax.set_title(labels.output_label(o), fontsize=10)
         if k // cols == rows - 1 or k + cols >= n:
@@ -136,7 +146,9 @@ def heatmap_figure(sa: "Sensitivity", outputs: list[str]):
     if im is not None:
         note = " (values above 1 are estimation error)" if sp.method != "morris" else ""
         fig.colorbar(im, ax=axes[:, -1].tolist(), label=label + note, shrink=0.8)
-    fig.suptitle(f"Which parameters matter under which strategy ({label})")
+    fig.suptitle(f"Which parameters matter under which strategy ({label})\n"
+                 "grey cells: the analysis calls them noise (interval includes 0, or below the model's own noise)",
+                 fontsize="medium")
     return fig
 
 
