@@ -261,7 +261,9 @@ MARKER = "spreadsim_output"
 OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "run": ("manifest.json", "timeseries.csv", "sites.csv", "groups.csv", "site_history.parquet", "adoption.png"),
     "experiment": ("manifest.json", ".lock", "runs/", "timeseries/", "runs.csv", "summary.csv", "differences.csv",
-                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png"),
+                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png",
+                   # spreadsim explore, and the analyses of an exploration in their own subfolders
+                   "experiments.parquet", "samples.csv", "robust/", "discover/", "voi/"),
     "sensitivity": ("manifest.json", "runs/", "indices.csv", "second_order.csv", "noise.csv", "convergence.csv",
                     "wins.csv", "wins_by_parameter.csv", "samples.csv", "report.txt", "*.png"),
     "sweep": ("manifest.json", "runs/", "sweep.csv", "runs.csv", "bands.csv", "*.png"),
@@ -272,6 +274,15 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "forecast": ("forecast.json", "bands.csv", "bands.parquet", "runs.csv", "runs.parquet", "table.csv",
                  "forecast_*.png"),
     "figures": ("*.png", "figures.json"),
+    "optimise": ("manifest.json", "study.db", "study.db-journal", "reference.parquet", "trials.csv", "pareto.csv",
+                 "pareto.png", "strategies.yaml"),
+}
+#: the analyses of an exploration (subfolders of an explore folder) and the files they write
+ANALYSIS_FILES: dict[str, tuple[str, ...]] = {
+    "robust": ("robustness.csv", "bootstrap.csv", "ranking.txt", "robust.json", "robustness.png"),
+    "discover": ("boxes.csv", "trajectory.csv", "features.csv", "cart.txt", "stability.csv", "discover.txt",
+                 "discover.json", "*.png"),
+    "voi": ("voi.csv", "voi.txt", "voi.json", "voi.png"),
 }
 #: the manifest file of each kind
 MANIFEST_OF = {"calibration": "calibration.json", "forecast": "forecast.json", "figures": "figures.json"}
@@ -360,6 +371,12 @@ def _spreadsim_subfolder(p: Path, kind: str) -> bool:
         return output_kind(p) == "forecast" and not foreign_entries(p, "forecast")
     if p.name == "runs" and kind in ("sensitivity", "sweep"):
         return not any(p.iterdir()) or (output_kind(p) == "experiment" and not foreign_entries(p, "experiment"))
+    if p.name in ANALYSIS_FILES and kind == "experiment":
+        import fnmatch
+
+        return all(c.is_file() and (TEMP_PATTERN.match(c.name) or any(fnmatch.fnmatchcase(c.name, pat)
+                                                                       for pat in ANALYSIS_FILES[p.name]))
+                   for c in p.iterdir())
     # an experiment's chunk folders hold Parquet chunks and their temporaries only
     return all(c.is_file() and (c.suffix == ".parquet" or TEMP_PATTERN.match(c.name)) for c in p.iterdir())
 

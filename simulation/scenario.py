@@ -299,6 +299,9 @@ class Scenario(_Section):
     )
     sensitivity: dict[str, Any] | None = Field(None, description="global sensitivity analysis: see the `sensitivity` section below")
     calibration: dict[str, Any] | None = Field(None, description="calibration to observed data or published patterns: see the `calibration` section below")
+    uncertainties: dict[str, Any] | None = Field(None, description="what is deeply uncertain, for `spreadsim explore`: each a dotted key path mapped to a range [low, high] (uniform) or to {values: [...]} (discrete)")
+    levers: dict[str, Any] | None = Field(None, description="what the programme can choose, for `spreadsim optimise`: each a dotted key path mapped to a range [low, high] or to {values: [...]}")
+    optimise: dict[str, Any] | None = Field(None, description="settings of `spreadsim optimise`: objectives, samples, replicates, trials, cost")
 
     # where the scenario came from; not part of the schema
     _source: str = "<python>"
@@ -327,6 +330,8 @@ class Scenario(_Section):
         d.pop("seed", None)
         d.pop("name", None)
         d.pop("description", None)
+        for key in ("uncertainties", "levers", "optimise"):  # analysis settings: a run does not read them
+            d.pop(key, None)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
