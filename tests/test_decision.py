@@ -220,7 +220,7 @@ def _chunks(out):
 
 
 def test_explore_killed_with_sigkill_then_resumed_gives_the_uninterrupted_result(tmp_path):
-    args = ["explore", str(STRATEGIES), "--months", "24", "--samples", "6", "--replicates", "2", "--strategies",
+    args = ["explore", str(STRATEGIES), "--months", "12", "--samples", "4", "--replicates", "2", "--strategies",
             "collaborative", "--seed", "3", "--chunk-size", "2", "-q"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     code = "import sys; from simulation.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -241,4 +241,38 @@ def test_explore_killed_with_sigkill_then_resumed_gives_the_uninterrupted_result
     a = pd.read_parquet(killed / "experiments.parquet")
     b = pd.read_parquet(whole / "experiments.parquet")
     assert_frame_equal(a, b, check_exact=True)
-    assert len(a) == 6 * 2 * 2
+    assert len(a) == 4 * 2 * 2
+
+
+# ----------------------------------------------------------------------------------- optimise
+def test_optimise_front_within_budget_resumes_and_writes_strategies_that_compare_accepts(tmp_path):
+    from simulation.decision import optimise
+    from simulation.experiments.core import resolve_strategies
+    from simulation.scenario import load_scenario
+
+    sc = load_scenario(STRATEGIES, overrides={"months": 12, "optimise": {"samples": 2, "replicates": 2, "trials": 4}})
+    out = tmp_path / "opt"
+    budget = 400.0
+    res = optimise(sc, budget, out=out, progress=False, plot=False)
+    assert len(res.trials) == 4
+    assert (res.pareto["cost"] <= budget).all() and res.pareto["feasible"].all()
+    # nothing feasible dominates a front member
+    objs = res.objectives
+    feas = res.trials[res.trials["feasible"]]
+    for _, r in res.pareto.iterrows():
+        better = np.ones(len(feas), bool)
+        strictly = np.zeros(len(feas), bool)
+        for n, g in objs:
+            s = 1 if g == "max" else -1
+            better &= s * feas[n].to_numpy() >= s * r[n]
+            strictly |= s * feas[n].to_numpy() > s * r[n]
+        assert not (better & strictly).any()
+    assert (res.trials["regret"] >= 0).all()
+    again = optimise(sc, budget, out=out, trials=5, progress=False, plot=False)  # resumes: 4 stored + 1
+    assert len(again.trials) == 5
+    assert_frame_equal(again.trials.iloc[:4].reset_index(drop=True), res.trials.reset_index(drop=True))
+    if len(again.pareto):
+        front = load_scenario(out / "strategies.yaml")
+        assert list(resolve_strategies(front, None)) == list(again.pareto["strategy"])
+    with pytest.raises(InputError, match="other settings"):
+        optimise(sc, budget * 2, out=out, progress=False, plot=False)
