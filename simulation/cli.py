@@ -93,8 +93,8 @@ def cmd_run(args) -> int:
 
 def validate_scenario(sc) -> list[str]:
     """Check everything about a scenario that can be checked without running it: the model can be
-    built (files, ids, seeding, memory), and the ``sensitivity:`` and ``calibration:`` sections
-    (with the observed data they name). Returns what was checked; raises InputError listing every
+    built (files, ids, seeding, memory), and the ``sensitivity:``, ``calibration:`` (with the
+    observed data they name), ``uncertainties:``, ``levers:`` and ``optimise:`` sections. Returns what was checked; raises InputError listing every
     problem."""
     from .model import SpreadModel
 
@@ -128,6 +128,16 @@ def validate_scenario(sc) -> list[str]:
                 checked.append("observed data")
         except InputError as err:
             problems += err.problems
+    for section in ("uncertainties", "levers", "optimise"):
+        if getattr(sc, section) is not None:
+            from .decision import spec as decision_spec
+
+            try:
+                {"uncertainties": decision_spec.uncertainties, "levers": decision_spec.levers,
+                 "optimise": decision_spec.optimise_spec}[section](sc)
+                checked.append(f"{section} section")
+            except InputError as err:
+                problems += err.problems
     if problems:
         raise InputError(problems)
     return checked
@@ -183,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a scenario file and list every problem",
                        description="Check a scenario file without running it: every key and value, the network "
-                                   "and site files, seeding, memory, and the sensitivity: and calibration: "
-                                   "sections with their data. Lists every problem; exit code 2 if any.")
+                                   "and site files, seeding, memory, and the sensitivity:, calibration:, uncertainties:, "
+                                   "levers: and optimise: sections (with the data they name). Lists every problem; exit code 2 if any.")
     add_scenario_args(p)
     p.set_defaults(func=cmd_validate)
 

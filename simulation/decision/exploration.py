@@ -96,6 +96,13 @@ def explore(scenario, samples: int = 100, replicates: int = 10, *, strategies=No
     named = {"baseline": named.pop("baseline", {}), **named}
     limits.check_runs(int(samples) * len(named) * int(replicates), "--samples")
     futures = design(sc, int(samples), base, items)
+    paths = {u.path for u in items}
+    for name, ov in named.items():
+        for key in sorted(paths & set(ov)):
+            from ..errors import warn
+
+            warn(sc.source, f"strategies.{name}: {key}", "is also in uncertainties: this strategy sets it, so its "
+                 "own value is used in every future (and shown in its rows of experiments.parquet)")
     seeds = [replicate_seed(base, r) for r in range(int(replicates))]
     specs = specs_for(futures, named, seeds)
     meta = {"experiment": "explore", "seed": base, "replicates": int(replicates), "samples": int(samples),
@@ -104,7 +111,7 @@ def explore(scenario, samples: int = 100, replicates: int = 10, *, strategies=No
                                           for u in items},
                         "strategies": {k: _plain(v) for k, v in named.items()}}}
     res = execute(sc, specs, out=out, meta=meta, baseline=label(0, "baseline"), **kwargs)
-    frame = _table(res.runs, futures, list(named), [u.path for u in items])
+    frame = _table(res.runs, futures, named, [u.path for u in items])
     if out is not None:
         from ..experiments.store import write_csv_atomic, write_table_atomic
         import pyarrow as pa
@@ -121,8 +128,10 @@ def _plain(v: Any) -> Any:
     return canonical(v)
 
 
-def _table(runs: pd.DataFrame, futures: pd.DataFrame, order: list[str], paths: list[str]) -> pd.DataFrame:
-    """The runs of an exploration as its experiments table."""
+def _table(runs: pd.DataFrame, futures: pd.DataFrame, named: dict[str, dict], paths: list[str]) -> pd.DataFrame:
+    """The runs of an exploration as its experiments table (an uncertain key a strategy sets shows
+    the strategy's value in its rows: what the runs used)."""
+    order = list(named)
     from ..runner import SUMMARY_KEYS
 
     parts = runs["strategy"].str.extract(_LABEL)
@@ -134,6 +143,12 @@ def _table(runs: pd.DataFrame, futures: pd.DataFrame, order: list[str], paths: l
     df["strategy"] = pd.Categorical(df["strategy"], categories=order)
     df = df.sort_values(["sample", "strategy", "replicate"], kind="stable").reset_index(drop=True)
     df["strategy"] = df["strategy"].astype(str)
+    for name, ov in named.items():
+        for key in set(paths) & set(ov):
+            rows = df["strategy"] == name
+            if df[key].dtype.kind in "biuf" and not isinstance(ov[key], (int, float)):
+                df[key] = df[key].astype(object)
+            df.loc[rows, key] = ov[key]
     return df[["sample", "strategy", "replicate", "seed", *paths, *keys]]
 
 
@@ -158,8 +173,10 @@ class Exploration:
 
     @property
     def futures(self) -> pd.DataFrame:
-        """One row per sample: its uncertain values."""
-        return (self.table.drop_duplicates("sample")[["sample", *self.uncertainties]]
+        """One row per sample: its uncertain values (from the first strategy's rows, the baseline in
+        an exploration: a strategy may set an uncertain key itself)."""
+        t = self.table
+        return (t[t["strategy"] == self.strategies[0]].drop_duplicates("sample")[["sample", *self.uncertainties]]
                 .sort_values("sample").reset_index(drop=True))
 
     def values(self, outcome: str) -> np.ndarray:
