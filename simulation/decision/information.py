@@ -144,7 +144,8 @@ class VoiResult:
         lines = [f"Value of information for {output_label(self.outcome, with_unit=True)} over {self.n_futures} futures "
                  f"x {self.n_replicates} replicates (best strategy without more information: {self.best_now}).", ""]
         for r in self.table.itertuples():
-            lines.append(f"  {r.uncertainty:<40} {r.value:>12,.4g}  (SE {r.se:,.3g}; {r.share_of_evpi:.0%} of EVPI)")
+            share = f"; {r.share_of_evpi:.0%} of EVPI" if np.isfinite(r.share_of_evpi) else ""
+            lines.append(f"  {r.uncertainty:<40} {r.value:>12,.4g}  (SE {r.se:,.3g}{share})")
         return "\n".join([*lines, "", self.sentence])
 
     def plot(self, ax=None):
@@ -242,10 +243,17 @@ def _voi(exp: Exploration, outcome: str, *, bootstrap: int, seed: int) -> VoiRes
         sentence = (f"Learning more before choosing is worth nothing measurable here: {best_now} is the best choice "
                     "in (nearly) every future explored.")
     else:
-        sentence = (f"Learning the true {top.uncertainty} first is worth {top.value:,.3g} (SE {top.se:,.2g}) in expected "
-                    f"{unit}, {top.value / evpi:.0%} of the {evpi:,.3g} that perfect knowledge of every uncertainty "
-                    f"would be worth; without more information, choose {best_now}.")
-        low = table.iloc[1:][table.iloc[1:]["value"] < 2 * table.iloc[1:]["se"]]["uncertainty"].tolist()
-        if low:
-            sentence += f" Not distinguishable from zero: {', '.join(low)}."
+        rest = table.iloc[1:]
+        low = rest[rest["value"] < 2 * rest["se"]]["uncertainty"].tolist()
+        if top.uncertainty in low:
+            sentence = (f"No single uncertainty is measurably worth learning first: every EVPPI is within two standard "
+                        f"errors of zero (largest: {top.uncertainty}, {top.value:,.3g}, SE {top.se:,.2g}, in expected "
+                        f"{unit}); perfect knowledge of everything would be worth {evpi:,.3g}. Without more "
+                        f"information, choose {best_now}.")
+        else:
+            sentence = (f"Learning the true {top.uncertainty} first is worth {top.value:,.3g} (SE {top.se:,.2g}) in "
+                        f"expected {unit}, {top.value / evpi:.0%} of the {evpi:,.3g} that perfect knowledge of every "
+                        f"uncertainty would be worth; without more information, choose {best_now}.")
+            if low:
+                sentence += f" Not distinguishable from zero: {', '.join(low)}."
     return VoiResult(outcome, table, best_now, int(V.shape[0]), int(V.shape[2]), sentence)
