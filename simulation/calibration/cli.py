@@ -32,7 +32,7 @@ def _client(args, executor: str):
 def cmd_calibrate(args) -> int:
     from ..cli_options import executor_of, load
     from ..safe_io import check_out
-    from .core import calibrate
+    from .entry import calibrate
     from .spec import parse_param_option
 
     sc = load(args, months=False)
