@@ -11,7 +11,7 @@ peeling trajectory trades coverage (the share of all failures inside the box) ag
 (the share of futures inside the box that are failures). The box chosen on the trajectory is the
 one of highest coverage whose density is at least ``density`` (default 0.8, or the highest density
 reached if lower); restrictions whose quasi-p-value (a one-sided binomial test of whether the
-restriction raises the density, Bryant & Lempert 2010) exceeds 0.05 are dropped. Further boxes
+restriction raises the density, Bryant & Lempert 2010) exceeds 0.05 are dropped, side by side. Further boxes
 are sought among the failures outside the first. PRIM is ``ema_workbench.analysis.prim``; CART
 (scikit-learn's decision tree) gives a second view and extra-trees feature scores rank the
 uncertainties. The stability of the box is measured by re-running the whole discovery on
@@ -127,6 +127,7 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, density: float = 0.8, max_boxe
                 if qs and min(qs) > QP_MAX:
                     box.drop_restriction(name)
                     limits = _limits(box, box._cur_box)
+            limits = _significant(limits, x)
             out.append({"limits": limits, "trajectory": traj, "chosen": i})
             inside = _inside(x, limits)
             cov = (inside & y).sum() / max(1, y.sum())
@@ -144,6 +145,20 @@ def _limits(box, i: int) -> dict:
         qlo = float(vals[2]) if len(vals) > 2 and pd.notna(vals[2]) else None
         qhi = float(vals[3]) if len(vals) > 3 and pd.notna(vals[3]) else None
         out[str(name)] = (lo, hi, qlo, qhi)
+    return out
+
+
+def _significant(limits: dict, x: pd.DataFrame) -> dict:
+    """The limits with each side whose quasi-p-value exceeds :data:`QP_MAX` opened to the explored
+    range (a parameter with no significant side left is not restricted)."""
+    out = {}
+    for name, (lo, hi, qlo, qhi) in limits.items():
+        if qlo is not None and qlo > QP_MAX:
+            lo, qlo = float(x[name].min()), None
+        if qhi is not None and qhi > QP_MAX:
+            hi, qhi = float(x[name].max()), None
+        if qlo is not None or qhi is not None:
+            out[name] = (lo, hi, qlo, qhi)
     return out
 
 
