@@ -215,6 +215,14 @@ def test_explore_table_common_random_numbers_and_cube(tmp_path):
     assert dict(cube.sizes) == {"sample": 3, "strategy": 2, "replicate": 2}
     assert np.allclose(cube["adopted_share"].sel(strategy="baseline").values,
                        frame[frame.strategy == "baseline"]["adopted_share"].to_numpy().reshape(3, 2))
+    # an analysis of the table, then the exploration run again (every run reused): the same table,
+    # and the analysis, made from the earlier table, is removed (never a folder holding a user's file)
+    assert main(["robust", str(tmp_path / "e"), "--outcome", "adopted_share", "--bootstrap", "5", "--no-plot", "-q"]) == 0
+    assert (tmp_path / "e" / "robust" / "robustness.csv").is_file()
+    again = explore(sc, samples=3, replicates=2, strategies=["collaborative"], out=tmp_path / "e", executor="serial",
+                    progress=False)
+    assert_frame_equal(again, frame) and again.attrs["info"]["ran"] == 0
+    assert not (tmp_path / "e" / "robust").exists()
 
 
 def _chunks(out):

@@ -4,6 +4,7 @@ imports it (imports inside functions count too: a lazy import still ties the two
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "simulation"
@@ -17,7 +18,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def import_graph() -> dict[str, set[str]]:
+@functools.cache
+def import_graph() -> dict[str, frozenset[str]]:
     """{module: the simulation modules it imports anywhere in its code}."""
     modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {}
@@ -47,7 +49,7 @@ def import_graph() -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != name and t.startswith("simulation"):
                     deps.add(t)
-        graph[name] = deps
+        graph[name] = frozenset(deps)
     return graph
 
 

@@ -110,6 +110,10 @@ def explore(scenario, samples: int = 100, replicates: int = 10, *, strategies=No
             "explore": {"uncertainties": {u.path: (list(u.values) if u.kind == "discrete" else [u.low, u.high])
                                           for u in items},
                         "strategies": {k: _plain(v) for k, v in named.items()}}}
+    if out is not None and not kwargs.get("resume", True):
+        for name in (RESULT, SAMPLES):  # an earlier exploration's table, about to be discarded with its runs
+            (Path(out) / name).unlink(missing_ok=True)
+        _remove_analyses(Path(out))
     res = execute(sc, specs, out=out, meta=meta, baseline=label(0, "baseline"), **kwargs)
     frame = _table(res.runs, futures, named, [u.path for u in items])
     if out is not None:
@@ -118,8 +122,26 @@ def explore(scenario, samples: int = 100, replicates: int = 10, *, strategies=No
 
         write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False), Path(out) / RESULT)
         write_csv_atomic(Path(out) / SAMPLES, futures)
+        _remove_analyses(Path(out))  # they were made from the previous table
+
     frame.attrs["info"] = res.info
     return frame
+
+
+def _remove_analyses(out: Path) -> None:
+    """Delete the robust/, discover/ and voi/ subfolders of an exploration (only when they hold
+    nothing but the files those analyses write)."""
+    import fnmatch
+    import shutil
+
+    from ..safe_io import ANALYSIS_FILES, TEMP_PATTERN
+
+    for name, patterns in ANALYSIS_FILES.items():
+        folder = out / name
+        if folder.is_dir() and not folder.is_symlink() and all(
+                c.is_file() and (TEMP_PATTERN.match(c.name) or any(fnmatch.fnmatchcase(c.name, p) for p in patterns))
+                for c in folder.iterdir()):
+            shutil.rmtree(folder)
 
 
 def _plain(v: Any) -> Any:
