@@ -46,6 +46,9 @@ def register(sub) -> None:
     add_replicates_arg(p, 10, "runs per future and strategy")
     add_seed_arg(p, "decides the futures and the replicate seeds (default: the scenario's seed)")
     add_strategies_arg(p)
+    p.add_argument("--strategy", action="append", metavar="NAME:KEY.PATH=VALUE",
+                   help="define or extend a strategy on the command line; repeatable "
+                   "(e.g. --strategy small:strategy.collaborative.size=5)")
     add_executor_args(p)
     add_out_args(p, "results/<scenario file name>-explore", resume=True)
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
@@ -125,10 +128,22 @@ def cmd_explore(args) -> int:
     from .spec import uncertainties
 
     uncertainties(sc)  # the section's problems before anything else
+    from ..experiments.cli import parse_strategy_args
+    from ..experiments.core import resolve_strategies
+
     chosen = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
+    extra = parse_strategy_args(args.strategy)
+    named = resolve_strategies(sc, [n for n in chosen if n not in extra or n in sc.strategies]
+                               if chosen is not None else None)
+    for name, ov in extra.items():
+        named[name] = {**named.get(name, {}), **ov}
+        try:
+            sc.with_overrides(named[name], f"--strategy {name}")
+        except InputError as err:
+            raise InputError([Problem(f"--strategy {name}", p.field, p.message) for p in err.problems]) from None
     check_out(out, "experiment", replace=not args.resume, resume=True, flag="--fresh")
     try:
-        frame = explore(sc, args.samples, args.replicates, strategies=chosen, seed=args.seed, out=out,
+        frame = explore(sc, args.samples, args.replicates, strategies=named, seed=args.seed, out=out,
                         executor=executor, resume=args.resume, progress=not args.quiet, scheduler=args.scheduler,
                         workers=args.workers, chunk_size=args.chunk_size)
     except KeyboardInterrupt:
