@@ -135,9 +135,9 @@ class RobustResult:
                color="C1", alpha=0.8, capsize=4, label="mean regret (95% interval)")
         a.plot(t["regret_p90"], y, "k|", markersize=14, label="90th percentile")
         a.set_yticks(y, order)
-        a.set_xlabel("regret: shortfall from the best strategy in the same future")
+        a.set_xlabel("shortfall from the best strategy in each future")
         a.set_title("Regret (lower is more robust)")
-        a.legend(loc="lower right", fontsize=8)
+        a.legend(loc="best", fontsize=8)
         return fig
 
     def save(self, folder: str | Path, plot: bool = True) -> list[str]:
