@@ -18,7 +18,7 @@ from typing import Callable
 CONFIGS: dict[str, tuple[Callable[[], dict], str]] = {}
 #: modules whose import registers more configurations (experiments, sensitivity, calibration, ...)
 CONFIG_MODULES: list[str] = ["simulation.bench", "simulation.experiments.bench", "simulation.sensitivity.bench", "simulation.app.bench",
-                             "simulation.calibration.bench"]
+                             "simulation.calibration.bench", "simulation.decision.bench"]
 
 
 def register(name: str, description: str):

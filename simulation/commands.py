@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from .app import register as _app
 from .calibration.cli import register as _calibration
+from .decision.cli import register as _decision
 from .experiments.cli import register as _experiments
 from .figures import register as _figures
 from .patterns_cli import register as _patterns
 from .reference import register as _reference
 from .sensitivity.cli import register as _sensitivity
 
-#: ensemble, compare; sensitivity, sweep; calibrate, forecast; patterns; app; figures; reference
-REGISTRY: list = [_experiments, _sensitivity, _calibration, _patterns, _app, _figures, _reference]
+#: ensemble, compare; sensitivity, sweep; explore, robust, discover, voi, optimise; calibrate, forecast; patterns;
+#: app; figures; reference
+REGISTRY: list = [_experiments, _sensitivity, _decision, _calibration, _patterns, _app, _figures, _reference]

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from . import limits
 from .errors import InputError, Problem, fail, warn
 from .safe_io import decode_text, read_capped
-from .scenario import TRAIT_RANGES, Scenario
+from .scenario import TRAIT_RANGES, Scenario, region_sizes, structure_problems  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -148,65 +148,6 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     else:  # none
         W = sp.csr_array((n, n))
     return Built(ids=ids, W=W, table=table, region=region, region_labels=labels)
-
-
-def region_sizes(net, sites, n: int) -> list[int]:
-    """The sizes of the blocks of a ``regions`` network of ``n`` sites (as :func:`_regions` makes them)."""
-    if net.regions == "groups":
-        return list(sites.group_sizes(n).values())
-    b = max(1, min(int(net.regions), n))
-    return [n // b + (1 if i < n % b else 0) for i in range(b)]
-
-
-def structure_problems(sc: Scenario, n: int) -> tuple[list[Problem], list[Problem]]:
-    """Structure a generator cannot make with ``n`` sites: (errors, warnings).
-
-    More regions than sites, or a mean degree above what the sites allow (``random``: n - 1;
-    ``regions``: the ties inside a region above its other sites, those between above the sites of
-    other regions) would be clipped silently by the generators. Set by the user, each is an error
-    naming the key; the defaults (6 ties, 4 regions) in a network too small for them are a warning
-    (the network is as dense as it can be).
-    """
-    from .scenario import Network, _default_of
-
-    net = sc.network
-    errors: list[Problem] = []
-    warnings_: list[Problem] = []
-
-    def report(key: str, message: str) -> None:
-        explicit = getattr(net, key) != _default_of(Network, key)
-        if key == "degree" and net.within != _default_of(Network, "within"):
-            explicit = True
-        (errors if explicit else warnings_).append(Problem(sc.source, f"network.{key}", message if explicit else
-                                                           f"{message} (the default; set it to fit the network)"))
-
-    if n < 2:
-        return errors, warnings_
-    if net.type == "random" and net.degree > n - 1:
-        report("degree", f"a mean of {net.degree:g} ties needs more sites: with {n:,} sites each has at most "
-                         f"{n - 1:,} others; give at most {n - 1:,}")
-    elif net.type == "regions":
-        if isinstance(net.regions, int) and net.regions > n:
-            report("regions", f"{net.regions:,} regions for {n:,} sites: there can be at most {n:,} (one site each); "
-                              "give fewer regions")
-            return errors, warnings_
-        if net.p_within is None:
-            sizes = region_sizes(net, sc.sites, n)
-            if not sizes or min(sizes) < 1:
-                return errors, warnings_
-            inside = net.degree * net.within
-            outside = net.degree * (1 - net.within)
-            room_in = min(sizes) - 1
-            room_out = n - max(sizes)
-            if inside > room_in + 1e-9:
-                report("degree", f"a mean of {net.degree:g} ties, {net.within:.0%} inside the region, needs "
-                                 f"{inside:g} neighbours in a region, but the smallest of the {len(sizes):,} regions "
-                                 f"has {min(sizes):,} sites ({room_in:,} neighbours at most); give a smaller degree or within, or fewer regions")
-            elif len(sizes) > 1 and outside > room_out + 1e-9:
-                report("degree", f"a mean of {net.degree:g} ties, {1 - net.within:.0%} outside the region, needs "
-                                 f"{outside:g} neighbours in other regions, but the largest region leaves only "
-                                 f"{room_out:,} sites outside it; give a smaller degree or a larger within")
-    return errors, warnings_
 
 
 def _regions(sc: Scenario, n: int, rng: np.random.Generator):

@@ -71,7 +71,7 @@ def cmd_patterns(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``spreadsim patterns``."""
-    from .cli import add_out_args, add_seed_arg, positive
+    from .cli_options import add_out_args, add_seed_arg, positive
 
     p = sub.add_parser("patterns", help="check the model against the published patterns (docs/validation.md)",
                        description="Run the pattern suite (Wong et al. 2022 sustainment rates, 2-4 years to full "

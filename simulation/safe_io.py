@@ -273,7 +273,9 @@ MARKER = "spreadsim_output"
 OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "run": ("manifest.json", "timeseries.csv", "sites.csv", "groups.csv", "site_history.parquet", "adoption.png"),
     "experiment": ("manifest.json", ".lock", "runs/", "timeseries/", "runs.csv", "summary.csv", "differences.csv",
-                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png", "report.txt"),
+                   "ensemble.csv", "groups.csv", "adoption.png", "differences.png", "report.txt",
+                   # spreadsim explore, and the analyses of an exploration in their own subfolders
+                   "experiments.parquet", "samples.csv", "robust/", "discover/", "voi/"),
     "sensitivity": ("manifest.json", ".lock", "runs/", "indices.csv", "second_order.csv", "noise.csv",
                     "convergence.csv", "wins.csv", "wins_by_parameter.csv", "samples.csv", "report.txt", "*.png"),
     "sweep": ("manifest.json", ".lock", "runs/", "sweep.csv", "runs.csv", "bands.csv", "*.png"),
@@ -284,7 +286,16 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "forecast": ("forecast.json", "bands.csv", "bands.parquet", "runs.csv", "runs.parquet", "table.csv",
                  "forecast_*.png"),
     "figures": ("*.png", "*.csv", "figures.json"),
+    "optimise": ("manifest.json", ".lock", "study.db", "study.db-journal", "reference.parquet", "trials.csv",
+                 "pareto.csv", "pareto.png", "strategies.yaml"),
+    # the analyses of an exploration, each in its own subfolder of the explore folder (with its record)
+    "robust": (".lock", "robustness.csv", "bootstrap.csv", "ranking.txt", "robust.json", "robustness.png"),
+    "discover": (".lock", "boxes.csv", "trajectory.csv", "features.csv", "cart.txt", "stability.csv", "discover.txt",
+                 "discover.json", "*.png"),
+    "voi": (".lock", "voi.csv", "voi.txt", "voi.json", "voi.png"),
 }
+#: the analyses of an exploration (subfolders of an explore folder, each an output of its own kind)
+ANALYSIS_FILES: dict[str, tuple[str, ...]] = {k: OUTPUT_FILES[k] for k in ("robust", "discover", "voi")}
 #: the manifest file of each kind
 MANIFEST_OF = {"calibration": "calibration.json", "forecast": "forecast.json", "figures": "figures.json"}
 #: the kinds that continue an earlier output of the same kind in the same folder (resume)

@@ -310,6 +310,9 @@ class Scenario(_Section):
     )
     sensitivity: dict[str, Any] | None = Field(None, description="global sensitivity analysis: see the `sensitivity` section below")
     calibration: dict[str, Any] | None = Field(None, description="calibration to observed data or published patterns: see the `calibration` section below")
+    uncertainties: dict[str, Any] | None = Field(None, description="what is deeply uncertain, for `spreadsim explore`: each a dotted key path mapped to a range [low, high] (uniform) or to {values: [...]} (discrete)")
+    levers: dict[str, Any] | None = Field(None, description="what the programme can choose, for `spreadsim optimise`: each a dotted key path mapped to a range [low, high] or to {values: [...]}")
+    optimise: dict[str, Any] | None = Field(None, description="settings of `spreadsim optimise`: objectives, samples, replicates, trials, cost")
 
     # where the scenario came from; not part of the schema
     _source: str = "<python>"
@@ -338,6 +341,8 @@ class Scenario(_Section):
         d.pop("seed", None)
         d.pop("name", None)
         d.pop("description", None)
+        for key in ("uncertainties", "levers", "optimise"):  # analysis settings: a run does not read them
+            d.pop(key, None)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -645,13 +650,69 @@ def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
                            f"month {outcomes.sustain_reference} plus the {outcomes.sustain_window}-month window ends "
                            f"after the run ({sc.months} months): sustainment cannot be measured (it will be empty)"))
     if not sc.sites.file and net.type in ("random", "regions"):
-        from .network import structure_problems
-
         out += structure_problems(sc, sc.sites.n)[1]  # defaults too dense for a small network (errors: at build)
     waves = sc.strategy.waves
     if waves.every == 0 and changed(waves, "size"):
         out.append(Problem(src, f"{prefix}strategy.waves.size", "has no effect: waves.every is 0 (no waves)"))
     return out
+
+
+# ------------------------------------------------------------------- network structure
+def region_sizes(net, sites, n: int) -> list[int]:
+    """The sizes of the blocks of a ``regions`` network of ``n`` sites (as :func:`_regions` makes them)."""
+    if net.regions == "groups":
+        return list(sites.group_sizes(n).values())
+    b = max(1, min(int(net.regions), n))
+    return [n // b + (1 if i < n % b else 0) for i in range(b)]
+
+
+def structure_problems(sc: Scenario, n: int) -> tuple[list[Problem], list[Problem]]:
+    """Structure a generator cannot make with ``n`` sites: (errors, warnings).
+
+    More regions than sites, or a mean degree above what the sites allow (``random``: n - 1;
+    ``regions``: the ties inside a region above its other sites, those between above the sites of
+    other regions) would be clipped silently by the generators. Set by the user, each is an error
+    naming the key; the defaults (6 ties, 4 regions) in a network too small for them are a warning
+    (the network is as dense as it can be).
+    """
+    net = sc.network
+    errors: list[Problem] = []
+    warnings_: list[Problem] = []
+
+    def report(key: str, message: str) -> None:
+        explicit = getattr(net, key) != _default_of(Network, key)
+        if key == "degree" and net.within != _default_of(Network, "within"):
+            explicit = True
+        (errors if explicit else warnings_).append(Problem(sc.source, f"network.{key}", message if explicit else
+                                                           f"{message} (the default; set it to fit the network)"))
+
+    if n < 2:
+        return errors, warnings_
+    if net.type == "random" and net.degree > n - 1:
+        report("degree", f"a mean of {net.degree:g} ties needs more sites: with {n:,} sites each has at most "
+                         f"{n - 1:,} others; give at most {n - 1:,}")
+    elif net.type == "regions":
+        if isinstance(net.regions, int) and net.regions > n:
+            report("regions", f"{net.regions:,} regions for {n:,} sites: there can be at most {n:,} (one site each); "
+                              "give fewer regions")
+            return errors, warnings_
+        if net.p_within is None:
+            sizes = region_sizes(net, sc.sites, n)
+            if not sizes or min(sizes) < 1:
+                return errors, warnings_
+            inside = net.degree * net.within
+            outside = net.degree * (1 - net.within)
+            room_in = min(sizes) - 1
+            room_out = n - max(sizes)
+            if inside > room_in + 1e-9:
+                report("degree", f"a mean of {net.degree:g} ties, {net.within:.0%} inside the region, needs "
+                                 f"{inside:g} neighbours in a region, but the smallest of the {len(sizes):,} regions "
+                                 f"has {min(sizes):,} sites ({room_in:,} neighbours at most); give a smaller degree or within, or fewer regions")
+            elif len(sizes) > 1 and outside > room_out + 1e-9:
+                report("degree", f"a mean of {net.degree:g} ties, {1 - net.within:.0%} outside the region, needs "
+                                 f"{outside:g} neighbours in other regions, but the largest region leaves only "
+                                 f"{room_out:,} sites outside it; give a smaller degree or a larger within")
+    return errors, warnings_
 
 
 # ---------------------------------------------------------------------------------- overrides

@@ -16,7 +16,7 @@ from simulation.cli import build_parser, main
 
 from .conftest import ROOT, SCENARIOS
 
-COMMANDS = ["run", "validate", "ensemble", "compare", "sensitivity", "sweep", "calibrate", "forecast", "patterns", "app", "figures",
+COMMANDS = ["run", "validate", "ensemble", "compare", "sensitivity", "sweep", "explore", "robust", "discover", "voi", "optimise", "calibrate", "forecast", "patterns", "app", "figures",
             "reference", "bench"]
 
 

@@ -19,7 +19,8 @@ import types
 from importlib import import_module
 
 _LAZY = {
-    **dict.fromkeys(["Calibration", "calibrate", "load_calibration", "weighted_quantile"], "core"),
+    **dict.fromkeys(["Calibration", "load_calibration", "weighted_quantile"], "core"),
+    "calibrate": "entry",
     **dict.fromkeys(["Distance", "Observed", "load_observed"], "data"),
     **dict.fromkeys(["Forecast", "forecast"], "forecast"),
     "switch_strategy": "simulate",

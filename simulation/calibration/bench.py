@@ -29,7 +29,7 @@ DEMO_TRUTH = {"logics.mechanical.push": 0.3, "logics.mechanical.train": 0.25, "l
 @register("calibrate_demo", "ABC-SMC, 3 parameters of the demo to 24 months of counts, all cores (target < 5 min)")
 def bench_calibrate_demo() -> dict:
     from ..scenario import load_scenario
-    from .core import calibrate
+    from .entry import calibrate
 
     sc = load_scenario(ROOT / "scenarios" / "demo.yaml")
     t0 = time.perf_counter()

@@ -30,9 +30,9 @@ def _client(args, executor: str):
 
 
 def cmd_calibrate(args) -> int:
-    from ..cli import executor_of, load
+    from ..cli_options import executor_of, load
     from ..safe_io import check_out
-    from .core import calibrate
+    from .entry import calibrate
     from .spec import parse_param_option
 
     sc = load(args, months=False)
@@ -80,7 +80,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_forecast(args) -> int:
-    from ..cli import csv_list, executor_of, load
+    from ..cli_options import csv_list, executor_of, load
     from ..safe_io import check_out
     from .forecast import forecast
 
@@ -109,7 +109,7 @@ def cmd_forecast(args) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``calibrate`` and ``forecast`` to the ``spreadsim`` command."""
-    from ..cli import (add_executor_args, add_out_args, add_quiet_args, add_scenario_args, add_seed_arg,
+    from ..cli_options import (add_executor_args, add_out_args, add_quiet_args, add_scenario_args, add_seed_arg,
                        add_strategies_arg, number, positive, whole)
 
     def executor_args(p):

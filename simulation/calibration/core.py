@@ -490,10 +490,11 @@ def load_calibration(folder: str | Path, scenario: Scenario | None = None) -> Ca
 
 
 # ----------------------------------------------------------------------------------- calibrate
-def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict[str, Any] | None = None,
+def calibrate_data(scenario: Scenario | str | Path, data: Any = None, *, params: dict[str, Any] | None = None,
               method: str | None = None, executor: str = "processes", workers: int | None = None, client=None,
               seed: int | None = None, progress: bool = True, **settings: Any) -> Calibration:
-    """Fit a scenario's unknown values to observed roll-out data.
+    """Fit a scenario's unknown values to observed roll-out data (``calibrate`` of
+    :mod:`simulation.calibration.entry` does this, or fits to the published patterns).
 
     Args:
         scenario: a scenario (or its file) whose ``calibration:`` section declares the unknowns, or
@@ -521,11 +522,6 @@ def calibrate(scenario: Scenario | str | Path, data: Any = None, *, params: dict
         scenario = load_scenario(scenario)
     spec = calibration_spec(scenario, params=params, method=method, seed=seed,
                             data=str(data) if isinstance(data, (str, Path)) else None, **settings)
-    if spec.patterns and data is None:
-        from .patterns import calibrate_patterns
-
-        return calibrate_patterns(scenario, spec, spec.patterns, spec.pattern_replicates, executor=executor,
-                                  workers=workers, client=client, progress=progress)
     if data is None:
         from .spec import resolve_data_path
 

@@ -26,38 +26,7 @@ from .. import patterns as P
 from ..errors import InputError, Problem
 from ..scenario import Scenario
 from .simulate import particle_seed
-from .spec import CalibrationSpec
-
-
-def pattern_names(raw: Any, src: str) -> tuple[str, ...]:
-    """The patterns a section names (``all`` or a list of names), checked."""
-    if raw == "all" or raw is True:
-        return P.PATTERN_NAMES
-    if isinstance(raw, str):
-        raw = [x.strip() for x in raw.split(",") if x.strip()]
-    if not isinstance(raw, (list, tuple)) or not raw or not all(isinstance(x, str) for x in raw):
-        raise InputError(Problem(src, "calibration.patterns", f"must be 'all' or a list of pattern names: {', '.join(P.PATTERN_NAMES)}"))
-    unknown = [x for x in raw if x not in P.PATTERN_NAMES]
-    if unknown:
-        raise InputError(Problem(src, "calibration.patterns", f"unknown pattern(s) {', '.join(unknown)}; known: {', '.join(P.PATTERN_NAMES)}"))
-    return tuple(raw)
-
-
-def replicates_of(raw: Any, src: str) -> dict[str | None, int]:
-    """Replicates per pattern scenario: a number for all, or ``{default: k, cases/x.yaml: k}``."""
-    base = {None: 8, "cases/keystone_michigan.yaml": 8, "cases/action_schools_bc.yaml": 2}
-    if raw is None:
-        return base
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
-        return {k: raw for k in base}
-    if isinstance(raw, dict):
-        out = dict(base)
-        for k, v in raw.items():
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(Problem(src, f"calibration.replicates.{k}", "must be a whole number of at least 1"))
-            out[None if k == "default" else str(k)] = v
-        return out
-    raise InputError(Problem(src, "calibration.replicates", "a whole number, or a mapping {default: k, cases/file.yaml: k}"))
+from .spec import CalibrationSpec, pattern_names, replicates_of  # noqa: F401  (checked with the section, in spec)
 
 
 class PatternSimulator:

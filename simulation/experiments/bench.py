@@ -75,11 +75,16 @@ def _vm_hwm_mib(pid: int) -> float:
 
 def memory_child(n: int, out: str) -> None:
     """One memory measurement: ``spreadsim ensemble`` of the demo for ``n`` runs, in this (fresh) process."""
-    from ..cli import main
-    from . import core
+    import argparse
 
+    from . import core
+    from .cli import register
+
+    parser = argparse.ArgumentParser(prog="spreadsim")
+    register(parser.add_subparsers())  # the ensemble command itself, without importing simulation.cli
     t0 = time.perf_counter()
-    code = main(["ensemble", str(DEMO), "--replicates", str(n), "--out", out, "-q"])
+    args = parser.parse_args(["ensemble", str(DEMO), "--replicates", str(n), "--out", out, "-q"])
+    code = args.func(args)
     wall = time.perf_counter() - t0
     assert code == 0
     pool = core._POOL[1] if core._POOL else None  # the workers are kept warm: read their peaks now

@@ -18,7 +18,7 @@ from ..errors import InputError, Problem
 
 
 def _common(p, replicates: int, kind: str) -> None:
-    from ..cli import add_executor_args, add_out_args, add_quiet_args, add_replicates_arg, add_scenario_args, add_seed_arg
+    from ..cli_options import add_executor_args, add_out_args, add_quiet_args, add_replicates_arg, add_scenario_args, add_seed_arg
 
     add_scenario_args(p)
     add_replicates_arg(p, replicates)
@@ -30,7 +30,7 @@ def _common(p, replicates: int, kind: str) -> None:
 
 def register(sub) -> None:
     """Add ``ensemble`` and ``compare`` to the ``spreadsim`` command."""
-    from ..cli import add_strategies_arg
+    from ..cli_options import add_strategies_arg
 
     p = sub.add_parser("ensemble", help="run replicates of a scenario and summarise them with intervals",
                        description="Run replicates of one scenario (each on its own seed) and write per-run "
@@ -103,7 +103,7 @@ def _strategies(args, sc) -> dict[str, dict]:
 
 
 def _run(args, kind: str) -> int:
-    from ..cli import executor_of, load
+    from ..cli_options import executor_of, load
     from ..safe_io import check_out
     from .core import compare, run_many
 

@@ -587,7 +587,7 @@ class _Preflight:
             ids, ties, groups = self.built[key]
             return ids, len(ids), ties, groups
         n = sc.sites.n
-        from ..network import structure_problems
+        from ..scenario import structure_problems
 
         errors, _ = structure_problems(sc, n)  # before the memory estimate: out-of-range structure is an error
         for p in errors:

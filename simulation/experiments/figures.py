@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import labels
-from .result import TABLE_METRICS
+from .metrics import TABLE_METRICS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import ExperimentResult

@@ -14,7 +14,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ..labels import OUTPUTS, output_label
-from .result import TABLE_METRICS
+from .metrics import TABLE_METRICS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import ExperimentResult

@@ -28,18 +28,8 @@ from ..model import SERIES, STAGES
 from ..runner import SUMMARY_KEYS
 from ..scenario import Scenario
 
-#: outcomes in the printed table, with their labels and whether they are shares
-TABLE_METRICS: dict[str, tuple[str, bool]] = {
-    "adopted_share": ("adopted share", True),
-    "reach": ("reach (people served)", False),
-    "mean_fidelity": ("mean fidelity", False),
-    "attributable_benefit": ("benefit attributable to the programme", False),
-    "sustainment": ("sustainment", True),
-    "sustained_startup": ("starters delivering 2 years on", True),
-    "abandonment": ("abandonment", True),
-    "equity_gap": ("equity gap in reach", True),
-    "cost_per_sustained_site": ("support per sustained site", False),
-}
+from .metrics import TABLE_METRICS  # noqa: E402,F401  (re-exported: simulation.experiments.TABLE_METRICS)
+
 #: per-month series summarised in the ensemble table by default
 ENSEMBLE_COLUMNS = ("adopted_share", "reach", "mean_fidelity", "benefit", "support_used", "full", "discontinued")
 TIMESERIES_COLUMNS = ("month", *STAGES, *SERIES)

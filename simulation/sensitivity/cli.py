@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def _common(p: argparse.ArgumentParser, kind: str) -> None:
-    from ..cli import add_executor_args, add_out_args, add_quiet_args
+    from ..cli_options import add_executor_args, add_out_args, add_quiet_args
 
     add_executor_args(p)
     add_out_args(p, f"results/<scenario file name>-{kind}", resume=True)
@@ -39,7 +39,7 @@ def _interrupted(out: Path) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from ..cli import executor_of, load
+    from ..cli_options import executor_of, load
     from .core import Sensitivity
 
     sc = load(args)
@@ -84,7 +84,7 @@ def _estimate_line(sc, n_runs: int, executor: str, workers: int | None) -> str:
 
 
 def cmd_sweep(args) -> int:
-    from ..cli import executor_of, load
+    from ..cli_options import executor_of, load
     from ..labels import output_label
     from .sweep import sweep
 
@@ -111,14 +111,14 @@ def cmd_sweep(args) -> int:
 
 
 def _csv(text):
-    from ..cli import csv_list
+    from ..cli_options import csv_list
 
     return csv_list(text)
 
 
 def register(sub) -> None:
     """Add ``sensitivity`` and ``sweep`` to the ``spreadsim`` command."""
-    from ..cli import add_replicates_arg, add_scenario_args, add_seed_arg, add_strategies_arg, positive
+    from ..cli_options import add_replicates_arg, add_scenario_args, add_seed_arg, add_strategies_arg, positive
 
     p = sub.add_parser(
         "sensitivity", help="global sensitivity analysis (SALib: Sobol, Morris, eFAST) across strategies",

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..labels import output_label, strategy_label
-from .spec import BASELINE, SensitivitySpec, derived_seed, parse, replicate_seeds
+from .spec import BASELINE, TIE, SensitivitySpec, derived_seed, parse, replicate_seeds
 
 #: ``evaluator(X, seeds, strategy) -> array (n, R) or (n, R, K)``: outputs of each sample row under each
 #: replicate seed (K = number of outputs) for one strategy.
@@ -48,8 +48,6 @@ INDEX_COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "fast": ["S1", "S1
                  "morris": ["mu", "mu_star", "sigma", "mu_star_conf"]}
 #: the index that says whether a parameter matters at all (heatmaps, convergence, trust)
 MAIN_INDEX = {"sobol": "ST", "fast": "ST", "morris": "mu_star"}
-#: the row of the wins table for samples in which two or more strategies tie for best
-TIE = "(tie)"
 
 
 def model_scenario(scenario):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import labels
-from .core import TIE
+from .spec import TIE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Sensitivity

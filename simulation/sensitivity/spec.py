@@ -93,6 +93,8 @@ PARAM_KEYS = tuple(PARAM_DOCS)
 WARN_KEYS = ("noise_share", "ci", "convergence")
 #: the scenario as written, without any strategy's overrides
 BASELINE = "baseline"
+#: the row of the wins table for samples in which two or more strategies tie for best
+TIE = "(tie)"
 #: most base samples (N) an analysis may ask for; the runs are also capped (limits.MAX_RUNS)
 MAX_SAMPLES = 2**20
 
@@ -110,7 +112,8 @@ SERIES_GOALS = {
     "discontinued": "min",
 }
 #: a top-level key the sample may not vary (not model parameters)
-FORBIDDEN_TOP = ("strategies", "sensitivity", "calibration", "seed", "name", "description")
+FORBIDDEN_TOP = ("strategies", "sensitivity", "calibration", "uncertainties", "levers", "optimise", "seed", "name",
+                 "description")
 
 
 @dataclass(frozen=True)
