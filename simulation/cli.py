@@ -168,8 +168,9 @@ def _fmt(v: float, pct: bool = False, unit: str = "") -> str:
     return f"{v:.1%}" if pct else f"{v:,.4g}{unit}"
 
 
-def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None) -> None:
-    """The run's outcomes in words (and, with ``groups``, one line per group of sites)."""
+def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None, notes=None) -> None:
+    """The run's outcomes in words (and, with ``groups``, one line per group of sites; ``notes``:
+    why some outputs are not applicable)."""
     file = file or sys.stdout
     attributable = summary.get("attributable_benefit", float("nan"))
     rows = [
@@ -178,7 +179,11 @@ def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=No
         ("benefit / attributable to the programme", f"{_fmt(summary['benefit'])} / "
          + (_fmt(attributable) if not math.isnan(attributable) else "n/a (no counterfactual arm)")
          + " people-equivalents"),
-        ("sustainment (full sites still full 24 months on)", _fmt(summary["sustainment"], pct=True)),
+        ("programme's sites delivering when funding ended", _fmt(summary["funding_end_cohort"])),
+        ("  of them delivering / in full 12 months on", f"{_fmt(summary['sustained_delivering_12'], pct=True)} / "
+                                                        f"{_fmt(summary['sustained_full_12'], pct=True)}"),
+        ("  of them delivering / in full 24 months on", f"{_fmt(summary['sustained_delivering_24'], pct=True)} / "
+                                                        f"{_fmt(summary['sustained_full_24'], pct=True)}"),
         ("of sites that started: competent / delivering 2 years on", f"{_fmt(summary['competence_rate'], pct=True)} / "
                                                                       f"{_fmt(summary['sustained_startup'], pct=True)}"),
         ("time to 50% adoption", _fmt(summary["time_to_50"], unit=" months") if not math.isnan(summary["time_to_50"]) else "not reached"),
@@ -187,12 +192,15 @@ def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=No
         ("equity gap in reach between groups", _fmt(summary["equity_gap"], pct=True)),
         ("support used / per sustained site", f"{_fmt(summary['support_used'])} / {_fmt(summary['cost_per_sustained_site'])}"
                                               " support units"),
-        ("local cost (trainers after funding ended)", _fmt(summary["local_cost"]) + " support units"),
+        ("local cost (trainers after funding, onboarding)", _fmt(summary["local_cost"]) + " support units"),
+        ("total cost (programme + local)", _fmt(summary["total_cost"]) + " support units"),
     ]
     print(f"{n_sites:,} sites, {months} months", file=file)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}", file=file)
+    for note in notes or ():
+        print(f"  note: {note}", file=file)
     if groups is not None and len(groups) > 1:
         print("  by group: sites, adopted, reach, benefit per 1,000 people", file=file)
         for r in groups.itertuples():
@@ -211,7 +219,7 @@ def cmd_run(args) -> int:
     result.save(out, plot=not args.no_plot, force=args.force)
     if not args.quiet:
         print(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})")
-        print_summary(result.summary, result.model.N, sc.months, groups=result.groups)
+        print_summary(result.summary, result.model.N, sc.months, groups=result.groups, notes=result.notes)
         print(f"wrote {out}/: timeseries.csv, sites.csv, groups.csv, manifest.json"
               + (", site_history.parquet" if args.site_history else "") + ("" if args.no_plot else ", adoption.png"))
     return 0

@@ -125,7 +125,7 @@ def strategy_figures(replicates: int = 20, seed: int = 1, executor: str = "proce
     res.plot("adopted_share", ax=ax)
     ax.set_title(f"Whom to start with: random seeding (baseline), the most ready, or the opinion leaders\n"
                  f"400 practices on a scale-free network; mean and 5-95% band over {replicates} runs each")
-    diff = res.plot_differences(metrics=["adopted_share", "reach_share", "sustainment", "mean_fidelity"])
+    diff = res.plot_differences(metrics=["adopted_share", "reach_share", "sustained_delivering_24", "mean_fidelity"])
     return fig, diff
 
 

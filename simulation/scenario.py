@@ -44,7 +44,7 @@ from .logics.mechanical import Mechanical
 from .logics.social import Social
 from .processes.delivery import AdaptationPolicy, Assurance, Delivery
 from .processes.outcomes import Outcomes
-from .processes.support import Collaborative, Seeding, Support, TrainTheTrainer, Waves
+from .processes.support import Collaborative, LightTouch, Seeding, Support, TrainTheTrainer, Waves
 from .processes.transitions import Stages
 from .processes.workforce import Workforce
 from .schema import DIST_PARAMS, DIST_PARAMS_ALL, Dist, Section, param  # noqa: F401 (re-exported)
@@ -258,6 +258,10 @@ class Strategy(_Section):
     train_the_trainer: TrainTheTrainer = Field(default_factory=TrainTheTrainer)
     replication_package: float = _f(0.3, "quality of manuals and onboarding: protects competence and champions from turnover",
                                     ge=0, le=1, source="direction: Scaling What Works (002); value assumed")
+    package_cost: float = _f(0.05, "local support units per delivering site-month of onboarding with a replication package "
+                             "of quality 1 (times replication_package)", ge=0, unit="units",
+                             source="direction: Scaling What Works (002), onboarding with manuals and shadowing takes local staff time; value assumed")
+    light_touch: LightTouch = Field(default_factory=LightTouch)
     assurance: Assurance = Field(default_factory=Assurance)
     adaptation: AdaptationPolicy = _f(
         "permitted", "strict: no adaptation; permitted: adaptable parts only; free: core too (source 002)"

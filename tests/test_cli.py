@@ -21,7 +21,7 @@ def test_run_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["run", str(SCENARIOS / "demo.yaml"), "--out", str(out), "--seed", "3"]) == 0
     printed = capsys.readouterr().out
-    for words in ("adopted share", "reach", "sustainment", "time to 50%"):
+    for words in ("adopted share", "reach", "when funding ended", "24 months on", "total cost", "time to 50%"):
         assert words in printed
     ts = pd.read_csv(out / "timeseries.csv")
     assert list(ts.columns[: len(TS_COLUMNS) - 4]) == TS_COLUMNS[: len(TS_COLUMNS) - 4]

@@ -29,7 +29,7 @@ BASELINE = "baseline"
 #: the strategy made of the controls applied in the Run view
 YOUR_SETTINGS = "your settings"
 #: outcomes of the differences figure and table (those of ``spreadsim compare``)
-METRICS = ("adopted_share", "reach_share", "mean_fidelity", "sustainment", "abandonment", "equity_gap",
+METRICS = ("adopted_share", "reach_share", "mean_fidelity", "sustained_delivering_24", "abandonment", "equity_gap",
            "cost_per_sustained_site")
 MIN_REPLICATES, MAX_REPLICATES = 2, 200
 

@@ -46,6 +46,8 @@ def pressures(m, par: Mechanical) -> Pressures:
     w = par.weight
     engage = (w * par.push) * m.invited
     progress = (w * par.train) * m.supported
+    if m.light_push is not None:  # the light-touch tier's workshop and kit (simulation.processes.support)
+        progress = 1.0 - (1.0 - progress) * (1.0 - w * m.light_push)
     abandon = None
     if par.dependency > 0 and m.ever_supported.any():
         # m.dep_fade: exp(-months since the site's support ended / dependency_fade), 0 while supported
