@@ -668,7 +668,14 @@ def identifiability(prof: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def format_identifiability(df: pd.DataFrame) -> str:
+def unmoved_patterns(prof: pd.DataFrame) -> list[str]:
+    """The patterns no calibrated rate moves by more than half their tolerance: the rates cannot
+    fit them (a mechanism is missing or the construct is out of the model's reach)."""
+    moved = prof.groupby("pattern", sort=False)["identifies"].any()
+    return [name for name, hit in moved.items() if not hit]
+
+
+def format_identifiability(df: pd.DataFrame, prof: pd.DataFrame | None = None) -> str:
     lines = ["rate                               range            verdict     patterns moved > tolerance/2 "
              "(move in tolerances)"]
     for r in df.itertuples():
@@ -676,6 +683,8 @@ def format_identifiability(df: pd.DataFrame) -> str:
     assumed = [r.rate for r in df.itertuples() if r.verdict == "assumed"]
     lines.append(f"{len(df) - len(assumed)} of {len(df)} calibrated rates move a calibration pattern; "
                  f"assumed: {', '.join(assumed) or 'none'}")
+    if prof is not None:
+        lines.append(f"patterns no rate moves by half their tolerance: {', '.join(unmoved_patterns(prof)) or 'none'}")
     return "\n".join(lines)
 
 
@@ -808,6 +817,8 @@ _NONE_COST = "not defined: no programme has no cost, so no cost per sustained si
 _COMPETENCE_CONTEXT = ("no expectation: champions and legitimacy keep sites going (Scheirer 2005); the evidence "
                        "says nothing of their reaching competence")
 _COHORT = "no expectation: a later funding end counts a different cohort (more sites have come, and gone)"
+_COHORT_OTHER = ("no expectation: it counts the sites in support and delivering when funding ends; the lever can "
+                 "bring more sites in or release them from support sooner")
 
 
 def _row(prog, context=None, **each) -> dict[str, int | str]:
@@ -842,7 +853,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "sustained_delivering_24": _row(UP, UP, capacity=_SELECT, programme=_NO_END),
     "sustained_full_12": _row(UP, UP, capacity=_SELECT, programme=_NO_END),
     "sustained_full_24": _row(UP, UP, capacity=_SELECT, programme=_NO_END),
-    "funding_end_cohort": _row(_COHORT, _COHORT, capacity=UP, programme=_NO_END),
+    "funding_end_cohort": _row(_COHORT_OTHER, _COHORT_OTHER, capacity=UP, funding=_COHORT, programme=_NO_END),
     "sustained_startup": _row(UP, UP, capacity=_SELECT),
     "sustained_competent": _row(UP, UP, capacity=_SELECT),
     "competence_rate": _row(UP, UP, champions=_COMPETENCE_CONTEXT, legitimacy=_COMPETENCE_CONTEXT),

@@ -93,7 +93,7 @@ def cmd_patterns(args) -> int:
     failed = int((~report["passed"]).sum())
     if ident is not None:
         print()
-        print(P.format_identifiability(ident))
+        print(P.format_identifiability(ident, prof))
     if directions is not None:
         print()
         print(P.format_directions(directions))
