@@ -270,6 +270,17 @@ def test_tables_and_paired_differences(small):
     assert "95% CI" in text and "Paired difference from baseline" in text and "top_down_fast" in text
     with pytest.raises(InputError):
         res.differences(baseline="nope")
+    # cost-effectiveness per strategy: attributable benefit over the run per support unit of total cost
+    ce = res.cost_effectiveness().set_index("strategy")
+    for name in ("baseline", "top_down_fast"):
+        sub = runs[runs.strategy == name]
+        assert ce.loc[name, "per_unit"] == pytest.approx(sub["attributable_benefit_years"].mean() / sub["total_cost"].mean())
+    base, other = runs[runs.strategy == "baseline"], runs[runs.strategy == "top_down_fast"]
+    inc = (other["attributable_benefit_years"].mean() - base["attributable_benefit_years"].mean()) / (
+        other["total_cost"].mean() - base["total_cost"].mean())
+    assert ce.loc["top_down_fast", "incremental_per_unit"] == pytest.approx(inc)
+    assert np.isnan(ce.loc["baseline", "incremental_per_unit"])
+    assert "Cost-effectiveness" in text and "per unit" in text
 
 
 def test_ensemble_bands_are_exact_in_any_number_of_passes(small, tmp_path):

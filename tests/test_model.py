@@ -245,6 +245,27 @@ def test_results_are_judged_against_the_programmes_promise_smoothed_alike():
     assert m.relative == pytest.approx(np.array([1.0, 0.5, 0.2]) / oc.expected)
 
 
+def test_a_simple_interventions_effect_depends_less_on_competence():
+    """NASSS: a checklist needs less tacit know-how; effect uses 1 - 0.5 x (1 - competence) for it."""
+    from simulation.processes import outcomes
+
+    effects = {}
+    for complexity in ("simple", "complicated"):
+        s = sc(**{"sites.n": 2, "months": 1, "network.type": "none", "strategy.seeding.n": 0,
+                  "stages.complexity": complexity, **NO_CF})
+        m = SpreadModel(s, 1, agents=False)
+        m.stage[:] = FULL
+        m.fidelity[:] = 0.8
+        m.fit_eff[:] = 1.0
+        m.competence[:] = [0.4, 1.0]
+        m.month = 1
+        outcomes.collect(m, s)
+        effects[complexity] = m.effect.copy()
+    e = sc().outcomes.efficacy
+    assert effects["complicated"] == pytest.approx([e * 0.8 * 0.4, e * 0.8])
+    assert effects["simple"] == pytest.approx([e * 0.8 * (1 - 0.5 * 0.6), e * 0.8])
+
+
 def test_feedback_raises_sustainment_where_results_are_good():
     """Scheirer 2005: when results are better than promised, more feedback means less abandonment."""
     base = {"sites.n": 200, "months": 72, "outcomes.expected": 0.05, **NO_CF}

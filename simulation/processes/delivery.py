@@ -39,7 +39,7 @@ class Delivery(Section):
                                   source="direction: Fixsen et al. 2005, training brings practice near the standard; value assumed")
     self_taught: float = param(0.5, "share of entry fidelity reached by a site that starts without the programme's training",
                                ge=0, le=1, source="direction: Fixsen et al. 2005; value assumed")
-    drift: float = param(0.0804, "monthly share of the gap between fidelity and its equilibrium that closes", ge=0, le=1,
+    drift: float = param(0.0212, "monthly share of the gap between fidelity and its equilibrium that closes", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
 
 

@@ -6,6 +6,9 @@ programme's efficacy (the effect under perfect delivery):
 
     effect = efficacy x coverage x fidelity x effective fit x competence,
 
+(for a simple intervention, ``1 - 0.5 x (1 - competence)`` in place of competence: a checklist
+needs less tacit know-how; ``transitions.SKILL_DEMAND``, NASSS, source 003),
+
 with coverage 1 in full implementation, ``initial_reach`` in initial implementation (a site still
 learning reaches part of its people) and 0 otherwise. Every way a programme's "voltage" drops on
 its way from the trial to routine use acts through it: diluted training per train-the-trainer
@@ -56,8 +59,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schema import Section, param
+from ..schema import CALIBRATED, Section, param
 from .stages import FULL, INITIAL, INSTALLATION, STAGES
+from .transitions import SKILL_DEMAND
 
 #: the counterfactual arm as a scenario of its own: the same world with no programme (a test checks
 #: that the arm run beside a scenario equals the scenario with these overrides, run alone)
@@ -81,8 +85,8 @@ class Outcomes(Section):
                          unit="/year", source="direction: Matching Michigan (004); value per case")
     lag: float = param(6.0, "months over which a site sees its results (smoothing of what it sees)", ge=1, unit="months",
                        source="direction: Scheirer 2005, visible benefit; value assumed")
-    expected: float = param(0.3, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
-                            source="direction: Scheirer 2005, results judged against expectations; value assumed")
+    expected: float = param(0.368, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
+                            source=CALIBRATED)
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
     sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",
                                 ge=1, unit="months", source="number: Wong, Schaper & Saldana 2022 measure it two years on")
@@ -165,7 +169,11 @@ def collect(m, sc) -> None:
     s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
     eff = coverage * m.fidelity
     eff *= m.fit_eff
-    eff *= m.competence
+    demand = SKILL_DEMAND[sc.stages.complexity]
+    if demand == 1.0:
+        eff *= m.competence
+    else:  # a simple intervention depends less on tacit know-how (NASSS, source 003)
+        eff *= 1.0 - demand * (1.0 - m.competence)
     eff *= oc.efficacy
     m.effect = eff
     gap = eff - m.seen

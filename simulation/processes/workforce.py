@@ -46,9 +46,9 @@ class Workforce(Section):
     """Staff turnover, champions, competence, site capacity and change fatigue."""
 
     turnover: bool = param(True, "staff turnover removes competence and champions")
-    training: float = param(0.331, "competence a site trained by the programme has when it starts delivering (installation)",
+    training: float = param(0.597, "competence a site trained by the programme has when it starts delivering (installation)",
                             ge=0, le=1, source=CALIBRATED)
-    learning: float = param(0.12, "monthly share of the gap between competence and the site's capacity closed by doing",
+    learning: float = param(0.186, "monthly share of the gap between competence and the site's capacity closed by doing",
                             ge=0, le=1, unit="/month", source=CALIBRATED)
     champion_recruit: float = param(0.05, "monthly probability (times leadership) that a site with no champion gains one",
                                     ge=0, le=1, unit="/month", source="direction: NSPCC (001); value assumed")
@@ -60,7 +60,7 @@ class Workforce(Section):
                                   ge=0, le=1, unit="/month", source="direction: NIRN implementation drivers (000); value assumed")
     capacity_decay: float = param(0.11, "monthly share of built capacity lost without support (back towards the site's own)",
                                   ge=0, le=1, unit="/month", source=CALIBRATED)
-    routine_build: float = param(0.03, "monthly share of the gap to a fully routinised site built by faithful full implementation",
+    routine_build: float = param(0.0088, "monthly share of the gap to a fully routinised site built by faithful full implementation",
                                  ge=0, le=1, unit="/month", source=CALIBRATED)
     routine_loss: float = param(0.03, "monthly share of routine (durable local capacity) lost while a site is not delivering",
                                 ge=0, le=1, unit="/month",
