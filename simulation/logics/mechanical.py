@@ -29,13 +29,13 @@ class Mechanical(Section):
     weight: float = param(1.0, "weight of its pressures", ge=0, le=1)
     push: float = param(0.3, "monthly probability that a site the programme invites engages", ge=0, le=1, unit="/month",
                         source="direction: NIRN (000), active invitation; value assumed")
-    train: float = param(0.0626, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
+    train: float = param(0.0711, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
     coach: float = param(0.22, "monthly share of the fidelity gap closed by the programme's coaching", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
-    skill: float = param(0.101, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
+    skill: float = param(0.0993, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
-    dependency: float = param(0.223, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
+    dependency: float = param(0.22, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
                               ge=0, le=1, unit="/month", source=CALIBRATED)
     dependency_fade: float = param(12.0, "months over which dependency on ended support fades (by a factor e)", gt=0,
                                    unit="months", source=CALIBRATED)

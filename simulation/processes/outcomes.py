@@ -85,7 +85,7 @@ class Outcomes(Section):
                          unit="/year", source="direction: Matching Michigan (004); value per case")
     lag: float = param(6.0, "months over which a site sees its results (smoothing of what it sees)", ge=1, unit="months",
                        source="direction: Scheirer 2005, visible benefit; value assumed")
-    expected: float = param(0.368, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
+    expected: float = param(0.39, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
                             source=CALIBRATED)
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
     sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",

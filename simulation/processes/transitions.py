@@ -69,17 +69,17 @@ class Stages(Section):
                               source="direction: NIRN (000), installation builds the infrastructure; value assumed")
     initial: int = param(2, "minimum months in initial implementation", ge=0, unit="months",
                          source="direction: NIRN (000); value assumed")
-    competence_for_full: float = param(0.707, "competence needed for full implementation", ge=0, le=1,
+    competence_for_full: float = param(0.758, "competence needed for full implementation", ge=0, le=1,
                                        source=CALIBRATED)
     fidelity_for_full: float = param(0.6, "fidelity needed for full implementation (below it a site falls back to initial)",
                                      ge=0, le=1, source="direction: NIRN (000), full implementation is faithful use; value assumed")
-    progress: float = param(0.0247, "monthly progress pressure from a site's own capacity (times capacity)", ge=0, le=1,
+    progress: float = param(0.0293, "monthly progress pressure from a site's own capacity (times capacity)", ge=0, le=1,
                             unit="/month", source=CALIBRATED)
-    abandon: float = param(0.068, "monthly pressure to abandon at the worst internal risk (low fit, competence, "
+    abandon: float = param(0.0622, "monthly pressure to abandon at the worst internal risk (low fit, competence, "
                            "fidelity; fatigue)", ge=0, le=1, unit="/month", source=CALIBRATED)
     routinisation: float | None = param(5.9, "months of full use that halve the pressure to abandon (null = no routinisation)",
                                         gt=0, unit="months", source=CALIBRATED)
-    feedback: float = param(0.24, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
+    feedback: float = param(0.264, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
                             source=CALIBRATED)
     complexity: Literal["simple", "complicated", "complex"] = param(
         "complicated", "how complex the intervention is (NASSS, source 003): simple ones move through the stages faster "

@@ -60,7 +60,7 @@ class Workforce(Section):
                                   ge=0, le=1, unit="/month", source="direction: NIRN implementation drivers (000); value assumed")
     capacity_decay: float = param(0.11, "monthly share of built capacity lost without support (back towards the site's own)",
                                   ge=0, le=1, unit="/month", source=CALIBRATED)
-    routine_build: float = param(0.0088, "monthly share of the gap to a fully routinised site built by faithful full implementation",
+    routine_build: float = param(0.0078, "monthly share of the gap to a fully routinised site built by faithful full implementation",
                                  ge=0, le=1, unit="/month", source=CALIBRATED)
     routine_loss: float = param(0.03, "monthly share of routine (durable local capacity) lost while a site is not delivering",
                                 ge=0, le=1, unit="/month",
