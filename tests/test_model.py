@@ -319,15 +319,18 @@ def test_faithful_full_use_builds_a_routine_that_lifts_what_capacity_settles_to(
     assert (m.fidelity < thr).all()
 
 
-def test_the_share_of_sites_that_hold_full_on_their_own_is_emergent_not_a_trait_cut_off():
-    """Long after support ends, sites in full implementation include low-capacity ones (v2: none
-    under capacity 0.75 could hold it) and high-capacity sites that are not in full."""
-    s = sc(**{"sites.n": 300, "months": 180, "strategy.support.funding_months": 60, **NO_CF})
-    m = SpreadModel(s, 4, agents=False).run_model()
+def test_the_share_of_sites_that_hold_full_on_their_own_is_emergent_not_a_trait_cut_off(root):
+    """Keystone, five years after its two years of support: units in full implementation include
+    low-capacity ones (model v2: none under a capacity trait of 0.707 could hold it), and
+    high-capacity units are not all in full: who holds it depends on what each built, not on a trait."""
+    from simulation import load_scenario
+
+    s = load_scenario(root / "scenarios" / "cases" / "keystone_michigan.yaml", {"months": 84, **NO_CF})
+    m = SpreadModel(s, [1, 2, 3], agents=False).run_model()
     full = m.stage == FULL
-    assert full.sum() > 10
-    assert m.capacity0[full].min() < 0.6
-    assert ((m.stage != FULL) & (m.capacity0 > m.capacity0[full].min())).any()
+    assert full.sum() > 60
+    assert (m.capacity0[full] < 0.6).sum() >= 5 and m.routine[full].mean() > 0.2
+    assert ((m.stage != FULL) & (m.capacity0 > np.median(m.capacity0[full]))).sum() >= 5
 
 
 def test_discontinued_sites_re_engage_after_a_pause_and_a_new_champion_restores_fidelity():
@@ -354,19 +357,24 @@ def test_discontinued_sites_re_engage_after_a_pause_and_a_new_champion_restores_
     assert m.fidelity[1] == 0.2
 
 
-def test_sites_recover_from_initial_to_full_and_move_in_both_directions():
-    s = sc(**{"sites.n": 300, "months": 120})
-    m = SpreadModel(s, 2, agents=False)
+def test_sites_recover_from_initial_to_full_and_move_in_both_directions(root):
+    """Over five years in Keystone units that stopped take the checklist up again (model v2: re-entry
+    waited 12 months at x0.2), and units that fell back from full implementation can recover it
+    (rare at the calibrated defaults: about 1 in 100 units; docs/validation.md)."""
+    from simulation import load_scenario
+
+    s = load_scenario(root / "scenarios" / "cases" / "keystone_michigan.yaml", NO_CF)
+    m = SpreadModel(s, [1, 2, 3], agents=False)
     down = np.zeros(m.n, bool)
     up_after_down = np.zeros(m.n, bool)
     back = np.zeros(m.n, bool)
-    for _ in range(120):
+    while m.month < s.months:
         before = m.stage.copy()
         m.step()
         down |= (before == FULL) & (m.stage == INITIAL)
         up_after_down |= down & (before == INITIAL) & (m.stage == FULL)
-        back |= (before == DISCONTINUED) & (m.stage == EXPLORATION)
-    assert up_after_down.sum() >= 3 and back.sum() >= 3
+        back |= (before >= DECLINED) & (m.stage == EXPLORATION)
+    assert back.sum() >= 20 and up_after_down.sum() >= 1, (up_after_down.sum(), back.sum())
 
 
 def test_full_implementation_needs_fidelity_and_falls_back_without_it():
