@@ -32,13 +32,16 @@ class Mechanical(Section):
     train: float = param(0.0711, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
     coach: float = param(0.22, "monthly share of the fidelity gap closed by the programme's coaching", ge=0, le=1,
-                         unit="/month", source=CALIBRATED)
+                         unit="/month", source="direction: NIRN (000), coaching lifts fidelity; value assumed (v2's search "
+                                               "value: no v3 pattern identifies it, docs/validation.md)")
     skill: float = param(0.0993, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
     dependency: float = param(0.22, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
                               ge=0, le=1, unit="/month", source=CALIBRATED)
     dependency_fade: float = param(12.0, "months over which dependency on ended support fades (by a factor e)", gt=0,
-                                   unit="months", source=CALIBRATED)
+                                   unit="months", source="direction: THIS Institute (003), support ends through a transition; "
+                                                         "value assumed (the patterns identify it, no calibration fitted it: "
+                                                         "docs/validation.md)")
 
 
 def pressures(m, par: Mechanical) -> Pressures:

@@ -47,7 +47,8 @@ class Workforce(Section):
 
     turnover: bool = param(True, "staff turnover removes competence and champions")
     training: float = param(0.597, "competence a site trained by the programme has when it starts delivering (installation)",
-                            ge=0, le=1, source=CALIBRATED)
+                            ge=0, le=1, source="direction: Fixsen et al. 2005 (000), training gives a start on competence; value "
+                                               "assumed (the v3 search's value: no pattern identifies it, docs/validation.md)")
     learning: float = param(0.186, "monthly share of the gap between competence and the site's capacity closed by doing",
                             ge=0, le=1, unit="/month", source=CALIBRATED)
     champion_recruit: float = param(0.05, "monthly probability (times leadership) that a site with no champion gains one",
