@@ -608,7 +608,7 @@ def profile(rates: list[str] | None = None, *, points: int = 3, replicates: dict
     ``identifies``: the move exceeds half the tolerance. A rate that identifies no pattern is one
     the patterns cannot pin down ("assumed", see :func:`identifiability`).
     """
-    reps = replicates_for(8) if replicates is None else replicates
+    reps = replicates_for(16) if replicates is None else replicates
     rates = calibrated_rates() if rates is None else list(rates)
     ranges = prior_ranges(root)
     base_sc = default_scenario()
