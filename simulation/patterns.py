@@ -945,11 +945,13 @@ def check_directions(sc: Scenario, replicates: int = 20, seed: int = 1, levers_:
     for name, (before, after) in arms.items():
         for out in outputs:
             exp = EXPECTED.get(out, {}).get(name, "no expectation: not in the table of expected directions")
-            d = (after[out] - before[out]).to_numpy(float)
+            a = pd.to_numeric(after[out], errors="coerce").to_numpy(float)  # a reason instead of a number: NaN
+            b = pd.to_numeric(before[out], errors="coerce").to_numpy(float)
+            d = a - b
             d = d[np.isfinite(d)]
             mean = float(np.mean(d)) if len(d) else float("nan")
             se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-            level = float(np.nanmean(np.abs(before[out].to_numpy(float)))) if before[out].notna().any() else 0.0
+            level = float(np.nanmean(np.abs(b))) if np.isfinite(b).any() else 0.0
             zval = mean / se if se and np.isfinite(se) and se > 0 else (0.0 if mean == 0 else float("nan"))
             wrong = False
             if isinstance(exp, int) and len(d) > 1:
