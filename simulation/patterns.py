@@ -296,6 +296,31 @@ class engaged_by:
         return _mean(((em >= 0) & (em <= self.month)) | ((am >= 0) & (am <= self.month)))
 
 
+@dataclass(frozen=True)
+class after_full:
+    """Of the sites (pilot sites excluded) that first reached full implementation early enough to be
+    followed ``years`` years, the share that delivered (installation to full) in every month of those
+    years (``kind='sustained'``), or that stopped at some month and were delivering again at the end
+    (``kind='restarted'``)."""
+
+    years: int
+    kind: str
+
+    def __call__(self, m: SpreadModel, b: int) -> float:
+        sl = m.block_slice(b)
+        span = 12 * self.years
+        fm = m.full_month[sl]
+        idx = np.flatnonzero((fm >= 1) & (fm + span <= m.months) & ~m.seed_site[sl])
+        if not len(idx):
+            return float("nan")
+        t = fm[idx][:, None] + np.arange(span + 1)[None, :]
+        st = m.history.data["stage"][:, sl][t, idx[:, None]]
+        on = _delivering(st)
+        if self.kind == "sustained":
+            return _mean(on.all(axis=1))
+        return _mean(~on.all(axis=1) & on[:, -1])
+
+
 def year2_over_year1(m: SpreadModel, b: int) -> float:
     """Mean effect per site in its second year of delivery over its first (sites that started up
     with two years still to run; a site that stops counts as no effect)."""
@@ -327,6 +352,8 @@ MATCHING = ("Bion et al. (2013, BMJ Qual Saf), 'Matching Michigan': a 2-year ste
             "minimise central venous catheter-blood stream infections in intensive care units in England")
 SCHEIRER = ("Scheirer (2005, Am J Eval), Is sustainability possible? A review and commentary on empirical studies "
             "of program sustainability")
+BOND = ("Bond et al. (2014, Adm Policy Ment Health), Long-term sustainability of evidence-based practices in "
+        "community mental health agencies")
 AS_BC_ROLLOUT = ("ActNow BC / Action Schools! BC roll-out report (PHABC presentation, 2005); McKay et al. (2015, "
                  "BJSM), Action Schools! BC implementation: from efficacy to effectiveness to scale-up")
 NETTLEFOLD = ("Nettlefold et al. (2021), Scaling up Action Schools! BC: how does voltage drop at scale affect "
@@ -400,6 +427,16 @@ PATTERNS: tuple[Pattern, ...] = (
             construct="continuation of programme activities after funding: among the sites supported before funding "
                       "ended and delivering when it ended, the share delivering (any stage of use) 24 months later",
             set=VALIDATION, side="at least"),
+    Pattern("bond_sustained_6y", "sites delivering throughout the 6 years after full implementation", BOND, None,
+            0.47, 49, *_binomial(0.47, 49), after_full(6, "sustained"), "2 binomial SE, n = 49 sites",
+            construct="47% of 49 sites sustained the practice for 6 years after full implementation: of the sites "
+                      "(pilot sites excluded) that first reached full implementation by month T-72, the share "
+                      "delivering (installation to full) in every month of the 72 after it", set=VALIDATION),
+    Pattern("bond_restarted_6y", "sites that stopped and restarted within 6 years of full implementation", BOND, None,
+            0.16, 49, *_binomial(0.16, 49), after_full(6, "restarted"), "2 binomial SE, n = 49 sites",
+            construct="16% of 49 sites restarted the practice after a period of discontinuation (37% stopped for "
+                      "good): of the same cohort, the share that stopped delivering in some month of the 72 and "
+                      "delivered again at the end"),
     Pattern("asbc_started_y1", "schools delivering by the end of the first roll-out year", AS_BC_ROLLOUT,
             AS_BC_CASE, 0.19, AS_BC_SCHOOLS, *_binomial(0.19, AS_BC_SCHOOLS), started_by(12),
             f"2 binomial SE, n = {AS_BC_SCHOOLS} schools",
@@ -608,7 +645,7 @@ def profile(rates: list[str] | None = None, *, points: int = 3, replicates: dict
     ``identifies``: the move exceeds half the tolerance. A rate that identifies no pattern is one
     the patterns cannot pin down ("assumed", see :func:`identifiability`).
     """
-    reps = replicates_for(8) if replicates is None else replicates
+    reps = replicates_for(16) if replicates is None else replicates
     rates = calibrated_rates() if rates is None else list(rates)
     ranges = prior_ranges(root)
     base_sc = default_scenario()
@@ -908,11 +945,13 @@ def check_directions(sc: Scenario, replicates: int = 20, seed: int = 1, levers_:
     for name, (before, after) in arms.items():
         for out in outputs:
             exp = EXPECTED.get(out, {}).get(name, "no expectation: not in the table of expected directions")
-            d = (after[out] - before[out]).to_numpy(float)
+            a = pd.to_numeric(after[out], errors="coerce").to_numpy(float)  # a reason instead of a number: NaN
+            b = pd.to_numeric(before[out], errors="coerce").to_numpy(float)
+            d = a - b
             d = d[np.isfinite(d)]
             mean = float(np.mean(d)) if len(d) else float("nan")
             se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-            level = float(np.nanmean(np.abs(before[out].to_numpy(float)))) if before[out].notna().any() else 0.0
+            level = float(np.nanmean(np.abs(b))) if np.isfinite(b).any() else 0.0
             zval = mean / se if se and np.isfinite(se) and se > 0 else (0.0 if mean == 0 else float("nan"))
             wrong = False
             if isinstance(exp, int) and len(d) > 1:

@@ -130,8 +130,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="identifiability: vary each calibrated rate over its prior range and report the patterns "
                         "that move by more than half their tolerance (rates that move none: 'assumed')")
     p.add_argument("--profile-points", type=positive, default=3, help="values per rate for --profile (default 3)")
-    p.add_argument("--profile-replicates", type=positive, default=8,
-                   help="replicates per scenario and value for --profile (default 8)")
+    p.add_argument("--profile-replicates", type=positive, default=16,
+                   help="replicates per scenario and value for --profile (default 16)")
     p.add_argument("--profile-rates", metavar="PATH,PATH", help="only these calibrated rates (default: all)")
     p.add_argument("--directions", action="store_true",
                    help="also check every summary output under every lever, in every bundled case")

@@ -33,6 +33,8 @@ V2_MISSES = {
     "keystone_irr_m36": "rate ratio 0.82 at 34-36 months (published 0.34, CI 0.24-0.48): defect 1",
     "keystone_zero_m36": "0.28 of units with no infection at 34-36 months (needs >= 0.5): defect 1",
     "scheirer_after_funding": "0.31 still delivering 2 years after funding (needs >= 0.6): defect 1",
+    "bond_sustained_6y": "0.12 of sites delivering throughout 6 years after full implementation (published 0.47): defect 1",
+    "bond_restarted_6y": "0.02 of sites stopped and restarted within 6 years (published 0.16): defect 4",
     "asbc_started_y1": "0.009 of schools delivering after year 1 (published 0.19): defect 3",
     "asbc_registered_y1": "0.04 of schools signed up after year 1 (published >= 0.38): defect 3",
 }
