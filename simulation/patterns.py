@@ -884,7 +884,9 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "time_to_50": _row(DOWN),
     "attributable_benefit": _row(UP, _CONTEXT_ATTR),
     "attributable_benefit_years": _row(UP, _CONTEXT_ATTR),
-    "mean_fidelity": _row(_SELECT, _SELECT, assurance=UP, turnover=UP, fit=UP),
+    # (fit: no expectation in v3: a better fit brings in about twice as many untrained self-starters,
+    # whose entry fidelity is lower, while the trained adopters' fidelity rises: docs/validation.md)
+    "mean_fidelity": _row(_SELECT, _SELECT, assurance=UP, turnover=UP),
     "sustainment": _row(UP, UP, capacity=_SELECT),
     "sustained_delivering_12": _row(UP, UP, capacity=_SELECT, programme=_NO_END),
     "sustained_delivering_24": _row(UP, UP, capacity=_SELECT, programme=_NO_END),
