@@ -52,7 +52,9 @@ _ALL_SITE_ROWS = [("adopted_share", "adopted share (initial + full)"), ("reach",
 #: conditional rows (measured among some of the sites): (output, label); others of SUMMARY_KEYS
 #: (model v3's sustained_* shares, say) are added with their label from simulation.labels
 _CONDITIONAL_ROWS = [("mean_fidelity", "fidelity, among the {n} delivering"),
-                     ("sustainment", "sustainment (full 24 months on)"),
+                     ("funding_end_cohort", "delivering when funding ended (sites)"),
+                     ("sustained_delivering_12", "of them 12 months on: delivering / full"),
+                     ("sustained_delivering_24", "of them 24 months on: delivering / full"),
                      ("competence_rate", "of starters: reached full"), ("sustained_startup", "of starters: delivering 2y on"),
                      ("abandonment", "abandonment, of those ever adopted"), ("equity_gap", "equity gap in reach (groups)")]
 
@@ -66,6 +68,11 @@ def _summary_value(key: str, summary: dict) -> str:
     if key == "benefit":
         att = summary.get("attributable_benefit", float("nan"))
         return f"{_fmt(v)} / " + (_fmt(att) if not math.isnan(att) else "n/a (no counterfactual)") + " people-eq."
+    if key in ("sustained_delivering_12", "sustained_delivering_24"):
+        full = summary.get(key.replace("delivering", "full"), float("nan"))
+        return f"{_fmt(v, pct=True)} / {_fmt(full, pct=True)}"
+    if key == "funding_end_cohort":
+        return _fmt(v)
     if key == "time_to_50":
         return "not reached" if v is None or math.isnan(v) else _fmt(v, unit=" months")
     if labels.uses_support_units(key) or key in ("total_cost", "cost_per_sustained_site"):
@@ -73,7 +80,7 @@ def _summary_value(key: str, summary: dict) -> str:
     return _fmt(v, pct=labels.is_share(key))
 
 
-def summary_lines(summary: dict, n_sites: int, months: int, groups=None) -> list[str]:
+def summary_lines(summary: dict, n_sites: int, months: int, groups=None, notes=None) -> list[str]:
     """The run's outcomes in words, at most :data:`SUMMARY_WIDTH` columns: first those measured
     over all sites, then those measured among some of them (to be read beside adoption), then
     one line per group of sites. Outputs are taken from the summary itself, so a model that adds
@@ -82,7 +89,8 @@ def summary_lines(summary: dict, n_sites: int, months: int, groups=None) -> list
     from .runner import SUMMARY_KEYS
 
     keys = [k for k in SUMMARY_KEYS if k in summary]
-    shown = {"reach_share", "attributable_benefit", "attributable_benefit_years"}
+    shown = {"reach_share", "attributable_benefit", "attributable_benefit_years", "sustained_full_12",
+             "sustained_full_24"}
     rows_all = [(lab, _summary_value(k, summary)) for k, lab in _ALL_SITE_ROWS if k in summary]
     shown |= {k for k, _ in _ALL_SITE_ROWS}
     if "attributable_benefit_years" in summary and not math.isnan(summary["attributable_benefit_years"]):
@@ -104,6 +112,7 @@ def summary_lines(summary: dict, n_sites: int, months: int, groups=None) -> list
     if rows_cond:
         lines.append("  among some of the sites (read beside adoption, never alone):")
         lines += [f"    {k:<{width}}  {v}" for k, v in rows_cond]
+    lines += [f"  note: {note}" for note in notes or ()]
     if groups is not None and len(groups) > 1:
         lines.append("  by group: sites, adopted, reach, benefit per 1,000 people")
         for r in groups.itertuples():
@@ -122,9 +131,10 @@ def _fit(line: str, width: int = SUMMARY_WIDTH) -> str:
     return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False))
 
 
-def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None) -> None:
-    """The run's outcomes in words (and, with ``groups``, one line per group of sites)."""
-    print("\n".join(summary_lines(summary, n_sites, months, groups)), file=file or sys.stdout)
+def print_summary(summary: dict, n_sites: int, months: int, file=None, groups=None, notes=None) -> None:
+    """The run's outcomes in words (and, with ``groups``, one line per group of sites; ``notes``:
+    why some outputs are not applicable)."""
+    print("\n".join(summary_lines(summary, n_sites, months, groups, notes)), file=file or sys.stdout)
 
 
 #: outcomes a run is placed among its replicates by (``run --spread``)
@@ -176,7 +186,7 @@ def cmd_run(args) -> int:
     result.save(out, plot=not args.no_plot, force=args.force)
     if not args.quiet:
         print(_fit(f"{sc.name}: {Path(args.scenario)} (seed {result.seed})"))
-        print_summary(result.summary, result.model.N, sc.months, groups=result.groups)
+        print_summary(result.summary, result.model.N, sc.months, groups=result.groups, notes=result.notes)
         if args.spread:
             print("\n".join(spread_lines(result.summary, result.seed, *_spread(sc, result.seed, args.spread))))
         else:

@@ -136,7 +136,7 @@ def strategy_metrics() -> list[str]:
     and the model's first sustainment share (conditional: shown, not judged)."""
     from .runner import SUMMARY_KEYS
 
-    sustained = [k for k in SUMMARY_KEYS if k.startswith("sustain") and k != "sustained_competent"][:1]
+    sustained = [k for k in ("sustained_delivering_24", "sustainment") if k in SUMMARY_KEYS][:1]
     return [m for m in ("adopted_share", "reach_share", *sustained, "mean_fidelity") if m in SUMMARY_KEYS]
 
 

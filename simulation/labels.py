@@ -37,7 +37,7 @@ class Output:
 SUPPORT_UNIT = "support units"
 #: the sentence that defines a support unit, for figures and pages that show one
 SUPPORT_UNIT_NOTE = ("1 support unit = one site given central support for one month (at the default cost; "
-                     "assurance rounds and collaboratives cost units of their own)")
+                     "the light-touch tier, assurance rounds, collaboratives and onboarding cost units of their own)")
 
 OUTPUTS: dict[str, Output] = {
     "adopted_share": Output("adopted share", "", True, +1,
@@ -61,7 +61,8 @@ OUTPUTS: dict[str, Output] = {
     "competence_rate": Output("reached full implementation", "", True, +1,
                               "share of the sites that started up that reached full implementation"),
     "local_cost": Output("support paid locally", SUPPORT_UNIT, False, 0,
-                         "trainers' support after central funding ended, paid by the sites"),
+                         "trainers' support after central funding ended and onboarding with the replication "
+                         "package, paid by the sites"),
     "benefit_per_1000": Output("benefit per 1,000 people", "people-equivalents", False, +1),
     "attributable_per_1000": Output("attributable benefit per 1,000 people", "people-equivalents", False, +1),
     "outcome": Output("outcome burden", "", True, -1, "share of the outcome burden remaining"),
@@ -71,9 +72,25 @@ OUTPUTS: dict[str, Output] = {
                             "mean fidelity to the core components among sites in initial or full implementation"),
     "benefit": Output("benefit", "people-equivalents", False, +1,
                       "people reached, weighted by the fidelity and the fit of their site's delivery"),
-    "sustainment": Output("sustainment", "", True, +1,
-                          "share of the sites in full implementation when support ended that are still in "
-                          "full implementation two years later"),
+    "sustained_delivering_12": Output("delivering a year after funding ended", "", True, +1,
+                                      "of the programme's sites delivering when its funding ended, the share still "
+                                      "delivering 12 months later"),
+    "sustained_delivering_24": Output("delivering two years after funding ended", "", True, +1,
+                                      "of the programme's sites delivering when its funding ended, the share still "
+                                      "delivering 24 months later"),
+    "sustained_full_12": Output("in full implementation a year after funding ended", "", True, +1,
+                                "of the programme's sites delivering when its funding ended, the share in full "
+                                "implementation 12 months later"),
+    "sustained_full_24": Output("in full implementation two years after funding ended", "", True, +1,
+                                "of the programme's sites delivering when its funding ended, the share in full "
+                                "implementation 24 months later"),
+    "funding_end_cohort": Output("sites delivering when funding ended", "sites", False, 0,
+                                 "the programme's sites (trained or supported by it) delivering in the month its "
+                                 "central funding ended: the denominator of the sustained shares"),
+    "total_cost": Output("total cost", SUPPORT_UNIT, False, 0,
+                         "support used by the programme plus the cost paid locally"),
+    "benefit_years_per_unit": Output("attributable benefit per support unit", "person-years per unit", False, +1,
+                                     "attributable benefit over the run divided by the total cost"),
     "time_to_50": Output("time to 50% adoption", "months", False, -1,
                          "months until half the sites have adopted"),
     "abandonment": Output("abandonment", "", True, -1,

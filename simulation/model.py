@@ -105,7 +105,7 @@ class SpreadModel(mesa.Model):
 
     SITE_ARRAYS = TRAITS + ("capacity0", "fidelity", "competence", "adaptation", "fatigue", "months_in_stage",
                             "supported", "trainer", "adopted_month", "full_month", "fit_eff", "generation",
-                            "effect", "seen")
+                            "effect", "seen", "expect", "relative", "routine", "light")
 
     def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True,
                  built: Built | None = None, history: bool = False):
@@ -266,11 +266,6 @@ class SpreadModel(mesa.Model):
         return float(self.support_used_b[0])
 
     @property
-    def sustainment(self) -> float:
-        """Sustainment (see :func:`simulation.runner.summarise`; the first block's, in a batch)."""
-        return float(self.sustainment_b[0])
-
-    @property
     def counts(self) -> np.ndarray:
         """Sites in each stage per month, of the first block."""
         return self.counts_b[0]
@@ -309,7 +304,7 @@ class SpreadModel(mesa.Model):
         """Continue the run under another scenario from the next month (a strategy switched on now).
 
         The sites, network and state are kept; what the processes derive from the scenario (the
-        programme's order and waves, fatigue targets, stage minimums, the sustainment plan) is
+        programme's order and waves, fatigue targets, stage minimums, the month funding ends) is
         derived again from ``scenario``, and every later month reads it.
         """
         self.scenario_obj = scenario
@@ -321,12 +316,10 @@ class SpreadModel(mesa.Model):
             process.configure(self, scenario)
         if scenario.strategy.support.reserve != getattr(self, "_pools_reserve", {}):
             self._pools = None  # the pools are made again, from the sites in the pipeline
-        plan = outcomes.sustain_plan(scenario, self.months)
-        if plan != self.sustain and self._full_at_ref is None:
-            if plan is not None and plan[0] < self.month:  # the reference month has passed: measure from now
-                end = self.month + scenario.outcomes.sustain_window
-                plan = (self.month, end) if end <= self.months else None
-            self.sustain = plan
+        plan = outcomes.sustain_plan(scenario)
+        if plan != self.sustain and self.sustain_cohort is None:
+            # funding now ends at the new strategy's month (if it has passed, it ends now)
+            self.sustain = None if plan is None else max(plan, self.month)
 
     # --- phase 4
     def _neighbours(self, sc: Scenario) -> None:

@@ -18,9 +18,10 @@ from .safe_io import atomic_dir
 from .scenario import Scenario
 
 SUMMARY_KEYS = ("adopted_share", "reach", "reach_share", "mean_fidelity", "benefit", "attributable_benefit",
-                "attributable_benefit_years", "sustainment", "sustained_startup", "sustained_competent",
-                "competence_rate", "time_to_50", "abandonment", "equity_gap", "support_used", "local_cost",
-                "cost_per_sustained_site")
+                "attributable_benefit_years", "sustained_delivering_12", "sustained_delivering_24",
+                "sustained_full_12", "sustained_full_24", "funding_end_cohort", "sustained_startup",
+                "sustained_competent", "competence_rate", "time_to_50", "abandonment", "equity_gap", "support_used",
+                "local_cost", "total_cost", "cost_per_sustained_site")
 
 #: per-group outcomes (``result.groups``, ``groups.csv``), see :meth:`SpreadModel.group_outcomes`
 GROUP_KEYS = ("sites", "adopted_share", "reach_share", "mean_fidelity", "benefit_per_1000", "attributable_per_1000")
@@ -34,9 +35,12 @@ def _share(mask: np.ndarray, of: np.ndarray) -> float:
 def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
     """Per-run outcomes (MODEL.md, "What comes out"), for one block of a batch (default the first).
 
-    ``sustainment``: share of the sites in full implementation at the reference month
-    (``outcomes.sustain_reference``, default ``months - sustain_window``: the same month for every
-    strategy of a scenario) still in full implementation ``sustain_window`` months later.
+    ``sustained_delivering_12``, ``sustained_delivering_24``, ``sustained_full_12``,
+    ``sustained_full_24``: of the programme's sites (trained or supported by it, pilot sites included)
+    delivering in the month its central funding ends (``strategy.support.funding_months``; each
+    strategy its own), the share delivering / in full implementation 12 and 24 months later;
+    ``funding_end_cohort``: how many there were. NaN when funding never ends or the run ends too
+    soon; :func:`simulation.processes.outcomes.sustain_note` says why.
     ``competence_rate``, ``sustained_startup``, ``sustained_competent``: Wong, Schaper & Saldana's
     (2022) measures, over the sites that started up (first entered initial implementation; pilot
     sites excluded) early enough to be followed ``sustain_window`` months: the share that reached
@@ -46,8 +50,9 @@ def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
     ``equity_gap``: the largest minus the smallest share of a group's people reached.
     ``attributable_benefit``: benefit minus the counterfactual arm's at the last month (people-
     equivalents); ``attributable_benefit_years`` its sum over the run in person-years.
-    ``support_used``: the programme's support units (funded support, trainers while funded,
-    assurance, collaboratives); ``local_cost``: trainers' support after funding ended, paid locally.
+    ``support_used``: the programme's support units (funded support, trainers while funded, the
+    light-touch tier, assurance, collaboratives); ``local_cost``: the local budget's (trainers'
+    support after funding ended, onboarding with the replication package); ``total_cost`` both.
     ``cost_per_sustained_site``: support used divided by the sites in full implementation at the end.
     """
     s = {k: v[block] for k, v in model.series_b.items()}
@@ -72,7 +77,7 @@ def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
         "benefit": float(s["benefit"][t]),
         "attributable_benefit": float(attributable[t]),
         "attributable_benefit_years": float(attributable[: t + 1].sum() / 12.0),
-        "sustainment": float(model.sustainment_b[block]),
+        **{k: float(v[block]) for k, v in model.sustain_b.items()},
         "sustained_startup": _share(model.sustain_start[sl] == 1, cohort),
         "sustained_competent": _share(model.sustain_competent[sl] == 1, cohort),
         "competence_rate": _share(model.full_month[sl] >= 0, cohort),
@@ -81,6 +86,7 @@ def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
         "equity_gap": float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0,
         "support_used": float(s["support_used"][t]),
         "local_cost": float(s["local_cost"][t]),
+        "total_cost": float(s["support_used"][t] + s["local_cost"][t]),
         "cost_per_sustained_site": float(s["support_used"][t] / n_full) if n_full else float("nan"),
     }
 
@@ -201,7 +207,16 @@ class RunResult:
             "git_commit": git_commit(),
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.summary.items()},
+            "notes": self.notes,
         }, "run")
+
+    @property
+    def notes(self) -> list[str]:
+        """Why some outputs are not applicable (NaN) in this run, in words."""
+        from .processes.outcomes import sustain_note
+
+        note = sustain_note(self.scenario, self.model.months)
+        return [note] if note else []
 
     def save(self, out: str | Path, plot: bool = True, *, force: bool = False) -> Path:
         """Write timeseries.csv, sites.csv, manifest.json and adoption.png into ``out`` atomically.

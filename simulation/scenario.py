@@ -44,7 +44,7 @@ from .logics.mechanical import Mechanical
 from .logics.social import Social
 from .processes.delivery import AdaptationPolicy, Assurance, Delivery
 from .processes.outcomes import Outcomes
-from .processes.support import Collaborative, Seeding, Support, TrainTheTrainer, Waves
+from .processes.support import Collaborative, LightTouch, Seeding, Support, TrainTheTrainer, Waves
 from .processes.transitions import Stages
 from .processes.workforce import Workforce
 from .schema import DIST_PARAMS, DIST_PARAMS_ALL, Dist, Section, param  # noqa: F401 (re-exported)
@@ -261,6 +261,10 @@ class Strategy(_Section):
     train_the_trainer: TrainTheTrainer = Field(default_factory=TrainTheTrainer)
     replication_package: float = _f(0.3, "quality of manuals and onboarding: protects competence and champions from turnover",
                                     ge=0, le=1, source="direction: Scaling What Works (002); value assumed")
+    package_cost: float = _f(0.05, "local support units per delivering site-month of onboarding with a replication package "
+                             "of quality 1 (times replication_package)", ge=0, unit="units",
+                             source="direction: Scaling What Works (002), onboarding with manuals and shadowing takes local staff time; value assumed")
+    light_touch: LightTouch = Field(default_factory=LightTouch)
     assurance: Assurance = Field(default_factory=Assurance)
     adaptation: AdaptationPolicy = _f(
         "permitted", "strict: no adaptation; permitted: adaptable parts only; free: core too (source 002)"
@@ -642,13 +646,9 @@ def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
     outcomes = sc.outcomes
     if changed(outcomes, "sustain_window") and outcomes.sustain_window > sc.months:
         out.append(Problem(src, f"{prefix}outcomes.sustain_window", f"{outcomes.sustain_window} months is longer than "
-                                                                    f"the run ({sc.months} months): the sustainment "
-                                                                    "measures over this window cannot be measured "
+                                                                    f"the run ({sc.months} months): the starters' rates "
+                                                                    "over this window cannot be measured "
                                                                     "(they will be empty); shorten it or run longer"))
-    elif outcomes.sustain_reference is not None and outcomes.sustain_reference + outcomes.sustain_window > sc.months:
-        out.append(Problem(src, f"{prefix}outcomes.sustain_reference",
-                           f"month {outcomes.sustain_reference} plus the {outcomes.sustain_window}-month window ends "
-                           f"after the run ({sc.months} months): sustainment cannot be measured (it will be empty)"))
     if not sc.sites.file and net.type in ("random", "regions"):
         out += structure_problems(sc, sc.sites.n)[1]  # defaults too dense for a small network (errors: at build)
     waves = sc.strategy.waves

@@ -21,7 +21,7 @@ def test_run_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["run", str(SCENARIOS / "demo.yaml"), "--out", str(out), "--seed", "3"]) == 0
     printed = capsys.readouterr().out
-    for words in ("adopted share", "reach", "time to 50%", "one draw"):
+    for words in ("adopted share", "reach", "time to 50%", "one draw", "when funding ended", "24 months on", "total cost"):
         assert words in printed
     # fits an 80-column terminal; conditional measures are apart from the all-site ones
     assert max(len(line) for line in printed.splitlines()) <= 80, printed

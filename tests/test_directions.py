@@ -1,35 +1,78 @@
-"""Levers whose direction the literature does not dispute never make outcomes significantly worse.
+"""Every summary output a strategy comparison shows moves the way the literature expects under every
+lever, or the table says why there is no expectation.
 
-For the default scenario and every bundled case, on paired seeds (common random numbers): more
-support capacity, longer funding, assurance, lower turnover, more champions, better fit and higher
-legitimacy must not lower final adoption, benefit or per-site fidelity by more than 3.5 standard
-errors of the paired difference (and more than 1% of its level). With about 150 checks, 3.5 SE
-keeps the chance of a false alarm from noise alone near 7% for the whole suite, while a reversal of
-the size issue 10 measured (capacity 20 -> 40 lowering adoption by 3.6 points, SE 0.5) is far past it.
-The last test shows the check fails when a lever does harm.
+For the default scenario and the bundled ICU and pilot cases, on paired seeds (common random
+numbers): more support capacity, longer funding, assurance, the programme itself against no
+programme at all (no support, no seeds), lower turnover, more champions, better fit and higher
+legitimacy, against every output in runner.SUMMARY_KEYS (sustainment, the Wong rates, abandonment,
+attributable benefit, costs, cost per sustained site...; v3's outputs are picked up by name). An
+output moves "the wrong way" when its paired difference is against the expected direction by more
+than 3 standard errors and by more than 1% of its level. With ~90 directional checks per scenario,
+noise alone crosses 3 SE one way in about 0.1% of checks; reversals of the size issue 16 measured
+(funding +36 months lowering sustainment by 0.475, z -12.5) are far past it. The heavier version
+(every bundled case, 20 replicates) is ``spreadsim patterns --directions``.
+
+Model v2 gets some directions wrong (issue 16, defect 5: the calendar-window ``sustainment``):
+those are listed in ``V2_WRONG`` and marked expected failures while they occur; any other wrong
+direction fails the test.
 """
 
 import pytest
 
 from simulation import patterns as P
+from simulation.runner import SUMMARY_KEYS
 from simulation.scenario import default_scenario, load_scenario
 
-CASES = sorted((P.SCENARIOS / "cases").glob("*.yaml"))
+CASES = ["keystone_michigan", "matching_michigan", "pilot_to_scale"]
+
+#: (scenario, lever, output) model v2 gets wrong; remove an entry once the model gets it right
+V2_WRONG: set[tuple[str, str, str]] = set()
+# model v2's five were all the calendar-window ``sustainment``, which model v3 removed (sustainment is
+# now measured from each strategy's own funding end); model v3 has none in this run
 
 
-@pytest.mark.parametrize("path", [None, *CASES], ids=lambda p: "defaults" if p is None else p.stem)
-def test_undisputed_levers_never_make_outcomes_significantly_worse(path):
-    sc = default_scenario() if path is None else load_scenario(path)
-    df = P.check_directions(sc, replicates=16, seed=101)
-    assert len(df) >= 6  # at least a few levers apply to every scenario
-    worse = df[df["worse"]]
-    assert worse.empty, "\n" + worse.to_string()
+def test_every_summary_output_has_an_expectation_or_a_reason_under_every_lever():
+    for key in SUMMARY_KEYS:
+        assert key in P.EXPECTED, f"{key}: add its expected direction per lever to patterns.EXPECTED"
+        for lever in P.LEVERS:
+            exp = P.EXPECTED[key][lever]
+            assert exp in (P.UP, P.DOWN) or (isinstance(exp, str) and exp.startswith(("no expectation:", "not defined:")))
+    # the outputs issue 16 names are all checked in at least one direction
+    named = {"benefit", "attributable_benefit_years", "sustained_startup", "sustained_competent", "competence_rate",
+             "abandonment", "cost_per_sustained_site"}
+    for key in named & set(SUMMARY_KEYS):
+        assert any(P.EXPECTED[key][lv] in (P.UP, P.DOWN) for lv in P.LEVERS), key
+    for lever in P.CONTEXT_LEVERS:  # context levers on total benefit
+        assert P.EXPECTED["benefit"][lever] == P.UP
+
+
+@pytest.mark.parametrize("path", [None, *CASES], ids=lambda p: "defaults" if p is None else p)
+def test_no_output_moves_significantly_the_wrong_way(path):
+    sc = default_scenario() if path is None else load_scenario(P.SCENARIOS / "cases" / f"{path}.yaml")
+    df = P.check_directions(sc, replicates=10, seed=101)
+    assert set(df["output"]) == set(SUMMARY_KEYS) and P.PROGRAMME in set(df["lever"])
+    assert (df["expected"] != "none").sum() >= 40  # most outputs have a direction under most levers
+    wrong = df[df["wrong"]]
+    known = {(r.scenario, r.lever, r.output) for r in wrong.itertuples()} & V2_WRONG
+    unexpected = wrong[[(r.scenario, r.lever, r.output) not in V2_WRONG for r in wrong.itertuples()]]
+    assert unexpected.empty, "\n" + unexpected.drop(columns="reason").to_string()
+    if known:
+        pytest.xfail(f"model v2 gets these wrong (issue 16, defect 5): {sorted(known)}")
 
 
 def test_the_direction_check_flags_a_lever_that_does_harm():
+    """A 'lever' named more support capacity that cuts it to two sites lowers adoption, reach and
+    benefit: the check says so."""
     sc = default_scenario(**{"months": 60})
-    harmful = {"higher turnover": P._trait_lever(sc, "turnover", lambda d: P._scaled_down(d, 2.5)),
-               "less capacity": {"strategy.support.capacity": 2}}
-    df = P.check_directions(sc, replicates=16, seed=101, levers_=harmful).set_index(["lever", "outcome"])
-    assert df.loc[("less capacity", "final adoption"), "worse"]
-    assert df.loc[("higher turnover", "benefit"), "worse"]
+    df = P.check_directions(sc, replicates=12, seed=101, levers_={P.CAPACITY: {"strategy.support.capacity": 2}})
+    df = df.set_index(["lever", "output"])
+    assert df.loc[(P.CAPACITY, "adopted_share"), "wrong"] and df.loc[(P.CAPACITY, "benefit"), "wrong"]
+    assert not df.loc[(P.CAPACITY, "equity_gap"), "wrong"]  # no expectation: never flagged
+
+
+def test_no_programme_means_no_support_and_no_seeds():
+    from simulation.model import SpreadModel
+
+    sc = P.no_programme(default_scenario(**{"months": 24}))
+    m = SpreadModel(sc, [1], agents=False).run_model()
+    assert not m.seed_site.any() and m.series_b["support_used"][0, -1] == 0 and m.series_b["supported"][0].max() == 0

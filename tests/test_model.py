@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from simulation import SpreadModel, run
 from simulation.logics import mechanical
-from simulation.model import DECLINED, EXPLORATION, FULL, INITIAL, INSTALLATION, STAGES
+from simulation.model import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, STAGES
 from simulation.processes import delivery, support, transitions, workforce
 from simulation.processes.outcomes import NO_PROGRAMME
 from simulation.runner import run_batch
@@ -57,6 +57,8 @@ scenario_overrides = st.fixed_dictionaries({
     "strategy.collaborative.enabled": st.booleans(),
     "strategy.collaborative.start": st.integers(0, 10),
     "strategy.replication_package": st.floats(0, 1),
+    "strategy.light_touch.enabled": st.booleans(),
+    "strategy.light_touch.capacity": st.integers(0, 10),
     "workforce.concurrent_initiatives": st.integers(0, 8),
     "stages.reentry_delay": st.integers(0, 6),
     "stages.routinisation": st.one_of(st.none(), st.floats(1, 60)),
@@ -199,19 +201,180 @@ def test_dependency_fades_with_time_since_support_and_with_what_a_site_built():
 
 
 def test_routinisation_and_visible_benefit_lower_the_pressure_to_abandon():
-    s = sc(**{"sites.n": 4, "months": 1, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
+    s = sc(**{"sites.n": 5, "months": 1, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
     m = SpreadModel(s, 1, agents=False)
     m.stage[:] = FULL
     m.champions[:] = 1
-    m.months_in_stage[:] = [0, 48, 0, 0]
-    m.seen[:] = [0.1, 0.1, 0.1, 0.6]
+    m.months_in_stage[:] = [0, 48, 0, 0, 0]
+    m.relative[:] = [1.0, 1.0, 1.0, 2.5, 0.5]  # results seen over results expected
     m._using = m.using
     m.nb_share[:] = 0.0
     m.share_site[:] = 0.0
     mod = transitions.sustain_modifier(m, s)
     assert mod[1] < mod[0]  # four years in full use: part of routine
     assert mod[1] == pytest.approx(mod[0] / (1 + 48 / s.stages.routinisation))
-    assert mod[3] < mod[2] == mod[0]  # results the site can see keep it going
+    fb = s.stages.feedback
+    assert mod[3] == pytest.approx(mod[2] * (1 - fb))  # better than expected (capped at twice): sustains
+    assert mod[4] == pytest.approx(mod[2] * (1 + 0.5 * fb))  # half of what was expected: erodes
+    # raising feedback lowers the pressure where results are good and raises it where they are poor
+    more = transitions.sustain_modifier(m, s.with_overrides({"stages.feedback": min(1.0, fb + 0.3)}))
+    assert more[3] < mod[3] and more[4] > mod[4] and more[2] == mod[2]
+    # a site not delivering results yet (installation) is not judged on them
+    m.stage[:] = INSTALLATION
+    assert transitions.sustain_modifier(m, s)[4] == pytest.approx(1.0)
+
+
+def test_results_are_judged_against_the_programmes_promise_smoothed_alike():
+    """``relative`` = seen / expected, both smoothed over ``lag`` months from the month a site adopts."""
+    s = sc(**{"sites.n": 3, "months": 24, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
+    m = SpreadModel(s, 1, agents=False)
+    oc = s.outcomes
+    m.stage[:] = FULL
+    m.fit_eff[:] = 1.0
+    m.fidelity[:] = [1.0, 0.5, 0.2]
+    m.competence[:] = 1.0
+    from simulation.processes import outcomes
+
+    for t in range(1, 13):
+        m.month = t
+        outcomes.collect(m, s)
+    promised = oc.efficacy * oc.expected
+    w = 1 - (1 - 1 / oc.lag) ** 12
+    assert m.expect == pytest.approx(promised * w)
+    # effect is efficacy x fidelity here, so relative = fidelity / expected, from the first month
+    assert m.relative == pytest.approx(np.array([1.0, 0.5, 0.2]) / oc.expected)
+
+
+def test_a_simple_interventions_effect_depends_less_on_competence():
+    """NASSS: a checklist needs less tacit know-how; effect uses 1 - 0.5 x (1 - competence) for it."""
+    from simulation.processes import outcomes
+
+    effects = {}
+    for complexity in ("simple", "complicated"):
+        s = sc(**{"sites.n": 2, "months": 1, "network.type": "none", "strategy.seeding.n": 0,
+                  "stages.complexity": complexity, **NO_CF})
+        m = SpreadModel(s, 1, agents=False)
+        m.stage[:] = FULL
+        m.fidelity[:] = 0.8
+        m.fit_eff[:] = 1.0
+        m.competence[:] = [0.4, 1.0]
+        m.month = 1
+        outcomes.collect(m, s)
+        effects[complexity] = m.effect.copy()
+    e = sc().outcomes.efficacy
+    assert effects["complicated"] == pytest.approx([e * 0.8 * 0.4, e * 0.8])
+    assert effects["simple"] == pytest.approx([e * 0.8 * (1 - 0.5 * 0.6), e * 0.8])
+
+
+def test_feedback_raises_sustainment_where_results_are_good():
+    """Scheirer 2005: when results are better than promised, more feedback means less abandonment."""
+    base = {"sites.n": 200, "months": 72, "outcomes.expected": 0.05, **NO_CF}
+
+    def abandonment(fb):
+        return mean_over_seeds(sc(**base, **{"stages.feedback": fb}), lambda r: r.summary["abandonment"])
+
+    low, high = abandonment(0.0), abandonment(1.0)
+    assert high < 0.8 * low, (low, high)
+
+
+def test_faithful_full_use_builds_a_routine_that_lifts_what_capacity_settles_to():
+    s = sc(**{"sites.n": 4, "months": 1, "network.type": "none", "strategy.seeding.n": 0, "workforce.turnover": False,
+              **NO_CF})
+    wf = s.workforce
+    m = SpreadModel(s, 1, agents=False)
+    m.capacity0[:] = 0.3
+    m.capacity[:] = 0.3
+    m.stage[:] = [FULL, FULL, INITIAL, DISCONTINUED]
+    thr = s.stages.fidelity_for_full
+    m.fidelity[:] = [thr + 0.1, thr - 0.1, thr + 0.1, 0.0]
+    m.routine[:] = [0.0, 0.0, 0.0, 0.5]
+    m._routine_any = True
+    m.relative[:] = 1.0
+    workforce.step(m, s)
+    assert m.routine[0] == pytest.approx(wf.routine_build)  # faithful full use builds it
+    assert m.routine[1] == 0 and m.routine[2] == 0  # unfaithful or initial use does not
+    assert m.routine[3] == pytest.approx(0.5 * (1 - wf.routine_loss))  # lost while not delivering
+    # results below what was expected build it more slowly
+    m.routine[:] = 0.0
+    m.relative[:] = 0.5
+    workforce.step(m, s)
+    assert m.routine[0] == pytest.approx(0.5 * wf.routine_build)
+    # a fully routinised site with a low capacity trait holds full implementation on its own:
+    # capacity, competence and fidelity settle where fidelity_for_full is met, without any support
+    m.routine[:] = 1.0
+    m.relative[:] = 1.0
+    m.stage[:] = FULL
+    m.competence[:] = 0.3
+    m.fidelity[:] = thr
+    for _ in range(240):
+        m._using = m.using
+        workforce.step(m, s)
+        delivery.step(m, s)
+    assert (m.capacity > 0.95).all() and (m.fidelity > thr + 0.2).all()
+    # and without the routine it could not (the v2 equilibrium: competence x (0.5 + 0.5 x capacity))
+    m.routine[:] = 0.0
+    for _ in range(240):
+        workforce.step(m, s)
+        delivery.step(m, s)
+    assert (m.fidelity < thr).all()
+
+
+def test_the_share_of_sites_that_hold_full_on_their_own_is_emergent_not_a_trait_cut_off(root):
+    """Keystone, five years after its two years of support: units in full implementation include
+    low-capacity ones (model v2: none under a capacity trait of 0.707 could hold it), and
+    high-capacity units are not all in full: who holds it depends on what each built, not on a trait."""
+    from simulation import load_scenario
+
+    s = load_scenario(root / "scenarios" / "cases" / "keystone_michigan.yaml", {"months": 84, **NO_CF})
+    m = SpreadModel(s, [1, 2, 3], agents=False).run_model()
+    full = m.stage == FULL
+    assert full.sum() > 60
+    assert (m.capacity0[full] < 0.6).sum() >= 5 and m.routine[full].mean() > 0.2
+    assert ((m.stage != FULL) & (m.capacity0 > np.median(m.capacity0[full]))).sum() >= 5
+
+
+def test_discontinued_sites_re_engage_after_a_pause_and_a_new_champion_restores_fidelity():
+    s = sc(**{"sites.n": 4, "months": 1, "network.type": "none", "strategy.seeding.n": 0, **NO_CF})
+    m = SpreadModel(s, 1, agents=False)
+    m.stage[:] = DISCONTINUED
+    m.months_in_stage[:] = [s.stages.reentry_delay - 1, s.stages.reentry_delay, s.stages.reentry_delay + 10, 0]
+    ones, zero = np.ones(m.n), np.zeros(m.n)
+    transitions.apply(m, s, ones * s.stages.reentry, zero, zero)
+    assert m.stage.tolist() == [DISCONTINUED, EXPLORATION, EXPLORATION, DISCONTINUED]
+    assert s.stages.reentry >= 0.5 and s.stages.reentry_delay <= 6  # re-engagement is plausible, not rare
+    # a delivering site that gains a champion gets back part of the way to a trained site's fidelity
+    r = sc(**{"sites.n": 2, "months": 1, "network.type": "none", "strategy.seeding.n": 0,
+              "workforce.champion_recruit": 1.0, **NO_CF})
+    m = SpreadModel(r, 1, agents=False)
+    m.stage[:] = [INITIAL, DECLINED]
+    m.champions[:] = 0
+    m.leadership[:] = 1.0
+    m.fidelity[:] = 0.2
+    workforce.step(m, r)
+    target = r.delivery.entry_fidelity
+    assert m.champions.tolist() == [1, 1]
+    assert m.fidelity[0] == pytest.approx(0.2 + r.workforce.champion_refresh * (target - 0.2))
+    assert m.fidelity[1] == 0.2
+
+
+def test_sites_recover_from_initial_to_full_and_move_in_both_directions(root):
+    """Over five years in Keystone units that stopped take the checklist up again (model v2: re-entry
+    waited 12 months at x0.2), and units that fell back from full implementation can recover it
+    (rare at the calibrated defaults: about 1 in 100 units; docs/validation.md)."""
+    from simulation import load_scenario
+
+    s = load_scenario(root / "scenarios" / "cases" / "keystone_michigan.yaml", NO_CF)
+    m = SpreadModel(s, [1, 2, 3], agents=False)
+    down = np.zeros(m.n, bool)
+    up_after_down = np.zeros(m.n, bool)
+    back = np.zeros(m.n, bool)
+    while m.month < s.months:
+        before = m.stage.copy()
+        m.step()
+        down |= (before == FULL) & (m.stage == INITIAL)
+        up_after_down |= down & (before == INITIAL) & (m.stage == FULL)
+        back |= (before >= DECLINED) & (m.stage == EXPLORATION)
+    assert back.sum() >= 20 and up_after_down.sum() >= 1, (up_after_down.sum(), back.sum())
 
 
 def test_full_implementation_needs_fidelity_and_falls_back_without_it():
@@ -263,12 +426,12 @@ def test_assurance_repairs_drift_only_while_funded_and_within_its_capacity():
     assert audited.max() <= 5 and audited[:30].sum() > 0 and audited[31:].sum() == 0
     cost = m.series_b["support_used"][0]
     plain = SpreadModel(s.with_overrides({"strategy.assurance.interval": 0}), 2, agents=False).run_model()
-    assert cost[-1] - plain.series_b["support_used"][0][-1] == pytest.approx(0.1 * audited.sum(), abs=1e-9)
+    assert cost[-1] - plain.series_b["support_used"][0][-1] == pytest.approx(s.strategy.assurance.cost * audited.sum(), abs=1e-9)
 
 
 def test_cascade_after_funding_is_a_local_cost_not_the_programmes():
     base = {"sites.n": 300, "months": 80, "strategy.train_the_trainer.enabled": True,
-            "strategy.train_the_trainer.after": 0, **NO_CF}
+            "strategy.train_the_trainer.after": 0, "strategy.replication_package": 0.0, **NO_CF}  # (no onboarding cost)
     r = run(sc(**base, **{"strategy.support.funding_months": 30}), seed=1)
     ts = r.timeseries
     assert ts.loc[ts.month > 30, "supported"].max() > 0  # trainers carry on
@@ -305,10 +468,96 @@ def test_capacity_is_built_by_support_and_decays_without_it():
     assert (m.capacity[:25] < built).all() and np.allclose(m.capacity[:25], m.capacity0[:25], atol=0.05)
 
 
-def test_sustainment_reference_month_is_the_same_for_every_funding_length():
+def test_sustainment_is_measured_from_each_strategys_own_funding_end():
+    from simulation.processes.outcomes import sustain_note
+
     plans = {f: SpreadModel(sc(**{"sites.n": 20, "strategy.support.funding_months": f}), 1, agents=False).sustain
              for f in (0, 36, 60, None)}
-    assert len(set(plans.values())) == 1 and plans[None] == (96, 120)
+    assert plans == {0: 0, 36: 36, 60: 60, None: None}
+    s = sc(**{"sites.n": 200, "months": 100, "strategy.support.funding_months": 50, "strategy.seeding.n": 10})
+    m = SpreadModel(s, 3, agents=False)
+    for _ in range(50):
+        m.step()
+    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    cohort = delivering & (m.generation >= 1)
+    cohort[m.N:] = False
+    while m.month < 62:
+        m.step()
+    d12 = ((m.stage >= INSTALLATION) & (m.stage <= FULL) & cohort).sum() / cohort.sum()
+    f12 = ((m.stage == FULL) & cohort).sum() / cohort.sum()
+    m.run_model()
+    from simulation.runner import summarise
+
+    out = summarise(m)
+    assert out["funding_end_cohort"] == cohort.sum() > 10
+    assert out["sustained_delivering_12"] == pytest.approx(d12) and out["sustained_full_12"] == pytest.approx(f12)
+    assert 0 <= out["sustained_full_24"] <= out["sustained_delivering_24"] <= 1
+    assert sustain_note(s) is None
+    # not applicable, and why, when funding never ends or the run ends too soon
+    for ov, words in (({"strategy.support.funding_months": None}, "never ends"),
+                      ({"strategy.support.funding_months": 90}, "12 needed"),
+                      ({"strategy.support.funding_months": 80}, "24 needed")):
+        r = run(s.with_overrides(ov), seed=1)
+        assert words in " ".join(r.notes) and words in " ".join(r.manifest()["notes"])
+        assert np.isnan(r.summary["sustained_full_24"])
+
+
+def test_pilot_sites_are_trained_like_everyone_else_and_the_arm_has_none():
+    s = sc(**{"sites.n": 50, "months": 1, "strategy.seeding.n": 5, "strategy.seeding.stage": "installation"})
+    m = SpreadModel(s, 1, agents=False)
+    seeds = np.flatnonzero(m.seed_site[:50])
+    assert len(seeds) == 5
+    assert (m.fidelity[seeds] == s.delivery.entry_fidelity).all() and (m.competence[seeds] == s.workforce.training).all()
+    assert (m.stage[50:] == 0).all() and not m.seed_site[50:].any()  # the counterfactual arm: no programme at all
+    full = SpreadModel(s.with_overrides({"strategy.seeding.stage": "full"}), 1, agents=False)
+    assert (full.competence[seeds] == max(s.workforce.training, s.stages.competence_for_full)).all()
+    assert (full.fidelity[seeds] >= s.stages.fidelity_for_full).all()
+
+
+def test_light_touch_tier_registers_many_sites_at_once_trained_less_well_at_a_cost():
+    base = {"sites.n": 400, "months": 12, "strategy.support.capacity": 0, "strategy.seeding.n": 0,
+            "strategy.assurance.interval": 0, "strategy.replication_package": 0.0, **MECH_ONLY, **NO_CF}
+    lt = {"strategy.light_touch.enabled": True, "strategy.light_touch.capacity": 40}
+    s = sc(**base, **lt)
+    m = SpreadModel(s, 1, agents=False)
+    entry = []  # (competence, fidelity) of sites the month they start delivering
+    for _ in range(12):
+        before = m.stage.copy()
+        m.step()
+        new = (before == EXPLORATION) & (m.stage == INSTALLATION)
+        entry += list(zip(m.competence[new], m.fidelity[new]))
+    q = s.strategy.light_touch
+    assert m.light.sum() > 100  # many sites at once (no support slot at all)
+    assert (m.generation[m.light] == 1).all() and np.allclose(m.dilution[m.light], q.quality)
+    assert m.series_b["support_used"][0][-1] == pytest.approx(q.cost * m.light.sum())
+    started = m.light & (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    assert started.sum() > 20 and len(entry) >= started.sum()  # (some have stopped since)
+    # they start with the tier's share of the programme's training (competence and fidelity)
+    assert np.allclose(entry, [(s.workforce.training * q.quality, s.delivery.entry_fidelity * q.quality)])
+    none = SpreadModel(sc(**base), 1, agents=False).run_model()
+    assert ((none.stage >= INSTALLATION) & (none.stage <= FULL)).sum() < 0.5 * started.sum()
+    # both tiers together: intensive slots take registered sites from the pipeline
+    both = SpreadModel(sc(**{**base, **lt, "strategy.support.capacity": 10}), 1, agents=False)
+    took = False
+    for _ in range(12):
+        both.step()
+        took |= bool((both.supported & both.light).any())
+    assert took
+
+
+def test_every_lever_costs_something_in_one_budget_or_the_other():
+    base = {"sites.n": 200, "months": 48, **NO_CF}
+    r = run(sc(**base), seed=1)
+    assert r.summary["total_cost"] == pytest.approx(r.summary["support_used"] + r.summary["local_cost"])
+    # the replication package's onboarding is a local cost, growing with its quality
+    costs = [run(sc(**base, **{"strategy.replication_package": p}), seed=1).summary["local_cost"] for p in (0.0, 0.5)]
+    assert costs[0] == 0.0 < costs[1]
+    default = sc()
+    for key in ("assurance.cost", "light_touch.cost", "package_cost", "collaborative.cost", "support.cost"):
+        obj = default.strategy
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        assert obj > 0, key  # no lever is free
 
 
 def test_a_listed_shock_month_does_not_shift_the_random_numbers():

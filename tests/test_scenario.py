@@ -37,6 +37,16 @@ def test_every_problem_is_reported():
     assert "did you mean 'type'" in joined
 
 
+def test_v3_keys_are_validated_like_the_rest():
+    msgs = problems({"strategy": {"light_touch": {"capacity": -3, "qualty": 0.5, "progress": 1.5}, "package_cost": -1},
+                     "workforce": {"routine_build": 2}, "outcomes": {"expected": 0, "sustain_reference": 96}})
+    joined = "\n".join(msgs)
+    for key in ("strategy.light_touch.capacity", "strategy.light_touch.qualty", "strategy.light_touch.progress",
+                "strategy.package_cost", "workforce.routine_build", "outcomes.expected", "outcomes.sustain_reference"):
+        assert f"s.yaml: {key}:" in joined, key
+    assert "did you mean 'quality'" in joined and len(msgs) == 7
+
+
 def test_probability_above_one_and_negative_count():
     msgs = problems({"strategy": {"support": {"capacity": -3}}, "logics": {"mechanical": {"push": 1.2}}})
     assert any("strategy.support.capacity" in m and "greater than or equal to 0" in m for m in msgs)

@@ -269,7 +269,7 @@ def tiny_scenario(tmp_path: Path, mutate=None) -> Path:
     raw = yaml.safe_load(SCENARIO.read_text())
     raw["sites"]["n"] = 50
     raw["months"] = 36
-    raw["sensitivity"]["outputs"] = ["adopted_share", "adopted_share@24", "sustainment"]
+    raw["sensitivity"]["outputs"] = ["adopted_share", "adopted_share@24", "abandonment"]
     raw["sensitivity"]["parameters"] = raw["sensitivity"]["parameters"][:3]
     if mutate:
         mutate(raw)
@@ -357,8 +357,8 @@ BAD = {
                      "sensitivity.parameters[0].bounds: low (0.3) must be below high (0.1)"),
     "out_of_schema": (lambda r: r["sensitivity"]["parameters"][0].update(bounds=[0.1, 2.0]),
                       "sensitivity.parameters[0].bounds: the scenario refuses logics.social.q = 2.0"),
-    "unknown_output": (lambda r: r["sensitivity"]["outputs"].append("sustainmnet"),
-                       "sensitivity.outputs[3]: unknown output 'sustainmnet' (did you mean 'sustainment'?)"),
+    "unknown_output": (lambda r: r["sensitivity"]["outputs"].append("abandonmnet"),
+                       "sensitivity.outputs[3]: unknown output 'abandonmnet' (did you mean 'abandonment'?)"),
     "month_beyond_horizon": (lambda r: r["sensitivity"]["outputs"].append("adopted_share@99"),
                              "from 0 to 36 (the horizon)"),
     "not_power_of_two": (lambda r: r["sensitivity"].update(samples=100), "sensitivity.samples: sobol needs a power of 2"),

@@ -35,7 +35,7 @@ def _metrics() -> tuple[str, ...]:
     from ..runner import SUMMARY_KEYS
 
     first = ("adopted_share", "reach_share", "attributable_benefit_years", "cost_per_sustained_site")
-    sustained = [k for k in SUMMARY_KEYS if k.startswith("sustain") and k != "sustained_competent"][:1]
+    sustained = [k for k in ("sustained_delivering_24", "sustainment") if k in SUMMARY_KEYS][:1]
     later = ("mean_fidelity", *sustained, "abandonment", "equity_gap")
     return tuple(k for k in (*first, *later) if k in SUMMARY_KEYS)
 

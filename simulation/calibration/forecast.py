@@ -48,7 +48,7 @@ class Forecast:
         draws: posterior draws per strategy.
         strategies: name -> overrides (``baseline`` first, no overrides).
         bands: long table: strategy, month, series, mean, q05, q25, q50, q75, q95.
-        runs: one row per (strategy, draw): the per-run outcomes (adopted share, sustainment...).
+        runs: one row per (strategy, draw): the per-run outcomes (adopted share, sustained shares...).
         replay_mismatch: draws whose replayed past did not reproduce the accepted run (the model
             changed since the calibration); 0 when all replayed exactly.
     """
@@ -71,7 +71,7 @@ class Forecast:
         base = self.runs[self.runs["strategy"] == BASELINE].set_index("draw")
         for name in self.strategies:
             g = self.runs[self.runs["strategy"] == name].set_index("draw")
-            for k in ("adopted_share", "reach_share", "mean_fidelity", "sustainment", "abandonment", "equity_gap",
+            for k in ("adopted_share", "reach_share", "mean_fidelity", "sustained_delivering_24", "abandonment", "equity_gap",
                       "cost_per_sustained_site", "time_to_50"):
                 x = g[k].to_numpy(float)
                 d = (g[k] - base[k]).to_numpy(float)
@@ -124,7 +124,7 @@ class Forecast:
         lines += [f"note: {n}" for n in self.notes]
         lines.append(f"{'strategy':<24} {'outcome':<24} {'mean':>9} {'90% interval':>22} {'vs baseline (paired)':>30}")
         for _, r in t.iterrows():
-            if r["outcome"] not in ("adopted_share", "sustainment", "reach_share", "abandonment"):
+            if r["outcome"] not in ("adopted_share", "sustained_delivering_24", "reach_share", "abandonment"):
                 continue
             diff = "" if r["strategy"] == BASELINE or math.isnan(r["diff_mean"]) else \
                 f"{r['diff_mean']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]"

@@ -2,9 +2,10 @@
 
 A scenario whose ``calibration:`` section names ``patterns`` (instead of ``data``) is fitted to the
 pattern suite of :mod:`simulation.patterns` (Grimm et al., "Pattern-oriented modeling of agent-based
-complex systems", Science 2005): each proposed set of values is applied to every scenario the
-patterns are measured in (the default scenario and the bundled cases), the suite is run with a few
-replicates, and the distance is the largest of the patterns' deviations from their published values,
+complex systems", Science 2005), its *calibration set* only (``patterns: all``; the validation set is
+never tuned on, and naming one of its patterns is refused): each proposed set of values is applied to
+every scenario the patterns are measured in (the default scenario and the bundled cases), the suite
+is run with a few replicates, and the distance is the largest of the patterns' deviations from their published values,
 each in units of its tolerance (below 1: every pattern within its tolerance). ABC-SMC (pyabc, as for data; :func:`simulation.calibration.core._run_abc`)
 gives the posterior; its median is what the defaults in the schema say is "calibrated:
 docs/validation.md". ``scenarios/calibration/defaults.yaml`` is the calibration of the defaults.
@@ -58,7 +59,8 @@ class PatternSimulator:
 
 
 class PatternDistance:
-    """The largest deviation of any pattern, in units of its tolerance (pyabc's distance signature):
+    """The largest deviation of any fitted pattern (the simulator measures only those: the calibration
+    set unless the section names fewer), in units of its tolerance (pyabc's distance signature):
     below 1 when every pattern is within its tolerance."""
 
     def __call__(self, x: dict, x0: dict) -> float:
@@ -100,12 +102,13 @@ class PatternCalibration:
         return dict(zip(iv["parameter"], iv["estimate"]))
 
     def report(self, replicates: int = 40, seed: int = 1) -> pd.DataFrame:
-        """The pattern suite at the posterior median, with more replicates than during the fit."""
+        """The whole pattern suite at the posterior median, with more replicates than during the fit:
+        the fitted patterns and the validation set (never fitted: the honest check of the fit)."""
         if self._report is None:
             ov = {p.path: p.value(self.estimate()[p.path]) for p in self.spec.parameters}
-            pats = tuple(P.pattern(n) for n in self.patterns)
-            reps = {k: max(v, replicates if k != "cases/action_schools_bc.yaml" else max(4, replicates // 8))
-                    for k, v in self.replicates.items()}
+            pats = tuple(P.pattern(n) for n in self.patterns) + P.VALIDATION_PATTERNS
+            more = P.replicates_for(replicates)
+            reps = {k: max(self.replicates.get(k, 0), v if k != P.AS_BC_CASE else max(4, v)) for k, v in more.items()}
             self._report = P.report(P.simulate(pats, replicates=reps, seed=seed, overrides=ov), pats)
         return self._report
 

@@ -554,24 +554,33 @@ def resolve_data_path(spec: CalibrationSpec, data: str | Path | None) -> Path:
 
 # ------------------------------------------------------------------ patterns (calibration to published patterns)
 def pattern_names(raw: Any, src: str) -> tuple[str, ...]:
-    """The patterns a section names (``all`` or a list of names), checked."""
+    """The patterns a section names (``all``: the calibration set; or a list of calibration-set
+    names), checked. Validation patterns are never fitted: naming one is an error."""
     from .. import patterns as P
 
+    known = P.CALIBRATION_NAMES
     if raw == "all" or raw is True:
-        return P.PATTERN_NAMES
+        return known
     if isinstance(raw, str):
         raw = [x.strip() for x in raw.split(",") if x.strip()]
     if not isinstance(raw, (list, tuple)) or not raw or not all(isinstance(x, str) for x in raw):
-        raise InputError(Problem(src, "calibration.patterns", f"must be 'all' or a list of pattern names: {', '.join(P.PATTERN_NAMES)}"))
-    unknown = [x for x in raw if x not in P.PATTERN_NAMES]
+        raise InputError(Problem(src, "calibration.patterns", f"must be 'all' or a list of pattern names: {', '.join(known)}"))
+    held_out = [x for x in raw if x in P.VALIDATION_NAMES]
+    if held_out:
+        raise InputError(Problem(src, "calibration.patterns",
+                                 f"{', '.join(held_out)}: in the validation set, which is never tuned on "
+                                 f"(docs/validation.md); calibration patterns: {', '.join(known)}"))
+    unknown = [x for x in raw if x not in known]
     if unknown:
-        raise InputError(Problem(src, "calibration.patterns", f"unknown pattern(s) {', '.join(unknown)}; known: {', '.join(P.PATTERN_NAMES)}"))
+        raise InputError(Problem(src, "calibration.patterns", f"unknown pattern(s) {', '.join(unknown)}; known: {', '.join(known)}"))
     return tuple(raw)
 
 
 def replicates_of(raw: Any, src: str) -> dict[str | None, int]:
     """Replicates per pattern scenario: a number for all, or ``{default: k, cases/x.yaml: k}``."""
-    base = {None: 8, "cases/keystone_michigan.yaml": 8, "cases/action_schools_bc.yaml": 2}
+    from .. import patterns as P
+
+    base = {None: 8, P.KEYSTONE_CASE: 8, P.MATCHING_CASE: 8, P.AS_BC_CASE: 2}
     if raw is None:
         return base
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:

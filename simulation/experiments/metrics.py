@@ -7,9 +7,12 @@ TABLE_METRICS: dict[str, tuple[str, bool]] = {
     "reach": ("reach (people served)", False),
     "mean_fidelity": ("mean fidelity", False),
     "attributable_benefit": ("benefit attributable to the programme", False),
-    "sustainment": ("sustainment", True),
+    "attributable_benefit_years": ("attributable benefit over the run (person-years)", False),
+    "sustained_delivering_24": ("delivering 2 years after funding ended", True),
+    "sustained_full_24": ("in full 2 years after funding ended", True),
     "sustained_startup": ("starters delivering 2 years on", True),
     "abandonment": ("abandonment", True),
     "equity_gap": ("equity gap in reach", True),
+    "total_cost": ("total cost (programme + local)", False),
     "cost_per_sustained_site": ("support per sustained site", False),
 }

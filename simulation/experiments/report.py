@@ -116,6 +116,17 @@ def format_report(result: ExperimentResult, level: float = 0.95, baseline: str |
             row.append(fmt_ci(r.mean, r.ci_low, r.ci_high, pct))
         rows.append(row)
     notes = ["support units: 1 = one site supported for one month"] if "cost_per_sustained_site" in TABLE_METRICS else []
+    ce = result.cost_effectiveness(baseline=baseline)
+    if ce["benefit_years"].notna().any():
+        base = baseline or result.baseline
+        ce_rows = [[r.strategy, f"{r.benefit_years:,.4g}", f"{r.total_cost:,.4g}",
+                    "n/a" if math.isnan(r.per_unit) else f"{r.per_unit:.3g}",
+                    "" if math.isnan(r.incremental_per_unit) else f"{r.incremental_per_unit:.3g}"] for r in ce.itertuples()]
+        notes.insert(0, fold(f"Cost-effectiveness: attributable benefit over the run (person-years) per support unit of "
+                             f"total cost (programme + local), ratio of means; incremental: extra benefit per extra "
+                             f"unit against {base}",
+                             ["strategy", "benefit (person-years)", "total cost", "per unit", "incremental per unit"],
+                             ce_rows, max_width))
     parts = [fold(f"Outcomes: mean [{level:.0%} CI] over {n_text} replicates per strategy", header, rows, max_width)]
     if len(strategies) > 1:
         base = baseline or result.baseline

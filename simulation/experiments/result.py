@@ -220,6 +220,30 @@ class ExperimentResult:
                 rows.append({"strategy": s, "metric": m, **t_interval(sub[m].to_numpy(), level)})
         return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "sd", "ci_low", "ci_high"])
 
+    def cost_effectiveness(self, baseline: str | None = None) -> pd.DataFrame:
+        """Each strategy's cost-effectiveness: attributable benefit over the run (person-years) per
+        support unit of total cost (programme + local), as a ratio of means over replicates, and the
+        incremental ratio against the baseline (extra benefit per extra unit, paired replicates).
+
+        Returns:
+            One row per strategy: ``strategy, benefit_years, total_cost, per_unit, incremental_per_unit``.
+        """
+        baseline = baseline or self.baseline
+        rows = []
+        base = self.runs[self.runs["strategy"] == baseline]
+        b_ben = float(base["attributable_benefit_years"].mean()) if len(base) else math.nan
+        b_cost = float(base["total_cost"].mean()) if len(base) else math.nan
+        for s in self.strategies:
+            sub = self.runs[self.runs["strategy"] == s]
+            ben = float(sub["attributable_benefit_years"].mean())
+            cost = float(sub["total_cost"].mean())
+            per = ben / cost if cost > 0 else math.nan
+            d_cost = cost - b_cost
+            inc = (ben - b_ben) / d_cost if s != baseline and abs(d_cost) > 1e-9 else math.nan
+            rows.append({"strategy": s, "benefit_years": ben, "total_cost": cost, "per_unit": per,
+                         "incremental_per_unit": inc})
+        return pd.DataFrame(rows, columns=["strategy", "benefit_years", "total_cost", "per_unit", "incremental_per_unit"])
+
     def groups(self) -> pd.DataFrame:
         """Per-group outcomes of every run, long: ``strategy, replicate, seed, group, sites`` and the
         outcomes of :data:`GROUP_METRICS` (adopted share, reach share, mean fidelity, benefit and

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schema import CALIBRATED, Section, param
+from ..schema import Section, param
 from . import Pressures
 
 #: how far adaptation may go (its ceiling) and how much of it touches core components
@@ -30,7 +30,8 @@ class Ecological(Section):
     explore: float = param(0.01, "monthly probability a site with perfect fit starts exploring on its own", ge=0, le=1,
                            unit="/month", source="direction: Greenhalgh & Papoutsi (004), self-organisation; value assumed")
     learn: float = param(0.019, "monthly probability of moving on a stage at perfect fit and capacity", ge=0, le=1,
-                         unit="/month", source=CALIBRATED)
+                         unit="/month", source="direction: Greenhalgh & Papoutsi (004), self-organisation; value assumed (v2's "
+                                               "search value: no v3 pattern identifies it, docs/validation.md)")
     adapt: float = param(0.05, "monthly adaptation rate of delivering sites to local context", ge=0, le=1, unit="/month",
                          source="direction: Greenhalgh & Papoutsi (004); value assumed")
     neighbour_learning: float = param(0.2, "monthly share of the gap to neighbours' adaptation learned", ge=0, le=1,

@@ -29,16 +29,19 @@ class Mechanical(Section):
     weight: float = param(1.0, "weight of its pressures", ge=0, le=1)
     push: float = param(0.3, "monthly probability that a site the programme invites engages", ge=0, le=1, unit="/month",
                         source="direction: NIRN (000), active invitation; value assumed")
-    train: float = param(0.119, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
+    train: float = param(0.0711, "monthly probability that a supported site moves on a stage (once ready)", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
     coach: float = param(0.22, "monthly share of the fidelity gap closed by the programme's coaching", ge=0, le=1,
+                         unit="/month", source="direction: NIRN (000), coaching lifts fidelity; value assumed (v2's search "
+                                               "value: no v3 pattern identifies it, docs/validation.md)")
+    skill: float = param(0.0993, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
-    skill: float = param(0.0433, "monthly share of the competence gap closed by the programme's coaching", ge=0, le=1,
-                         unit="/month", source=CALIBRATED)
-    dependency: float = param(0.13, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
+    dependency: float = param(0.22, "monthly pressure to abandon when support has just ended, times (1 - competence x capacity)",
                               ge=0, le=1, unit="/month", source=CALIBRATED)
     dependency_fade: float = param(12.0, "months over which dependency on ended support fades (by a factor e)", gt=0,
-                                   unit="months", source=CALIBRATED)
+                                   unit="months", source="direction: THIS Institute (003), support ends through a transition; "
+                                                         "value assumed (the patterns identify it, no calibration fitted it: "
+                                                         "docs/validation.md)")
 
 
 def pressures(m, par: Mechanical) -> Pressures:
@@ -46,6 +49,8 @@ def pressures(m, par: Mechanical) -> Pressures:
     w = par.weight
     engage = (w * par.push) * m.invited
     progress = (w * par.train) * m.supported
+    if m.light_push is not None:  # the light-touch tier's workshop and kit (simulation.processes.support)
+        progress = 1.0 - (1.0 - progress) * (1.0 - w * m.light_push)
     abandon = None
     if par.dependency > 0 and m.ever_supported.any():
         # m.dep_fade: exp(-months since the site's support ended / dependency_fade), 0 while supported

@@ -46,7 +46,7 @@ class Social(Section):
                                 source="direction: Keystone, what a good unit does (004); value assumed")
     bandwagon: float = param(0.02, "monthly engagement pressure from the norm once reached", ge=0, le=1, unit="/month",
                              source="direction: Keystone (004); value assumed")
-    norm_keep: float = param(0.901, "share of the pressure to abandon removed once adopting is the norm (times legitimacy)",
+    norm_keep: float = param(0.715, "share of the pressure to abandon removed once adopting is the norm (times legitimacy)",
                              ge=0, le=1, source=CALIBRATED)
     progress: float = param(0.061, "monthly progress pressure when all neighbours are users", ge=0, le=1, unit="/month",
                             source=CALIBRATED)

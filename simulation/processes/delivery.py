@@ -39,7 +39,7 @@ class Delivery(Section):
                                   source="direction: Fixsen et al. 2005, training brings practice near the standard; value assumed")
     self_taught: float = param(0.5, "share of entry fidelity reached by a site that starts without the programme's training",
                                ge=0, le=1, source="direction: Fixsen et al. 2005; value assumed")
-    drift: float = param(0.0804, "monthly share of the gap between fidelity and its equilibrium that closes", ge=0, le=1,
+    drift: float = param(0.0212, "monthly share of the gap between fidelity and its equilibrium that closes", ge=0, le=1,
                          unit="/month", source=CALIBRATED)
 
 
@@ -52,7 +52,8 @@ class Assurance(Section):
     repair: float = param(0.5, "share of the gap to target repaired at each audit", ge=0, le=1,
                           source="direction: Scaling What Works (002); value assumed")
     capacity: int | None = param(None, "sites the programme can audit per round (null = every site due)", ge=0, unit="sites")
-    cost: float = param(0.1, "support units per site audited", ge=0, unit="units")
+    cost: float = param(0.5, "support units per site audited (1 unit = one site supported for a month)", ge=0, unit="units",
+                        source="direction: Scaling What Works (002), audit, feedback and coaching take a coach's time, about half a month's support; value assumed")
 
 
 AdaptationPolicy = Literal["strict", "permitted", "free"]

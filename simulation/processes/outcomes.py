@@ -6,6 +6,9 @@ programme's efficacy (the effect under perfect delivery):
 
     effect = efficacy x coverage x fidelity x effective fit x competence,
 
+(for a simple intervention, ``1 - 0.5 x (1 - competence)`` in place of competence: a checklist
+needs less tacit know-how; ``transitions.SKILL_DEMAND``, NASSS, source 003),
+
 with coverage 1 in full implementation, ``initial_reach`` in initial implementation (a site still
 learning reaches part of its people) and 0 otherwise. Every way a programme's "voltage" drops on
 its way from the trial to routine use acts through it: diluted training per train-the-trainer
@@ -28,27 +31,44 @@ counterfactual``: what the programme adds beyond the trend and beyond unaided sp
 "the improvement was no better than the background trend" of Matching Michigan (Bion et al. 2013,
 in Greenhalgh & Papoutsi 2019, source 004) shows in the model.
 
+**Visible results against expectations.** Each month a site that has adopted (initial or full
+implementation) sees its effect, smoothed over ``lag`` months (``seen``), and compares it with what
+it was promised: the programme's promised effect ``efficacy x expected``, smoothed the same way from
+the month it adopted (``expect``), so that ``relative = seen / expect`` compares like with like from
+its first month of results. ``relative`` above 1 means results better than expected (they sustain:
+:mod:`.transitions`, :mod:`.workforce` routine), below 1 worse (they erode). Scheirer, "Is
+sustainability possible? A review and commentary on empirical studies of program sustainability",
+American Journal of Evaluation 2005: programmes whose benefits are visible are the ones kept.
+
 **Reach**: people served by sites delivering, weighted by coverage (full 1, initial
-``initial_reach``). **Sustainment** (the share of sites in full implementation at the reference
-month still there ``sustain_window`` months later; the reference month is fixed for a scenario, so
-strategies with different funding are compared at the same month) and the cohort measures of Wong,
-Schaper & Saldana ("Rates of sustainment in the Universal Stages of Implementation Completion",
-Implementation Science Communications 2022): of the sites that started up (first entered initial
-implementation), the share that reached competence (full implementation), the share still
-delivering two years after start-up, and two years after competence.
+``initial_reach``). **Sustainment after funding ends**: the programme's cohort is the sites it
+trained or supported (pilot sites included) that are delivering in the month its central funding
+ends (``strategy.support.funding_months``); ``sustained_delivering_12``/``_24`` are the shares of
+that cohort delivering 12 and 24 months later, ``sustained_full_12``/``_24`` the shares in full
+implementation, and ``funding_end_cohort`` its size. Each strategy is measured from its own funding
+end (a strategy that funds longer is not compared at a month where it is still funded). When funding
+never ends, or the run ends too soon, they are not applicable (NaN), with the reason given by
+:func:`sustain_note` (printed by ``spreadsim run`` and written to the manifest). The cohort measures
+of Wong, Schaper & Saldana ("Rates of sustainment in the Universal Stages of Implementation
+Completion", Implementation Science Communications 2022): of the sites that started up (first
+entered initial implementation), the share that reached competence (full implementation), the share
+still delivering two years after start-up, and two years after competence.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..schema import Section, param
+from ..schema import CALIBRATED, Section, param
 from .stages import FULL, INITIAL, INSTALLATION, STAGES
+from .transitions import SKILL_DEMAND
 
 #: the counterfactual arm as a scenario of its own: the same world with no programme (a test checks
 #: that the arm run beside a scenario equals the scenario with these overrides, run alone)
 NO_PROGRAMME = {"strategy.support.capacity": 0, "strategy.support.reserve": {}, "strategy.train_the_trainer.enabled": False,
-                "strategy.assurance.interval": 0, "strategy.collaborative.enabled": False, "outcomes.counterfactual": False}
+                "strategy.assurance.interval": 0, "strategy.collaborative.enabled": False,
+                "strategy.light_touch.enabled": False, "strategy.seeding.n": 0, "strategy.seeding.sites": [],
+                "outcomes.counterfactual": False}
 
 SERIES = ("adopted", "adopted_share", "reach", "mean_fidelity", "benefit", "benefit_counterfactual",
           "attributable_benefit", "outcome", "support_used", "local_cost", "supported", "trainers")
@@ -65,11 +85,11 @@ class Outcomes(Section):
                          unit="/year", source="direction: Matching Michigan (004); value per case")
     lag: float = param(6.0, "months over which a site sees its results (smoothing of what it sees)", ge=1, unit="months",
                        source="direction: Scheirer 2005, visible benefit; value assumed")
+    expected: float = param(0.39, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
+                            source=CALIBRATED)
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
-    sustain_window: int = param(24, "months over which sustainment is measured", ge=1, unit="months",
-                                source="number: Wong, Schaper & Saldana 2022 measure it two years on")
-    sustain_reference: int | None = param(None, "reference month for sustainment (null = months - sustain_window)", ge=0,
-                                          unit="months")
+    sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",
+                                ge=1, unit="months", source="number: Wong, Schaper & Saldana 2022 measure it two years on")
 
 
 def init(m, sc) -> None:
@@ -79,6 +99,7 @@ def init(m, sc) -> None:
     m.counts_b = np.zeros((R, T, len(STAGES)), np.int64)
     m.series_b = {k: np.zeros((R, T)) for k in SERIES}
     m.seen = np.zeros(m.n)
+    m.expect = np.zeros(m.n)
     m.effect = np.zeros(m.n)
     m.sustain_start = np.full(m.n, -1, np.int8)  # delivering sustain_window months after start-up (-1 not yet)
     m.sustain_competent = np.full(m.n, -1, np.int8)  # ... after reaching full implementation
@@ -86,21 +107,39 @@ def init(m, sc) -> None:
     m._competent: dict[int, np.ndarray] = {}  # month -> sites that first reached full implementation then
     m._block7 = m.block * len(STAGES)
     m._size_total = m.size.reshape(R, m.N).sum(axis=1)
-    configure(m, sc)
-    m._full_at_ref = None
-    m.sustainment_b = np.full(R, np.nan)
+    m.sustain = sustain_plan(sc)
+    m.sustain_cohort = None  # the programme's sites delivering when funding ended
+    m.sustain_b = {k: np.full(R, np.nan) for k in SUSTAIN_KEYS}
 
 
-def configure(m, sc) -> None:
-    m.sustain = sustain_plan(sc, m.months)
+#: sustainment after the programme's funding ends (``runner.SUMMARY_KEYS``)
+SUSTAIN_KEYS = ("sustained_delivering_12", "sustained_delivering_24", "sustained_full_12", "sustained_full_24",
+                "funding_end_cohort")
 
 
-def sustain_plan(sc, months: int) -> tuple[int, int] | None:
-    """(reference month, measurement month) for sustainment, the same for every strategy of a scenario."""
-    window = sc.outcomes.sustain_window
-    ref = sc.outcomes.sustain_reference
-    ref = months - window if ref is None else ref
-    return (ref, ref + window) if 0 <= ref and ref + window <= months else None
+def sustain_plan(sc) -> int | None:
+    """The month the programme's central funding ends (its last funded month), or None when it never does."""
+    f = sc.strategy.support.funding_months
+    if f is None or not sc.logics.mechanical.enabled:
+        return None
+    return int(f)
+
+
+def sustain_note(sc, months: int | None = None) -> str | None:
+    """Why sustainment after funding ends is not applicable (NaN) in a run of ``sc``, or None when it is."""
+    months = sc.months if months is None else months
+    f = sc.strategy.support.funding_months
+    if not sc.logics.mechanical.enabled:
+        return "sustainment after funding ends: not applicable, there is no programme (mechanical logic off)"
+    if f is None:
+        return "sustainment after funding ends: not applicable, central funding never ends (support.funding_months is null)"
+    if f >= months:
+        return f"sustainment after funding ends: not applicable, funding ends at month {f}, not before the run's end ({months})"
+    if f + 12 > months:
+        return f"sustainment after funding ends: not applicable, the run ends {months - f} months after funding ends (12 needed)"
+    if f + 24 > months:
+        return f"sustained_*_24: not applicable, the run ends {months - f} months after funding ends (24 needed)"
+    return None
 
 
 def collect(m, sc) -> None:
@@ -130,12 +169,25 @@ def collect(m, sc) -> None:
     s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
     eff = coverage * m.fidelity
     eff *= m.fit_eff
-    eff *= m.competence
+    demand = SKILL_DEMAND[sc.stages.complexity]
+    if demand == 1.0:
+        eff *= m.competence
+    else:  # a simple intervention depends less on tacit know-how (NASSS, source 003)
+        eff *= 1.0 - demand * (1.0 - m.competence)
     eff *= oc.efficacy
     m.effect = eff
     gap = eff - m.seen
     gap *= 1.0 / oc.lag
     m.seen += gap  # what a site has seen its delivery do lately
+    if oc.expected > 0:
+        # what it expected over the same months: the programme's promise, smoothed the same way
+        adopted_now = initial | full
+        np.multiply(adopted_now, oc.efficacy * oc.expected, out=gap)
+        gap -= m.expect
+        gap *= 1.0 / oc.lag
+        m.expect += gap
+        np.divide(m.seen, m.expect, out=m.relative, where=m.expect > 1e-12)
+        m.relative[m.expect <= 1e-12] = 1.0
     effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
     tau = (1.0 - oc.trend) ** (t / 12.0)
     benefit = (1.0 - tau) * m._size_total + tau * effect_people
@@ -156,15 +208,30 @@ def collect(m, sc) -> None:
     s["trainers"][:, t] = m._per_block(m.trainer)
     _cohorts(m, sc, t)
     if m.sustain is not None:
-        ref, end = m.sustain
-        if t == ref:
-            m._full_at_ref = full.copy()
-        if t == end and m._full_at_ref is not None:
-            base = m._per_block(m._full_at_ref)
-            kept = m._per_block(full & m._full_at_ref)
-            m.sustainment_b = np.divide(kept, base, out=np.full(R, np.nan), where=base > 0)
+        _sustainment(m, t, full)
     if m.history is not None:
         m.history.record(m)
+
+
+def _sustainment(m, t: int, full: np.ndarray) -> None:
+    """The programme's cohort at its funding end and the shares still delivering / in full 12 and
+    24 months later (per block; the counterfactual arms have no programme and stay NaN)."""
+    f = m.sustain
+    R = m.R
+    if t == f:
+        delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+        m.sustain_cohort = delivering & (m.ever_supported | m.seed_site | (m.generation >= 1)) & m.prog_site
+        n = m._per_block(m.sustain_cohort).astype(np.float64)
+        m.sustain_b["funding_end_cohort"] = np.where(m.programme_b, n, np.nan)
+        return
+    if m.sustain_cohort is None or t not in (f + 12, f + 24):
+        return
+    c = m.sustain_cohort
+    base = m._per_block(c)
+    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    ok = base > 0
+    for key, mask in ((f"sustained_delivering_{t - f}", delivering), (f"sustained_full_{t - f}", full)):
+        m.sustain_b[key] = np.divide(m._per_block(mask & c), base, out=np.full(R, np.nan), where=ok)
 
 
 def _cohorts(m, sc, t: int) -> None:

@@ -15,8 +15,26 @@ cut shock removes a share of it. Trainers may keep training after funding ends; 
 then a local cost, counted apart from the programme's cost. Breakthrough collaboratives link
 cohorts of sites by new lateral ties (THIS Institute guide, source 003).
 
-The counterfactual arm (:mod:`.outcomes`) runs the same sites and random numbers with no programme:
-its blocks get no support, invitations, trainers, assurance or collaboratives.
+Two tiers of support, usable together: the *intensive* tier is the support slots above (coaching,
+one site per slot, until full implementation); the *light-touch* tier (``strategy.light_touch``)
+registers many sites at once, each month up to its capacity, with a one-day workshop and a resource
+kit (Action Schools! BC's workshops for teachers, source 004; McKay et al. 2015). A registered site
+is trained, but less well (``quality``: lower entry competence and fidelity; Fixsen et al. 2005:
+information and one-off training alone rarely produce faithful use), gets a modest push through the
+stages while the tier runs, and no coaching; it may later take a free intensive slot.
+
+Every lever costs something, in the programme's budget (``support_used``) or the local one
+(``local_cost``): support slots, trainers while funded, light-touch registrations, audits and
+collaboratives are the programme's; trainers after funding and onboarding with the replication
+package are local. Costs are in support units (1 unit = one site supported for a month).
+
+Pilot sites (the seeds) are trained like every other site: they start with the competence and
+fidelity of a site the programme trained (a seed that starts in full implementation has, by the
+definition of that stage, at least the competence and fidelity full implementation needs).
+
+The counterfactual arm (:mod:`.outcomes`) runs the same sites and random numbers with no programme
+at all: its blocks get no seeds, support, invitations, trainers, light-touch tier, assurance or
+collaboratives.
 """
 
 from __future__ import annotations
@@ -103,6 +121,23 @@ class TrainTheTrainer(Section):
                             source="direction: voltage drop (Chambers et al. 2013, in 000); value assumed")
 
 
+class LightTouch(Section):
+    """The light-touch tier: registration, a one-day workshop and a resource kit, many sites at once."""
+
+    enabled: bool = param(False, "a light-touch tier beside the support slots (Action Schools! BC workshops, source 004)")
+    capacity: int = param(50, "sites the tier can register a month (workshop places)", ge=0, unit="sites/month")
+    months: int | None = param(None, "months the tier registers sites (null = while the programme is funded)", ge=0,
+                               unit="months")
+    quality: float = param(0.6, "training quality of a workshop and kit, as a share of the programme's full training "
+                           "(entry competence and fidelity)", ge=0, le=1,
+                           source="direction: Fixsen et al. 2005 (000), one-off training alone rarely produces faithful use; "
+                                  "value assumed")
+    progress: float = param(0.1, "monthly pressure to move on a stage of a registered site in the pipeline (kit, workshop)",
+                            ge=0, le=1, unit="/month", source="direction: NIRN (000), installation needs resources; value assumed")
+    cost: float = param(0.25, "support units per site registered (a workshop place and a kit)", ge=0, unit="units",
+                        source="direction: McKay et al. 2015 (in 004), a one-day workshop and a kit, less than a month of coaching (1 unit); value assumed")
+
+
 class Collaborative(Section):
     """Breakthrough collaboratives: cohorts of sites linked by new lateral ties, learning together."""
 
@@ -112,7 +147,8 @@ class Collaborative(Section):
     members: Literal["engaged", "all"] = param("engaged", "who joins: sites engaged at the start, or all")
     learning: float = param(0.03, "extra monthly competence gain of members", ge=0, le=1, unit="/month",
                             source="direction: THIS Institute (003); value assumed")
-    cost: float = param(0.05, "support units per member-month", ge=0, unit="units")
+    cost: float = param(0.05, "support units per member-month", ge=0, unit="units",
+                       source="direction: THIS Institute (003), a collaborative needs a facilitator's time; value assumed")
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -138,6 +174,9 @@ def init(m, sc) -> None:
     m.audited = None
     m.last_audit = np.full(m.n, -1, np.int32)
     m.dilution = 1.0  # training quality per site: (1 - dilution) per generation beyond the first
+    m.light = np.zeros(n, bool)  # registered by the light-touch tier
+    m.light_invited = np.zeros(n, bool)
+    m.light_push = None  # per site, the light-touch tier's progress pressure this month (None: none)
     configure(m, sc)
     _seed_sites(m, sc)
 
@@ -234,22 +273,27 @@ def _listed_seeds(m, sc) -> np.ndarray:
 def _seed_sites(m, sc) -> None:
     """The pilot sites: the first ``seeding.n`` in the programme's order start in ``seeding.stage``.
 
-    Pilot sites are trained by the developers themselves (generation 1) and start with fidelity
-    0.9 and competence 0.8 (0.2 before initial implementation): direction from source 002 (pilots
-    are held together by a close, expert team); values assumed.
+    Pilot sites are trained like every other site the programme trains (generation 1): they start
+    with fidelity ``delivery.entry_fidelity`` and competence ``workforce.training``; a pilot site
+    that starts in full implementation has at least what that stage means
+    (``stages.competence_for_full``, ``stages.fidelity_for_full``). The counterfactual arms have no
+    pilot sites (no programme at all).
     """
     seeding = sc.strategy.seeding
     k = len(seeding.sites) if seeding.sites else seeding.n
     if k > m.N:
         raise fail(sc.source, "strategy.seeding.n", f"cannot seed {k} sites: the network has {m.N}")
-    seeds = m._order.reshape(m.R, m.N)[:, :k].ravel()
+    seeds = m._order.reshape(m.R, m.N)[: m.replicates, :k].ravel()
     stage = {"exploration": EXPLORATION, "installation": INSTALLATION, "initial": INITIAL, "full": FULL}[seeding.stage]
     if sc.pipeline == "instant":
         stage = FULL
     m.stage[seeds] = stage
     m.months_in_stage[seeds] = m._min_months[stage]  # they have spent their stage's minimum before month 0
-    m.fidelity[seeds] = 0.9
-    m.competence[seeds] = 0.8 if stage >= INITIAL else 0.2
+    fid, comp = sc.delivery.entry_fidelity, sc.workforce.training
+    if stage == FULL:
+        fid, comp = max(fid, sc.stages.fidelity_for_full), max(comp, sc.stages.competence_for_full)
+    m.fidelity[seeds] = fid
+    m.competence[seeds] = comp
     m.generation[seeds] = 1
     m.seed_site = np.zeros(m.n, bool)
     m.seed_site[seeds] = True
@@ -278,6 +322,7 @@ def allocate(m, sc) -> None:
         _form_collaboratives(m, sc)
     m.since_support += 1
     _audits(m, sc)
+    _package_cost(m, sc)
     if not m._mech_on:
         return
     stage = m.stage
@@ -327,12 +372,13 @@ def allocate(m, sc) -> None:
     new_trainee = (kind == TRAINER) & (prev != TRAINER)
     if new_trainee.any():
         _trainer_generation(m, new_trainee, ttt.trainees)
-    if ttt.enabled and ttt.dilution > 0:
+    if (ttt.enabled and ttt.dilution > 0) or not np.isscalar(m.dilution):
         changed = np.flatnonzero(new_central | new_trainee)
         if len(changed):
             if np.isscalar(m.dilution):
                 m.dilution = np.ones(m.n)
-            m.dilution[changed] = (1.0 - ttt.dilution) ** np.maximum(m.generation[changed] - 1, 0).astype(np.float64)
+            d = ttt.dilution if ttt.enabled else 0.0
+            m.dilution[changed] = (1.0 - d) ** np.maximum(m.generation[changed] - 1, 0).astype(np.float64)
     m.support_kind = kind
     was = m.supported
     m.supported = kind > 0
@@ -344,10 +390,53 @@ def allocate(m, sc) -> None:
     m.dep_fade *= f1
     m.dep_fade[np.flatnonzero(was & ~m.supported)] = f1
     m.dep_fade[now] = 0.0
+    if st.light_touch.enabled:
+        _light_touch(m, sc, candidates)
     central = m._per_block(kind == CENTRAL)
     trained = m._per_block(kind == TRAINER)
     m.support_used_b += st.support.cost * (central + trained * m.funded_b)
     m.local_cost_b += st.support.cost * trained * ~m.funded_b
+
+
+def _light_touch(m, sc, candidates: np.ndarray) -> None:
+    """The light-touch tier: sites that engaged after last month's registration invitation are
+    registered (trained at the tier's quality, generation 1, one cost each); this month's invitations
+    go to the best-ranked candidates the support slots did not invite, up to the tier's capacity."""
+    lt = sc.strategy.light_touch
+    new = m.light_invited & (m.stage == EXPLORATION) & ~m.light
+    if new.any():
+        idx = np.flatnonzero(new)
+        m.light[idx] = True
+        fresh = idx[m.generation[idx] == 0]
+        if len(fresh):
+            if np.isscalar(m.dilution):
+                m.dilution = np.full(m.n, float(m.dilution))
+            m.generation[fresh] = 1
+            m.dilution[fresh] = lt.quality
+        m.support_used_b += lt.cost * m._per_block(new)
+    open_ = m.funded_b if lt.months is None else m.programme_b & (m.month <= lt.months)
+    m.light_invited[:] = False
+    if lt.capacity > 0 and open_.any():
+        k = np.where(open_, lt.capacity, 0)
+        m.light_invited[m._top_k(candidates & ~m.invited & ~m.light, k)] = True
+        m.invited |= m.light_invited
+    if lt.progress > 0 and open_.any():
+        pipeline = (m.stage >= EXPLORATION) & (m.stage <= INITIAL)
+        push = m.light & pipeline & ~m.supported
+        if m.R > 1:
+            push &= np.repeat(open_, m.N)
+        m.light_push = push * lt.progress
+    else:
+        m.light_push = None
+
+
+def _package_cost(m, sc) -> None:
+    """Onboarding with the replication package: a local cost per delivering site the programme trained."""
+    st = sc.strategy
+    c = st.package_cost * st.replication_package
+    if c > 0:
+        trained = (m.stage >= INSTALLATION) & (m.stage <= FULL) & (m.generation >= 1) & m.prog_site
+        m.local_cost_b += c * m._per_block(trained)
 
 
 def _audits(m, sc) -> None:

@@ -10,12 +10,13 @@ source 000). The combined pressure to abandon of a site that has started is then
 
 * **routinisation**: ``1 / (1 + months in full implementation / routinisation)``, the longer a
   site has used the programme in full, the more it is part of routine and the less likely it stops;
-* **visible benefit**: ``1 + feedback x (1 - 2 x seen)``, where ``seen`` (0-1) is what the site has
-  seen the programme do for the people it serves lately (its effect, smoothed over
-  ``outcomes.lag`` months): visible results sustain a programme, invisible ones do not (Scheirer,
-  "Is sustainability possible? A review and commentary on empirical studies of program
-  sustainability", American Journal of Evaluation 2005); a programme with a large effect
-  delivered well is kept, a weak one or one delivered poorly is dropped;
+* **visible benefit against expectations**: for a site that has adopted, ``1 + feedback x
+  clip(1 - relative, -1, 1)``, where ``relative`` is what the site has seen the programme do for
+  the people it serves lately over what it was promised (:mod:`.outcomes`): results better than
+  expected sustain a programme (down to ``1 - feedback``), results that fall short erode it (up to
+  ``1 + feedback``; Scheirer, "Is sustainability possible? A review and commentary on empirical
+  studies of program sustainability", American Journal of Evaluation 2005). So raising
+  ``feedback`` raises sustainment where results are good and lowers it where they are poor;
 * **no champion**: ``workforce.no_champion_risk`` for a site with no champion (NSPCC, source 001);
 * **lateral support** (social logic): ``1 - weight x lateral_support x share of neighbours who
   have adopted``: peers who use the programme keep a site going (Keystone's network of units, in
@@ -51,6 +52,10 @@ from ..schema import CALIBRATED, Section, param
 #: (THIS Institute guide, source 003: the more complex a domain, the slower and less sustained);
 #: values assumed
 COMPLEXITY = {"simple": (1.5, 2 / 3), "complicated": (1.0, 1.0), "complex": (2 / 3, 1.5)}
+#: how much of a site's effect depends on its staff's competence (:mod:`.outcomes`): the effect is
+#: multiplied by ``1 - demand x (1 - competence)``. Direction from NASSS (source 003): a simple
+#: intervention (a checklist) needs little tacit know-how to deliver well; values assumed
+SKILL_DEMAND = {"simple": 0.5, "complicated": 1.0, "complex": 1.0}
 from .stages import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, NOT_ENGAGED
 
 
@@ -64,25 +69,26 @@ class Stages(Section):
                               source="direction: NIRN (000), installation builds the infrastructure; value assumed")
     initial: int = param(2, "minimum months in initial implementation", ge=0, unit="months",
                          source="direction: NIRN (000); value assumed")
-    competence_for_full: float = param(0.677, "competence needed for full implementation", ge=0, le=1,
+    competence_for_full: float = param(0.758, "competence needed for full implementation", ge=0, le=1,
                                        source=CALIBRATED)
     fidelity_for_full: float = param(0.6, "fidelity needed for full implementation (below it a site falls back to initial)",
                                      ge=0, le=1, source="direction: NIRN (000), full implementation is faithful use; value assumed")
-    progress: float = param(0.078, "monthly progress pressure from a site's own capacity (times capacity)", ge=0, le=1,
+    progress: float = param(0.0293, "monthly progress pressure from a site's own capacity (times capacity)", ge=0, le=1,
                             unit="/month", source=CALIBRATED)
-    abandon: float = param(0.0356, "monthly pressure to abandon at the worst internal risk (low fit, competence, "
+    abandon: float = param(0.0622, "monthly pressure to abandon at the worst internal risk (low fit, competence, "
                            "fidelity; fatigue)", ge=0, le=1, unit="/month", source=CALIBRATED)
     routinisation: float | None = param(5.9, "months of full use that halve the pressure to abandon (null = no routinisation)",
                                         gt=0, unit="months", source=CALIBRATED)
-    feedback: float = param(0.6, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
+    feedback: float = param(0.264, "how much visible results (or their absence) move the pressure to abandon", ge=0, le=1,
                             source=CALIBRATED)
     complexity: Literal["simple", "complicated", "complex"] = param(
         "complicated", "how complex the intervention is (NASSS, source 003): simple ones move through the stages faster "
         "and are abandoned less, complex ones the opposite; a typical evidence-based programme is complicated")
-    reentry: float = param(0.2, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1,
-                           source="direction: NIRN (000), stages are revisited; value assumed")
-    reentry_delay: int = param(12, "months before a declined or discontinued site may re-engage", ge=0, unit="months",
-                               source="direction: NIRN (000); value assumed")
+    reentry: float = param(1.0, "engagement pressure multiplier for declined or discontinued sites", ge=0, le=1,
+                           source="direction: NIRN (000), stages are revisited: a site that stopped is engaged like any "
+                                  "other once the reason has passed; value assumed")
+    reentry_delay: int = param(6, "months before a declined or discontinued site may re-engage", ge=0, unit="months",
+                               source="direction: NIRN (000), re-exploration follows a pause; value assumed")
 
 
 def init(m, sc) -> None:
@@ -162,9 +168,11 @@ def sustain_modifier(m, sc) -> np.ndarray:
         tmp += 1.0
         mod /= tmp
     if s.feedback > 0:
-        np.multiply(m.seen, -2.0 * s.feedback, out=tmp)
-        tmp += s.feedback
-        tmp *= m._using
+        # 1 + feedback x clip(1 - relative, -1, 1) for adopted sites (results against expectations)
+        np.subtract(1.0, m.relative, out=tmp)
+        np.clip(tmp, -1.0, 1.0, out=tmp)
+        tmp *= s.feedback
+        tmp *= (m.stage == INITIAL) | (m.stage == FULL)
         tmp += 1.0
         mod *= tmp
     return mod

@@ -17,7 +17,19 @@ programmes, people do"). Each month:
   practice needs continuing coaching; the "voltage drop" of the Dynamic Sustainability Framework).
 * **Capacity** (resources, staff time, data systems; NIRN's implementation drivers, source 000) is
   state: coaching and fidelity assessment build it while a site is supported or audited; without
-  them it decays back towards the site's own baseline (the trait ``capacity``).
+  them it decays back towards the site's own *floor*.
+* **Routine** (0-1) is the durable local capacity that sustained faithful use builds: the
+  supervision, data systems, policies and job descriptions that make the programme part of how the
+  site works (NIRN's organisation drivers becoming the site's own, source 000; the Dynamic
+  Sustainability Framework of Chambers, Glasgow & Stange 2013, in source 003: sustainment is built
+  into the setting, not a property of the intervention). Each month a site in full implementation
+  with fidelity at least ``stages.fidelity_for_full`` closes ``routine_build`` of the gap to 1,
+  scaled by how its results compare with what it expected (``m.relative``, at most 1: results that
+  fall short are not worth building into routine, Scheirer 2005); a site that is not delivering
+  loses ``routine_loss`` of it a month (policies lapse, the data system is switched off). The floor
+  capacity decays to is ``capacity + routine x (1 - capacity)``: a routinised site's own
+  equilibrium can hold competent, faithful delivery without support. Which sites get there is an
+  emergent result of how long they stay faithful, not a cut-off on a trait.
 * **Change fatigue** moves towards a level set by the number of concurrent initiatives, higher in
   low-capacity sites (Matching Michigan, in Greenhalgh & Papoutsi 2019, source 004).
 """
@@ -34,9 +46,10 @@ class Workforce(Section):
     """Staff turnover, champions, competence, site capacity and change fatigue."""
 
     turnover: bool = param(True, "staff turnover removes competence and champions")
-    training: float = param(0.331, "competence a site trained by the programme has when it starts delivering (installation)",
-                            ge=0, le=1, source=CALIBRATED)
-    learning: float = param(0.12, "monthly share of the gap between competence and the site's capacity closed by doing",
+    training: float = param(0.597, "competence a site trained by the programme has when it starts delivering (installation)",
+                            ge=0, le=1, source="direction: Fixsen et al. 2005 (000), training gives a start on competence; value "
+                                               "assumed (the v3 search's value: no pattern identifies it, docs/validation.md)")
+    learning: float = param(0.186, "monthly share of the gap between competence and the site's capacity closed by doing",
                             ge=0, le=1, unit="/month", source=CALIBRATED)
     champion_recruit: float = param(0.05, "monthly probability (times leadership) that a site with no champion gains one",
                                     ge=0, le=1, unit="/month", source="direction: NSPCC (001); value assumed")
@@ -48,6 +61,13 @@ class Workforce(Section):
                                   ge=0, le=1, unit="/month", source="direction: NIRN implementation drivers (000); value assumed")
     capacity_decay: float = param(0.11, "monthly share of built capacity lost without support (back towards the site's own)",
                                   ge=0, le=1, unit="/month", source=CALIBRATED)
+    routine_build: float = param(0.0078, "monthly share of the gap to a fully routinised site built by faithful full implementation",
+                                 ge=0, le=1, unit="/month", source=CALIBRATED)
+    routine_loss: float = param(0.03, "monthly share of routine (durable local capacity) lost while a site is not delivering",
+                                ge=0, le=1, unit="/month",
+                                source="direction: Dynamic Sustainability Framework (003), routines lapse when use stops; value assumed")
+    champion_refresh: float = param(0.3, "share of the gap to a trained site's entry fidelity a new champion restores",
+                                    ge=0, le=1, source="direction: NSPCC (001), a champion re-commits staff; value assumed")
     concurrent_initiatives: int = param(0, "other initiatives competing for the same staff", ge=0, le=100,
                                         source="direction: Matching Michigan (004); value assumed")
     fatigue_per_initiative: float = param(0.15, "change fatigue each concurrent initiative adds", ge=0, le=1,
@@ -62,7 +82,10 @@ def init(m, sc) -> None:
     m.p_lose_champion = -np.expm1(m.champions * m._log_stay)  # kept current as champions come and go
     m.competence = np.zeros(m.n)
     m.capacity = m.capacity0.copy()
+    m.routine = np.zeros(m.n)
+    m.relative = np.ones(m.n)  # results seen over results expected (outcomes.collect); 1 until a site has results
     m.fatigue = np.zeros(m.n)
+    m._routine_any = False  # no site has any routine yet (skip the floor's arithmetic)
     configure(m, sc)
 
 
@@ -94,6 +117,12 @@ def step(m, sc) -> None:
             m.months_in_stage[back] = 0
         recruit = ~has & (u[1] < wf.champion_recruit * m.leadership)
         m.champions[recruit] = 1
+        if wf.champion_refresh > 0 and recruit.any():
+            # a new champion in a delivering site re-commits its staff to the core components
+            r = np.flatnonzero(recruit & (m.stage >= INSTALLATION) & (m.stage <= FULL))
+            if len(r):
+                target = sc.delivery.entry_fidelity
+                m.fidelity[r] += wf.champion_refresh * np.maximum(target - m.fidelity[r], 0.0)
         changed = np.flatnonzero(lose | recruit)
         if len(changed):  # chance of losing one of c champions this month: 1 - (1 - m)^c
             m.p_lose_champion[changed] = -np.expm1(m.champions[changed] * m._log_stay[changed])
@@ -125,16 +154,41 @@ def step(m, sc) -> None:
     np.minimum(c, 1.0, out=c)
     np.maximum(c, 0.0, out=c)
     cap = m.capacity
+    if wf.routine_build > 0 or m._routine_any:
+        routine_step(m, sc, using)
     if wf.capacity_build > 0 or wf.capacity_decay > 0:
-        # built up while supported or audited; back towards the site's own capacity otherwise
+        # built up while supported or audited; back towards the site's own floor otherwise
         idx = np.flatnonzero(built)
         before = cap[idx]
-        tmp = m.capacity0 - cap
+        if m._routine_any:
+            tmp = 1.0 - m.capacity0
+            tmp *= m.routine
+            tmp += m.capacity0
+            tmp -= cap
+        else:
+            tmp = m.capacity0 - cap
         tmp *= wf.capacity_decay
         cap += tmp
         cap[idx] = before + wf.capacity_build * (1.0 - before)
     if wf.concurrent_initiatives > 0 or m.fatigue.any():
         m.fatigue += 0.1 * (m.fatigue_target - m.fatigue)
+
+
+def routine_step(m, sc, using: np.ndarray) -> None:
+    """Routine (durable local capacity): built by faithful full implementation, scaled by results
+    against expectations; lost while not delivering (source 000 organisation drivers; DSF, 003)."""
+    wf = sc.workforce
+    r = m.routine
+    if wf.routine_build > 0:
+        faithful = (m.stage == FULL) & (m.fidelity >= sc.stages.fidelity_for_full)
+        idx = np.flatnonzero(faithful)
+        if len(idx):
+            r[idx] += wf.routine_build * np.minimum(m.relative[idx], 1.0) * (1.0 - r[idx])
+            m._routine_any = True
+    if wf.routine_loss > 0 and m._routine_any:
+        idx = np.flatnonzero(~using & (r > 0))
+        if len(idx):
+            r[idx] *= 1.0 - wf.routine_loss
 
 
 def delivering(stage: np.ndarray) -> np.ndarray:

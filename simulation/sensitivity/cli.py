@@ -129,7 +129,7 @@ def register(sub) -> None:
         epilog="A 'sensitivity:' section looks like:\n"
                "  sensitivity:\n"
                "    method: sobol\n    samples: 128\n    replicates: 4\n"
-               "    outputs: [adopted_share, adopted_share@60, sustainment]\n"
+               "    outputs: [adopted_share, adopted_share@60, sustained_delivering_24]\n"
                "    parameters:\n"
                "      - {path: logics.social.q, bounds: [0.05, 0.3]}\n"
                "      - {path: strategy.support.capacity, bounds: [10, 60]}\n"
@@ -143,7 +143,7 @@ def register(sub) -> None:
     add_seed_arg(p, "decides the sample, replicate seeds and bootstrap (default: the section's, else the scenario's)")
     add_strategies_arg(p, "the section's, else baseline")
     p.add_argument("--outputs", metavar="NAME,NAME",
-                   help="comma-separated outputs, e.g. adopted_share,adopted_share@60,sustainment "
+                   help="comma-separated outputs, e.g. adopted_share,adopted_share@60,sustained_delivering_24 "
                         "(default: the section's)")
     _common(p, "sensitivity")
     p.set_defaults(func=cmd_sensitivity)
@@ -160,6 +160,6 @@ def register(sub) -> None:
     add_strategies_arg(p, "baseline")
     p.add_argument("--outputs", metavar="NAME,NAME",
                    help="comma-separated outputs (default: the sensitivity section's, else adopted_share,"
-                        "reach_share,sustainment,mean_fidelity)")
+                        "reach_share,attributable_benefit_years,mean_fidelity)")
     _common(p, "sweep")
     p.set_defaults(func=cmd_sweep)

@@ -17,7 +17,7 @@ Format (every key but ``parameters`` is optional)::
       resamples: 200           # bootstrap resamples for the confidence intervals
       conf_level: 0.95
       strategies: [a, b]       # names from the scenario's `strategies:` (default: the scenario as written)
-      outputs: [adopted_share, adopted_share@60, sustainment, {name: equity_gap, goal: min}]
+      outputs: [adopted_share, adopted_share@60, sustained_delivering_24, {name: equity_gap, goal: min}]
       warn: {noise_share: 0.1, ci: 0.1, convergence: 0.05}
       parameters:
         - path: logics.social.q          # a dotted key path into the scenario
@@ -64,7 +64,7 @@ SECTION_DOCS: dict[str, tuple[str, str, str]] = {
                    "[baseline]", "a list of names (or one comma-separated text)"),
     "outputs": ("outputs analysed: per-run outcomes, or a monthly series at a month (`adopted_share@60`); an item "
                 "may be `{name: ..., goal: max or min}`",
-                "[adopted_share, reach_share, sustainment, mean_fidelity, equity_gap]",
+                "[adopted_share, reach_share, attributable_benefit_years, mean_fidelity, equity_gap]",
                 "a non-empty list of output names"),
     "warn": ("thresholds of the report's warnings: `noise_share` (noise share of the variance), `ci` (half-width "
              "of an interval), `convergence` (change of an index between N/2 and N)",
@@ -101,8 +101,11 @@ MAX_SAMPLES = 2**20
 #: per-run outcomes, and whether more is better (the direction used to say which strategy wins)
 SUMMARY_GOALS = {
     "adopted_share": "max", "reach": "max", "reach_share": "max", "mean_fidelity": "max", "benefit": "max",
-    "sustainment": "max", "time_to_50": "min", "abandonment": "min", "equity_gap": "min",
-    "support_used": "min", "cost_per_sustained_site": "min",
+    "attributable_benefit": "max", "attributable_benefit_years": "max",
+    "sustained_delivering_12": "max", "sustained_delivering_24": "max", "sustained_full_12": "max",
+    "sustained_full_24": "max", "sustained_startup": "max", "sustained_competent": "max", "competence_rate": "max",
+    "time_to_50": "min", "abandonment": "min", "equity_gap": "min",
+    "support_used": "min", "local_cost": "min", "total_cost": "min", "cost_per_sustained_site": "min",
 }
 #: monthly series usable as ``column@month`` outputs, with their direction
 SERIES_GOALS = {
@@ -435,7 +438,7 @@ def parse(section: Any, scenario=None, source: str | None = None, *, overrides: 
 
     # ---------------------------------------------------------------- outputs
     outputs: list[Output] = []
-    raw_outputs = sec.get("outputs", ["adopted_share", "reach_share", "sustainment", "mean_fidelity", "equity_gap"]
+    raw_outputs = sec.get("outputs", ["adopted_share", "reach_share", "attributable_benefit_years", "mean_fidelity", "equity_gap"]
                           if scenario is not None else ["Y"])
     if isinstance(raw_outputs, str):
         raw_outputs = [s.strip() for s in raw_outputs.split(",") if s.strip()]

@@ -23,7 +23,7 @@ from .. import limits
 from ..errors import InputError, Problem
 from .spec import BASELINE, FORBIDDEN_TOP, Output, _leaf_kind, check_output, replicate_seeds
 
-DEFAULT_OUTPUTS = ("adopted_share", "reach_share", "sustainment", "mean_fidelity")
+DEFAULT_OUTPUTS = ("adopted_share", "reach_share", "attributable_benefit_years", "mean_fidelity")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_STEPS = 1000
 
@@ -180,7 +180,7 @@ def sweep(scenario, params: dict[str, Sequence[float]] | Sequence[str], *, repli
         seed: decides the replicate seeds (default: the scenario's seed).
         strategies: names from the scenario's ``strategies:`` (default: the scenario as written).
         outputs: per-run outputs or ``column@month`` (default: adopted share, reach share,
-            sustainment, mean fidelity).
+            attributable benefit over the run, mean fidelity).
         executor, workers, scheduler, client, chunk_size, store, resume, progress, clear: passed to
             :func:`simulation.experiments.execute`.
 
