@@ -311,11 +311,9 @@ def test_sustainment_reference_month_is_the_same_for_every_funding_length():
     assert len(set(plans.values())) == 1 and plans[None] == (96, 120)
 
 
-def test_a_listed_shock_month_does_not_shift_the_random_numbers():
-    base = {"sites.n": 150, "months": 40, "shocks.rate": 0.2, "shocks.severity": 0.0, **NO_CF}
-    a = run(sc(**base), seed=5).timeseries
-    b = run(sc(**base, **{"shocks.months": [7, 20]}), seed=5).timeseries  # severity 0: no effect
-    assert a.equals(b)
+# test_a_listed_shock_month_does_not_shift_the_random_numbers: in tests/test_streams.py, on the
+# streams' recorded draws (with shocks that bite: the old version here had severity 0, so it passed
+# whatever the shock stream did)
 
 
 def test_a_funding_cut_shock_cuts_the_programmes_capacity():
