@@ -148,6 +148,17 @@ def test_ecological_update_adapts_delivering_sites_towards_the_ceiling_and_sets_
     assert m.fit_eff[3] == 1.0  # capped
 
 
+def test_ecological_adaptation_drive_is_capped_at_one_and_moves_part_way_from_the_current_level():
+    """Ecological logic, adaptation: the drive min(1, adapt x misfit + neighbour_learning x neighbours'
+    adaptation) is capped at 1 (a site cannot overshoot its ceiling), and the step is a share of the
+    remaining room (ceiling - a), from the site's current adaptation."""
+    fit = np.array([0.0, 0.5])
+    m = state(2, fit=fit, _misfit=1 - fit, _using=1, adaptation=[0.0, 0.2], nb_adaptation=[0.8, 0.0])
+    ecological.update(m, par_eco(adapt=1.0, neighbour_learning=1.0, weight=0.5), ceiling=1.0)
+    assert m.adaptation[0] == pytest.approx(0.5 * 1.0 * 1.0)  # drive 1.8, capped at 1
+    assert m.adaptation[1] == pytest.approx(0.2 + 0.5 * 0.5 * (1.0 - 0.2))
+
+
 def test_ecological_update_under_strict_adaptation_changes_no_adaptation():
     """Ecological logic: with a ceiling of 0 ('strict') sites do not adapt; fit_eff is fit plus partners."""
     fit = np.array([0.4, 0.7])
@@ -180,9 +191,9 @@ def test_social_threshold_rule_engages_for_certain_at_the_threshold_and_never_wi
 
 def test_social_bass_rule_uses_the_adopted_share_of_the_whole_system():
     """Social logic, 'bass': engage = q x adopted share of the system x scale (Bass 1969)."""
-    m = state(share_site=0.25, nb_prestige=1.0)
-    p = social.pressures(m, par_soc(rule="bass", q=0.4, legitimacy=1.0))
-    assert p.engage.tolist() == pytest.approx([0.1] * 4)
+    m = state(share_site=0.25, nb_prestige=1.0, fatigue=0.5)
+    p = social.pressures(m, par_soc(rule="bass", q=0.4, legitimacy=0.5))
+    assert p.engage.tolist() == pytest.approx([0.4 * 0.25 * 0.5 * 0.5] * 4)
 
 
 def test_social_bandwagon_adds_its_pressure_once_the_norm_is_reached():
@@ -190,6 +201,13 @@ def test_social_bandwagon_adds_its_pressure_once_the_norm_is_reached():
     m = state(share_site=[0.49, 0.5, 0.9, 0.0], nb_prestige=0.0)
     p = social.pressures(m, par_soc(bandwagon=0.02, bandwagon_at=0.5, legitimacy=0.5))
     assert p.engage.tolist() == pytest.approx([0.0, 0.01, 0.01, 0.0])
+
+
+def test_social_engagement_with_the_norm_stays_a_probability():
+    """Social logic: the threshold rule's certain engagement plus the norm's pressure is capped at 1."""
+    m = state(2, nb_share=1.0, threshold=0.5, has_ties=1, share_site=[0.9, 0.1])
+    p = social.pressures(m, par_soc(rule="threshold", legitimacy=1.0, bandwagon=0.5, bandwagon_at=0.5))
+    assert p.engage.tolist() == [1.0, 1.0]
 
 
 def test_social_progress_is_weight_times_progress_times_share_of_user_neighbours():
@@ -206,6 +224,19 @@ def test_social_abandonment_is_doubled_by_top_down_framing_and_by_fatigue():
     assert p.abandon.tolist() == pytest.approx([0.01, 0.02, 0.015, 0.01])
     p = social.pressures(m, par_soc(abandon=0.01, legitimacy=1.0, weight=1.0))
     assert p.abandon.tolist() == pytest.approx([0.01, 0.02, 0.015, 0.01])
+
+
+def test_social_abandonment_doubled_by_fatigue_stays_a_probability():
+    """Social logic: (2 - legitimacy) x (1 + fatigue) can take the pressure above 1; it is capped at 1."""
+    m = state(3, fatigue=[0.0, 1.0, 0.2])
+    p = social.pressures(m, par_soc(abandon=0.4, legitimacy=0.0))
+    assert p.abandon.tolist() == pytest.approx([0.8, 1.0, 0.96])
+
+
+def test_social_no_pressure_of_a_kind_whose_rate_is_zero():
+    """Social logic: a rate of 0 gives no pressure of that kind (None), not an array."""
+    p = social.pressures(state(fatigue=0.3, nb_share=0.5), par_soc(abandon=0.0, progress=0.0))
+    assert p.abandon is None and p.progress is None
 
 
 def test_social_legitimacy_lowers_social_abandonment():
