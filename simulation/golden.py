@@ -32,6 +32,14 @@ CASES = (
     ("action_schools_bc_seed3", "scenarios/cases/action_schools_bc.yaml", 3, {}),
     ("matching_michigan_seed2", "scenarios/cases/matching_michigan.yaml", 2, {}),
     ("threshold_seed1", "scenarios/classic/threshold.yaml", 1, {}),
+    # every optional mechanism on at once (assurance with a capacity, aftercare, shocks with a funding
+    # cut, collaboratives, a train-the-trainer cascade, free adaptation), so that none is unguarded
+    ("demo_everything_seed5", "scenarios/demo.yaml", 5, {
+        "months": 72, "strategy.assurance.interval": 3, "strategy.assurance.capacity": 8, "strategy.support.aftercare": 3,
+        "shocks.rate": 0.03, "shocks.months": [30], "shocks.severity": 0.3, "shocks.funding_cut": 0.2,
+        "strategy.collaborative.enabled": True, "strategy.train_the_trainer.enabled": True,
+        "strategy.train_the_trainer.after": 6, "strategy.adaptation": "free", "strategy.replication_package": 0.3,
+        "workforce.concurrent_initiatives": 2}),
 )
 
 #: monthly series stored with the summary (stage counts and outputs)
