@@ -84,14 +84,21 @@ def test_git_commit_is_a_hash_or_none():
 
 
 def test_run_batch_gives_each_seed_its_own_run_exactly():
-    s = default_scenario(**{"sites.n": 20, "months": 10})
+    import time
+
+    s = default_scenario(**{"sites.n": 20, "months": 10, "sites.groups": {"a": 0.5, "b": 0.5}})
+    t0 = time.perf_counter()
     batch = run_batch(s, [4, 9])
-    for r, seed in zip(batch, (4, 9)):
+    wall = time.perf_counter() - t0
+    for b, (r, seed) in enumerate(zip(batch, (4, 9))):
         alone = run(s, seed=seed)
-        assert r.seed == seed
+        assert r.seed == seed and r.block == b and r.scenario is s and r.model is batch[0].model
         pd.testing.assert_frame_equal(r.timeseries, alone.timeseries)
         pd.testing.assert_frame_equal(r.sites, alone.sites)
+        pd.testing.assert_frame_equal(r.groups, alone.groups)
         assert r.summary == pytest.approx(alone.summary, nan_ok=True)
+        assert set(r.elapsed) == {"setup", "step"} and 0 <= r.elapsed["setup"] + r.elapsed["step"] <= wall
+    assert batch[0].model.history is None and batch[0].model.sites == []  # no history, no agents unless asked
     assert run_batch(s, [4], sites=False)[0].sites is None
 
 
@@ -108,5 +115,9 @@ def test_site_history_is_every_site_every_month(result):
     last = h[h["month"] == 8].set_index("site")["stage"].astype(str)
     assert (last.to_numpy() == result.sites.set_index("site")["stage"].to_numpy()).all()
     plain = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
-    with pytest.raises(ValueError, match="history"):
+    with pytest.raises(ValueError, match=r"this run kept no site history: run it with history=True \(--site-history\)"):
         plain.site_history
+    from simulation.runner import site_history_frame
+
+    pd.testing.assert_frame_equal(site_history_frame(result.model), h)
+    assert h["month"].dtype == np.int32
