@@ -340,6 +340,25 @@ def test_coaching_closes_a_share_of_the_gap_to_full_fidelity_for_supported_sites
     assert m.fidelity.tolist() == pytest.approx([0.5 + 0.1 * 0.5, 0.5])
 
 
+def test_coaching_is_diluted_one_step_per_train_the_trainer_generation():
+    """delivery.step and workforce.step: coaching's gains are times the training quality of the
+    site's trainer, (1 - dilution)^(generation - 1) (the voltage drop, Chambers et al. 2013)."""
+    m, s = delivery_model(2, **{"delivery.drift": 0.0, "logics.mechanical.coach": 0.2, "logics.mechanical.weight": 1.0})
+    m.fidelity[:] = 0.5
+    m.supported[:] = True
+    m.dilution = np.array([1.0, 0.81])
+    delivery.step(m, s)
+    assert m.fidelity.tolist() == pytest.approx([0.5 + 0.2 * 0.5, 0.5 + 0.2 * 0.81 * 0.5])
+    m, s = workforce_model(2, **{"workforce.turnover": False, "logics.mechanical.enabled": True,
+                                 "logics.mechanical.skill": 0.1})
+    m.stage[:] = INITIAL
+    m.supported[:] = True
+    m.competence[:] = 0.2
+    m.dilution = np.array([1.0, 0.81])
+    workforce.step(m, s)
+    assert m.competence.tolist() == pytest.approx([0.2 + 0.1 * 0.8, 0.2 + 0.1 * 0.81 * 0.8])
+
+
 def test_an_audit_repairs_a_share_of_the_gap_below_target_and_never_lowers_fidelity_above_it():
     """delivery.step, assurance (Scaling What Works, 002): f += repair x max(target - f, 0) for audited sites:
     it pulls fidelity up towards the target from below, and leaves fidelity above the target alone."""
