@@ -39,7 +39,9 @@ def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path,
     hist = pd.read_parquet(out / "site_history.parquet")
     assert len(hist) == 15 * 9 and list(hist.columns)[:2] == ["month", "site"]
     assert output_kind(out) == "run"
-    man = json.loads((out / "manifest.json").read_text())
+    text = (out / "manifest.json").read_text()
+    assert text.startswith('{\n  "spreadsim_output": "run"')  # marked, and indented for people reading it
+    man = json.loads(text)
     assert man["seed"] == 3 and man["scenario_hash"] == result.scenario.digest()
     assert man["scenario"] == result.scenario.to_dict() and man["scenario_file"] == result.scenario.source
     from simulation import __version__
@@ -50,6 +52,12 @@ def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path,
     for k, v in result.summary.items():
         assert (man["summary"][k] is None) if math.isnan(v) else man["summary"][k] == v
     assert "git_commit" in man
+    import matplotlib.image
+
+    from simulation.plots import SAVE_DPI
+
+    width = matplotlib.image.imread(out / "adoption.png").shape[1]
+    assert 0.6 * SAVE_DPI * 6 < width < 1.2 * SAVE_DPI * 12  # saved at SAVE_DPI, not the default 100
 
 
 def test_save_refuses_an_earlier_output_unless_forced(tmp_path, result):
@@ -73,14 +81,21 @@ def test_plot_is_titled_with_scenario_and_seed_and_marks_the_end_of_support(resu
         import matplotlib.pyplot as plt
 
         plt.close(ax.figure)
+    import matplotlib.pyplot as plt
+
+    fig, given = plt.subplots()
+    assert result.plot(ax=given) is given
+    plt.close(fig)
     unfunded = run(default_scenario(**{"sites.n": 10, "months": 4, "strategy.support.funding_months": None}), seed=1)
     ax = unfunded.plot()
     assert ax.texts == [] or all(t.get_text() != "support ends" for t in ax.texts)
 
 
-def test_git_commit_is_a_hash_or_none():
+def test_git_commit_is_a_hash_or_none_wherever_it_is_called_from(tmp_path, monkeypatch):
     c = git_commit()
     assert c is None or re.fullmatch(r"[0-9a-f]{40}", c)
+    monkeypatch.chdir(tmp_path)  # the package's checkout, not the current folder's
+    assert git_commit() == c
 
 
 def test_run_batch_gives_each_seed_its_own_run_exactly():
@@ -121,3 +136,6 @@ def test_site_history_is_every_site_every_month(result):
 
     pd.testing.assert_frame_equal(site_history_frame(result.model), h)
     assert h["month"].dtype == np.int32
+    assert list(h.columns) == ["month", "site", "stage", "fidelity", "competence", "capacity", "supported", "benefit"]
+    assert list(h["stage"].cat.categories) == ["not_engaged", "exploration", "installation", "initial", "full",
+                                               "declined", "discontinued"]
