@@ -340,6 +340,15 @@ def test_coaching_closes_a_share_of_the_gap_to_full_fidelity_for_supported_sites
     assert m.fidelity.tolist() == pytest.approx([0.5 + 0.1 * 0.5, 0.5])
 
 
+def test_no_coaching_when_the_mechanical_logic_is_off():
+    """delivery.step: coaching is the mechanical logic's; switched off, a site marked supported is not coached."""
+    m, s = delivery_model(1, **{"delivery.drift": 0.0, "logics.mechanical.enabled": False, "logics.mechanical.coach": 0.5})
+    m.fidelity[:] = 0.5
+    m.supported[:] = True
+    delivery.step(m, s)
+    assert m.fidelity[0] == 0.5
+
+
 def test_coaching_is_diluted_one_step_per_train_the_trainer_generation():
     """delivery.step and workforce.step: coaching's gains are times the training quality of the
     site's trainer, (1 - dilution)^(generation - 1) (the voltage drop, Chambers et al. 2013)."""
