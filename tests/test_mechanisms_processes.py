@@ -603,6 +603,62 @@ def test_capacity_builds_while_supported_and_decays_to_the_sites_own_otherwise()
     assert m.capacity.tolist() == pytest.approx([0.55, 0.5 + 0.2 * (0.3 - 0.5)])
 
 
+def test_capacity_builds_without_decay_and_decays_without_building():
+    """workforce.step: building and decay each act on their own (either rate may be 0)."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.capacity_build": 0.1,
+                                 "workforce.capacity_decay": 0.0})
+    m.capacity0[:] = 0.3
+    m.capacity[:] = 0.5
+    m.supported[:] = [True, False]
+    workforce.step(m, s)
+    assert m.capacity.tolist() == pytest.approx([0.55, 0.5])
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.capacity_build": 0.0,
+                                 "workforce.capacity_decay": 0.2})
+    m.capacity0[:] = 0.3
+    m.capacity[:] = 0.5
+    m.supported[:] = [True, False]
+    workforce.step(m, s)
+    assert m.capacity.tolist() == pytest.approx([0.5, 0.46])
+
+
+def test_no_skill_coaching_when_the_mechanical_logic_is_off():
+    """workforce.step: the programme's skill coaching is the mechanical logic's; off, a site marked supported gains none."""
+    m, s = workforce_model(1, **{"workforce.turnover": False, "logics.mechanical.enabled": False,
+                                 "logics.mechanical.skill": 0.5})
+    m.stage[:] = INITIAL
+    m.supported[:] = True
+    m.competence[:] = 0.2
+    workforce.step(m, s)
+    assert m.competence[0] == 0.2
+
+
+def test_an_instant_pipeline_has_no_stage_to_fall_back_to(monkeypatch):
+    """workforce.step: losing the last champion never moves a site of an instant pipeline out of full implementation."""
+    m, s = workforce_model(1, **{"pipeline": "instant", "workforce.fallback": 1.0, "workforce.champion_recruit": 0.0})
+    m.stage[:] = FULL
+    m.champions[:] = 1
+    fix_draws(m, monkeypatch, np.zeros((2, 1)))
+    workforce.step(m, s)
+    assert m.champions[0] == 0 and m.stage[0] == FULL
+
+
+def test_delivering_is_installation_to_full_implementation():
+    """workforce.delivering: installation, initial or full implementation."""
+    stages = np.arange(7)
+    assert workforce.delivering(stages).tolist() == [False, False, True, True, True, False, False]
+
+
+def test_change_fatigue_targets_stay_below_one_and_one_initiative_counts():
+    """workforce.configure: fatigue target = min(1, ...) however many initiatives; even one initiative tires staff."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.concurrent_initiatives": 20,
+                                 "workforce.fatigue_per_initiative": 0.5})
+    assert (m.fatigue_target == 1.0).all()
+    m, s = workforce_model(1, **{"workforce.turnover": False, "workforce.concurrent_initiatives": 1,
+                                 "workforce.fatigue_per_initiative": 0.2})
+    workforce.step(m, s)
+    assert m.fatigue[0] == pytest.approx(0.1 * 0.2 * (1.5 - 0.5 * m.capacity0[0]))
+
+
 def test_change_fatigue_moves_a_tenth_of_the_way_to_its_target():
     """workforce.step (Matching Michigan, 004): fatigue += 0.1 x (target - fatigue), target =
     min(1, initiatives x fatigue_per_initiative x (1.5 - 0.5 x own capacity))."""
