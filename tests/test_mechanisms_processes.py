@@ -94,6 +94,28 @@ def test_logic_pressures_are_combined_as_independent_chances():
     assert p.tolist() == pytest.approx([1 - (1 - mech.train) * 0.9, 1 - (1 - mech.train) * 0.9, 0.1])
 
 
+def test_pressures_follow_the_scenarios_combination_rule():
+    """transitions.pressures: with logics.combine 'additive' the pressures of one kind add up (capped at 1)."""
+    m, s = bare(2, **NEUTRAL, **{"logics.ecological.enabled": False, "logics.social.enabled": False,
+                                 "logics.combine": "additive", "stages.progress": 0.3, "stages.abandon": 0.0})
+    m.supported[:] = True
+    m.capacity[:] = [1.0, 0.0]
+    m.champions[:] = 1
+    using(m)
+    _, p, _ = transitions.pressures(m, s)
+    assert p.tolist() == pytest.approx([s.logics.mechanical.train + 0.3, s.logics.mechanical.train])
+
+
+def test_a_simple_interventions_faster_progress_stays_a_probability():
+    """transitions.pressures: progress x 1.5 for a simple intervention is capped at 1."""
+    m, s = bare(1, **LOGICS_OFF, **NEUTRAL, **{"stages.complexity": "simple", "stages.progress": 0.9})
+    m.capacity[:] = 1.0
+    m.champions[:] = 1
+    using(m)
+    _, p, _ = transitions.pressures(m, s)
+    assert p[0] == 1.0
+
+
 def test_a_shock_adds_severity_times_lack_of_adaptive_capability_to_abandonment():
     """transitions.shock_pressure: a shock's abandonment pressure = severity x (1 - adaptive capability)
     (Dynamic Sustainability Framework, 003), combined with the others."""
@@ -159,6 +181,17 @@ def test_peers_and_the_norm_lower_abandonment_as_the_social_logic_says():
     m.share_site = np.array([0.2, 0.2, 0.5])
     using(m)
     assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.0, 0.4, 0.7 * (1 - 0.8 * 0.5)])
+
+
+def test_peers_and_the_norm_do_not_act_with_the_social_logic_off():
+    """transitions.sustain_modifier: lateral support and the norm are the social logic's; switched off, neither acts."""
+    m, s = bare(2, **NEUTRAL, **{"logics.social.enabled": False, "logics.social.lateral_support": 0.6,
+                                 "logics.social.norm_keep": 0.5, "logics.social.bandwagon_at": 0.5})
+    m.champions[:] = 1
+    m.nb_share[:] = [1.0, 0.0]
+    m.share_site = np.array([0.0, 0.9])
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == [1.0, 1.0]
 
 
 # ====================================================================== transitions: the moves
