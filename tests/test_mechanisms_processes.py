@@ -95,15 +95,28 @@ def test_logic_pressures_are_combined_as_independent_chances():
 
 
 def test_pressures_follow_the_scenarios_combination_rule():
-    """transitions.pressures: with logics.combine 'additive' the pressures of one kind add up (capped at 1)."""
-    m, s = bare(2, **NEUTRAL, **{"logics.ecological.enabled": False, "logics.social.enabled": False,
-                                 "logics.combine": "additive", "stages.progress": 0.3, "stages.abandon": 0.0})
+    """transitions.pressures: with logics.combine 'additive' the pressures of each kind (engage, progress,
+    abandon) add up, capped at 1 (Bass 1969), instead of combining as independent chances."""
+    m, s = bare(2, **NEUTRAL, **{"logics.social.enabled": False, "logics.combine": "additive", "stages.progress": 0.3,
+                                 "stages.abandon": 0.04, "logics.ecological.explore": 0.1, "logics.ecological.learn": 0.0,
+                                 "logics.ecological.abandon": 0.03})
+    m.invited[:] = True
     m.supported[:] = True
     m.capacity[:] = [1.0, 0.0]
+    m.leadership[:] = 0.0
+    m.fit_eff[:] = 0.0
     m.champions[:] = 1
     using(m)
-    _, p, _ = transitions.pressures(m, s)
-    assert p.tolist() == pytest.approx([s.logics.mechanical.train + 0.3, s.logics.mechanical.train])
+    e, p, a = transitions.pressures(m, s)
+    mech = s.logics.mechanical
+    assert e.tolist() == pytest.approx([mech.push, mech.push])  # fit 0: no self-started exploration
+    assert p.tolist() == pytest.approx([mech.train + 0.3, mech.train])
+    own = 0.04 * np.array([2.0, 2.0]) / 4  # (1 - fit) + (1 - competence), not delivering
+    eco = 0.03 * (3 - m.capacity) / 3
+    assert a.tolist() == pytest.approx((own + eco).tolist())
+    m.fit_eff[:] = 1.0
+    e, _, a = transitions.pressures(m, s)
+    assert e.tolist() == pytest.approx([mech.push + 0.1] * 2)
 
 
 def test_a_simple_interventions_faster_progress_stays_a_probability():
