@@ -155,6 +155,41 @@ def test_a_funding_cut_shock_compounds_on_the_remaining_capacity():
     assert m.cut_b[0] == pytest.approx(1 - 0.6 * 0.6)
 
 
+def test_a_shock_and_its_funding_cut_hit_only_the_blocks_it_hits():
+    """transitions.shock_pressure, in a batch: each replicate draws its own shock; the funding cut and the
+    severity apply to the replicates hit only (the others get no pressure and keep their capacity)."""
+    s = default_scenario(**{"sites.n": 10, "months": 5, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "shocks.rate": 0.5, "shocks.severity": 0.4,
+                            "shocks.funding_cut": 0.25})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.month = 1
+
+    class Fixed:
+        def __init__(self, u):
+            self.u = u
+
+        def random(self):
+            return self.u
+
+    m._gens["shocks"] = [Fixed(0.1), Fixed(0.9)]  # replicate 0 hit, replicate 1 not
+    got = transitions.shock_pressure(m, s)
+    assert got.tolist() == [0.4] * 10 + [0.0] * 10
+    assert m.cut_b.tolist() == [0.25, 0.0]
+
+
+def test_abandonment_after_the_modifiers_stays_a_probability():
+    """transitions.pressures: the modifiers (x no_champion_risk, x visible benefit) can take the pressure
+    to abandon above 1; it is capped at 1."""
+    m, s = bare(1, **LOGICS_OFF, **{"stages.abandon": 1.0, "stages.feedback": 0.0, "stages.routinisation": None,
+                                    "workforce.no_champion_risk": 3.0})
+    m.champions[:] = 0
+    m.stage[:] = INITIAL
+    m.fatigue[:] = 1.0
+    using(m)
+    _, _, a = transitions.pressures(m, s)
+    assert a[0] == 1.0
+
+
 # ==================================================================== transitions: sustainment's modifiers
 def test_no_champion_multiplies_the_pressure_to_abandon_by_its_risk():
     """transitions.sustain_modifier: x workforce.no_champion_risk for a site with no champion (NSPCC, 001)."""
@@ -317,6 +352,37 @@ def test_a_site_that_declines_in_month_t_re_engages_in_month_t_plus_delay_plus_o
             back = month
             break
     assert back == 10 + delay + 1
+
+
+def test_a_pilot_sites_milestones_stay_at_month_zero_when_it_falls_back_and_returns(monkeypatch):
+    """transitions.apply: start-up and competence months are the first ones; a pilot site (month 0) that
+    slips back to initial and returns to full keeps them."""
+    m, s = bare(1)
+    m.stage[:] = FULL
+    m.adopted_month[:] = 0
+    m.full_month[:] = 0
+    m.fidelity[:] = 0.0
+    m.month = 7
+    fix_draws(m, monkeypatch, [0.9])
+    transitions.apply(m, s, np.zeros(1), np.zeros(1), np.zeros(1))
+    assert m.stage[0] == INITIAL
+    m.fidelity[:] = 1.0
+    m.competence[:] = 1.0
+    m.months_in_stage[:] = 99
+    m.month = 8
+    transitions.apply(m, s, np.zeros(1), np.ones(1), np.zeros(1))
+    assert m.stage[0] == FULL and m.adopted_month[0] == 0 and m.full_month[0] == 0
+
+
+def test_an_instant_pipeline_starts_engaging_sites_in_full_use_with_nothing_adapted(monkeypatch):
+    """transitions.apply, pipeline 'instant': a site that engages goes straight to full implementation,
+    with its entry fidelity and no adaptation yet."""
+    m, s = bare(1, **{"pipeline": "instant", "delivery.entry_fidelity": 0.8, "delivery.self_taught": 0.5})
+    m.adaptation[:] = 0.4
+    fix_draws(m, monkeypatch, [0.0])
+    transitions.apply(m, s, np.ones(1), np.zeros(1), np.zeros(1))
+    assert m.stage[0] == FULL and m.adaptation[0] == 0.0 and m.fidelity[0] == pytest.approx(0.4)
+    assert m.adopted_month[0] == 1 and m.full_month[0] == 1
 
 
 def test_full_implementation_below_the_fidelity_threshold_falls_back_without_a_draw(monkeypatch):
