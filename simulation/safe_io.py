@@ -1090,6 +1090,7 @@ class atomic_dir:
         try:
             self.rec.scan()
             self.rec.save()
+            sync_tree(self.tmp)  # the files' data on disk before the rename makes them the output
             state = check_out(self.target, self.kind, replace=self.replace, option=self.option, flag=self.flag)
             if state == "replace":
                 legacy = _legacy_figures(self.target) if self.kind == "figures" and \
@@ -1107,3 +1108,30 @@ class atomic_dir:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         return False
+
+
+def sync_tree(folder: Path) -> None:
+    """Flush every file under ``folder`` to disk, then the folders themselves (before a rename
+    publishes them: a rename can reach the disk before the data it names, leaving empty files
+    after a power cut)."""
+    dirs = []
+    for root, _, files in os.walk(folder):
+        dirs.append(root)
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for d in reversed(dirs):
+        try:
+            fd = os.open(d, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+

@@ -403,7 +403,11 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) < 10**21 else f"{float(value):.3g}"
+        if abs(value) < 10**21:
+            return f"{value:,}"
+        if abs(value) <= 10**308:
+            return f"{float(value):.3g}"
+        return ("-" if value < 0 else "") + "more than 1e308"  # beyond any float: no float(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str):

@@ -560,11 +560,9 @@ def test_every_lever_costs_something_in_one_budget_or_the_other():
         assert obj > 0, key  # no lever is free
 
 
-def test_a_listed_shock_month_does_not_shift_the_random_numbers():
-    base = {"sites.n": 150, "months": 40, "shocks.rate": 0.2, "shocks.severity": 0.0, **NO_CF}
-    a = run(sc(**base), seed=5).timeseries
-    b = run(sc(**base, **{"shocks.months": [7, 20]}), seed=5).timeseries  # severity 0: no effect
-    assert a.equals(b)
+# test_a_listed_shock_month_does_not_shift_the_random_numbers: in tests/test_streams.py, on the
+# streams' recorded draws (with shocks that bite: the old version here had severity 0, so it passed
+# whatever the shock stream did)
 
 
 def test_a_funding_cut_shock_cuts_the_programmes_capacity():

@@ -66,6 +66,15 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float | np.ndarray) -> np
     return np.interp(q, cw, x)
 
 
+def weighted_mean_sd(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of a weighted sample (weights normalised; the population form,
+    sqrt(sum w (x - mean)^2 / sum w), as for a posterior given by weighted particles)."""
+    x = np.asarray(x, float)
+    w = np.asarray(w, float)
+    mean = float(np.average(x, weights=w))
+    return mean, float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+
+
 def bands(curves: np.ndarray, names: list[str], months: np.ndarray | None = None) -> pd.DataFrame:
     """Per-month mean and quantile bands of a (runs, months, series) array, in long form."""
     import warnings
@@ -197,8 +206,7 @@ class Calibration:
                 rows.append({"parameter": p.path, "estimate": x[0], "mean": np.nan, "sd": np.nan, "median": np.nan,
                              "low": np.nan, "high": np.nan, "prior_low": plo, "prior_high": phi, "shrinkage": np.nan})
                 continue
-            mean = float(np.average(x, weights=w))
-            sd = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+            mean, sd = weighted_mean_sd(x, w)
             qlo, qmed, qhi = weighted_quantile(x, w, [lo, 0.5, hi])
             rows.append({"parameter": p.path, "estimate": qmed, "mean": mean, "sd": sd, "median": qmed,
                          "low": qlo, "high": qhi, "prior_low": plo, "prior_high": phi,

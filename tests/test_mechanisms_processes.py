@@ -1,0 +1,846 @@
+"""The processes of a month (simulation/processes/, simulation/runner.py), one documented formula or
+direction per test, on hand-set arrays.
+
+Each test builds a small bare model (no network, no seeds, no counterfactual arm), sets the arrays
+its formula reads by hand, calls one process function, and compares with the value computed from
+the formula in the docstring of the process (docs/ODD.md). Where a draw decides, ``_draw`` is
+replaced by hand-set uniforms, so the boundary of each probability is tested exactly. When model v3
+changes a formula, the failing test names it: update the test together with the docstring.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from simulation import SpreadModel
+from simulation.model import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, NOT_ENGAGED
+from simulation.processes import delivery, outcomes, support, transitions, workforce
+from simulation.runner import summarise
+from simulation.scenario import default_scenario
+
+LOGICS_OFF = {"logics.mechanical.enabled": False, "logics.ecological.enabled": False, "logics.social.enabled": False}
+#: sustainment's modifiers all 1: champions do not matter, no routinisation, no visible-benefit feedback
+NEUTRAL = {"stages.feedback": 0.0, "stages.routinisation": None, "workforce.no_champion_risk": 1.0}
+
+
+def bare(n=6, months=30, **ov):
+    """A model of ``n`` unconnected sites, none seeded, no counterfactual arm; ``ov`` are scenario overrides."""
+    s = default_scenario(**{"sites.n": n, "months": months, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, **ov})
+    m = SpreadModel(s, 1, agents=False)
+    m.month = 1
+    return m, s
+
+
+def fix_draws(m, monkeypatch, u):
+    """Make the model's next draws the hand-set uniforms ``u`` (rows for a 2-D ``u``)."""
+    u = np.asarray(u, float)
+    monkeypatch.setattr(m, "_draw", lambda name, rows=0: u.copy())
+
+
+def using(m):
+    m._using = m.using
+
+
+# ============================================================================ transitions: pressures
+def test_internal_abandonment_is_its_maximum_at_the_worst_risk_and_zero_at_the_best():
+    """transitions.pressures, the site's own risk (NASSS, 003): abandon = stages.abandon x fragility x mean of
+    (1 - fit_eff), (1 - competence), fatigue and, for delivering sites, (1 - fidelity)."""
+    m, s = bare(4, **LOGICS_OFF, **NEUTRAL)
+    m.stage[:] = [INITIAL, FULL, NOT_ENGAGED, INSTALLATION]
+    m.champions[:] = 1
+    m.fit_eff[:] = [0.0, 1.0, 0.0, 0.5]
+    m.competence[:] = [0.0, 1.0, 0.0, 0.5]
+    m.fatigue[:] = [1.0, 0.0, 0.0, 0.5]
+    m.fidelity[:] = [0.0, 1.0, 0.0, 0.5]
+    using(m)
+    _, _, a = transitions.pressures(m, s)
+    assert a[0] == pytest.approx(s.stages.abandon, rel=1e-12)  # the worst: all of it
+    assert a[1] == pytest.approx(0.0, abs=1e-15)  # the best: none
+    assert a[2] == pytest.approx(s.stages.abandon * 2 / 4, rel=1e-12)  # not delivering: fidelity does not count
+    assert a[3] == pytest.approx(s.stages.abandon * 2 / 4, rel=1e-12)
+
+
+def test_complexity_speeds_progress_and_lowers_abandonment_of_simple_interventions():
+    """transitions.COMPLEXITY (NASSS, 003): progress x 1.5 and abandonment x 2/3 for simple, x 2/3 and x 1.5 for complex."""
+    got = {}
+    for c in ("simple", "complicated", "complex"):
+        m, s = bare(2, **LOGICS_OFF, **NEUTRAL, **{"stages.complexity": c})
+        m.champions[:] = 1
+        m.capacity[:] = 0.5
+        using(m)
+        _, p, a = transitions.pressures(m, s)
+        got[c] = (p[0], a[0])
+    base_p, base_a = got["complicated"]
+    assert base_p == pytest.approx(s.stages.progress * 0.5)  # own progress = stages.progress x capacity
+    assert got["simple"][0] == pytest.approx(1.5 * base_p) and got["simple"][1] == pytest.approx(base_a * 2 / 3)
+    assert got["complex"][0] == pytest.approx(base_p * 2 / 3) and got["complex"][1] == pytest.approx(1.5 * base_a)
+
+
+def test_logic_pressures_are_combined_as_independent_chances():
+    """transitions.pressures: the pressures of one kind from every logic and the site's own are combined
+    by logics.combine ('independent': 1 - prod(1 - p))."""
+    m, s = bare(3, **NEUTRAL, **{"logics.ecological.enabled": False, "logics.social.enabled": False,
+                                 "stages.progress": 0.1})
+    m.invited[:] = [True, False, True]
+    m.supported[:] = [True, True, False]
+    m.capacity[:] = 1.0
+    m.champions[:] = 1
+    using(m)
+    e, p, _ = transitions.pressures(m, s)
+    mech = s.logics.mechanical
+    assert e.tolist() == pytest.approx([mech.push, 0.0, mech.push])
+    assert p.tolist() == pytest.approx([1 - (1 - mech.train) * 0.9, 1 - (1 - mech.train) * 0.9, 0.1])
+
+
+def test_pressures_follow_the_scenarios_combination_rule():
+    """transitions.pressures: with logics.combine 'additive' the pressures of each kind (engage, progress,
+    abandon) add up, capped at 1 (Bass 1969), instead of combining as independent chances."""
+    m, s = bare(2, **NEUTRAL, **{"logics.social.enabled": False, "logics.combine": "additive", "stages.progress": 0.3,
+                                 "stages.abandon": 0.04, "logics.ecological.explore": 0.1, "logics.ecological.learn": 0.0,
+                                 "logics.ecological.abandon": 0.03})
+    m.invited[:] = True
+    m.supported[:] = True
+    m.capacity[:] = [1.0, 0.0]
+    m.leadership[:] = 0.0
+    m.fit_eff[:] = 0.0
+    m.champions[:] = 1
+    using(m)
+    e, p, a = transitions.pressures(m, s)
+    mech = s.logics.mechanical
+    assert e.tolist() == pytest.approx([mech.push, mech.push])  # fit 0: no self-started exploration
+    assert p.tolist() == pytest.approx([mech.train + 0.3, mech.train])
+    own = 0.04 * np.array([2.0, 2.0]) / 4  # (1 - fit) + (1 - competence), not delivering
+    eco = 0.03 * (3 - m.capacity) / 3
+    assert a.tolist() == pytest.approx((own + eco).tolist())
+    m.fit_eff[:] = 1.0
+    e, _, a = transitions.pressures(m, s)
+    assert e.tolist() == pytest.approx([mech.push + 0.1] * 2)
+
+
+def test_a_simple_interventions_faster_progress_stays_a_probability():
+    """transitions.pressures: progress x 1.5 for a simple intervention is capped at 1."""
+    m, s = bare(1, **LOGICS_OFF, **NEUTRAL, **{"stages.complexity": "simple", "stages.progress": 0.9})
+    m.capacity[:] = 1.0
+    m.champions[:] = 1
+    using(m)
+    _, p, _ = transitions.pressures(m, s)
+    assert p[0] == 1.0
+
+
+def test_a_shock_adds_severity_times_lack_of_adaptive_capability_to_abandonment():
+    """transitions.shock_pressure: a shock's abandonment pressure = severity x (1 - adaptive capability)
+    (Dynamic Sustainability Framework, 003), combined with the others."""
+    m, s = bare(3, **LOGICS_OFF, **NEUTRAL, **{"stages.abandon": 0.0, "shocks.months": [1], "shocks.severity": 0.5})
+    m.capacity[:] = [0.0, 1.0, 0.3]
+    m.leadership[:] = [0.0, 1.0, 0.6]
+    m.adaptation[:] = [0.0, 1.0, 0.0]
+    m.champions[:] = 1
+    using(m)
+    _, _, a = transitions.pressures(m, s)
+    assert a.tolist() == pytest.approx([0.5, 0.0, 0.5 * (1 - 0.3)])
+    m.month = 2  # not listed, rate 0: no shock
+    _, _, a = transitions.pressures(m, s)
+    assert not a.any()
+
+
+def test_a_funding_cut_shock_compounds_on_the_remaining_capacity():
+    """transitions.shock_pressure: each shock's funding_cut removes that share of the remaining central capacity."""
+    m, s = bare(3, **{"shocks.months": [1, 2], "shocks.severity": 0.0, "shocks.funding_cut": 0.4})
+    transitions.shock_pressure(m, s)
+    assert m.cut_b[0] == pytest.approx(0.4)
+    m.month = 2
+    transitions.shock_pressure(m, s)
+    assert m.cut_b[0] == pytest.approx(1 - 0.6 * 0.6)
+
+
+def test_a_shock_and_its_funding_cut_hit_only_the_blocks_it_hits():
+    """transitions.shock_pressure, in a batch: each replicate draws its own shock; the funding cut and the
+    severity apply to the replicates hit only (the others get no pressure and keep their capacity)."""
+    s = default_scenario(**{"sites.n": 10, "months": 5, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "shocks.rate": 0.5, "shocks.severity": 0.4,
+                            "shocks.funding_cut": 0.25})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.month = 1
+
+    class Fixed:
+        def __init__(self, u):
+            self.u = u
+
+        def random(self):
+            return self.u
+
+    m._gens["shocks"] = [Fixed(0.1), Fixed(0.9)]  # replicate 0 hit, replicate 1 not
+    got = transitions.shock_pressure(m, s)
+    assert got.tolist() == [0.4] * 10 + [0.0] * 10
+    assert m.cut_b.tolist() == [0.25, 0.0]
+
+
+def test_abandonment_after_the_modifiers_stays_a_probability():
+    """transitions.pressures: the modifiers (x no_champion_risk, x visible benefit) can take the pressure
+    to abandon above 1; it is capped at 1."""
+    m, s = bare(1, **LOGICS_OFF, **{"stages.abandon": 1.0, "stages.feedback": 0.0, "stages.routinisation": None,
+                                    "workforce.no_champion_risk": 3.0})
+    m.champions[:] = 0
+    m.stage[:] = INITIAL
+    m.fatigue[:] = 1.0
+    using(m)
+    _, _, a = transitions.pressures(m, s)
+    assert a[0] == 1.0
+
+
+# ==================================================================== transitions: sustainment's modifiers
+def test_no_champion_multiplies_the_pressure_to_abandon_by_its_risk():
+    """transitions.sustain_modifier: x workforce.no_champion_risk for a site with no champion (NSPCC, 001)."""
+    m, s = bare(2, **LOGICS_OFF, **{"stages.feedback": 0.0, "stages.routinisation": None, "workforce.no_champion_risk": 2.5})
+    m.champions[:] = [0, 1]
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([2.5, 1.0])
+
+
+def test_visible_benefit_multiplies_abandonment_by_one_plus_feedback_times_one_minus_twice_seen():
+    """transitions.sustain_modifier: x (1 + feedback x (1 - 2 x seen)) for delivering sites (Scheirer 2005)."""
+    m, s = bare(4, **LOGICS_OFF, **{"stages.feedback": 0.6, "stages.routinisation": None, "workforce.no_champion_risk": 1.0})
+    m.champions[:] = 1
+    m.stage[:] = [INITIAL, INITIAL, INITIAL, EXPLORATION]
+    m.seen[:] = [0.0, 1.0, 0.25, 0.0]
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.6, 0.4, 1.3, 1.0])
+
+
+def test_routinisation_divides_abandonment_by_one_plus_months_in_full_use_over_routinisation():
+    """transitions.sustain_modifier: / (1 + months in full implementation / routinisation), full sites only."""
+    m, s = bare(3, **LOGICS_OFF, **{"stages.feedback": 0.0, "stages.routinisation": 6.0, "workforce.no_champion_risk": 1.0})
+    m.champions[:] = 1
+    m.stage[:] = [FULL, FULL, INITIAL]
+    m.months_in_stage[:] = [0, 12, 12]
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.0, 1 / 3, 1.0])
+
+
+def test_peers_and_the_norm_lower_abandonment_as_the_social_logic_says():
+    """transitions.sustain_modifier, social logic: x (1 - weight x lateral_support x share of adopted
+    neighbours) and, once the system's adopted share reaches bandwagon_at, x (1 - weight x legitimacy x norm_keep)."""
+    m, s = bare(3, **NEUTRAL, **{"logics.social.lateral_support": 0.6, "logics.social.norm_keep": 0.5,
+                                 "logics.social.legitimacy": 0.8, "logics.social.bandwagon_at": 0.5})
+    m.champions[:] = 1
+    m.nb_share[:] = [0.0, 1.0, 0.5]
+    m.share_site = np.array([0.2, 0.2, 0.5])
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.0, 0.4, 0.7 * (1 - 0.8 * 0.5)])
+
+
+def test_peers_and_the_norm_do_not_act_with_the_social_logic_off():
+    """transitions.sustain_modifier: lateral support and the norm are the social logic's; switched off, neither acts."""
+    m, s = bare(2, **NEUTRAL, **{"logics.social.enabled": False, "logics.social.lateral_support": 0.6,
+                                 "logics.social.norm_keep": 0.5, "logics.social.bandwagon_at": 0.5})
+    m.champions[:] = 1
+    m.nb_share[:] = [1.0, 0.0]
+    m.share_site = np.array([0.0, 0.9])
+    using(m)
+    assert transitions.sustain_modifier(m, s).tolist() == [1.0, 1.0]
+
+
+# ====================================================================== transitions: the moves
+def pipeline_model(stage, a, p, u, monkeypatch, **ov):
+    """Sites in ``stage`` past their minimum months, ready to move on, with abandonment ``a``,
+    progress ``p`` and draws ``u``; returns the stages after transitions.apply."""
+    n = len(u)
+    m, s = bare(n, **ov)
+    m.stage[:] = stage
+    m.months_in_stage[:] = 99
+    m.competence[:] = 1.0
+    m.fidelity[:] = 1.0
+    fix_draws(m, monkeypatch, u)
+    transitions.apply(m, s, np.zeros(n), np.full(n, p), np.full(n, a))
+    return m
+
+
+def test_competing_risks_abandon_below_a_and_move_on_between_a_and_a_plus_p(monkeypatch):
+    """transitions.apply, competing risks with one draw: abandon if u < a, move on if a <= u < a + p, stay otherwise."""
+    u = [0.0, 0.199, 0.2, 0.35, 0.499, 0.5, 0.9]
+    m = pipeline_model(EXPLORATION, 0.2, 0.3, u, monkeypatch)
+    assert m.stage.tolist() == [DECLINED, DECLINED, INSTALLATION, INSTALLATION, INSTALLATION, EXPLORATION, EXPLORATION]
+
+
+def test_competing_risks_scale_both_down_when_they_exceed_one(monkeypatch):
+    """transitions.apply: when a + p > 1 both are divided by a + p (a = 0.8, p = 0.6: a' = 4/7, p' = 3/7)."""
+    u = [0.5, 4 / 7 - 1e-9, 4 / 7 + 1e-9, 0.999]
+    m = pipeline_model(INSTALLATION, 0.8, 0.6, u, monkeypatch)
+    assert m.stage.tolist() == [DECLINED, DECLINED, INITIAL, INITIAL]
+
+
+def test_abandoning_before_delivery_is_declining_and_after_it_discontinuing(monkeypatch):
+    """transitions.apply: a site leaving from exploration or installation declines; from initial or full it discontinues."""
+    m = pipeline_model([EXPLORATION, INSTALLATION, INITIAL, FULL], 1.0, 0.0, [0.5] * 4, monkeypatch)
+    assert m.stage.tolist() == [DECLINED, DECLINED, DISCONTINUED, DISCONTINUED]
+
+
+def test_a_site_moves_on_only_after_its_stages_minimum_months(monkeypatch):
+    """transitions.apply: move on only when months_in_stage >= the stage's minimum (NIRN, 000); before that p = 0."""
+    m, s = bare(4)
+    m.stage[:] = [EXPLORATION, EXPLORATION, INSTALLATION, INSTALLATION]
+    m.months_in_stage[:] = [s.stages.exploration - 1, s.stages.exploration, s.stages.installation - 1, s.stages.installation]
+    fix_draws(m, monkeypatch, [0.5] * 4)
+    transitions.apply(m, s, np.zeros(4), np.ones(4), np.zeros(4))
+    assert m.stage.tolist() == [EXPLORATION, INSTALLATION, INSTALLATION, INITIAL]
+
+
+def test_full_implementation_needs_competence_and_fidelity(monkeypatch):
+    """transitions.apply: initial -> full only with competence >= competence_for_full and fidelity >= fidelity_for_full."""
+    m, s = bare(4)
+    m.stage[:] = INITIAL
+    m.months_in_stage[:] = 99
+    c, f = s.stages.competence_for_full, s.stages.fidelity_for_full
+    m.competence[:] = [c, c - 1e-6, c, 1.0]
+    m.fidelity[:] = [f, 1.0, f - 1e-6, 1.0]
+    fix_draws(m, monkeypatch, [0.5] * 4)
+    transitions.apply(m, s, np.zeros(4), np.ones(4), np.zeros(4))
+    assert m.stage.tolist() == [FULL, INITIAL, INITIAL, FULL]
+    assert m.full_month.tolist() == [1, -1, -1, 1] and m.adopted_month.tolist() == [1, -1, -1, 1]
+
+
+def test_engagement_and_the_milestone_months(monkeypatch):
+    """transitions.apply: a site not engaged engages (-> exploration) if u < engage; the first month in
+    exploration, in initial implementation (start-up) and in full implementation are recorded once."""
+    m, s = bare(4)
+    m.month = 5
+    m.stage[:] = [NOT_ENGAGED, NOT_ENGAGED, INSTALLATION, INITIAL]
+    m.months_in_stage[:] = 99
+    m.competence[:] = 1.0
+    m.fidelity[:] = 1.0
+    m.adopted_month[3] = 2
+    m.adaptation[:] = 0.3
+    fix_draws(m, monkeypatch, [0.29, 0.31, 0.0, 0.0])
+    transitions.apply(m, s, np.full(4, 0.3), np.ones(4), np.zeros(4))
+    assert m.stage.tolist() == [EXPLORATION, NOT_ENGAGED, INITIAL, FULL]
+    assert m.engaged_month.tolist() == [5, -1, -1, -1]
+    assert m.adaptation[0] == 0.0  # a site starts exploring with nothing adapted yet
+    assert m.adopted_month.tolist() == [-1, -1, 5, 2]  # start-up recorded once
+    assert m.full_month.tolist() == [-1, -1, -1, 5]
+    assert m.months_in_stage.tolist() == [0, 100, 0, 0]
+
+
+def test_reentry_waits_exactly_reentry_delay_months_and_is_damped(monkeypatch):
+    """transitions.apply, re-entry (NIRN, 000): a declined or discontinued site may engage again once
+    months_in_stage >= reentry_delay, if u < engage x reentry."""
+    m, s = bare(5, **{"stages.reentry_delay": 12, "stages.reentry": 0.2})
+    m.stage[:] = [DECLINED, DECLINED, DISCONTINUED, DECLINED, DISCONTINUED]
+    m.months_in_stage[:] = [11, 12, 12, 40, 12]
+    fix_draws(m, monkeypatch, [0.0, 0.0, 0.19, 0.21, 0.1])
+    transitions.apply(m, s, np.ones(5), np.zeros(5), np.zeros(5))
+    assert m.stage.tolist() == [DECLINED, EXPLORATION, EXPLORATION, DECLINED, EXPLORATION]
+
+
+def test_a_site_that_declines_in_month_t_re_engages_in_month_t_plus_delay_plus_one(monkeypatch):
+    """Re-entry timing, month by month: a site declining in month t has months_in_stage 0 at the end of
+    that month, so it may engage again from month t + reentry_delay + 1 (after reentry_delay whole
+    months declined), not a month sooner or later."""
+    delay = 5
+    m, s = bare(1, **{"stages.reentry_delay": delay, "stages.reentry": 1.0})
+    m.stage[:] = EXPLORATION
+    m.month = 10
+    fix_draws(m, monkeypatch, [0.0])
+    transitions.apply(m, s, np.ones(1), np.zeros(1), np.ones(1))  # declines in month 10
+    assert m.stage[0] == DECLINED
+    back = None
+    for month in range(11, 30):
+        m.month = month
+        transitions.apply(m, s, np.ones(1), np.zeros(1), np.zeros(1))
+        if m.stage[0] == EXPLORATION:
+            back = month
+            break
+    assert back == 10 + delay + 1
+
+
+def test_a_pilot_sites_milestones_stay_at_month_zero_when_it_falls_back_and_returns(monkeypatch):
+    """transitions.apply: start-up and competence months are the first ones; a pilot site (month 0) that
+    slips back to initial and returns to full keeps them."""
+    m, s = bare(1)
+    m.stage[:] = FULL
+    m.adopted_month[:] = 0
+    m.full_month[:] = 0
+    m.fidelity[:] = 0.0
+    m.month = 7
+    fix_draws(m, monkeypatch, [0.9])
+    transitions.apply(m, s, np.zeros(1), np.zeros(1), np.zeros(1))
+    assert m.stage[0] == INITIAL
+    m.fidelity[:] = 1.0
+    m.competence[:] = 1.0
+    m.months_in_stage[:] = 99
+    m.month = 8
+    transitions.apply(m, s, np.zeros(1), np.ones(1), np.zeros(1))
+    assert m.stage[0] == FULL and m.adopted_month[0] == 0 and m.full_month[0] == 0
+
+
+def test_an_instant_pipeline_starts_engaging_sites_in_full_use_with_nothing_adapted(monkeypatch):
+    """transitions.apply, pipeline 'instant': a site that engages goes straight to full implementation,
+    with its entry fidelity and no adaptation yet."""
+    m, s = bare(1, **{"pipeline": "instant", "delivery.entry_fidelity": 0.8, "delivery.self_taught": 0.5})
+    m.adaptation[:] = 0.4
+    fix_draws(m, monkeypatch, [0.0])
+    transitions.apply(m, s, np.ones(1), np.zeros(1), np.zeros(1))
+    assert m.stage[0] == FULL and m.adaptation[0] == 0.0 and m.fidelity[0] == pytest.approx(0.4)
+    assert m.adopted_month[0] == 1 and m.full_month[0] == 1
+
+
+def test_full_implementation_below_the_fidelity_threshold_falls_back_without_a_draw(monkeypatch):
+    """transitions.apply: a full site whose fidelity < fidelity_for_full falls back to initial, and cannot also discontinue."""
+    m, s = bare(3)
+    m.stage[:] = FULL
+    m.fidelity[:] = [s.stages.fidelity_for_full - 0.01, s.stages.fidelity_for_full, s.stages.fidelity_for_full]
+    fix_draws(m, monkeypatch, [0.0, 0.0, 0.9])
+    transitions.apply(m, s, np.zeros(3), np.zeros(3), np.full(3, 0.5))
+    assert m.stage.tolist() == [INITIAL, DISCONTINUED, FULL]
+
+
+# ========================================================================== delivery: entry fidelity
+def test_trained_sites_start_at_entry_fidelity_and_self_taught_at_a_share_of_it():
+    """delivery.entry_fidelity (Fixsen et al. 2005): entry_fidelity x training quality for trained sites
+    (generation >= 1; 1 from the programme, diluted per generation), entry_fidelity x self_taught otherwise."""
+    m, s = bare(3, **{"delivery.entry_fidelity": 0.8, "delivery.self_taught": 0.5})
+    m.generation[:] = [1, 0, 2]
+    m.dilution = np.array([1.0, 1.0, 0.9])
+    got = delivery.entry_fidelity(m, s, np.arange(3))
+    assert got.tolist() == pytest.approx([0.8, 0.4, 0.72])
+
+
+def test_starting_to_deliver_sets_entry_fidelity_and_training_competence(monkeypatch):
+    """transitions.apply: a site entering installation gets its entry fidelity, and a trained one at least
+    workforce.training x training quality of competence; a self-taught one keeps its competence."""
+    m, s = bare(2, **{"delivery.entry_fidelity": 0.8, "delivery.self_taught": 0.5, "workforce.training": 0.3})
+    m.stage[:] = EXPLORATION
+    m.months_in_stage[:] = 99
+    m.generation[:] = [1, 0]
+    m.competence[:] = [0.1, 0.1]
+    fix_draws(m, monkeypatch, [0.5, 0.5])
+    transitions.apply(m, s, np.zeros(2), np.ones(2), np.zeros(2))
+    assert m.stage.tolist() == [INSTALLATION, INSTALLATION]
+    assert m.fidelity.tolist() == pytest.approx([0.8, 0.4])
+    assert m.competence.tolist() == pytest.approx([0.3, 0.1])
+
+
+# ============================================================================= delivery: drift and repair
+def delivery_model(n, **ov):
+    m, s = bare(n, **{"strategy.adaptation": "strict", **ov})
+    m.stage[:] = FULL
+    using(m)
+    return m, s
+
+
+def test_fidelity_drifts_a_share_drift_of_the_way_to_its_equilibrium():
+    """delivery.step: f += drift x (competence x (0.5 + 0.5 x capacity) - f) for delivering sites (NIRN, 000; 002)."""
+    m, s = delivery_model(3, **{"delivery.drift": 0.1, "logics.mechanical.enabled": False})
+    m.stage[2] = NOT_ENGAGED
+    using(m)
+    m.fidelity[:] = [1.0, 0.1, 0.5]
+    m.competence[:] = [0.6, 0.8, 0.6]
+    m.capacity[:] = [0.2, 1.0, 0.2]
+    delivery.step(m, s)
+    eq = np.array([0.6 * 0.6, 0.8, 0.0])
+    assert m.fidelity[:2].tolist() == pytest.approx((np.array([1.0, 0.1]) + 0.1 * (eq[:2] - [1.0, 0.1])).tolist())
+    assert m.fidelity[2] == 0.5  # not delivering: no drift
+
+
+def test_coaching_closes_a_share_of_the_gap_to_full_fidelity_for_supported_sites():
+    """delivery.step, mechanical logic: f += weight x coach x training quality x (1 - f) for supported delivering sites."""
+    m, s = delivery_model(2, **{"delivery.drift": 0.0, "logics.mechanical.coach": 0.2, "logics.mechanical.weight": 0.5})
+    m.fidelity[:] = [0.5, 0.5]
+    m.supported[:] = [True, False]
+    delivery.step(m, s)
+    assert m.fidelity.tolist() == pytest.approx([0.5 + 0.1 * 0.5, 0.5])
+
+
+def test_no_coaching_when_the_mechanical_logic_is_off():
+    """delivery.step: coaching is the mechanical logic's; switched off, a site marked supported is not coached."""
+    m, s = delivery_model(1, **{"delivery.drift": 0.0, "logics.mechanical.enabled": False, "logics.mechanical.coach": 0.5})
+    m.fidelity[:] = 0.5
+    m.supported[:] = True
+    delivery.step(m, s)
+    assert m.fidelity[0] == 0.5
+
+
+def test_coaching_is_diluted_one_step_per_train_the_trainer_generation():
+    """delivery.step and workforce.step: coaching's gains are times the training quality of the
+    site's trainer, (1 - dilution)^(generation - 1) (the voltage drop, Chambers et al. 2013)."""
+    m, s = delivery_model(2, **{"delivery.drift": 0.0, "logics.mechanical.coach": 0.2, "logics.mechanical.weight": 1.0})
+    m.fidelity[:] = 0.5
+    m.supported[:] = True
+    m.dilution = np.array([1.0, 0.81])
+    delivery.step(m, s)
+    assert m.fidelity.tolist() == pytest.approx([0.5 + 0.2 * 0.5, 0.5 + 0.2 * 0.81 * 0.5])
+    m, s = workforce_model(2, **{"workforce.turnover": False, "logics.mechanical.enabled": True,
+                                 "logics.mechanical.skill": 0.1})
+    m.stage[:] = INITIAL
+    m.supported[:] = True
+    m.competence[:] = 0.2
+    m.dilution = np.array([1.0, 0.81])
+    workforce.step(m, s)
+    assert m.competence.tolist() == pytest.approx([0.2 + 0.1 * 0.8, 0.2 + 0.1 * 0.81 * 0.8])
+
+
+def test_an_audit_repairs_a_share_of_the_gap_below_target_and_never_lowers_fidelity_above_it():
+    """delivery.step, assurance (Scaling What Works, 002): f += repair x max(target - f, 0) for audited sites:
+    it pulls fidelity up towards the target from below, and leaves fidelity above the target alone."""
+    m, s = delivery_model(4, **{"delivery.drift": 0.0, "logics.mechanical.enabled": False,
+                                "strategy.assurance.target": 0.9, "strategy.assurance.repair": 0.5})
+    m.fidelity[:] = [0.5, 0.95, 0.9, 0.5]
+    m.audited = np.array([True, True, True, False])
+    delivery.step(m, s)
+    assert m.fidelity.tolist() == pytest.approx([0.7, 0.95, 0.9, 0.5])
+
+
+def test_adapting_core_components_caps_fidelity_below_one():
+    """delivery.step: with 'free' adaptation (core share 0.6) fidelity is capped at 1 - 0.6 x adaptation (002)."""
+    m, s = bare(2, **{"strategy.adaptation": "free", "delivery.drift": 0.0, "logics.ecological.enabled": False})
+    m.stage[:] = FULL
+    using(m)
+    m.fidelity[:] = [1.0, 0.3]
+    m.adaptation[:] = [0.5, 0.5]
+    delivery.step(m, s)
+    assert m.fidelity.tolist() == pytest.approx([0.7, 0.3])
+
+
+# ======================================================================================= audits
+def audit_model(n, capacity, interval=3, **ov):
+    m, s = bare(n, **{"strategy.assurance.interval": interval, "strategy.assurance.capacity": capacity,
+                      "strategy.assurance.cost": 0.1, **ov})
+    m.stage[:] = INITIAL
+    return m, s
+
+
+def test_audits_take_exactly_their_capacity_longest_unaudited_first():
+    """support._audits (002): every interval months at most capacity sites in initial or full
+    implementation are audited, those audited longest ago first; each costs assurance.cost."""
+    m, s = audit_model(10, capacity=4)
+    m.month = 3
+    m.last_audit[:] = [0, -1, 0, 0, -1, 0, 0, -1, 0, 0]
+    m.stage[9] = EXPLORATION  # not due
+    before = m.support_used_b.copy()
+    support._audits(m, s)
+    assert m.audited.sum() == 4
+    assert set(np.flatnonzero(m.audited)) >= {1, 4, 7}  # never audited: first
+    assert not m.audited[9]
+    assert m.last_audit[m.audited].tolist() == [3] * 4
+    assert m.support_used_b - before == pytest.approx([0.4])
+
+
+def test_audits_take_every_due_site_when_capacity_allows_and_none_off_round_or_unfunded():
+    """support._audits: all due sites when they are fewer than capacity; none between rounds or once funding ended."""
+    m, s = audit_model(5, capacity=10)
+    m.month = 6
+    support._audits(m, s)
+    assert m.audited.sum() == 5
+    m.month = 7
+    support._audits(m, s)
+    assert m.audited is None
+    m.month = 9
+    m.funded_b[:] = False
+    support._audits(m, s)
+    assert m.audited is None
+
+
+def test_audits_with_capacity_are_exactly_capacity_in_a_whole_run():
+    """support._audits in a run: while funded, each round audits min(capacity, due sites) exactly."""
+    s = default_scenario(**{"sites.n": 120, "months": 40, "strategy.assurance.interval": 4,
+                            "strategy.assurance.capacity": 3, "outcomes.counterfactual": False})
+    m = SpreadModel(s, 2, agents=False)
+    rounds = []
+    for _ in range(40):
+        due_before = None
+        m.step()
+        if m.audited is not None:
+            rounds.append(int(m.audited.sum()))
+    assert rounds and all(r == 3 for r in rounds[2:])  # once 3 sites have started up
+    assert max(rounds) == 3
+
+
+# ========================================================================== support: aftercare, fade
+def test_aftercare_keeps_support_for_exactly_its_months_of_full_implementation():
+    """support.allocate: a site keeps its slot in the pipeline and for `aftercare` months of full
+    implementation (months_in_stage < aftercare); then its support ends (NIRN, 000)."""
+    m, s = bare(3, **{"strategy.support.aftercare": 3, "strategy.support.capacity": 5})
+    m.stage[:] = [INITIAL, INITIAL, NOT_ENGAGED]
+    m.eligible_from[:] = 10**6  # no invitations
+    support.allocate(m, s)
+    assert m.supported.tolist() == [True, True, False]
+    m.stage[:2] = FULL
+    m.months_in_stage[:2] = [2, 3]
+    m.month = 2
+    support.allocate(m, s)
+    assert m.supported.tolist() == [True, False, False]
+
+
+def test_without_aftercare_support_ends_on_reaching_full_implementation():
+    """support.allocate: aftercare 0 - support ends the month a site is in full implementation."""
+    m, s = bare(2, **{"strategy.support.aftercare": 0})
+    m.stage[:] = INITIAL
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.supported.all()
+    m.stage[0] = FULL
+    m.months_in_stage[0] = 0
+    support.allocate(m, s)
+    assert m.supported.tolist() == [False, True]
+
+
+def test_dependency_fade_starts_at_exp_minus_one_over_fade_and_decays_each_month():
+    """support.allocate: dep_fade = exp(-months since support ended / dependency_fade), 0 while supported."""
+    m, s = bare(1, **{"logics.mechanical.dependency_fade": 4.0})
+    m.stage[:] = INITIAL
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.supported[0] and m.dep_fade[0] == 0.0
+    m.stage[:] = DECLINED
+    fades = []
+    for month in range(2, 5):
+        m.month = month
+        support.allocate(m, s)
+        fades.append(m.dep_fade[0])
+    assert fades == pytest.approx([math.exp(-k / 4.0) for k in (1, 2, 3)])
+
+
+def test_support_costs_one_unit_per_supported_site_month():
+    """support.allocate: support_used += cost x central slots in use."""
+    m, s = bare(4, **{"strategy.support.cost": 2.0, "strategy.support.capacity": 3})
+    m.stage[:] = INITIAL
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.supported.sum() == 3 and m.support_used_b[0] == pytest.approx(6.0)
+
+
+# ===================================================================================== workforce
+def workforce_model(n=3, turnover=0.3, **ov):
+    m, s = bare(n, **{"sites.traits.turnover": {"dist": "constant", "value": turnover},
+                      "logics.mechanical.enabled": False, "workforce.learning": 0.0,
+                      "workforce.capacity_build": 0.0, "workforce.capacity_decay": 0.0, **ov})
+    return m, s
+
+
+@pytest.mark.parametrize("pkg", [0.0, 0.5, 1.0])
+def test_turnover_takes_competence_except_what_the_replication_package_passes_on(monkeypatch, pkg):
+    """workforce.step (NSPCC, 001; Scaling What Works, 002): competence x (1 - monthly turnover x (1 -
+    replication_package)), monthly turnover = 1 - (1 - annual)^(1/12)."""
+    m, s = workforce_model(**{"strategy.replication_package": pkg})
+    m.competence[:] = 0.8
+    m.champions[:] = 3
+    fix_draws(m, monkeypatch, np.ones((2, 3)))
+    workforce.step(m, s)
+    monthly = 1 - 0.7 ** (1 / 12)
+    assert m.competence == pytest.approx(np.full(3, 0.8 * (1 - monthly * (1 - pkg))), rel=1e-12)
+
+
+def test_the_replication_package_protects_against_turnover():
+    """Direction: the larger the replication package, the less competence a year of turnover takes."""
+    kept = []
+    for pkg in (0.0, 0.3, 0.7, 1.0):
+        m, s = workforce_model(1, turnover=0.5, **{"strategy.replication_package": pkg, "workforce.champion_recruit": 0.0})
+        m.competence[:] = 1.0
+        m.champions[:] = 0
+        for _ in range(12):
+            workforce.step(m, s)
+        kept.append(m.competence[0])
+    assert kept == sorted(kept) and kept[0] < kept[-1] == 1.0
+
+
+def test_losing_the_last_champion_falls_back_with_probability_fallback_times_lack_of_package(monkeypatch):
+    """workforce.step (NSPCC, 001): a site in initial or full implementation losing its last champion
+    falls back a stage if u < fallback x (1 - replication_package)."""
+    for pkg, u1, back in ((0.0, 0.29, True), (0.0, 0.31, False), (0.5, 0.14, True), (0.5, 0.16, False)):
+        m, s = workforce_model(2, **{"strategy.replication_package": pkg, "workforce.fallback": 0.3,
+                                     "workforce.champion_recruit": 0.0})
+        m.stage[:] = [FULL, INITIAL]
+        m.champions[:] = 1
+        fix_draws(m, monkeypatch, np.array([[0.0, 0.0], [u1, u1]]))
+        workforce.step(m, s)
+        assert m.champions.tolist() == [0, 0]
+        assert m.stage.tolist() == ([INITIAL, INSTALLATION] if back else [FULL, INITIAL]), (pkg, u1)
+
+
+def test_a_champion_leaves_with_the_chance_that_one_of_them_turns_over(monkeypatch):
+    """workforce: a site with c champions loses one if u < 1 - (1 - monthly turnover)^c."""
+    m, s = workforce_model(2, **{"workforce.champion_recruit": 0.0})
+    m.champions[:] = [2, 2]
+    m.p_lose_champion = -np.expm1(m.champions * m._log_stay)
+    monthly = 1 - 0.7 ** (1 / 12)
+    p = 1 - (1 - monthly) ** 2
+    assert m.p_lose_champion[:2] == pytest.approx([p, p])
+    fix_draws(m, monkeypatch, np.array([[p - 1e-9, p + 1e-9], [1.0, 1.0]]))
+    workforce.step(m, s)
+    assert m.champions.tolist() == [1, 2]
+    assert m.p_lose_champion[0] == pytest.approx(monthly)
+
+
+def test_a_site_with_no_champion_recruits_one_with_probability_recruit_times_leadership(monkeypatch):
+    """workforce.step: u < champion_recruit x leadership gives a site without a champion one."""
+    m, s = workforce_model(3, **{"workforce.champion_recruit": 0.5})
+    m.champions[:] = 0
+    m.leadership[:] = [1.0, 0.4, 0.4]
+    fix_draws(m, monkeypatch, np.array([[1.0] * 3, [0.49, 0.19, 0.21]]))
+    workforce.step(m, s)
+    assert m.champions.tolist() == [1, 1, 0]
+
+
+def test_competence_is_learned_by_doing_up_to_capacity():
+    """workforce.step: competence += learning x (capacity - competence) for delivering sites (NIRN, 000)."""
+    m, s = workforce_model(3, **{"workforce.turnover": False, "workforce.learning": 0.2})
+    m.stage[:] = [INITIAL, INITIAL, EXPLORATION]
+    m.capacity[:] = [0.5, 0.5, 0.5]
+    m.competence[:] = [0.0, 0.9, 0.0]
+    workforce.step(m, s)
+    assert m.competence.tolist() == pytest.approx([0.1, 0.82, 0.0])
+
+
+def test_coaching_lifts_competence_of_supported_delivering_sites():
+    """workforce.step, mechanical logic: competence += weight x skill x quality x (1 - competence)."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "logics.mechanical.enabled": True,
+                                 "logics.mechanical.skill": 0.1, "logics.mechanical.weight": 0.5})
+    m.stage[:] = INITIAL
+    m.supported[:] = [True, False]
+    m.competence[:] = 0.2
+    workforce.step(m, s)
+    assert m.competence.tolist() == pytest.approx([0.2 + 0.05 * 0.8, 0.2])
+
+
+def test_capacity_builds_while_supported_and_decays_to_the_sites_own_otherwise():
+    """workforce.step (NIRN, 000): capacity += build x (1 - capacity) when supported or audited;
+    otherwise capacity += decay x (own capacity - capacity)."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.capacity_build": 0.1,
+                                 "workforce.capacity_decay": 0.2})
+    m.capacity0[:] = 0.3
+    m.capacity[:] = [0.5, 0.5]
+    m.supported[:] = [True, False]
+    workforce.step(m, s)
+    assert m.capacity.tolist() == pytest.approx([0.55, 0.5 + 0.2 * (0.3 - 0.5)])
+
+
+def test_capacity_builds_without_decay_and_decays_without_building():
+    """workforce.step: building and decay each act on their own (either rate may be 0)."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.capacity_build": 0.1,
+                                 "workforce.capacity_decay": 0.0})
+    m.capacity0[:] = 0.3
+    m.capacity[:] = 0.5
+    m.supported[:] = [True, False]
+    workforce.step(m, s)
+    assert m.capacity.tolist() == pytest.approx([0.55, 0.5])
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.capacity_build": 0.0,
+                                 "workforce.capacity_decay": 0.2})
+    m.capacity0[:] = 0.3
+    m.capacity[:] = 0.5
+    m.supported[:] = [True, False]
+    workforce.step(m, s)
+    assert m.capacity.tolist() == pytest.approx([0.5, 0.46])
+
+
+def test_no_skill_coaching_when_the_mechanical_logic_is_off():
+    """workforce.step: the programme's skill coaching is the mechanical logic's; off, a site marked supported gains none."""
+    m, s = workforce_model(1, **{"workforce.turnover": False, "logics.mechanical.enabled": False,
+                                 "logics.mechanical.skill": 0.5})
+    m.stage[:] = INITIAL
+    m.supported[:] = True
+    m.competence[:] = 0.2
+    workforce.step(m, s)
+    assert m.competence[0] == 0.2
+
+
+def test_an_instant_pipeline_has_no_stage_to_fall_back_to(monkeypatch):
+    """workforce.step: losing the last champion never moves a site of an instant pipeline out of full implementation."""
+    m, s = workforce_model(1, **{"pipeline": "instant", "workforce.fallback": 1.0, "workforce.champion_recruit": 0.0})
+    m.stage[:] = FULL
+    m.champions[:] = 1
+    fix_draws(m, monkeypatch, np.zeros((2, 1)))
+    workforce.step(m, s)
+    assert m.champions[0] == 0 and m.stage[0] == FULL
+
+
+def test_delivering_is_installation_to_full_implementation():
+    """workforce.delivering: installation, initial or full implementation."""
+    stages = np.arange(7)
+    assert workforce.delivering(stages).tolist() == [False, False, True, True, True, False, False]
+
+
+def test_change_fatigue_targets_stay_below_one_and_one_initiative_counts():
+    """workforce.configure: fatigue target = min(1, ...) however many initiatives; even one initiative tires staff."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.concurrent_initiatives": 20,
+                                 "workforce.fatigue_per_initiative": 0.5})
+    assert (m.fatigue_target == 1.0).all()
+    m, s = workforce_model(1, **{"workforce.turnover": False, "workforce.concurrent_initiatives": 1,
+                                 "workforce.fatigue_per_initiative": 0.2})
+    workforce.step(m, s)
+    assert m.fatigue[0] == pytest.approx(0.1 * 0.2 * (1.5 - 0.5 * m.capacity0[0]))
+
+
+def test_change_fatigue_moves_a_tenth_of_the_way_to_its_target():
+    """workforce.step (Matching Michigan, 004): fatigue += 0.1 x (target - fatigue), target =
+    min(1, initiatives x fatigue_per_initiative x (1.5 - 0.5 x own capacity))."""
+    m, s = workforce_model(2, **{"workforce.turnover": False, "workforce.concurrent_initiatives": 2,
+                                 "workforce.fatigue_per_initiative": 0.2})
+    target = np.minimum(1.0, 2 * 0.2 * (1.5 - 0.5 * m.capacity0))
+    assert m.fatigue_target == pytest.approx(target)
+    workforce.step(m, s)
+    assert m.fatigue == pytest.approx(0.1 * target)
+
+
+# ====================================================================================== outcomes
+def test_effect_benefit_and_reach_follow_their_formulas():
+    """outcomes.collect: effect = efficacy x coverage x fidelity x fit_eff x competence (coverage 1 full,
+    initial_reach initial, 0 otherwise); benefit = sum size x (1 - tau (1 - effect)), tau = (1 - trend)^(t/12);
+    reach = sum size x coverage (Chambers et al. 2013)."""
+    m, s = bare(3, **{"outcomes.efficacy": 0.5, "outcomes.initial_reach": 0.4, "outcomes.trend": 0.1})
+    m.month = 6
+    m.stage[:] = [FULL, INITIAL, INSTALLATION]
+    m.size[:] = [100.0, 200.0, 300.0]
+    m._size_total = np.array([600.0])
+    m.fidelity[:] = 0.8
+    m.fit_eff[:] = 0.5
+    m.competence[:] = 0.5
+    outcomes.collect(m, s)
+    eff = 0.5 * np.array([1.0, 0.4, 0.0]) * 0.8 * 0.5 * 0.5
+    assert m.effect == pytest.approx(eff)
+    tau = 0.9 ** 0.5
+    size = np.array([100.0, 200.0, 300.0])
+    assert m.series_b["benefit"][0, 6] == pytest.approx(float((size * (1 - tau * (1 - eff))).sum()))
+    assert m.series_b["reach"][0, 6] == pytest.approx(100 + 0.4 * 200)
+    assert m.series_b["mean_fidelity"][0, 6] == pytest.approx(0.8)
+    assert m.seen == pytest.approx(eff / s.outcomes.lag)  # what a site has seen: smoothed over `lag` months
+
+
+# ======================================================================= the run summary's cohort
+def test_wong_cohort_holds_only_sites_followed_for_the_whole_window():
+    """runner.summarise (Wong, Schaper & Saldana 2022): competence_rate, sustained_startup and
+    sustained_competent are over the sites that started up in month 1 .. (last month - sustain_window),
+    pilot sites excluded; sites that started up later cannot be followed for the whole window."""
+    s = default_scenario(**{"sites.n": 6, "months": 30, "network.type": "none", "strategy.seeding.n": 1,
+                            "outcomes.counterfactual": False, "outcomes.sustain_window": 24})
+    m = SpreadModel(s, 1, agents=False).run_model()
+    seed = int(np.flatnonzero(m.seed_site)[0])
+    others = [i for i in range(6) if i != seed]
+    m.adopted_month[:] = -1
+    m.full_month[:] = -1
+    m.sustain_start[:] = -1
+    m.sustain_competent[:] = -1
+    m.adopted_month[seed] = 0
+    m.full_month[seed] = 0
+    a, b, c, d, e = others
+    m.adopted_month[[a, b, c, d]] = [1, 6, 7, 20]  # a, b followed 24 months; c, d not; e never started
+    m.full_month[[a, c, d]] = [5, 10, 25]
+    m.sustain_start[[a, b]] = [1, 0]
+    m.sustain_competent[[a]] = [1]
+    out = summarise(m)
+    assert out["competence_rate"] == pytest.approx(0.5)  # a of {a, b}
+    assert out["sustained_startup"] == pytest.approx(0.5)
+    assert out["sustained_competent"] == pytest.approx(0.5)
+    m.adopted_month[[a, b]] = [8, 9]  # nobody can be followed: no cohort
+    assert np.isnan(summarise(m)["competence_rate"])
+
+
+def test_wong_cohort_marks_sites_still_delivering_window_months_after_start_up():
+    """outcomes._cohorts: sustain_start = 1 if a site that started up in month t is delivering (installation
+    to full) at month t + sustain_window, 0 otherwise."""
+    m, s = bare(3, **{"outcomes.sustain_window": 4})
+    m._started[2] = np.array([0, 1, 2])
+    m.stage[:] = [INSTALLATION, DISCONTINUED, FULL]
+    m.month = 6
+    outcomes.collect(m, s)
+    assert m.sustain_start.tolist() == [1, 0, 1]

@@ -1,0 +1,141 @@
+"""What a run writes and returns (simulation/runner.py), read back: the files of RunResult.save, the
+manifest, the plot, run_batch equal to single runs, the site history. Fast, for the mutation-testing
+subset (docs/mutants.md) as well as the suite."""
+
+import json
+import math
+import re
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation.runner import SUMMARY_KEYS, git_commit, run, run_batch
+from simulation.safe_io import output_kind
+from simulation.scenario import default_scenario
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run(default_scenario(**{"sites.n": 15, "months": 8, "strategy.support.funding_months": 5,
+                                   "sites.groups": {"a": 0.5, "b": 0.5}}), seed=3, history=True)
+
+
+def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path, result):
+    out = result.save(tmp_path / "run")
+    assert out == tmp_path / "run"
+    assert sorted(p.name for p in out.iterdir()) == sorted(["timeseries.csv", "sites.csv", "groups.csv", "manifest.json",
+                                                            "adoption.png", "site_history.parquet"])
+    ts = pd.read_csv(out / "timeseries.csv")
+    assert list(ts.columns) == list(result.timeseries.columns)  # no index column
+    assert np.allclose(ts["reach"], result.timeseries["reach"], rtol=1e-12)
+    sites = pd.read_csv(out / "sites.csv")
+    assert list(sites.columns) == list(result.sites.columns) and len(sites) == 15
+    groups = pd.read_csv(out / "groups.csv")
+    assert list(groups.columns) == list(result.groups.columns) and sorted(groups["group"]) == ["a", "b"]
+    hist = pd.read_parquet(out / "site_history.parquet")
+    assert len(hist) == 15 * 9 and list(hist.columns)[:2] == ["month", "site"]
+    assert output_kind(out) == "run"
+    text = (out / "manifest.json").read_text()
+    assert text.startswith('{\n  "spreadsim_output": "run"')  # marked, and indented for people reading it
+    man = json.loads(text)
+    assert man["seed"] == 3 and man["scenario_hash"] == result.scenario.digest()
+    assert man["scenario"] == result.scenario.to_dict() and man["scenario_file"] == result.scenario.source
+    from simulation import __version__
+
+    assert man["version"] == __version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", man["time"])
+    assert set(man["summary"]) == set(SUMMARY_KEYS)
+    for k, v in result.summary.items():
+        assert (man["summary"][k] is None) if math.isnan(v) else man["summary"][k] == v
+    assert "git_commit" in man
+    import matplotlib.image
+
+    from simulation.plots import SAVE_DPI
+
+    width = matplotlib.image.imread(out / "adoption.png").shape[1]
+    assert 0.6 * SAVE_DPI * 6 < width < 1.2 * SAVE_DPI * 12  # saved at SAVE_DPI, not the default 100
+
+
+def test_save_refuses_an_earlier_output_unless_forced(tmp_path, result):
+    from simulation.errors import InputError
+
+    out = result.save(tmp_path / "run", plot=False)
+    assert not (out / "adoption.png").exists()
+    with pytest.raises(InputError):
+        result.save(out, plot=False)
+    result.save(out, plot=True, force=True)
+    assert (out / "adoption.png").exists()
+
+
+def test_plot_is_titled_with_scenario_and_seed_and_marks_the_end_of_support(result):
+    ax = result.plot()
+    try:
+        assert f"seed {result.seed}" in ax.get_title()
+        assert [t.get_text() for t in ax.texts] == ["support ends"]
+        assert any(line.get_xdata()[0] == 5 for line in ax.get_lines() if line.get_linestyle() == "--")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(ax.figure)
+    import matplotlib.pyplot as plt
+
+    fig, given = plt.subplots()
+    assert result.plot(ax=given) is given
+    plt.close(fig)
+    unfunded = run(default_scenario(**{"sites.n": 10, "months": 4, "strategy.support.funding_months": None}), seed=1)
+    ax = unfunded.plot()
+    assert ax.texts == [] or all(t.get_text() != "support ends" for t in ax.texts)
+
+
+def test_git_commit_is_a_hash_or_none_wherever_it_is_called_from(tmp_path, monkeypatch):
+    c = git_commit()
+    assert c is None or re.fullmatch(r"[0-9a-f]{40}", c)
+    monkeypatch.chdir(tmp_path)  # the package's checkout, not the current folder's
+    assert git_commit() == c
+
+
+def test_run_batch_gives_each_seed_its_own_run_exactly():
+    import time
+
+    s = default_scenario(**{"sites.n": 20, "months": 10, "sites.groups": {"a": 0.5, "b": 0.5}})
+    t0 = time.perf_counter()
+    batch = run_batch(s, [4, 9])
+    wall = time.perf_counter() - t0
+    for b, (r, seed) in enumerate(zip(batch, (4, 9))):
+        alone = run(s, seed=seed)
+        assert r.seed == seed and r.block == b and r.scenario is s and r.model is batch[0].model
+        pd.testing.assert_frame_equal(r.timeseries, alone.timeseries)
+        pd.testing.assert_frame_equal(r.sites, alone.sites)
+        pd.testing.assert_frame_equal(r.groups, alone.groups)
+        assert r.summary == pytest.approx(alone.summary, nan_ok=True)
+        assert set(r.elapsed) == {"setup", "step"} and 0 <= r.elapsed["setup"] + r.elapsed["step"] <= wall
+    assert batch[0].model.history is None and batch[0].model.sites == []  # no history, no agents unless asked
+    assert run_batch(s, [4], sites=False)[0].sites is None
+
+
+def test_a_runs_horizon_can_be_overridden():
+    r = run(default_scenario(**{"sites.n": 10, "months": 10}), seed=1, months=4)
+    assert len(r.timeseries) == 5 and r.scenario.months == 4
+    b = run_batch(default_scenario(**{"sites.n": 10, "months": 10}), [1], months=3)
+    assert len(b[0].timeseries) == 4
+
+
+def test_site_history_is_every_site_every_month(result):
+    h = result.site_history
+    assert len(h) == 15 * 9 and h["month"].max() == 8
+    last = h[h["month"] == 8].set_index("site")["stage"].astype(str)
+    assert (last.to_numpy() == result.sites.set_index("site")["stage"].to_numpy()).all()
+    plain = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    with pytest.raises(ValueError, match=r"this run kept no site history: run it with history=True \(--site-history\)"):
+        plain.site_history
+    from simulation.runner import site_history_frame
+
+    pd.testing.assert_frame_equal(site_history_frame(result.model), h)
+    assert h["month"].dtype == np.int32
+    assert list(h.columns) == ["month", "site", "stage", "fidelity", "competence", "capacity", "supported", "benefit"]
+    assert list(h["stage"].cat.categories) == ["not_engaged", "exploration", "installation", "initial", "full",
+                                               "declined", "discontinued"]

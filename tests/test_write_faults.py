@@ -1,0 +1,210 @@
+"""Fault injection for writes: a failure anywhere inside ``RunResult.save`` or an experiment store's
+write leaves no output, nothing half-written and no temporary; data reach the disk (fsync) before
+the rename that publishes them.
+
+Written against public behaviour only (what is in the folder afterwards, the order of the fsync and
+rename system calls), not against the names of simulation.safe_io's internals, so that they hold
+whatever way the temporaries are named or owned.
+"""
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from simulation.experiments.store import ResultStore
+from simulation.runner import RunResult, run
+from simulation.scenario import default_scenario
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run(default_scenario(**{"sites.n": 12, "months": 6}), seed=1)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Boom(Exception):
+    pass
+
+
+def fail_csv_named(monkeypatch, name, exc=Boom):
+    real = pd.DataFrame.to_csv
+
+    def to_csv(self, path=None, *a, **kw):
+        if path is not None and Path(str(path)).name == name:
+            if hasattr(path, "write"):
+                path.write("half,")
+            else:
+                Path(path).write_text("half,")  # something half-written first
+            raise exc("disk full")
+        return real(self, path, *a, **kw)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+
+
+FAULTS = {
+    "timeseries.csv": lambda mp: fail_csv_named(mp, "timeseries.csv"),
+    "sites.csv": lambda mp: fail_csv_named(mp, "sites.csv"),
+    "groups.csv": lambda mp: fail_csv_named(mp, "groups.csv"),
+    "manifest": lambda mp: mp.setattr(RunResult, "manifest", lambda self: (_ for _ in ()).throw(Boom("manifest"))),
+    "plot": lambda mp: mp.setattr("matplotlib.figure.Figure.savefig", lambda *a, **k: (_ for _ in ()).throw(Boom("png"))),
+    "interrupt": lambda mp: fail_csv_named(mp, "sites.csv", KeyboardInterrupt),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_failure_inside_save_leaves_no_output_and_no_temporary(tmp_path, monkeypatch, result, fault):
+    """RunResult.save: whatever fails inside it, the target folder does not appear and nothing is left beside it."""
+    FAULTS[fault](monkeypatch)
+    out = tmp_path / "out"
+    with pytest.raises((Boom, KeyboardInterrupt)):
+        result.save(out)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no hidden temporary folder either
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_failure_while_replacing_an_earlier_output_keeps_it_whole(tmp_path, monkeypatch, result, fault):
+    """RunResult.save(force=True): a failure leaves the earlier output exactly as it was, and no temporary."""
+    out = tmp_path / "out"
+    result.save(out, plot=False)
+    before = tree(tmp_path)
+    FAULTS[fault](monkeypatch)
+    with pytest.raises((Boom, KeyboardInterrupt)):
+        result.save(out, force=True)
+    assert tree(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failing_rename_leaves_no_output_and_no_temporary(tmp_path, monkeypatch, result):
+    """RunResult.save: if the final rename fails (a full or read-only disk), nothing is left behind."""
+    out = tmp_path / "out"
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        if Path(dst) == out:
+            raise OSError(28, "No space left on device")
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "rename", replace)
+    with pytest.raises(Exception):
+        result.save(out, plot=False)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def syscalls(monkeypatch):
+    """Record fsync (by the path of the file descriptor) and rename/replace calls, in order."""
+    events = []
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+    def fsync(fd):
+        try:
+            events.append(("fsync", os.readlink(f"/proc/self/fd/{fd if isinstance(fd, int) else fd.fileno()}")))
+        except OSError:
+            events.append(("fsync", None))
+        return real_fsync(fd)
+
+    def replace(src, dst, *a, **k):
+        events.append(("rename", str(Path(src).resolve()), str(Path(dst).resolve())))
+        return real_replace(src, dst, *a, **k)
+
+    def rename(src, dst, *a, **k):
+        events.append(("rename", str(Path(src).resolve()), str(Path(dst).resolve())))
+        return real_rename(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "rename", rename)
+    return events
+
+
+def _synced_before(events, src: str, upto: int) -> set[str]:
+    return {e[1] for e in events[:upto] if e[0] == "fsync" and e[1] and e[1].startswith(src + os.sep)}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name a file descriptor")
+def test_every_file_of_a_run_is_synced_before_the_rename_that_publishes_it(tmp_path, syscalls, result):
+    """RunResult.save: each file's data is flushed to disk (fsync) before the folder is renamed into place."""
+    out = (tmp_path / "out").resolve()
+    result.save(out)
+    publish = [i for i, e in enumerate(syscalls) if e[0] == "rename" and e[2] == str(out)]
+    assert len(publish) == 1
+    src = syscalls[publish[0]][1]
+    synced = _synced_before(syscalls, src, publish[0])
+    files = {str(Path(src) / p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert files and files <= synced, f"not synced before the rename: {sorted(files - synced)}"
+
+
+# --------------------------------------------------------------------------- the experiment store
+def _tables(n=3):
+    runs = pa.table({"run_id": [f"r{i}" for i in range(n)], "value": [float(i) for i in range(n)]})
+    ts = pa.table({"run_id": [f"r{i}" for i in range(n) for _ in range(2)], "month": [0, 1] * n})
+    return runs, ts
+
+
+def _open(out):
+    store = ResultStore(out)
+    store.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
+    return store
+
+
+def _hidden(folder: Path) -> list[str]:
+    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".lock"]
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_failing_chunk_write_leaves_no_temporary_and_no_chunk(tmp_path, monkeypatch, which):
+    """ResultStore.write_chunk: a failure while writing the timeseries (1st) or runs (2nd) file commits
+    nothing (the runs file commits a chunk) and leaves no temporary; the next session tidies up."""
+    out = tmp_path / "exp"
+    store = _open(out)
+    runs, ts = _tables()
+    store.write_chunk(runs, ts)
+    committed = store.committed()
+    real = pq.write_table
+    calls = {"n": 0}
+
+    def write_table(table, where, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == which:
+            where.write(b"PAR1 half a table")
+            raise Boom("disk full")
+        return real(table, where, *a, **k)
+
+    monkeypatch.setattr(pq, "write_table", write_table)
+    with pytest.raises(Boom):
+        store.write_chunk(*_tables(2))
+    monkeypatch.undo()
+    assert store.committed() == committed and store.stored_ids() == {"r0", "r1", "r2"}
+    assert _hidden(out) == []
+    store.close("failed")
+    again = _open(out)  # the next session removes a timeseries file left without its runs file
+    assert sorted(p.name for p in again.ts_dir.glob("*.parquet")) == [p.name for p in committed]
+    again.close("complete")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name a file descriptor")
+def test_a_chunk_is_synced_before_its_rename_and_its_runs_file_comes_last(tmp_path, syscalls):
+    """ResultStore.write_chunk: each file is fsynced before the rename that puts it in place, and the runs
+    file (which commits the chunk) is renamed after the timeseries file."""
+    store = _open(tmp_path / "exp")
+    syscalls.clear()
+    name = store.write_chunk(*_tables())
+    renames = [(i, e) for i, e in enumerate(syscalls) if e[0] == "rename"]
+    targets = [Path(e[2]) for _, e in renames]
+    assert [t.parent.name for t in targets] == ["timeseries", "runs"] and all(t.name == name for t in targets)
+    for i, e in renames:
+        assert ("fsync", e[1]) in syscalls[:i], f"{e[1]} renamed before it was synced"
+    store.close("complete")
