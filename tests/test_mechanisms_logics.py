@@ -19,7 +19,7 @@ def state(n=4, **arrays):
     names = ("invited", "supported", "ever_supported", "competence", "capacity", "dep_fade", "fit", "fit_eff",
              "leadership", "adaptation", "nb_share", "nb_prestige", "nb_adaptation", "share_site", "fatigue",
              "threshold", "has_ties", "_using", "_misfit")
-    m = SimpleNamespace(n=n)
+    m = SimpleNamespace(n=n, light_push=arrays.pop("light_push", None))  # model v3: the light-touch tier
     for k in names:
         v = arrays.pop(k, 0.0)
         a = np.array(np.broadcast_to(np.asarray(v, dtype=float), (n,)), dtype=float)
@@ -61,6 +61,15 @@ def test_mechanical_engage_is_push_times_weight_for_invited_sites_only():
     m = state(invited=[1, 0, 1, 0])
     p = mechanical.pressures(m, par_mech(push=0.3, weight=0.5))
     assert p.engage.tolist() == pytest.approx([0.15, 0.0, 0.15, 0.0])
+
+
+def test_mechanical_light_touch_adds_its_push_to_progress_as_an_independent_chance():
+    """Mechanical logic, model v3's light-touch tier (workshop and kit): progress = 1 - (1 - weight x
+    train x supported) x (1 - weight x light_push), so a site with only the light tier moves on with
+    weight x light_push and a coached one with both."""
+    m = state(supported=[1, 0, 1, 0], light_push=np.array([0.0, 0.4, 0.4, 0.0]))
+    p = mechanical.pressures(m, par_mech(train=0.2, weight=0.5))
+    assert p.progress.tolist() == pytest.approx([0.1, 0.2, 1 - 0.9 * 0.8, 0.0])
 
 
 def test_mechanical_progress_is_train_times_weight_for_supported_sites_only():

@@ -199,14 +199,18 @@ def test_no_champion_multiplies_the_pressure_to_abandon_by_its_risk():
     assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([2.5, 1.0])
 
 
-def test_visible_benefit_multiplies_abandonment_by_one_plus_feedback_times_one_minus_twice_seen():
-    """transitions.sustain_modifier: x (1 + feedback x (1 - 2 x seen)) for delivering sites (Scheirer 2005)."""
-    m, s = bare(4, **LOGICS_OFF, **{"stages.feedback": 0.6, "stages.routinisation": None, "workforce.no_champion_risk": 1.0})
+def test_visible_benefit_against_expectation_multiplies_abandonment():
+    """transitions.sustain_modifier, model v3: x (1 + feedback x clip(1 - relative, -1, 1)) for sites
+    in initial or full implementation, where ``relative`` is the benefit a site has seen over what it
+    expected (Scheirer 2005: results a site can see, against what it expected, keep it going): no
+    results raise the pressure by feedback, results at the promise leave it, better results lower it
+    (at most by feedback); sites not using it are untouched."""
+    m, s = bare(5, **LOGICS_OFF, **{"stages.feedback": 0.6, "stages.routinisation": None, "workforce.no_champion_risk": 1.0})
     m.champions[:] = 1
-    m.stage[:] = [INITIAL, INITIAL, INITIAL, EXPLORATION]
-    m.seen[:] = [0.0, 1.0, 0.25, 0.0]
+    m.stage[:] = [INITIAL, FULL, INITIAL, EXPLORATION, FULL]
+    m.relative[:] = [0.0, 2.5, 0.75, 0.0, 1.0]
     using(m)
-    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.6, 0.4, 1.3, 1.0])
+    assert transitions.sustain_modifier(m, s).tolist() == pytest.approx([1.6, 0.4, 1.15, 1.0, 1.0])
 
 
 def test_routinisation_divides_abandonment_by_one_plus_months_in_full_use_over_routinisation():

@@ -28,7 +28,8 @@ def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path,
     out = result.save(tmp_path / "run")
     assert out == tmp_path / "run"
     assert sorted(p.name for p in out.iterdir()) == sorted(["timeseries.csv", "sites.csv", "groups.csv", "manifest.json",
-                                                            "adoption.png", "site_history.parquet"])
+                                                            "adoption.png", "site_history.parquet",
+                                                            ".spreadsim-record.json"])
     ts = pd.read_csv(out / "timeseries.csv")
     assert list(ts.columns) == list(result.timeseries.columns)  # no index column
     assert np.allclose(ts["reach"], result.timeseries["reach"], rtol=1e-12)

@@ -161,7 +161,7 @@ def _open(out):
 
 
 def _hidden(folder: Path) -> list[str]:
-    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".lock"]
+    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name not in (".lock", ".spreadsim-record.json")]
 
 
 @pytest.mark.parametrize("which", [1, 2])
