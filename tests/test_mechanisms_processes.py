@@ -848,3 +848,41 @@ def test_wong_cohort_marks_sites_still_delivering_window_months_after_start_up()
     m.month = 6
     outcomes.collect(m, s)
     assert m.sustain_start.tolist() == [1, 0, 1]
+
+
+def test_outcome_series_counterfactual_and_mean_fidelity_of_one_adopter():
+    """outcomes.collect: outcome = tau x (1 - effect people / people); the programme arm's
+    benefit_counterfactual is the no-programme arm's benefit; mean fidelity over adopters, even one."""
+    s = default_scenario(**{"sites.n": 2, "months": 3, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.trend": 0.12, "outcomes.efficacy": 1.0})
+    m = SpreadModel(s, 1, agents=False)
+    m.month = 1
+    m.stage[:] = [FULL, NOT_ENGAGED, NOT_ENGAGED, NOT_ENGAGED]  # programme block, then its counterfactual arm
+    m.size[:] = [10.0, 30.0, 10.0, 30.0]
+    m._size_total = np.array([40.0, 40.0])
+    m.fidelity[:] = 0.7
+    m.fit_eff[:] = 1.0
+    m.competence[:] = 1.0
+    outcomes.collect(m, s)
+    tau = 0.88 ** (1 / 12)
+    assert m.series_b["outcome"][0, 1] == pytest.approx(tau * (1 - 10 * 0.7 / 40))
+    assert m.series_b["mean_fidelity"][0, 1] == pytest.approx(0.7)
+    cf = (1 - tau) * 40
+    assert m.series_b["benefit_counterfactual"][0, 1] == pytest.approx(cf)
+    assert m.series_b["attributable_benefit"][0, 1] == pytest.approx(tau * 7.0)
+
+
+def test_sustainment_plan_and_its_empty_cohort():
+    """outcomes.sustain_plan: (reference, reference + window), reference months - window by default,
+    None when the window does not fit; sustainment is NaN when no site was in full use at the reference."""
+    def plan(months, window, ref):
+        return outcomes.sustain_plan(default_scenario(**{"outcomes.sustain_window": window,
+                                                         "outcomes.sustain_reference": ref}), months)
+
+    assert plan(30, 24, None) == (6, 30) and plan(30, 24, 0) == (0, 24) and plan(30, 24, 6) == (6, 30)
+    assert plan(30, 24, 7) is None and plan(20, 24, None) is None
+    s = default_scenario(**{"sites.n": 6, "months": 6, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "outcomes.sustain_window": 2, "logics.social.enabled": False,
+                            "logics.mechanical.enabled": False, "logics.ecological.enabled": False})
+    m = SpreadModel(s, 1, agents=False).run_model()
+    assert m.sustain == (4, 6) and np.isnan(m.sustainment_b[0])
