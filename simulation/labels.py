@@ -301,7 +301,10 @@ def identifiers_in(text: str) -> list[str]:
 #: their own; only outcomes measured over ALL sites do (:func:`verdict_allowed`).
 CONDITIONAL: dict[str, str] = {
     "mean_fidelity": "sites still delivering (initial or full implementation)",
-    "sustainment": "sites in full implementation when support ended",
+    "sustained_delivering_12": "programme's sites delivering when its funding ended",
+    "sustained_delivering_24": "programme's sites delivering when its funding ended",
+    "sustained_full_12": "programme's sites delivering when its funding ended",
+    "sustained_full_24": "programme's sites delivering when its funding ended",
     "sustained_startup": "sites that started up",
     "sustained_competent": "sites that reached full implementation",
     "competence_rate": "sites that started up",
@@ -331,7 +334,7 @@ def among(key: str) -> str:
     if base in CONDITIONAL:
         return CONDITIONAL[base]
     if base.startswith(CONDITIONAL_PREFIXES):
-        return "the cohort of sites it follows"
+        return "cohort of sites it follows"
     return ""
 
 

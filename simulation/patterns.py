@@ -599,13 +599,23 @@ PROFILE_SPECS = ("calibration/defaults_search.yaml", "calibration/defaults.yaml"
 
 def calibrated_rates() -> list[str]:
     """Dotted paths of every schema parameter whose source says ``calibrated`` (simulation/schema.py)."""
-    from .reference import _extra, _sections
-    from .scenario import Scenario
+    from pydantic import BaseModel
+
+    from .scenario import Dist, Scenario
+
+    def sections(model, prefix: str = "") -> list:  # depth first, in field order (as docs/scenario-reference.md)
+        out = [(prefix, model)]
+        for name, field in model.model_fields.items():
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel) and sub is not Dist:
+                out.extend(sections(sub, f"{prefix}.{name}" if prefix else name))
+        return out
 
     out = []
-    for prefix, model in _sections(Scenario):
+    for prefix, model in sections(Scenario):
         for name, field in model.model_fields.items():
-            if str(_extra(field, "source")).startswith("calibrated"):
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            if str(extra.get("source", "") or "").startswith("calibrated"):
                 out.append(f"{prefix}.{name}" if prefix else name)
     return out
 

@@ -872,17 +872,20 @@ def test_outcome_series_counterfactual_and_mean_fidelity_of_one_adopter():
     assert m.series_b["attributable_benefit"][0, 1] == pytest.approx(tau * 7.0)
 
 
-def test_sustainment_plan_and_its_empty_cohort():
-    """outcomes.sustain_plan: (reference, reference + window), reference months - window by default,
-    None when the window does not fit; sustainment is NaN when no site was in full use at the reference."""
-    def plan(months, window, ref):
-        return outcomes.sustain_plan(default_scenario(**{"outcomes.sustain_window": window,
-                                                         "outcomes.sustain_reference": ref}), months)
+def test_sustainment_from_funding_end_plan_and_its_reasons():
+    """Model v3, outcomes.sustain_plan / sustain_note: sustainment is measured from the month central
+    funding ends (None when it never does or there is no programme); each way it cannot be measured
+    has its own reason (never ends, ends at or after the run's end, fewer than 12 or 24 months left)."""
+    def sc(months, funding, mechanical=True):
+        return default_scenario(**{"months": months, "strategy.support.funding_months": funding,
+                                   "logics.mechanical.enabled": mechanical})
 
-    assert plan(30, 24, None) == (6, 30) and plan(30, 24, 0) == (0, 24) and plan(30, 24, 6) == (6, 30)
-    assert plan(30, 24, 7) is None and plan(20, 24, None) is None
-    s = default_scenario(**{"sites.n": 6, "months": 6, "network.type": "none", "strategy.seeding.n": 0,
-                            "outcomes.counterfactual": False, "outcomes.sustain_window": 2, "logics.social.enabled": False,
-                            "logics.mechanical.enabled": False, "logics.ecological.enabled": False})
-    m = SpreadModel(s, 1, agents=False).run_model()
-    assert m.sustain == (4, 6) and np.isnan(m.sustainment_b[0])
+    assert outcomes.sustain_plan(sc(60, 24)) == 24 and outcomes.sustain_plan(sc(60, None)) is None
+    assert outcomes.sustain_plan(sc(60, 24, mechanical=False)) is None
+    assert outcomes.sustain_note(sc(60, 24)) is None  # 36 months left: both windows measured
+    assert "never ends" in outcomes.sustain_note(sc(60, None))
+    assert "no programme" in outcomes.sustain_note(sc(60, 24, mechanical=False))
+    assert "not before the run's end" in outcomes.sustain_note(sc(24, 24))
+    assert "12 needed" in outcomes.sustain_note(sc(35, 24))
+    note = outcomes.sustain_note(sc(47, 24))
+    assert note.startswith("sustained_*_24") and "24 needed" in note

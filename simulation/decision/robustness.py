@@ -126,12 +126,14 @@ class RobustResult:
         t = self.table.loc[order]
         y = np.arange(len(order))[::-1]
         a = axes[0]
-        a.errorbar(t["mean"], y, xerr=[t["mean"] - t["p10"], t["p90"] - t["mean"]], fmt="o", capsize=4, color="C0")
+        a.errorbar(t["mean"], y, xerr=[np.clip(t["mean"] - t["p10"], 0, None), np.clip(t["p90"] - t["mean"], 0, None)], fmt="o", capsize=4, color="C0")
         a.set_yticks(y, order)
         a.set_xlabel(output_label(self.outcome, with_unit=True))
         a.set_title("Outcome across futures (mean, 10th-90th percentile)")
         a = axes[1]
-        a.barh(y, t["regret_mean"], xerr=[t["regret_mean"] - t["regret_mean_low"], t["regret_mean_high"] - t["regret_mean"]],
+        # a bootstrap interval need not contain the estimate (a skewed resampling distribution): no negative bar ends
+        err = [np.clip(t["regret_mean"] - t["regret_mean_low"], 0, None), np.clip(t["regret_mean_high"] - t["regret_mean"], 0, None)]
+        a.barh(y, t["regret_mean"], xerr=err,
                color="C1", alpha=0.8, capsize=4, label="mean regret (95% interval)")
         a.plot(t["regret_p90"], y, "k|", markersize=14, label="90th percentile")
         a.set_yticks(y, order)

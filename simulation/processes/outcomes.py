@@ -61,7 +61,7 @@ import numpy as np
 
 from ..schema import CALIBRATED, Section, param
 from .stages import FULL, INITIAL, INSTALLATION, STAGES
-from .transitions import SKILL_DEMAND
+from .stages import SKILL_DEMAND
 
 #: the counterfactual arm as a scenario of its own: the same world with no programme (a test checks
 #: that the arm run beside a scenario equals the scenario with these overrides, run alone)

@@ -55,7 +55,7 @@ COMPLEXITY = {"simple": (1.5, 2 / 3), "complicated": (1.0, 1.0), "complex": (2 /
 #: how much of a site's effect depends on its staff's competence (:mod:`.outcomes`): the effect is
 #: multiplied by ``1 - demand x (1 - competence)``. Direction from NASSS (source 003): a simple
 #: intervention (a checklist) needs little tacit know-how to deliver well; values assumed
-SKILL_DEMAND = {"simple": 0.5, "complicated": 1.0, "complex": 1.0}
+from .stages import SKILL_DEMAND  # noqa: E402  (re-exported: transitions.SKILL_DEMAND)
 from .stages import DECLINED, DISCONTINUED, EXPLORATION, FULL, INITIAL, INSTALLATION, NOT_ENGAGED
 
 
