@@ -673,7 +673,7 @@ def DecideView(model: AppModel):
     explored, set_explored = solara.use_state(None)
     problems, set_problems = solara.use_state([])
     job = solara.use_ref(None)
-    # the failure condition: strategy, outcome, below/above, threshold (None: the strategy's median)
+    # the failure condition: strategy, outcome, below/above, threshold (None: where about half the futures fail)
     fail_strategy, set_fail_strategy = solara.use_state("baseline")
     fail_outcome, set_fail_outcome = solara.use_state(decide.outcomes()[0])
     fail_cmp, set_fail_cmp = solara.use_state("below")
@@ -717,7 +717,7 @@ def DecideView(model: AppModel):
     solara.use_thread(work, dependencies=[token, running], intrusive_cancel=False)
 
     robust_res, robust_err = solara.use_memo(lambda: _robust(explored, outcome, sat), [id(explored), outcome, sat])
-    default_thr = (decide.default_threshold(explored, fail_strategy, fail_outcome)
+    default_thr = (decide.default_threshold(explored, fail_strategy, fail_outcome, fail_cmp)
                    if explored is not None and fail_strategy in explored.exploration.strategies else 0.0)
     threshold = default_thr if fail_thr is None else float(fail_thr)
 
@@ -801,8 +801,8 @@ def DecideView(model: AppModel):
                 with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
                     rv.Select(label="outcome", v_model=outcome, on_v_model=set_outcome, items=items, dense=True,
                               hide_details=True, class_="ss-outcome", style_="max-width: 380px")
-                    solara.InputFloat(("at least" if labels.better(outcome) >= 0 else "at most")
-                                      + " (optional: the share of futures meeting it)", value=sat, on_value=set_sat,
+                    solara.InputFloat("threshold to meet: at " + ("least" if labels.better(outcome) >= 0 else "most")
+                                      + " (optional)", value=sat, on_value=set_sat,
                                       optional=True, clearable=True, style={"max-width": "330px"},
                                       classes=["ss-satisfice"])
                 if robust_err:
@@ -824,7 +824,7 @@ def DecideView(model: AppModel):
                               items=items, dense=True, hide_details=True, class_="ss-fail-outcome",
                               style_="max-width: 330px")
                     rv.Html(tag="span", children=["is"])
-                    rv.Select(label="", v_model=fail_cmp, on_v_model=set_fail_cmp,
+                    rv.Select(label="", v_model=fail_cmp, on_v_model=lambda v: (set_fail_cmp(v), set_fail_thr(None)),
                               items=[_item(w, w) for w in decide.COMPARISONS], dense=True, hide_details=True,
                               class_="ss-fail-cmp", style_="max-width: 110px")
                     solara.InputFloat("threshold", value=threshold, on_value=lambda v: set_fail_thr(v),
@@ -832,8 +832,8 @@ def DecideView(model: AppModel):
                     solara.Button("Find the failure boxes", color="primary", on_click=find, disabled=finding)
                 rv.Html(tag="div", class_="ss-muted", children=[
                     f"Condition: {decide.condition(fail_outcome, fail_cmp, float(threshold))}, in at least half of the "
-                    "replicates of a future (as spreadsim discover --where). The threshold starts at the strategy's "
-                    "median, so about half the futures fail."])
+                    "replicates of a future (as spreadsim discover --where). The threshold starts where about half "
+                    "of the futures fail. With few futures (under about 30) PRIM seldom finds a box it can trust."])
                 for line in box_problems:
                     rv.Html(tag="div", class_="ss-error", children=[line])
                 if finding:
