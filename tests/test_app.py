@@ -657,3 +657,33 @@ def test_decide_view_is_spreadsim_explore_robust_and_discover(tmp_path):
     with pytest.raises(InputError, match="futures"):
         decide.Decision(sc, choices, 2, 2)
     assert "spreadsim explore" in decide.HOW_TO
+
+
+def test_decide_view_shows_a_failure_box_with_its_limits():
+    """Futures that fail exactly where one uncertainty is low: the box restricts that one, with its
+    bounds, coverage and density, in the view's HTML (made from the lab's `discover`)."""
+    import pandas as pd
+
+    from simulation import decision
+    from simulation.app import decide
+
+    rng = np.random.default_rng(4)
+    S, R = 40, 2
+    x, y = rng.uniform(0, 1, S), rng.uniform(0, 1, S)
+    rows = [{"sample": s, "strategy": k, "replicate": r, "seed": r, "a.x": x[s], "a.y": y[s],
+             "adopted_share": (0.2 if x[s] < 0.3 else 0.8) + 0.01 * rng.standard_normal() + (0.05 if k == "b" else 0)}
+            for s in range(S) for k in ("baseline", "b") for r in range(R)]
+    exp = decision.from_frame(pd.DataFrame(rows))
+    assert exp.uncertainties == ["a.x", "a.y"]
+    explored = decide.Explored(exp, S, R, len(rows), 0.0)
+    # below 0.5 (typed in the threshold box): the failures are exactly the futures with x < 0.3
+    res = decide.failure_boxes(explored, "baseline", "adopted_share", "below", 0.5)
+    first = res.boxes[res.boxes["box"] == 1]
+    assert list(first["parameter"]) == ["a.x"]
+    # PRIM's upper limit lies between the last failing future and the first holding one
+    assert x[x < 0.3].max() <= first["high"].iloc[0] <= x[x >= 0.3].min()
+    assert first["coverage"].iloc[0] == 1.0 and first["density"].iloc[0] >= 0.85
+    page = decide.boxes_html(res)
+    assert 'data-box="1"' in page and 'data-parameter="a.x"' in page and "coverage 100%" in page
+    assert f"{first['high'].iloc[0]:.3g}" in page
+    assert decide.robustness(explored, "adopted_share").ranking() == ["b", "baseline"]

@@ -268,7 +268,8 @@ def robustness_html(res) -> str:
 
 def boxes_html(res) -> str:
     """The failure boxes: the sentence, then per box its coverage and density and the restricted
-    uncertainties with their low and high ends, and the stability of the box."""
+    uncertainties with their low and high ends, and the stability of the first box (how often each
+    uncertainty is restricted in the first box of the resamples; discover measures no other)."""
     parts = [f'<p class="ss-box-sentence">{html.escape(res.sentence)}</p>']
     for b, g in res.boxes.groupby("box"):
         r0 = g.iloc[0]
@@ -277,13 +278,13 @@ def boxes_html(res) -> str:
             f"<td>{html.escape(labels.param_label(r.parameter))} <span class='ss-muted'>({html.escape(r.parameter)})</span></td>"
             f"<td>{_limit(res, r.parameter, r.low)}</td><td>{_limit(res, r.parameter, r.high)}</td>"
             f"<td>{res.x[r.parameter].min():.3g} to {res.x[r.parameter].max():.3g}</td>"
-            f"<td>{r.restricted_share:.0%}</td></tr>" for r in g.itertuples())
+            + (f"<td>{r.restricted_share:.0%}</td>" if b == 1 else "") + "</tr>" for r in g.itertuples())
         parts.append(
             f'<div class="ss-box" data-box="{b}" data-coverage="{r0.coverage:.6g}" data-density="{r0.density:.6g}">'
             f"<b>Box {b}</b>: coverage {r0.coverage:.0%} (share of all failures inside), density {r0.density:.0%} "
             f"(share of the {int(r0.futures_in_box)} futures inside that fail)"
             "<table class='ss-diff-table'><tr><th>uncertainty</th><th>low</th><th>high</th><th>explored range</th>"
-            f"<th>restricted in resamples</th></tr>{rows}</table></div>")
+            + ("<th>restricted in resamples</th>" if b == 1 else "") + f"</tr>{rows}</table></div>")
     parts.append(f"<p class='ss-muted'>{html.escape(res.stability_sentence)}</p>")
     return "".join(parts)
 

@@ -118,6 +118,9 @@ CSS = """
 .ss-compare-result img.spreadsim-compare-bands { max-width: 640px; }
 .ss-compare-result img.spreadsim-compare-differences { max-width: 820px; }
 .ss-credit { font-size: 12.5px; margin-top: 16px; }
+.ss-box-sentence { margin: 12px 0 8px 0; font-weight: 500; }
+.ss-box { margin: 8px 0 14px 0; }
+.ss-ranking { margin-top: 10px; }
 .ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
 .ss-noise { font-size: 14px; margin: 4px 0; }
 .ss-memory { font-size: 13px; margin: 2px 0; }

@@ -148,19 +148,20 @@ VIEWS = ("all", "decide")
 
 
 def decide_shots(browser, url: str, shot) -> None:
-    """The Decide view on the Keystone case: 16 futures x 3 strategies x 3 replicates explored, the
+    """The Decide view on the Keystone case: 32 futures x 3 strategies x 3 replicates explored, the
     robustness table, then where the baseline fails."""
     page = open_page(browser, url, {"width": 1400, "height": 1500})
     choose_scenario(page, "cases/keystone_michigan.yaml")
     page.get_by_role("tab", name="Decide").click()
     page.wait_for_selector(".ss-decide .ss-strategy")
-    page.locator(".ss-samples input").fill("16")
+    page.locator(".ss-samples input").fill("32")
     page.locator(".ss-decide-replicates input").fill("3")
+    page.wait_for_selector(".ss-decide >> text=288 runs: 32 futures")
     page.get_by_role("button", name="Explore", exact=True).click()
     page.wait_for_selector(".ss-decide-result", timeout=300_000)
     page.locator(".ss-satisfice input").fill("0.7")
     page.locator(".ss-satisfice input").press("Enter")
-    page.wait_for_selector(".ss-robust-table >> text=meets the threshold")
+    page.wait_for_selector(".ss-robust-table >> text=meets the threshold", timeout=60_000)
     page.get_by_role("button", name="Find the failure boxes").click()
     page.wait_for_selector(".ss-box-sentence", timeout=120_000)
     page.get_by_role("button", name="Hide controls").click()
