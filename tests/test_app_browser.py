@@ -546,6 +546,15 @@ def test_decide_view_explores_and_shows_robustness_and_failure_boxes(pages):
     page.locator(".ss-box-sentence").wait_for(timeout=60_000)
     sentence = page.locator(".ss-box-sentence").inner_text()
     assert sentence.startswith("baseline ") and "futures" in sentence and "adopted_share <" in sentence
+    # a long exploration can be stopped; the earlier result goes, the page stays usable
+    page.locator(".ss-samples input").fill("200")
+    page.wait_for_function("() => document.querySelector('.ss-decide').innerText.includes('800 runs')")
+    _button(page, "Explore").click()
+    page.locator(".ss-progress").wait_for()
+    _button(page, "Stop").click()
+    page.wait_for_function("() => document.querySelector('.ss-progress') && "
+                           "document.querySelector('.ss-progress').innerText.includes('stopped')")
+    assert _button(page, "Explore").is_enabled() and page.locator(".ss-decide-result").count() == 0
 
 
 # ------------------------------------------------------------------- memory, sharing, sites

@@ -806,7 +806,7 @@ def DecideView(model: AppModel):
                               hide_details=True, class_="ss-outcome", style_="max-width: 380px")
                     solara.InputFloat("threshold to meet: at " + ("least" if labels.better(outcome) >= 0 else "most")
                                       + " (optional)", value=sat, on_value=set_sat,
-                                      optional=True, clearable=True, style={"max-width": "330px"},
+                                      optional=True, clearable=True, continuous_update=True, style={"max-width": "330px"},
                                       classes=["ss-satisfice"])
                 if robust_err:
                     rv.Html(tag="div", class_="ss-error", children=[robust_err])
