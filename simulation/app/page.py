@@ -685,6 +685,7 @@ def DecideView(model: AppModel):
     finding, set_finding = solara.use_state(False)
     boxes, set_boxes = solara.use_state(None)
     box_problems, set_box_problems = solara.use_state([])
+    shown = solara.use_ref(None)  # the exploration on the page now (a box of an earlier one is dropped)
 
     picked = ["baseline", *[n for n in choices if n in chosen and n != "baseline"]]
 
@@ -719,6 +720,7 @@ def DecideView(model: AppModel):
 
     solara.use_thread(work, dependencies=[token, running], intrusive_cancel=False)
 
+    shown.current = explored
     robust_res, robust_err = solara.use_memo(lambda: _robust(explored, outcome, sat), [id(explored), outcome, sat])
     default_thr = (decide.default_threshold(explored, fail_strategy, fail_outcome, fail_cmp)
                    if explored is not None and fail_strategy in explored.exploration.strategies else 0.0)
@@ -740,7 +742,8 @@ def DecideView(model: AppModel):
             res = None
         if cancel.is_set():
             return
-        set_boxes(res)
+        if shown.current is explored:
+            set_boxes(res)
         set_finding(False)
 
     solara.use_thread(find_work, dependencies=[box_token, finding], intrusive_cancel=False)
