@@ -626,6 +626,7 @@ def test_decide_view_is_spreadsim_explore_robust_and_discover(tmp_path):
     assert res.table.equals(want.table) and res.stability["sentence"] == want.stability["sentence"]
     page = decide.robustness_html(res)
     assert page.count('class="ss-robust"') == 2 and "meets the threshold" in page and want.stability["sentence"] in page
+    assert decide.robustness_png(res)[:4] == b"\x89PNG"
     # a failure condition from the controls, never free text
     assert decide.condition("adopted_share", "below", 0.25) == "adopted_share < 0.25"
     for bad in (("colour", "below", 1.0), ("adopted_share", "about", 1.0), ("adopted_share", "below", float("nan"))):

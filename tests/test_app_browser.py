@@ -537,6 +537,8 @@ def test_decide_view_explores_and_shows_robustness_and_failure_boxes(pages):
     assert float(rows[0].get_attribute("data-regret")) <= float(rows[1].get_attribute("data-regret"))
     assert "The ranking is" in page.locator(".ss-stability").inner_text()
     assert "Most robust for" in page.locator(".ss-ranking").inner_text()
+    info = page.locator("img.spreadsim-decide-robustness").evaluate("e => [e.complete, e.naturalWidth]")
+    assert info[0] and info[1] > 400
     # a satisficing threshold adds its column
     page.locator(".ss-satisfice input").fill("0.7")
     page.locator(".ss-satisfice input").press("Enter")

@@ -218,6 +218,18 @@ def failure_boxes(explored: Explored, strategy: str, outcome: str, comparison: s
                     bootstrap=DISCOVER_BOOTSTRAP, seed=seed)
 
 
+def robustness_png(res) -> bytes:
+    """The lab's robustness figure (outcome across futures; regret with its interval), as PNG,
+    drawn on a Figure of its own (never pyplot: the page draws from several threads)."""
+    from matplotlib.figure import Figure
+
+    from .compare import _png
+
+    fig = Figure(figsize=(11, 0.6 * len(res.strategies) + 2.2), constrained_layout=True)
+    res.plot(ax=fig.subplots(1, 2))
+    return _png(fig)
+
+
 # ------------------------------------------------------------------------------------- as HTML
 def _fmt(v: float, outcome: str, share: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -261,7 +273,7 @@ def robustness_html(res) -> str:
     stab = res.stability
     cls = "ss-stable" if stab["stable"] else "ss-unstable"
     notes = "".join(f"<p class='ss-muted'>{html.escape(n)}</p>" for n in res.notes)
-    return (f'<table class="ss-diff-table ss-robust-table">{head}{"".join(rows)}</table>'
+    return (f'<div style="overflow-x: auto"><table class="ss-diff-table ss-robust-table">{head}{"".join(rows)}</table></div>'
             f'<p class="ss-ranking">{words}</p>'
             f'<p class="ss-stability {cls}" data-stable="{int(stab["stable"])}">{html.escape(stab["sentence"])}</p>{notes}')
 

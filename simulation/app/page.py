@@ -121,6 +121,8 @@ CSS = """
 .ss-box-sentence { margin: 12px 0 8px 0; font-weight: 500; }
 .ss-box { margin: 8px 0 14px 0; }
 .ss-ranking { margin-top: 10px; }
+.ss-unstable { border-left: 4px solid #e08a00; padding: 4px 10px; background: rgba(224, 138, 0, 0.08); }
+.ss-decide img.spreadsim-decide-robustness { max-width: 980px; }
 .ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
 .ss-noise { font-size: 14px; margin: 4px 0; }
 .ss-memory { font-size: 13px; margin: 2px 0; }
@@ -722,6 +724,8 @@ def DecideView(model: AppModel):
 
     shown.current = explored
     robust_res, robust_err = solara.use_memo(lambda: _robust(explored, outcome, sat), [id(explored), outcome, sat])
+    robust_png = solara.use_memo(lambda: decide.robustness_png(robust_res) if robust_res is not None else None,
+                                 [id(explored), outcome, sat])
     default_thr = (decide.default_threshold(explored, fail_strategy, fail_outcome, fail_cmp)
                    if explored is not None and fail_strategy in explored.exploration.strategies else 0.0)
     threshold = default_thr if fail_thr is None else float(fail_thr)
@@ -815,6 +819,7 @@ def DecideView(model: AppModel):
                     rv.Html(tag="div", class_="ss-error", children=[robust_err])
                 if robust_res is not None:
                     solara.HTML(tag="div", unsafe_innerHTML=decide.robustness_html(robust_res))
+                    solara.Image(robust_png, width="100%", classes=["spreadsim-decide-robustness"])
                     rv.Html(tag="p", class_="ss-muted", children=[
                         "In brackets: 95% intervals from resampling both the futures and the replicates. Shares are "
                         "shown in %, and a threshold for a share is entered as a fraction (0.5 = 50%)."])
