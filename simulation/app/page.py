@@ -123,6 +123,7 @@ CSS = """
 .ss-ranking { margin-top: 10px; }
 .ss-unstable { border-left: 4px solid #e08a00; padding: 4px 10px; background: rgba(224, 138, 0, 0.08); }
 .ss-decide img.spreadsim-decide-robustness { max-width: 980px; }
+.ss-decide .v-card__title { word-break: normal; }
 .ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
 .ss-noise { font-size: 14px; margin: 4px 0; }
 .ss-memory { font-size: 13px; margin: 2px 0; }
