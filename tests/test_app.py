@@ -574,3 +574,117 @@ def test_run_memory_labels_and_noise_sentence():
     assert "Show 20 runs" in noise_sentence(0.31, 2, prev, "x", None)
     assert "within the noise" in noise_sentence(0.31, 2, prev, "x", band)  # 1 point < 2*sqrt(2)*2 points
     assert "more than the noise" in noise_sentence(0.50, 2, prev, "x", band)  # 20 points
+
+
+DECIDE_TINY = """\
+name: tiny_decide
+seed: 5
+months: 24
+sites: {n: 40}
+network: {type: small_world, k: 4, p: 0.1}
+strategy:
+  seeding: {rule: most_ready, n: 3}
+  support: {capacity: 6, funding_months: 24}
+strategies:
+  more_support: {strategy.support.capacity: 20}
+uncertainties:
+  logics.mechanical.push: [0.02, 0.6]
+  delivery.drift: [0.02, 0.2]
+"""
+
+
+def test_decide_view_is_spreadsim_explore_robust_and_discover(tmp_path):
+    """The Decide view runs `explore` itself, batched, in memory (the same table as the Python
+    API), with progress after each task and Stop between; the robustness table and the failure
+    boxes are `robust` and `discover` on it, with conditions built from the controls."""
+    import html
+    import threading
+
+    from simulation import decision
+    from simulation.app import decide
+    from simulation.app.compare import strategy_choices
+
+    (tmp_path / "tiny.yaml").write_text(DECIDE_TINY)
+    sc = load_scenario(tmp_path / "tiny.yaml")
+    assert decide.has_uncertainties(sc) and not decide.has_uncertainties(load_scenario(DEMO))
+    choices = strategy_choices(sc)
+    seen = []
+    job = decide.Decision(sc, choices, 8, 2, steps=4)
+    assert job.total_runs == 32 and job.chunk_size == 8  # 4 tasks, each the batches of 4 (future, strategy) pairs
+    out = job.run(lambda p: seen.append((p.done, p.total)))
+    assert seen == [(0, 32), (8, 32), (16, 32), (24, 32), (32, 32)]
+    ref = decision.explore(sc, 8, 2, strategies=["more_support"], out=None, executor="serial", progress=False)
+    cols = ["sample", "strategy", "replicate", "seed", "logics.mechanical.push", "adopted_share", "attributable_benefit_years"]
+    assert out.exploration.table[cols].equals(ref[cols])
+    assert out.exploration.strategies == ["baseline", "more_support"]
+    assert out.exploration.uncertainties == ["logics.mechanical.push", "delivery.drift"]
+    # the robustness table is `robust`, satisficing built from the threshold in the outcome's direction
+    assert decide.satisficing("adopted_share", 0.3) == "adopted_share >= 0.3"
+    assert decide.satisficing("cost_per_sustained_site", 900) == "cost_per_sustained_site <= 900"
+    res = decide.robustness(out, "adopted_share", 0.3)
+    want = decision.robust(decision.from_frame(ref), "adopted_share", satisfice="adopted_share >= 0.3")
+    assert res.table.equals(want.table) and res.stability["sentence"] == want.stability["sentence"]
+    page = decide.robustness_html(res)
+    assert page.count('class="ss-robust"') == 2 and "meets the threshold" in page and want.stability["sentence"] in page
+    assert decide.robustness_png(res)[:4] == b"\x89PNG"
+    # a failure condition from the controls, never free text
+    assert decide.condition("adopted_share", "below", 0.25) == "adopted_share < 0.25"
+    for bad in (("colour", "below", 1.0), ("adopted_share", "about", 1.0), ("adopted_share", "below", float("nan"))):
+        with pytest.raises(InputError):
+            decide.condition(*bad)
+    thr = decide.default_threshold(out, "baseline", "adopted_share")
+    lower = np.sort(out.exploration.values("adopted_share")[:, 0, :], axis=1)[:, 0]  # the lower of 2 replicates
+    assert abs(np.mean(lower < thr) - 0.5) == min(abs(np.mean(lower < c) - 0.5) for c in np.unique(lower) + 1e-9)
+    boxes = decide.failure_boxes(out, "baseline", "adopted_share", "below", thr)
+    same = decision.discover(decision.from_frame(ref), "baseline", f"adopted_share < {thr:.6g}",
+                             bootstrap=decide.DISCOVER_BOOTSTRAP)
+    assert boxes.sentence == same.sentence and boxes.boxes.equals(same.boxes)
+    assert boxes.sentence.startswith("baseline fails") and html.escape(boxes.sentence) in decide.boxes_html(boxes)
+    print(boxes.sentence)
+    # Stop: before it starts, and after the first task
+    stop = threading.Event()
+    stop.set()
+    assert decide.Decision(sc, choices, 8, 2).run(cancel=stop) is None
+    stop, seen = threading.Event(), []
+
+    def press_stop(p):
+        seen.append(p.done)
+        if p.done >= 8:
+            stop.set()
+
+    assert decide.Decision(sc, choices, 8, 2, steps=4).run(press_stop, cancel=stop) is None and seen == [0, 8]
+    with pytest.raises(InputError, match="uncertainties"):
+        decide.Decision(load_scenario(DEMO), {"baseline": {}}, 8, 2)
+    with pytest.raises(InputError, match="futures"):
+        decide.Decision(sc, choices, 2, 2)
+    assert "spreadsim explore" in decide.HOW_TO
+
+
+def test_decide_view_shows_a_failure_box_with_its_limits():
+    """Futures that fail exactly where one uncertainty is low: the box restricts that one, with its
+    bounds, coverage and density, in the view's HTML (made from the lab's `discover`)."""
+    import pandas as pd
+
+    from simulation import decision
+    from simulation.app import decide
+
+    rng = np.random.default_rng(4)
+    S, R = 40, 2
+    x, y = rng.uniform(0, 1, S), rng.uniform(0, 1, S)
+    rows = [{"sample": s, "strategy": k, "replicate": r, "seed": r, "a.x": x[s], "a.y": y[s],
+             "adopted_share": (0.2 if x[s] < 0.3 else 0.8) + 0.01 * rng.standard_normal() + (0.05 if k == "b" else 0)}
+            for s in range(S) for k in ("baseline", "b") for r in range(R)]
+    exp = decision.from_frame(pd.DataFrame(rows))
+    assert exp.uncertainties == ["a.x", "a.y"]
+    explored = decide.Explored(exp, S, R, len(rows), 0.0)
+    # below 0.5 (typed in the threshold box): the failures are exactly the futures with x < 0.3
+    res = decide.failure_boxes(explored, "baseline", "adopted_share", "below", 0.5)
+    first = res.boxes[res.boxes["box"] == 1]
+    assert list(first["parameter"]) == ["a.x"]
+    # PRIM's upper limit lies between the last failing future and the first holding one
+    assert x[x < 0.3].max() <= first["high"].iloc[0] <= x[x >= 0.3].min()
+    assert first["coverage"].iloc[0] == 1.0 and first["density"].iloc[0] >= 0.85
+    page = decide.boxes_html(res)
+    assert 'data-box="1"' in page and 'data-parameter="a.x"' in page and "coverage 100%" in page
+    assert f"{first['high'].iloc[0]:.3g}" in page
+    assert decide.robustness(explored, "adopted_share").ranking() == ["b", "baseline"]

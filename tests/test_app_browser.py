@@ -505,6 +505,60 @@ def test_compare_view_runs_strategies_in_the_background(pages):
     _wait_status(page, month=1)
 
 
+def test_decide_view_explores_and_shows_robustness_and_failure_boxes(pages):
+    """Decide on a small case: explore in the background (progress shown), the robustness table
+    and the ranking's stability, then the failure boxes of a strategy; a scenario without
+    uncertainties says how to add them."""
+    page = pages()
+    page.get_by_role("tab", name="Decide").click()
+    page.wait_for_selector(".ss-no-uncertainties")
+    assert "spreadsim explore" in page.locator(".ss-no-uncertainties").inner_text()
+    choose_scenario(page, "cases/keystone_michigan.yaml")
+    page.get_by_role("tab", name="Decide").click()
+    page.wait_for_selector(".ss-decide .ss-strategy")
+    for name in [e.get_attribute("data-strategy") for e in page.locator(".ss-strategy").all()]:
+        if name != "baseline":
+            box = page.locator(f'[data-strategy="{name}"] input')
+            (box.check if name == "no_collaborative" else box.uncheck)(force=True)
+    page.wait_for_function("() => document.querySelectorAll('.ss-strategy input:checked').length === 2")
+    page.locator(".ss-samples input").fill("8")
+    page.locator(".ss-decide-replicates input").fill("2")
+    page.wait_for_function("() => document.querySelector('.ss-decide').innerText.includes('32 runs')")
+    _button(page, "Explore").click()
+    page.locator(".ss-progress").wait_for()
+    assert page.locator(".ss-progress").get_attribute("data-total") == "32"
+    result = page.locator(".ss-decide-result")
+    result.wait_for(timeout=90_000)
+    assert result.get_attribute("data-runs") == "32"
+    assert result.get_attribute("data-strategies") == "baseline,no_collaborative"
+    rows = page.locator("tr.ss-robust").all()
+    assert sorted(r.get_attribute("data-strategy") for r in rows) == ["baseline", "no_collaborative"]
+    assert [r.get_attribute("data-rank") for r in rows] == ["1", "2"]
+    assert float(rows[0].get_attribute("data-regret")) <= float(rows[1].get_attribute("data-regret"))
+    assert "The ranking is" in page.locator(".ss-stability").inner_text()
+    assert "Most robust for" in page.locator(".ss-ranking").inner_text()
+    info = page.locator("img.spreadsim-decide-robustness").evaluate("e => [e.complete, e.naturalWidth]")
+    assert info[0] and info[1] > 400
+    # a satisficing threshold adds its column
+    page.locator(".ss-satisfice input").fill("0.7")
+    page.locator(".ss-satisfice input").press("Enter")
+    page.wait_for_function("() => document.querySelector('.ss-robust-table').innerText.includes('meets the threshold')")
+    # where the baseline fails: adopted share below the starting threshold (about half the futures)
+    _button(page, "Find the failure boxes").click()
+    page.locator(".ss-box-sentence").wait_for(timeout=60_000)
+    sentence = page.locator(".ss-box-sentence").inner_text()
+    assert sentence.startswith("baseline ") and "futures" in sentence and "adopted_share <" in sentence
+    # a long exploration can be stopped; the earlier result goes, the page stays usable
+    page.locator(".ss-samples input").fill("200")
+    page.wait_for_function("() => document.querySelector('.ss-decide').innerText.includes('800 runs')")
+    _button(page, "Explore").click()
+    page.locator(".ss-progress").wait_for()
+    _button(page, "Stop").click()
+    page.wait_for_function("() => document.querySelector('.ss-progress') && "
+                           "document.querySelector('.ss-progress').innerText.includes('stopped')")
+    assert _button(page, "Explore").is_enabled() and page.locator(".ss-decide-result").count() == 0
+
+
 # ------------------------------------------------------------------- memory, sharing, sites
 def _play_to_end(page) -> None:
     page.get_by_role("button", name="16", exact=True).click()

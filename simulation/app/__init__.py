@@ -7,7 +7,8 @@ or use the model behind it, ``AppModel("scenarios/demo.yaml", n_sites=500, suppo
 
 Modules: :mod:`.wrapper` (the table of controls and the model built from them), :mod:`.layout` (the
 network layout, once per network), :mod:`.figures` (the network, the curves and the numbers),
-:mod:`.compare` (the Compare view's background comparison), :mod:`.page` (the Solara page; needs
+:mod:`.compare` (the Compare view's background comparison), :mod:`.decide` (the Decide view's exploration,
+robustness table and failure boxes), :mod:`.page` (the Solara page; needs
 the ``app`` extra), :mod:`.security` (only this computer's pages may use the server), :mod:`.cli`
 (the command), :mod:`.screenshots` (the docs' screenshots and the browser tests' harness).
 """

@@ -23,6 +23,9 @@ works with it in a notebook (:func:`~simulation.app.wrapper.model_params`).
 * The Compare view runs two or more of the scenario's strategies in the background, N replicates
   each on common random numbers on the batched engine (:mod:`.compare`), and shows adoption bands
   and paired differences; only outcomes counted over all sites get a verdict.
+* The Decide view explores the chosen strategies across the scenario's ``uncertainties:`` in the
+  background (:mod:`.decide`), then shows the robustness table with the ranking and its stability,
+  and the PRIM boxes of the futures where a chosen strategy fails.
 * The About view is the case's lesson (:mod:`.lessons`).
 """
 
@@ -41,6 +44,7 @@ from solara.alias import rv
 
 from .. import labels
 from ..errors import InputError
+from . import decide
 from .compare import MAX_REPLICATES, MIN_REPLICATES, Comparison, describe, differences_html, strategy_choices
 from .figures import ChartFigure, NetworkFigure, min_font_px, status_html
 from .lessons import file_notes, lesson_for
@@ -114,6 +118,12 @@ CSS = """
 .ss-compare-result img.spreadsim-compare-bands { max-width: 640px; }
 .ss-compare-result img.spreadsim-compare-differences { max-width: 820px; }
 .ss-credit { font-size: 12.5px; margin-top: 16px; }
+.ss-box-sentence { margin: 12px 0 8px 0; font-weight: 500; }
+.ss-box { margin: 8px 0 14px 0; }
+.ss-ranking { margin-top: 10px; }
+.ss-unstable { border-left: 4px solid #e08a00; padding: 4px 10px; background: rgba(224, 138, 0, 0.08); }
+.ss-decide img.spreadsim-decide-robustness { max-width: 980px; }
+.ss-decide .v-card__title { word-break: normal; }
 .ss-run img { max-height: max(320px, calc(100vh - 362px)); object-fit: contain; }
 .ss-noise { font-size: 14px; margin: 4px 0; }
 .ss-memory { font-size: 13px; margin: 2px 0; }
@@ -647,6 +657,216 @@ def CompareView(model: AppModel):
                     solara.HTML(tag="div", unsafe_innerHTML=differences_html(o))
 
 
+# ------------------------------------------------------------------------------- decide view
+def _item(text: str, value: str) -> dict:
+    return {"text": text, "value": value}
+
+
+@solara.component
+def DecideView(model: AppModel):
+    """Explore the strategies across the scenario's uncertainties (in the background, batched, with
+    progress and Stop), then the robustness table and the failure boxes (:mod:`.decide`)."""
+    sc = model.base_scenario
+    choices = solara.use_memo(lambda: strategy_choices(sc, model.app_overrides), [id(model)])
+    chosen, set_chosen = solara.use_state(list(choices)[: 3])
+    samples, set_samples = solara.use_state(16)
+    replicates, set_replicates = solara.use_state(3)
+    outcome, set_outcome = solara.use_state(decide.outcomes()[0])
+    sat, set_sat = solara.use_state(None)
+    token, set_token = solara.use_state(0)
+    running, set_running = solara.use_state(False)
+    progress, set_progress = solara.use_state((0, 0, ""))
+    explored, set_explored = solara.use_state(None)
+    problems, set_problems = solara.use_state([])
+    job = solara.use_ref(None)
+    # the failure condition: strategy, outcome, below/above, threshold (None: where about half the futures fail)
+    fail_strategy, set_fail_strategy = solara.use_state("baseline")
+    fail_outcome, set_fail_outcome = solara.use_state(decide.outcomes()[0])
+    fail_cmp, set_fail_cmp = solara.use_state("below")
+    fail_thr, set_fail_thr = solara.use_state(None)
+    box_token, set_box_token = solara.use_state(0)
+    finding, set_finding = solara.use_state(False)
+    boxes, set_boxes = solara.use_state(None)
+    box_problems, set_box_problems = solara.use_state([])
+    shown = solara.use_ref(None)  # the exploration on the page now (a box of an earlier one is dropped)
+
+    picked = ["baseline", *[n for n in choices if n in chosen and n != "baseline"]]
+
+    def start():
+        try:
+            job.current = decide.Decision(sc, {n: choices[n] for n in picked}, int(samples or 0), int(replicates or 0))
+        except InputError as err:
+            set_problems([f"error: {p}" for p in err.problems])
+            return
+        set_problems([])
+        set_explored(None)
+        set_boxes(None)
+        set_progress((0, job.current.total_runs, ""))
+        set_running(True)
+        set_token(token + 1)
+
+    def work(cancel: threading.Event):
+        if not running or job.current is None:
+            return
+        try:
+            out = job.current.run(lambda p: set_progress((p.done, p.total, p.text)), cancel)
+        except InputError as err:
+            set_problems([f"error: {p}" for p in err.problems])
+            out = None
+        if cancel.is_set():
+            return
+        if out is not None:
+            set_explored(out)
+            if fail_strategy not in out.exploration.strategies:
+                set_fail_strategy("baseline")
+        set_running(False)
+
+    solara.use_thread(work, dependencies=[token, running], intrusive_cancel=False)
+
+    shown.current = explored
+    robust_res, robust_err = solara.use_memo(lambda: _robust(explored, outcome, sat), [id(explored), outcome, sat])
+    robust_png = solara.use_memo(lambda: decide.robustness_png(robust_res) if robust_res is not None else None,
+                                 [id(explored), outcome, sat])
+    default_thr = (decide.default_threshold(explored, fail_strategy, fail_outcome, fail_cmp)
+                   if explored is not None and fail_strategy in explored.exploration.strategies else 0.0)
+    threshold = default_thr if fail_thr is None else float(fail_thr)
+
+    def find():
+        set_box_problems([])
+        set_boxes(None)
+        set_finding(True)
+        set_box_token(box_token + 1)
+
+    def find_work(cancel: threading.Event):
+        if not finding or explored is None:
+            return
+        try:
+            res = decide.failure_boxes(explored, fail_strategy, fail_outcome, fail_cmp, float(threshold))
+        except InputError as err:
+            set_box_problems([f"error: {p}" for p in err.problems])
+            res = None
+        if cancel.is_set():
+            return
+        if shown.current is explored:
+            set_boxes(res)
+        set_finding(False)
+
+    solara.use_thread(find_work, dependencies=[box_token, finding], intrusive_cancel=False)
+    if not decide.has_uncertainties(sc):
+        with rv.Html(tag="div", class_="ss-decide"):
+            with solara.Card("Decide under deep uncertainty", classes=["ss-card"]):
+                rv.Html(tag="p", class_="ss-no-uncertainties", style_="white-space: pre-wrap", children=[decide.HOW_TO])
+        return
+    items = [_item(labels.output_label(m, with_unit=True) + f" ({labels.direction(m)})", m) for m in decide.outcomes()]
+
+    with rv.Html(tag="div", class_="ss-decide"):
+        with solara.Card("Decide under deep uncertainty", classes=["ss-card"]):
+            rv.Html(tag="p", children=[
+                "Runs every chosen strategy in each of many sampled futures (a Latin hypercube over the scenario's "
+                "uncertainties: section), with the same seeds for every strategy, on the same batched engine as "
+                "spreadsim explore. Then: which strategy holds up across the futures (its regret is how far it falls "
+                "short of the best strategy in the same future), and in which futures a strategy fails."])
+            rv.Html(tag="div", class_="ss-help", children=[
+                "Uncertain: " + "; ".join(labels.param_label(p) for p in decide._paths(sc))])
+            fixed = decide.fixed_by_strategy(sc, choices)
+            for name, ov in choices.items():
+                def toggle(on: bool, name=name):
+                    set_chosen([n for n in choices if (n in chosen and n != name) or (n == name and on)])
+
+                with rv.Html(tag="div", class_="ss-strategy", attributes={"data-strategy": name}):
+                    rv.Checkbox(label=labels.strategy_label(name) + ("  (always included)" if name == "baseline" else ""),
+                                v_model=name in picked, on_v_model=toggle, disabled=running or name == "baseline",
+                                dense=True, hide_details=True)
+                    note = describe(ov) + (f" (sets {', '.join(labels.param_label(p) for p in fixed[name])} itself, "
+                                           "in every future)" if name in fixed else "")
+                    rv.Html(tag="div", class_="ss-help", style_="margin: 0 0 6px 32px", children=[note])
+            with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
+                solara.InputInt(f"futures ({decide.MIN_SAMPLES}-{decide.MAX_SAMPLES})", value=samples,
+                                on_value=set_samples, continuous_update=True, disabled=running,
+                                style={"max-width": "170px"}, classes=["ss-samples"])
+                solara.InputInt(f"replicates in each ({decide.MIN_REPLICATES}-{decide.MAX_REPLICATES})",
+                                value=replicates, on_value=set_replicates, continuous_update=True, disabled=running,
+                                style={"max-width": "210px"}, classes=["ss-decide-replicates"])
+                solara.Button("Explore", color="primary", on_click=start, disabled=running)
+                if running:
+                    solara.Button("Stop", color="primary", outlined=True,
+                                  on_click=lambda: (set_running(False), set_token(token + 1)))
+            n_runs = int(samples or 0) * len(picked) * int(replicates or 0)
+            rv.Html(tag="div", class_="ss-muted", children=[
+                f"{n_runs:,} runs: {int(samples or 0)} futures x {len(picked)} strategies x {int(replicates or 0)} "
+                "replicates. A few futures show the idea; decide on 100 or more (spreadsim explore)."])
+            for line in problems:
+                rv.Html(tag="div", class_="ss-error", children=[line])
+            done, total, text = progress
+            if running or (total and done < total):
+                with rv.Html(tag="div", class_="ss-progress", attributes={"data-done": str(done), "data-total": str(total)}):
+                    solara.ProgressLinear(value=100 * done / total if total else True)
+                    rv.Html(tag="div", children=[("running: " if running else "stopped: ") + text])
+        if explored is None:
+            return
+        e = explored
+        with rv.Html(tag="div", class_="ss-decide-result", attributes={"data-runs": str(e.runs),
+                                                                         "data-strategies": ",".join(e.exploration.strategies)}):
+            with solara.Card(f"Robustness: {len(e.exploration.strategies)} strategies in {e.samples} futures, "
+                             f"{e.replicates} replicates each ({e.runs:,} runs in {e.seconds:.1f} s)", classes=["ss-card"]):
+                with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
+                    rv.Select(label="outcome", v_model=outcome, on_v_model=set_outcome, items=items, dense=True,
+                              hide_details=True, class_="ss-outcome", style_="max-width: 380px")
+                    solara.InputFloat("threshold to meet: at " + ("least" if labels.better(outcome) >= 0 else "most")
+                                      + " (optional)", value=sat, on_value=set_sat,
+                                      optional=True, clearable=True, continuous_update=True, style={"max-width": "330px"},
+                                      classes=["ss-satisfice"])
+                if robust_err:
+                    rv.Html(tag="div", class_="ss-error", children=[robust_err])
+                if robust_res is not None:
+                    solara.HTML(tag="div", unsafe_innerHTML=decide.robustness_html(robust_res))
+                    solara.Image(robust_png, width="100%", classes=["spreadsim-decide-robustness"])
+                    rv.Html(tag="p", class_="ss-muted", children=[
+                        "In brackets: 95% intervals from resampling both the futures and the replicates. Shares are "
+                        "shown in %, and a threshold for a share is entered as a fraction (0.5 = 50%)."])
+            with solara.Card("Where does a strategy fail?", classes=["ss-card", "ss-failure"]):
+                with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
+                    rv.Select(label="strategy", v_model=fail_strategy,
+                              on_v_model=lambda v: (set_fail_strategy(v), set_fail_thr(None)),
+                              items=[_item(labels.strategy_label(s), s) for s in e.exploration.strategies],
+                              dense=True, hide_details=True, class_="ss-fail-strategy", style_="max-width: 220px")
+                    rv.Html(tag="span", children=["fails when"])
+                    rv.Select(label="outcome", v_model=fail_outcome,
+                              on_v_model=lambda v: (set_fail_outcome(v), set_fail_thr(None)),
+                              items=items, dense=True, hide_details=True, class_="ss-fail-outcome",
+                              style_="max-width: 330px")
+                    rv.Html(tag="span", children=["is"])
+                    rv.Select(label="", v_model=fail_cmp, on_v_model=lambda v: (set_fail_cmp(v), set_fail_thr(None)),
+                              items=[_item(w, w) for w in decide.COMPARISONS], dense=True, hide_details=True,
+                              class_="ss-fail-cmp", style_="max-width: 110px")
+                    solara.InputFloat("threshold", value=threshold, on_value=lambda v: set_fail_thr(v),
+                                      style={"max-width": "140px"}, classes=["ss-fail-threshold"])
+                    solara.Button("Find the failure boxes", color="primary", on_click=find, disabled=finding)
+                rv.Html(tag="div", class_="ss-muted", children=[
+                    f"Condition: {decide.condition(fail_outcome, fail_cmp, float(threshold))}, in at least half of the "
+                    "replicates of a future (as spreadsim discover --where). The threshold starts where about half "
+                    "of the futures fail. With few futures (under about 30) PRIM seldom finds a box it can trust."])
+                for line in box_problems:
+                    rv.Html(tag="div", class_="ss-error", children=[line])
+                if finding:
+                    with rv.Html(tag="div", class_="ss-finding"):
+                        solara.ProgressLinear(value=True)
+                        rv.Html(tag="div", children=["PRIM is peeling the futures..."])
+                if boxes is not None:
+                    with rv.Html(tag="div", class_="ss-boxes", attributes={"data-boxes": str(boxes.boxes["box"].nunique())}):
+                        solara.HTML(tag="div", unsafe_innerHTML=decide.boxes_html(boxes))
+
+
+def _robust(explored, outcome: str, sat: float | None):
+    """The robustness result, or the message of why there is none."""
+    if explored is None:
+        return None, None
+    try:
+        return decide.robustness(explored, outcome, sat), None
+    except InputError as err:
+        return None, "; ".join(f"error: {p}" for p in err.problems)
+
+
 # ------------------------------------------------------------------------------------ the page
 @solara.component
 def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice, titles: dict[str, str], on_open):
@@ -785,6 +1005,7 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice, titles
             with rv.Tabs(v_model=tab, on_v_model=set_tab, class_="ss-tabs"):
                 rv.Tab(children=["Run"])
                 rv.Tab(children=["Compare strategies"])
+                rv.Tab(children=["Decide"])
                 rv.Tab(children=["About this case"])
             Player(session, frame, playing, speed, rate)
             if tab == 0:
@@ -810,6 +1031,8 @@ def Workspace(scenarios: dict[str, Path | None], choice: str, set_choice, titles
                 ShareCard(session, frame)
             elif tab == 1:
                 CompareView(model)
+            elif tab == 2:
+                DecideView(model)
             else:
                 LessonView(model)
 

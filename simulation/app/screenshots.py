@@ -5,7 +5,8 @@ Playwright (Debian's ``/usr/bin/chromium``; Playwright's own browser downloads a
 writes ``OUT/*.png`` (default ``docs/screenshots``): the Run view on a laptop screen, a changed
 control waiting for Reset, the end of a run, earlier runs with the spread of 20 runs, a site's
 story, the lesson tab, a 1366x768 laptop, a phone with the controls closed and open, the
-Compare view and the dark theme. Needs the ``app`` and ``test`` extras.
+Compare view, the Decide view and the dark theme. ``--only decide`` (or any of ``VIEWS``) takes
+only that view's screenshots. Needs the ``app`` and ``test`` extras.
 """
 
 from __future__ import annotations
@@ -142,8 +143,37 @@ def set_number(page, control: str, value) -> None:
     page.wait_for_selector(f'[data-control="{control}"][data-pending="1"][data-value="{value}"]')
 
 
-def take(out: Path) -> list[Path]:
-    """Write the screenshots into ``out``; returns their paths."""
+#: the views ``--only`` can choose
+VIEWS = ("all", "decide")
+
+
+def decide_shots(browser, url: str, shot) -> None:
+    """The Decide view on the Keystone case: 32 futures x 3 strategies x 3 replicates explored, the
+    robustness table, then where the baseline fails."""
+    page = open_page(browser, url, {"width": 1400, "height": 1500})
+    choose_scenario(page, "cases/keystone_michigan.yaml")
+    page.get_by_role("tab", name="Decide").click()
+    page.wait_for_selector(".ss-decide .ss-strategy")
+    page.locator(".ss-samples input").fill("32")
+    page.locator(".ss-decide-replicates input").fill("3")
+    page.wait_for_selector(".ss-decide >> text=288 runs: 32 futures")
+    page.get_by_role("button", name="Explore", exact=True).click()
+    page.wait_for_selector(".ss-decide-result", timeout=300_000)
+    page.locator(".ss-satisfice input").fill("0.7")
+    page.locator(".ss-satisfice input").press("Enter")
+    page.wait_for_selector(".ss-robust-table >> text=meets the threshold", timeout=60_000)
+    page.get_by_role("button", name="Find the failure boxes").click()
+    page.wait_for_selector(".ss-box-sentence", timeout=120_000)
+    page.get_by_role("button", name="Hide controls").click()
+    page.wait_for_timeout(600)
+    page.evaluate("() => document.querySelector('.ss-decide-result').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shot(page, "app_decide")
+
+
+def take(out: Path, only: str = "all") -> list[Path]:
+    """Write the screenshots into ``out`` (only those of one view with ``only``, one of
+    :data:`VIEWS`); returns their paths."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -154,9 +184,14 @@ def take(out: Path) -> list[Path]:
         page.screenshot(path=str(path), full_page=full_page)
         written.append(path)
 
+    if only not in VIEWS:
+        raise ValueError(f"--only must be one of {', '.join(VIEWS)} (got {only!r})")
     with served("scenarios/demo.yaml") as (url, _, _), sync_playwright() as pw:
         browser = launch(pw)
         try:
+            if only == "decide":
+                decide_shots(browser, url, shot)
+                return written
             page = open_page(browser, url, DESKTOP)
             page.get_by_role("button", name="16", exact=True).click()
             page.get_by_role("button", name="\u25b6 Play").click()
@@ -220,6 +255,7 @@ def take(out: Path) -> list[Path]:
             cmp.evaluate("() => document.querySelector('.ss-compare-result').scrollIntoView({block: 'start'})")
             cmp.wait_for_timeout(300)
             shot(cmp, "app_compare_results")
+            decide_shots(browser, url, shot)
             dark = open_page(browser, url, DESKTOP, theme="dark")
             dark.wait_for_selector(".v-application.theme--dark")
             dark.wait_for_timeout(500)
@@ -230,6 +266,11 @@ def take(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
-    for p in take(target):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m simulation.app.screenshots", description=__doc__.split("\n")[0])
+    ap.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"), help="folder for the PNG files")
+    ap.add_argument("--only", choices=VIEWS, default="all", help="take only this view's screenshots")
+    args = ap.parse_args()
+    for p in take(Path(args.out), args.only):
         print(f"wrote {p}")
