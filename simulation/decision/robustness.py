@@ -277,10 +277,11 @@ def _stability_sentence(st: dict, S: int, R: int) -> str:
         return "Stability not assessed (no bootstrap resamples)."
     others = sorted(((v, k) for k, v in st["first_share"].items() if k != st["top"]), reverse=True)
     runner = f"; {others[0][1]} is first in {others[0][0]:.0%}" if others and others[0][0] > 0 else ""
+    reps = "their replicate" if R == 1 else f"their {R} replicates"
     if st["stable"]:
         return (f"The ranking is stable: {st['top']} is the most robust in {st['top_share']:.0%} of {n} resamples of the "
-                f"{S} futures and their {R} replicates (the full order holds in {st['same_order_share']:.0%}){runner}. "
+                f"{S} futures and {reps} (the full order holds in {st['same_order_share']:.0%}){runner}. "
                 "More runs would not change the answer at the top.")
     return (f"The ranking is NOT yet stable: {st['top']} is the most robust in only {st['top_share']:.0%} of {n} "
-            f"resamples of the {S} futures and their {R} replicates{runner}. Run more futures (--samples) and "
+            f"resamples of the {S} futures and {reps}{runner}. Run more futures (--samples) and "
             "replicates before relying on the order; the strategies near the top may be practically equivalent.")
