@@ -1124,14 +1124,19 @@ def sync_tree(folder: Path) -> None:
             finally:
                 os.close(fd)
     for d in reversed(dirs):
-        try:
-            fd = os.open(d, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_dir(d)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a folder's entries to disk (best effort: a file system that cannot is left as it is)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 

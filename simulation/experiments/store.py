@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError, Problem
-from ..safe_io import (CHUNK, OwnedWriter, Record, fail, foreign_entries, foreign_message, mark,
+from ..safe_io import (CHUNK, OwnedWriter, Record, fail, fsync_dir, foreign_entries, foreign_message, mark,
                        output_kind, remove_output)
 from ..scenario import Scenario
 
@@ -106,19 +106,6 @@ def write_table_atomic(table: pa.Table, path: Path, writer: OwnedWriter | None =
             return write_table_atomic(table, path, w)
     with writer.open(path.name, "wb") as f:
         pq.write_table(table, f, compression="zstd")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
@@ -307,7 +294,7 @@ class ResultStore:
         name = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{self._session}-{self._counter:06d}.parquet"
         self._write_table(timeseries, self.ts_dir / name)
         self._write_table(runs, self.runs_dir / name)
-        _fsync_dir(self.runs_dir)
+        fsync_dir(self.runs_dir)
         self._chunks.append(name)
         return name
 
