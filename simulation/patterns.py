@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .model import FULL, INITIAL, INSTALLATION, SpreadModel
+from .processes import outcomes
 from .scenario import Scenario, default_scenario, load_scenario
 
 #: where the bundled scenarios live in a checkout
@@ -178,12 +179,12 @@ class delivering_throughout:
 
 def _unit_rate_ratio(m: SpreadModel, b: int, months: range) -> np.ndarray:
     """Each site's outcome rate over ``months`` relative to its month-0 burden, shape (months, sites):
-    ``tau(t) x (1 - effect)`` (simulation/processes/outcomes.py), effect = benefit / size."""
+    :func:`simulation.processes.outcomes.burden` (``tau(t) x (1 - effect)`` unless the programme's
+    practices overlap the trend's), effect = benefit / size."""
     sl = m.block_slice(b)
     t = np.asarray(list(months))
     effect = m.history.data["benefit"][t, sl] / m.size[sl][None, :]
-    tau = (1.0 - m.scenario_obj.outcomes.trend) ** (t / 12.0)
-    return tau[:, None] * (1.0 - effect)
+    return outcomes.burden(m.scenario_obj.outcomes, t[:, None], effect)
 
 
 @dataclass(frozen=True)
