@@ -89,12 +89,12 @@ class Outcomes(Section):
                             source=CALIBRATED)
     prior_practice: float = param(0.0, "share of the outcome burden the same practices, spread by other routes, had already "
                                   "removed before month 0 (relative to the burden without them)", ge=0, le=0.99,
-                                  source="number per case: Matching Michigan, 1 - 3.7/7.7 (England's baseline rate over "
+                                  source="number: per case; Matching Michigan 1 - 3.7/7.7 (England's baseline rate over "
                                          "Michigan's; Bion et al. 2013, Pronovost et al. 2006); 0 = none")
     trend_practice: float = param(0.0, "share of the secular trend that is the same practices spreading by other routes "
                                   "(their effect and the programme's overlap instead of multiplying)", ge=0, le=1,
                                   source="direction: Bion et al. 2013 (in source 004), England's fall came with national "
-                                         "campaigns for the same bundle; value per case")
+                                         "campaigns for the same bundle; value assumed per case")
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
     sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",
                                 ge=1, unit="months", source="number: Wong, Schaper & Saldana 2022 measure it two years on")
