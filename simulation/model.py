@@ -92,8 +92,9 @@ class SpreadModel(mesa.Model):
         seed: the run's seed; decides the run completely (named streams, see :mod:`simulation.rng`).
             A list of seeds runs one *block* of sites per seed, side by side in the same arrays
             (a batch of replicates): block ``b`` evolves exactly as a run with ``seed[b]`` alone.
-        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs;
-            batches never create agents).
+        agents: give the model one Mesa :class:`Site` agent per site, made when first asked for
+            (``model.sites``, ``model.agents``): a run never reads them, so they cost nothing
+            unless used. False: none (bare array runs); batches never have agents.
         built: sites and ties made beforehand (to share a network across runs); built from the
             scenario with each block's ``network`` stream when not given.
         history: keep every site's state every month (``result.site_history``).
@@ -172,9 +173,58 @@ class SpreadModel(mesa.Model):
             self.history = History(self)
         outcomes.collect(self, sc)
 
-        self.sites: list[Site] = []
-        if agents and self.replicates == 1:
-            self.sites = [Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+        # the Mesa agents are made when first asked for (model.sites, model.agents...): a run never
+        # reads them, and making 100,000 of them costs more than the rest of the setup
+        self._agents_wanted = bool(agents) and self.replicates == 1
+        self._sites = None
+
+    # ------------------------------------------------------------------------------ Mesa agents
+    def _make_sites(self) -> list["Site"]:
+        sites = self.__dict__.get("_sites", [])
+        if sites is None:  # first asked for: one Site per site, registered with Mesa in site order
+            self._sites = []  # (set first: registering them must not make them again)
+            self._sites = sites = ([Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+                                   if self._agents_wanted else [])
+        return sites
+
+    @property
+    def sites(self) -> list["Site"]:
+        """The Mesa agents, one :class:`Site` per site in the order of ``ids`` (made when first asked
+        for; none in a batch or with ``agents=False``)."""
+        return self._make_sites()
+
+    @sites.setter
+    def sites(self, value: list["Site"]) -> None:
+        self._sites = value
+
+    @property
+    def agents(self):
+        """Mesa's AgentSet of the model's agents (the sites' agents are made when first asked for)."""
+        self._make_sites()
+        return mesa.Model.agents.fget(self)
+
+    @agents.setter
+    def agents(self, value) -> None:
+        mesa.Model.agents.fset(self, value)  # Mesa refuses it, with its own message
+
+    @property
+    def agents_by_type(self):
+        self._make_sites()
+        return mesa.Model.agents_by_type.fget(self)
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._make_sites()
+        return mesa.Model.agent_types.fget(self)
+
+    def register_agent(self, agent) -> None:
+        # an agent of the user's: the sites' agents come first, as when they were made at once
+        self._make_sites()
+        super().register_agent(agent)
+
+    def remove_all_agents(self) -> None:
+        self._make_sites()
+        super().remove_all_agents()
 
     # ----------------------------------------------------------------------------- block helpers
     def _per_block(self, mask: np.ndarray) -> np.ndarray:
