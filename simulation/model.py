@@ -458,6 +458,11 @@ class SpreadModel(mesa.Model):
         eff_cf = (np.bincount(idx, weights=size * self.effect[self.block_slice(cb)], minlength=k)
                   if cb is not None else np.full(k, np.nan))
         tau = (1.0 - oc.trend) ** (self.month / 12.0)
+        if outcomes.overlaps(oc):  # the programme's practices overlap the trend's (outcomes.burden)
+            eff = people - np.bincount(idx, weights=size * outcomes.burden(oc, self.month, self.effect[sl]), minlength=k)
+            eff_cf = (people - np.bincount(idx, weights=size * outcomes.burden(oc, self.month, self.effect[self.block_slice(cb)]),
+                                           minlength=k) if cb is not None else np.full(k, np.nan))
+            tau = 1.0  # benefit = people - burden left; attributable = the difference of the two arms
         out = {}
         for j, g in enumerate(self.group_labels.tolist()):
             if sites[j] == 0:

@@ -545,7 +545,9 @@ def test_decide_view_explores_and_shows_robustness_and_failure_boxes(pages):
     page.wait_for_function("() => document.querySelector('.ss-robust-table').innerText.includes('meets the threshold')")
     # where the baseline fails: adopted share below the starting threshold (about half the futures)
     _button(page, "Find the failure boxes").click()
-    page.locator(".ss-box-sentence").wait_for(timeout=60_000)
+    page.locator(".ss-box-sentence").first.wait_for(timeout=60_000)
+    # one sentence once the page settles (a re-render may briefly show the old and the new widget)
+    page.wait_for_function("() => document.querySelectorAll('.ss-box-sentence').length === 1", timeout=30_000)
     sentence = page.locator(".ss-box-sentence").inner_text()
     assert sentence.startswith("baseline ") and "futures" in sentence and "adopted_share <" in sentence
     # a long exploration can be stopped; the earlier result goes, the page stays usable

@@ -889,3 +889,48 @@ def test_sustainment_from_funding_end_plan_and_its_reasons():
     assert "12 needed" in outcomes.sustain_note(sc(35, 24))
     note = outcomes.sustain_note(sc(47, 24))
     assert note.startswith("sustained_*_24") and "24 needed" in note
+
+
+def test_practices_that_overlap_the_trend_take_the_larger_of_the_two_not_both():
+    """outcomes.burden: without overlap, tau x (1 - effect); with trend_practice phi and prior_practice
+    p0, tau ** (1 - phi) x (1 - max(practice, effect)) / (1 - p0), practice = 1 - (1 - p0) tau ** phi
+    (Bion et al. 2013: England's trend was the same practices spreading by other routes)."""
+    from types import SimpleNamespace as NS
+    eff = np.array([0.0, 0.3, 0.6, 0.9])
+    plain = NS(trend=0.42, trend_practice=0.0, prior_practice=0.0)
+    tau = 0.58 ** (18 / 12)
+    assert not outcomes.overlaps(plain)
+    np.testing.assert_allclose(outcomes.burden(plain, 18, eff), tau * (1 - eff))
+    # the whole trend is the practices, and they had removed half the burden before month 0
+    full = NS(trend=0.42, trend_practice=1.0, prior_practice=0.5)
+    assert outcomes.overlaps(full)
+    practice0 = 0.5
+    # month 0: a site whose own effect is below what the practices had already removed gains nothing
+    np.testing.assert_allclose(outcomes.burden(full, 0, eff), (1 - np.maximum(practice0, eff)) / 0.5)
+    assert outcomes.burden(full, 0, eff)[:2].tolist() == [1.0, 1.0]
+    practice = 1 - 0.5 * tau
+    np.testing.assert_allclose(outcomes.burden(full, 18, eff), (1 - np.maximum(practice, eff)) / 0.5)
+    # a site with no delivery follows the trend exactly, as in the plain model
+    assert outcomes.burden(full, 18, np.array([0.0]))[0] == pytest.approx(tau)
+    # half the trend is the practices: the other half multiplies whatever the site does
+    half = NS(trend=0.42, trend_practice=0.5, prior_practice=0.0)
+    p = 1 - tau ** 0.5
+    np.testing.assert_allclose(outcomes.burden(half, 18, eff), tau ** 0.5 * (1 - np.maximum(p, eff)))
+    # the programme never makes the burden larger than the counterfactual's (effect 0)
+    assert np.all(outcomes.burden(full, 18, eff) <= outcomes.burden(full, 18, np.zeros(4)) + 1e-15)
+
+
+def test_with_overlapping_practices_the_outcome_is_the_size_weighted_burden_left():
+    """outcomes.collect with overlap: outcome = sum(size x burden) / people, benefit = people - that sum."""
+    m, s = bare(2, **{"outcomes.trend": 0.3, "outcomes.trend_practice": 1.0, "outcomes.prior_practice": 0.4,
+                      "outcomes.efficacy": 1.0})
+    m.size[:] = [10.0, 30.0]
+    m._size_total = np.array([40.0])
+    m.stage[:] = FULL
+    m.fidelity[:] = [0.9, 0.2]
+    m.fit_eff[:] = 1.0
+    m.competence[:] = 1.0
+    outcomes.collect(m, s)
+    left = m.size * outcomes.burden(s.outcomes, 1, m.effect)
+    assert m.series_b["outcome"][0, 1] == pytest.approx(left.sum() / 40)
+    assert m.series_b["benefit"][0, 1] == pytest.approx(40 - left.sum())

@@ -87,9 +87,51 @@ class Outcomes(Section):
                        source="direction: Scheirer 2005, visible benefit; value assumed")
     expected: float = param(0.39, "effect a site expects from the programme's promise, as a share of efficacy", gt=0, le=1,
                             source=CALIBRATED)
+    prior_practice: float = param(0.0, "share of the outcome burden the same practices, spread by other routes, had already "
+                                  "removed before month 0 (relative to the burden without them)", ge=0, le=0.99,
+                                  source="number per case: Matching Michigan, 1 - 3.7/7.7 (England's baseline rate over "
+                                         "Michigan's; Bion et al. 2013, Pronovost et al. 2006); 0 = none")
+    trend_practice: float = param(0.0, "share of the secular trend that is the same practices spreading by other routes "
+                                  "(their effect and the programme's overlap instead of multiplying)", ge=0, le=1,
+                                  source="direction: Bion et al. 2013 (in source 004), England's fall came with national "
+                                         "campaigns for the same bundle; value per case")
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
     sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",
                                 ge=1, unit="months", source="number: Wong, Schaper & Saldana 2022 measure it two years on")
+
+
+def overlaps(oc) -> bool:
+    """Whether the programme's practices overlap those the secular trend (or earlier campaigns) spread."""
+    return oc.trend_practice > 0 or oc.prior_practice > 0
+
+
+def burden(oc, t, effect):
+    """Each site's outcome burden at month ``t`` (a number or an array broadcasting against
+    ``effect``) relative to its month-0 burden, given its delivery's ``effect``.
+
+    Without overlap (the default) this is ``tau(t) x (1 - effect)``: the trend and the programme
+    multiply. When the trend is, for a share ``trend_practice`` (phi), the *same practices* spreading
+    by other routes (national campaigns, guidelines), and those routes had already removed a share
+    ``prior_practice`` (p0) of the burden before month 0, a site's practice removes the larger of
+    what the other routes have brought it and what its own delivery does, not both (doing the
+    checklist twice does not halve infections twice):
+
+        practice(t) = 1 - (1 - p0) x tau(t) ** phi
+        burden(t)   = tau(t) ** (1 - phi) x (1 - max(practice(t), effect)) / (1 - p0)
+
+    Effects and practice are shares of the burden without the practices. Bion et al., "Matching
+    Michigan" (BMJ Quality & Safety 2013; in Greenhalgh & Papoutsi 2019, source 004): England's rates
+    fell with a secular trend, no faster after the programme, in a country where national campaigns
+    had spread the same bundle before and during it; its baseline rate (3.7 per 1,000 catheter-days)
+    was about half Michigan's before Keystone (7.7, Pronovost et al. 2006), and both programmes
+    ended near the same rate (1.48 and 1.4).
+    """
+    tau = (1.0 - oc.trend) ** (np.asarray(t, dtype=float) / 12.0)
+    if not overlaps(oc):
+        return tau * (1.0 - effect)
+    phi, p0 = oc.trend_practice, oc.prior_practice
+    practice = 1.0 - (1.0 - p0) * tau ** phi
+    return tau ** (1.0 - phi) * (1.0 - np.maximum(practice, effect)) / (1.0 - p0)
 
 
 def init(m, sc) -> None:
@@ -188,11 +230,16 @@ def collect(m, sc) -> None:
         m.expect += gap
         np.divide(m.seen, m.expect, out=m.relative, where=m.expect > 1e-12)
         m.relative[m.expect <= 1e-12] = 1.0
-    effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
-    tau = (1.0 - oc.trend) ** (t / 12.0)
-    benefit = (1.0 - tau) * m._size_total + tau * effect_people
+    if overlaps(oc):  # the programme's practices overlap the trend's: per site (see burden)
+        left = (m.size * burden(oc, t, m.effect)).reshape(R, N).sum(axis=1)
+        benefit = m._size_total - left
+        s["outcome"][:, t] = left / np.maximum(m._size_total, 1e-300)
+    else:
+        effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
+        tau = (1.0 - oc.trend) ** (t / 12.0)
+        benefit = (1.0 - tau) * m._size_total + tau * effect_people
+        s["outcome"][:, t] = tau * (1.0 - effect_people / np.maximum(m._size_total, 1e-300))
     s["benefit"][:, t] = benefit
-    s["outcome"][:, t] = tau * (1.0 - effect_people / np.maximum(m._size_total, 1e-300))
     if m.counterfactual:
         r = m.replicates
         s["benefit_counterfactual"][:r, t] = benefit[r:]
