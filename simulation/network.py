@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -97,7 +96,9 @@ def random_graph(n: int, degree: float, rng: np.random.Generator) -> sp.csr_arra
     return _binary(_sym_csr(n, src, dst))
 
 
-def _from_nx(G: nx.Graph, nodes) -> sp.csr_array:
+def _from_nx(G, nodes) -> sp.csr_array:
+    import networkx as nx  # only for scale-free and GraphML networks (0.1-0.4 s to import)
+
     W = nx.to_scipy_sparse_array(G, nodelist=nodes, weight="weight", format="csr", dtype=float)
     return sp.csr_array(W)
 
@@ -138,6 +139,8 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     elif net.type == "scale_free":
         if net.m >= n:
             raise fail(sc.source, "network.m", f"m={net.m} must be smaller than the number of sites ({n})")
+        import networkx as nx
+
         W = _from_nx(nx.barabasi_albert_graph(n, net.m, seed=rng), range(n))
     elif net.type == "regions":
         W, region, labels = _regions(sc, n, rng)
@@ -547,6 +550,8 @@ def _check_unicode_forms(path: Path, names: np.ndarray, codes: np.ndarray, m: in
 def _read_graphml(path: Path):
     import io
     import xml.etree.ElementTree as ET
+
+    import networkx as nx
 
     data = read_capped(path, limits.MAX_TABLE_BYTES, "GraphML file")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
