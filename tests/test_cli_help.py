@@ -51,7 +51,7 @@ def test_ensemble_imports_only_what_it_uses(tmp_path):
     """``spreadsim ensemble`` of a few runs (issue 20: within 2x of the model's own compute) loads
     neither Mesa (its batches are SpreadEngine models: no agents), networkx (generated networks are
     built in numpy), scipy.stats (the t interval uses scipy.special) nor, with --no-plot,
-    matplotlib; and a few runs go serially (no process pool to start)."""
+    matplotlib; and a few runs go serially (no process pool to start), as one batch."""
     code = ("import sys, json; from simulation.cli import main; "
             f"rc = main(['ensemble', 'scenarios/demo.yaml', '-n', '3', '--months', '6', '--out', {str(tmp_path / 'o')!r}, "
             "'-q', '--no-plot']); "
@@ -60,7 +60,7 @@ def test_ensemble_imports_only_what_it_uses(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "0", proc.stdout + proc.stderr
     manifest = (tmp_path / "o" / "manifest.json").read_text()
-    assert '"executor": "serial"' in manifest
+    assert '"executor": "serial"' in manifest and '"chunk_size": 3' in manifest  # the 3 runs in one batch
 
 
 def test_small_experiments_run_serially_unless_told():

@@ -113,15 +113,21 @@ def _work(sc, runs: int) -> float | None:
 def _run(args, kind: str) -> int:
     from ..cli_options import executor_of, load
     from ..safe_io import check_out
-    from .core import compare, run_many
+    from .core import MAX_CHUNK, compare, run_many
 
     sc = load(args)
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{kind}"
     named = _strategies(args, sc) if kind == "compare" else None
-    executor = executor_of(args, _work(sc, args.replicates * (len(named) + 1 if named is not None else 1)))
+    runs = args.replicates * (len(named) + 1 if named is not None else 1)
+    executor = executor_of(args, _work(sc, runs))
+    chunk = args.chunk_size
+    if chunk is None and executor == "serial" and args.executor is None:
+        # serial because the work is small: each strategy's replicates in one batch (a batch shares
+        # the fixed cost of every numpy call; several tasks would only split it)
+        chunk = min(runs, MAX_CHUNK)
     check_out(out, "experiment", replace=not args.resume, resume=True, flag="--fresh")
     kw = {"executor": executor, "out": out, "resume": args.resume, "progress": not args.quiet,
-          "scheduler": args.scheduler, "workers": args.workers, "chunk_size": args.chunk_size}
+          "scheduler": args.scheduler, "workers": args.workers, "chunk_size": chunk}
     try:
         if kind == "ensemble":
             res = run_many(sc, args.replicates, seed=args.seed, **kw)
