@@ -372,9 +372,9 @@ def _ragged_fast(text: str, width: int, path: Path) -> bool:
     ends = np.flatnonzero(buf == 10)
     if len(ends) == 0 or ends[-1] != len(buf) - 1:
         ends = np.append(ends, len(buf))  # the last line has no line break
-    commas = np.concatenate([[0], np.cumsum(buf == 44)])
+    # each comma's line: the first line end after it (a comma is never a line end)
+    fields = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == 44)), minlength=len(ends)) + 1
     starts = np.concatenate([[0], ends[:-1] + 1])
-    fields = commas[ends] - commas[starts] + 1
     fields[ends == starts] = 0  # an empty line is no row
     fields[0] = 0  # the header
     over = np.flatnonzero(fields > width)
