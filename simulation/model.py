@@ -26,7 +26,8 @@ its seed alone.
 
 from __future__ import annotations
 
-import mesa
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -41,9 +42,13 @@ from .traits import site_traits
 
 TRAITS = ("capacity", "leadership", "champions", "turnover", "fit", "size", "threshold", "prestige")
 
+#: Mesa, imported with the first :class:`SpreadModel` or :class:`Site` asked for (see ``__getattr__``
+#: at the end): batches of runs use :class:`SpreadEngine` and never load it (0.3-0.6 s of start-up)
+mesa = None
 
-class Site(mesa.Agent):
-    """One site (school, practice, ICU...): a view onto its row of the model's arrays.
+
+class _Site:
+    """One site (school, practice, ICU...): a view onto its row of the model's arrays (a Mesa agent).
 
     Attributes:
         index: the site's row in the model's arrays.
@@ -76,7 +81,7 @@ class Site(mesa.Agent):
     def __getattr__(self, name):
         # traits and state arrays read as attributes: site.capacity, site.fidelity, ...
         model = self.__dict__.get("model")
-        if model is not None and name in SpreadModel.SITE_ARRAYS:
+        if model is not None and name in SpreadEngine.SITE_ARRAYS:
             return getattr(model, name)[self.index].item()
         raise AttributeError(name)
 
@@ -84,16 +89,19 @@ class Site(mesa.Agent):
         return f"Site({self.site!r}, stage={self.stage})"
 
 
-class SpreadModel(mesa.Model):
-    """Spread and scale-up of an innovation across sites on a network.
+class SpreadEngine:
+    """Spread and scale-up of an innovation across sites on a network: the model's arrays and its
+    monthly step, without Mesa. :class:`SpreadModel` is this engine as a Mesa model, with Mesa
+    agents for the sites; both run the same code on the same random numbers.
 
     Args:
         scenario: a validated :class:`~simulation.scenario.Scenario`.
         seed: the run's seed; decides the run completely (named streams, see :mod:`simulation.rng`).
             A list of seeds runs one *block* of sites per seed, side by side in the same arrays
             (a batch of replicates): block ``b`` evolves exactly as a run with ``seed[b]`` alone.
-        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs;
-            batches never create agents).
+        agents: (:class:`SpreadModel` only) give the model one Mesa :class:`Site` agent per site,
+            made when first asked for (``model.sites``, ``model.agents``): a run never reads them, so
+            they cost nothing unless used. False: none (bare array runs); batches never have agents.
         built: sites and ties made beforehand (to share a network across runs); built from the
             scenario with each block's ``network`` stream when not given.
         history: keep every site's state every month (``result.site_history``).
@@ -107,7 +115,7 @@ class SpreadModel(mesa.Model):
                             "supported", "trainer", "adopted_month", "full_month", "fit_eff", "generation",
                             "effect", "seen", "expect", "relative", "routine", "light")
 
-    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True,
+    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *,
                  built: Built | None = None, history: bool = False):
         seeds = [scenario.seed] if seed is None else ([int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)])
         if not seeds:
@@ -121,7 +129,7 @@ class SpreadModel(mesa.Model):
         self.block_seeds = block_seeds
         self._block_streams = [Streams(s) for s in block_seeds]
         self.streams = self._block_streams[0]
-        super().__init__(rng=self.streams["mesa"])
+        self._framework_init()
         self.scenario_obj = sc
         self.months = sc.months
         self.month = 0
@@ -172,9 +180,9 @@ class SpreadModel(mesa.Model):
             self.history = History(self)
         outcomes.collect(self, sc)
 
-        self.sites: list[Site] = []
-        if agents and self.replicates == 1:
-            self.sites = [Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+    def _framework_init(self) -> None:
+        """Set up the framework the model runs in (:class:`SpreadModel`: Mesa), before any state."""
+        self.running = True
 
     # ----------------------------------------------------------------------------- block helpers
     def _per_block(self, mask: np.ndarray) -> np.ndarray:
@@ -294,7 +302,7 @@ class SpreadModel(mesa.Model):
         if self.month >= self.months:
             self.running = False
 
-    def run_model(self) -> "SpreadModel":
+    def run_model(self) -> "SpreadEngine":
         """Run to the scenario's horizon; returns the model so calls chain."""
         while self.month < self.months:
             self.step()
@@ -428,3 +436,102 @@ class SpreadModel(mesa.Model):
                 "attributable_per_1000": float(tau * (eff[j] - eff_cf[j]) * per),
             }
         return out
+
+
+# ---------------------------------------------------------------------------------- Mesa faces
+class _MesaAgents:
+    """The Mesa side of :class:`SpreadModel`: the sites' agents, made when first asked for."""
+
+    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True, **engine):
+        super().__init__(scenario, seed, **engine)  # built, history...: SpreadEngine's arguments
+        # the Mesa agents are made when first asked for (model.sites, model.agents...): a run never
+        # reads them, and making 100,000 of them costs more than the rest of the setup
+        self._agents_wanted = bool(agents) and self.replicates == 1
+        self._sites = None
+
+    def _framework_init(self) -> None:
+        mesa.Model.__init__(self, rng=self.streams["mesa"])
+
+    def _make_sites(self) -> list["Site"]:
+        sites = self.__dict__.get("_sites", [])
+        if sites is None:  # first asked for: one Site per site, registered with Mesa in site order
+            self._sites = []  # (set first: registering them must not make them again)
+            self._sites = sites = ([Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+                                   if self._agents_wanted else [])
+        return sites
+
+    @property
+    def sites(self) -> list["Site"]:
+        """The Mesa agents, one :class:`Site` per site in the order of ``ids`` (made when first asked
+        for; none in a batch or with ``agents=False``)."""
+        return self._make_sites()
+
+    @sites.setter
+    def sites(self, value: list["Site"]) -> None:
+        self._sites = value
+
+    @property
+    def agents(self):
+        """Mesa's AgentSet of the model's agents (the sites' agents are made when first asked for)."""
+        self._make_sites()
+        return mesa.Model.agents.fget(self)
+
+    @agents.setter
+    def agents(self, value) -> None:
+        mesa.Model.agents.fset(self, value)  # Mesa refuses it, with its own message
+
+    @property
+    def agents_by_type(self):
+        self._make_sites()
+        return mesa.Model.agents_by_type.fget(self)
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._make_sites()
+        return mesa.Model.agent_types.fget(self)
+
+    def register_agent(self, agent) -> None:
+        # an agent of the user's: the sites' agents come first, as when they were made at once
+        self._make_sites()
+        super().register_agent(agent)
+
+    def remove_all_agents(self) -> None:
+        self._make_sites()
+        super().remove_all_agents()
+
+
+_MESA_LOCK = threading.Lock()
+
+
+def _mesa_classes() -> None:
+    """Define :class:`Site` and :class:`SpreadModel` (Mesa's Agent and Model), importing Mesa."""
+    global mesa, Site, SpreadModel
+    with _MESA_LOCK:
+        if "SpreadModel" in globals():
+            return
+        import mesa as _mesa
+
+        mesa = _mesa
+
+        class Site(_Site, mesa.Agent):
+            __doc__ = _Site.__doc__
+
+        class SpreadModel(_MesaAgents, SpreadEngine, mesa.Model):
+            """Spread and scale-up of an innovation across sites on a network, as a Mesa model: the
+            arrays and monthly step of :class:`SpreadEngine` (same arguments, same results), with
+            one Mesa :class:`Site` agent per site, made when first asked for.
+
+            Args:
+                agents: give the model its sites' agents (``model.sites``, ``model.agents``).
+                    False: none (bare array runs); batches never have agents.
+            """
+
+        for cls in (Site, SpreadModel):  # pickled and documented as simulation.model.<name>
+            cls.__qualname__ = cls.__name__
+
+
+def __getattr__(name: str):
+    if name in ("Site", "SpreadModel"):
+        _mesa_classes()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -48,7 +48,7 @@ import pyarrow as pa
 
 from .. import limits
 from ..errors import ExecutionError, InputError, InputWarning, Problem
-from ..model import SERIES, STAGES, SpreadModel
+from ..model import SERIES, STAGES, SpreadEngine
 from ..network import Built, build
 from ..rng import Streams
 from ..runner import SUMMARY_KEYS, summarise
@@ -183,7 +183,7 @@ def simulate(sc: Scenario, seeds: list[int], built: Built | None = None) -> list
         Per seed: (summary with the per-group outcomes as JSON under ``groups``, months + 1, stage
         counts per month, series per month).
     """
-    model = SpreadModel(sc, [int(s) for s in seeds], agents=False, built=built)
+    model = SpreadEngine(sc, [int(s) for s in seeds], built=built)
     model.run_model()
     t = model.month + 1
     return [({**summarise(model, b), "groups": json.dumps(model.group_outcomes(b), allow_nan=True)}, t,
@@ -625,7 +625,7 @@ class _Preflight:
         if self.models < PROBE_MODELS and n <= BATCH_SITES and not self.problems:
             self.models += 1
             try:
-                SpreadModel(sc, [sc.seed], agents=False)
+                SpreadEngine(sc, [sc.seed])
             except InputError as err:
                 self.problems.extend(Problem(p.source, p.field, p.message + where) for p in err.problems)
 
