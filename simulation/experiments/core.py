@@ -208,11 +208,15 @@ class Variants:
     any other set is validated in full (``Scenario.with_overrides``).
     """
 
+    #: most templates kept (one per shape of overrides: an exploration has one per strategy and
+    #: value of each uncertainty that is not a batchable parameter)
+    TEMPLATES = 256
+
     def __init__(self, scenario: Scenario, limit: int = 256):
         self.scenario = scenario
-        self.limit = limit
+        self.limit = limit  # most validated scenarios kept
         self.made: OrderedDict[str, Scenario] = OrderedDict()
-        self.templates: dict[str, tuple[dict, Scenario]] = {}
+        self.templates: OrderedDict[str, tuple[dict, Scenario]] = OrderedDict()
 
     def get(self, ov: dict, label: str, ovh: str | None = None, *, warn: bool = True) -> Scenario:
         if not ov:
@@ -225,12 +229,14 @@ class Variants:
         shape = blocks.same_but_values(ov)
         tmpl = self.templates.get(shape)
         if tmpl is not None:
+            self.templates.move_to_end(shape)
             base_ov, base_sc = tmpl
             sc = blocks.assign(base_sc, {k: v for k, v in ov.items() if blocks.assignable(k, v) and v != base_ov[k]})
         if sc is None:
             sc = self.scenario.with_overrides(ov, label, warn=warn)
-            if len(self.templates) < self.limit:
-                self.templates[shape] = (dict(ov), sc)
+            self.templates[shape] = (dict(ov), sc)
+            while len(self.templates) > self.TEMPLATES:
+                self.templates.popitem(last=False)
         self.made[key] = sc
         while len(self.made) > self.limit:
             self.made.popitem(last=False)
