@@ -153,3 +153,29 @@ def test_simulate_with_scenarios(base):
         alone = simulate(sc, [s])[0]
         assert json.dumps(got[0], sort_keys=True) == json.dumps(alone[0], sort_keys=True)
         np.testing.assert_array_equal(got[2], alone[2])
+
+
+def test_calibration_trials_batched_equal_each_alone(monkeypatch):
+    """The optimiser's trials run side by side (Simulator.curves_many): each trial's curves are those
+    of its replicates alone; an invalid value set gives NaN and leaves the others alone; a value set
+    whose parameter is zero (a step switched off) runs in its own batch."""
+    from simulation.calibration.simulate import Simulator
+    from simulation.calibration.spec import Prior
+
+    sc = load_scenario(SCENARIOS / "strategies" / "demo_sensitivity.yaml", {**SMALL, "outcomes.counterfactual": False})
+    priors = (Prior("logics.social.q", low=0.0, high=0.5), Prior("delivery.drift", low=0.0, high=0.3))
+    sim = Simulator(sc, priors, ["adopted", "full"], months=24)
+    values = [[0.1, 0.05], [0.3, 0.2], [1.5, 0.1], [0.2, 0.0], [0.25, 0.12]]  # 1.5: q out of range
+    seeds = [5, 6]
+    from simulation.calibration import simulate as calsim
+
+    made = []
+    real = calsim.SpreadModel
+    monkeypatch.setattr(calsim, "SpreadModel", lambda sc, seeds, **kw: (made.append(len(seeds)), real(sc, seeds, **kw))[1])
+    got = sim.curves_many(values, seeds)
+    monkeypatch.setattr(calsim, "SpreadModel", real)
+    assert sorted(made) == [2, 6]  # three trials of the same kinds in one model, the zero drift apart
+    assert got.shape == (5, 2, 25, 2)
+    assert np.isnan(got[2]).all()
+    for i in (0, 1, 3, 4):
+        np.testing.assert_array_equal(got[i], sim.curves(values[i], seeds))
