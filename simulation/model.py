@@ -31,6 +31,7 @@ import threading
 import numpy as np
 import scipy.sparse as sp
 
+from . import blocks
 from .network import Built, build
 from .processes import delivery, outcomes, support, transitions, workforce
 from .processes.outcomes import SERIES, History
@@ -105,6 +106,11 @@ class SpreadEngine:
         built: sites and ties made beforehand (to share a network across runs); built from the
             scenario with each block's ``network`` stream when not given.
         history: keep every site's state every month (``result.site_history``).
+        scenarios: one scenario per seed, for a batch of runs of different scenarios that differ
+            only in the parameters of :data:`simulation.blocks.BATCHABLE` (block ``b`` then
+            evolves exactly as a run of ``scenarios[b]`` with ``seed[b]`` alone); ``scenario`` is
+            then ``scenarios[0]``'s structure. Processes read a parameter that differs between
+            blocks as a per-site array (:mod:`simulation.blocks`).
 
     Raises:
         InputError: for inputs that only show as wrong once the sites are known (seeding more sites
@@ -116,11 +122,20 @@ class SpreadEngine:
                             "effect", "seen", "expect", "relative", "routine", "light")
 
     def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *,
-                 built: Built | None = None, history: bool = False):
+                 built: Built | None = None, history: bool = False, scenarios: list[Scenario] | None = None):
         seeds = [scenario.seed] if seed is None else ([int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)])
         if not seeds:
             raise ValueError("at least one seed is needed")
         sc = scenario
+        values: dict = {}
+        if scenarios is not None:
+            if len(scenarios) != len(seeds):
+                raise ValueError(f"one scenario per seed is needed ({len(scenarios)} scenarios, {len(seeds)} seeds)")
+            if any(s_ is not scenarios[0] for s_ in scenarios):
+                blocks.check(scenarios)
+                values = blocks.varying(scenarios)
+            else:
+                scenarios = None
         self.seeds = seeds
         self.seed = seeds[0]
         self.replicates = len(seeds)
@@ -133,11 +148,18 @@ class SpreadEngine:
         self.scenario_obj = sc
         self.months = sc.months
         self.month = 0
-        builts = [built or build(sc, st["network"]) for st in self._block_streams[: self.replicates]]
+        if built is None:  # one network per distinct seed (a batch of several scenarios repeats seeds)
+            made: dict[int, Built] = {}
+            builts = [made[s_] if s_ in made else made.setdefault(s_, build(sc, st["network"]))
+                      for s_, st in zip(seeds, self._block_streams)]
+        else:
+            builts = [built] * self.replicates
         self.ids = builts[0].ids
         self.R = R = len(block_seeds)  # blocks: replicates, then their counterfactual arms
         self.N = N = len(self.ids)
         self.n = R * N
+        if values:  # the parameters that differ between blocks, as per-site arrays
+            sc = self.scenario_obj = blocks.view(sc, values, N, np.arange(R) % self.replicates)
         self.block = np.repeat(np.arange(R), N)
         #: the programme runs in the first ``replicates`` blocks; the counterfactual arms have none
         self.programme_b = np.arange(R) < self.replicates
@@ -145,7 +167,8 @@ class SpreadEngine:
         if self.counterfactual:
             builts = builts + builts
         self._set_network(builts[0].W if R == 1 else sp.block_diag([b.W for b in builts], format="csr"))
-        per = [site_traits(sc, b, st) for b, st in zip(builts[: self.replicates], self._block_streams)]
+        per = [site_traits(scenarios[k] if scenarios is not None else sc, b, st)
+               for k, (b, st) in enumerate(zip(builts[: self.replicates], self._block_streams))]
         if self.counterfactual:
             per = per + per  # the same seed draws the same traits: reuse them
         for name in TRAITS:

@@ -102,7 +102,7 @@ def step(m, sc) -> None:
     if wf.turnover:
         u = m._draw("turnover", rows=2)
         # competence walks out with leavers; the replication package onboards their successors
-        key = ("keep", pkg)
+        key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))  # per site in a batch (simulation.blocks)
         if m._cache.get("keep_key") != key:
             m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
             m._cache["keep_key"] = key
