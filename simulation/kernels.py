@@ -13,7 +13,9 @@ the same arithmetic site by site in a few fused loops:
 * :func:`transitions_month`: phases 4-5, every logic's pressures and the site's own
   (:mod:`.logics.mechanical`, :mod:`.logics.ecological`, :mod:`.logics.social`), combined
   (:func:`.logics.combine`), sustainment's modifiers (:func:`.processes.transitions.sustain_modifier`)
-  and the stage moves (:func:`.processes.transitions.apply`).
+  and the stage moves (:func:`.processes.transitions.apply`);
+* :func:`collect_sites`: phase 6, stage counts, effect, what sites have seen and expected
+  (:func:`.processes.outcomes.collect`; the sums over sites stay numpy's).
 
 Every formula is the one of the numpy code, operation for operation in the same order (no fused
 multiply-add, no reassociation: numba's default, ``fastmath`` off), so the results are
@@ -75,7 +77,7 @@ def use(n: int) -> bool:
 
 #: the kernels, compiled in this order (helpers before their callers)
 _KERNELS = ("_part", "_combined", "workforce_delivery", "adopted_pass", "matvec", "send_changes", "neighbour_shares",
-            "transitions_month")
+            "transitions_month", "collect_sites")
 _COMPILED = False
 
 
@@ -475,3 +477,44 @@ def transitions_month(flags, N, u, changed, old, pr, stage, mis, champions, invi
             else:
                 mis[i] += 1
     return k
+
+
+# ----------------------------------------------------------------------------------- phase 6
+def collect_sites(N, stage, size, fidelity, fit_eff, competence, initial_reach, demand, efficacy, lag, expected,
+                  expect_on, counts, reached, fid, effect, seen, expect, relative):
+    """outcomes.collect's per-site part, site by site: stage counts per block (``counts``, zeroed
+    by the caller), each site's people reached and fidelity if adopted (``reached``, ``fid``: summed
+    per block by numpy, as the numpy code sums them), its effect, what it has seen and expected."""
+    n = stage.shape[0]
+    for b in range(n // N):
+        for i in range(b * N, (b + 1) * N):
+            st = stage[i]
+            counts[b, st] += 1
+            full = st == FULL
+            initial = st == INITIAL
+            cov = initial_reach[i] if initial else 0.0
+            cov += 1.0 if full else 0.0
+            reached[i] = size[i] * cov
+            on = 1.0 if (initial or full) else 0.0
+            fid[i] = fidelity[i] * on
+            e = cov * fidelity[i]
+            e *= fit_eff[i]
+            d = demand[i]
+            if d == 1.0:
+                e *= competence[i]
+            else:
+                e *= 1.0 - d * (1.0 - competence[i])
+            e *= efficacy[i]
+            effect[i] = e
+            inv = 1.0 / lag[i]
+            gap = e - seen[i]
+            gap *= inv
+            s = seen[i] + gap
+            seen[i] = s
+            if expect_on:
+                g = on * (efficacy[i] * expected[i])
+                g -= expect[i]
+                g *= inv
+                x = expect[i] + g
+                expect[i] = x
+                relative[i] = s / x if x > 1e-12 else 1.0
