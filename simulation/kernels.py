@@ -47,10 +47,12 @@ import numpy as np
 NOT_ENGAGED, EXPLORATION, INSTALLATION, INITIAL, FULL, DECLINED, DISCONTINUED = range(7)
 
 
-#: the smallest model (sites in all blocks) run with the kernels: below it a month's numpy passes
-#: are cheap and the kernels' call overhead (some sixty arguments unboxed per call) and numba's
-#: import (0.3 s a process) would cost more than they save (measured with ``spreadsim bench``)
-MIN_SITES = 20_000
+#: the smallest model (sites in all its blocks) run with the kernels. Importing numba and loading
+#: the compiled kernels costs about 0.4 s of CPU once per process; on the demo with its
+#: counterfactual arm the kernels save about 35 ns per site-month from 10,000 sites on (93 against
+#: 128 ns at 30,000; equal at 2,000, where each call's fixed cost dominates), so a single
+#: 120-month run gains from about 50,000 sites (measured on a 2-core AMD EPYC, CPU time).
+MIN_SITES = 50_000
 
 _HAVE_NUMBA: bool | None = None
 
@@ -297,11 +299,14 @@ def neighbour_shares(indptr, indices, data, adopted, adaptation, nb_count, inv_d
         cnt = nb_count[i]
         nb_share[i] = cnt * inv_degree[i]
         if want_adapt:
-            s = 0.0
-            for jj in range(indptr[i], indptr[i + 1]):
-                j = indices[jj]
-                s += data[jj] * (adaptation[j] if adopted[j] else 0.0)
-            nb_adaptation[i] = s / cnt if cnt > half else 0.0
+            if cnt > half:  # else 0, whatever the sum: a site with no adopted neighbour skips its ties
+                s = 0.0
+                for jj in range(indptr[i], indptr[i + 1]):
+                    j = indices[jj]
+                    s += data[jj] * (adaptation[j] if adopted[j] else 0.0)
+                nb_adaptation[i] = s / cnt
+            else:
+                nb_adaptation[i] = 0.0
 
 
 # ------------------------------------------------------------------------------ phases 4-5

@@ -131,3 +131,31 @@ def test_parameters_enter_the_kernels_as_per_site_float_arrays():
     assert kernels.P(2, 4).dtype == np.float64
     per_site = np.linspace(0, 1, 6)
     assert kernels.P(per_site, 6) is per_site
+
+
+def test_the_bare_threshold_kernel_of_the_bench_does_the_same_work(monkeypatch):
+    """bench threshold_vs_bare_100k compares like with like: on the model's own network, thresholds
+    and seeds, the bare scipy.sparse cascade ends with the very adopted set the model ends with
+    (here small, with the kernels forced on)."""
+    from simulation import bench
+    from simulation.processes.stages import FULL
+    from simulation.scenario import default_scenario
+
+    monkeypatch.setattr(kernels, "MIN_SITES", 0)
+    case = {**bench.THRESHOLD_CASE, "sites.n": 3000,
+            "sites.traits.threshold": {"dist": "uniform", "low": 0.15, "high": 0.45}}
+    sc = default_scenario(**case, months=30)
+    m = SpreadModel(sc, seed=3, agents=False)
+    seeds = m.stage == FULL
+    m.run_model()
+    final = bench.bare_threshold(m.W, m.threshold, seeds, 30)
+    assert np.array_equal(final, m.stage == FULL)
+    assert seeds.sum() < final.sum() < len(final)  # a cascade that spread, and not to every site
+
+
+def test_the_1m_side_by_side_is_run_only_when_asked_for():
+    from simulation import bench
+
+    bench._load_all()
+    assert "demo_1m_vs_2c25cf2" in bench.OPTIONAL and "demo_100k_vs_2c25cf2" not in bench.OPTIONAL
+    assert {"threshold_vs_bare_100k", "demo_100k_vs_2c25cf2", "demo_1m_vs_2c25cf2"} <= set(bench.CONFIGS)
