@@ -253,13 +253,18 @@ def adopted_pass(stage, prev, has_prev, N, counts, adopted, changed):
     return k
 
 
-def matvec(indptr, indices, data, x, out):
-    """``out = W @ x`` for a CSR matrix, each row summed in its stored order (as scipy does)."""
+def matvec(indptr, indices, data, unit, x, out):
+    """``out = W @ x`` for a CSR matrix, each row summed in its stored order (as scipy does);
+    ``unit``: every tie weighs 1, so the weights are not read (1 x v is v, bit for bit)."""
     n = indptr.shape[0] - 1
     for i in range(n):
         s = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            s += data[jj] * x[indices[jj]]
+        if unit:
+            for jj in range(indptr[i], indptr[i + 1]):
+                s += x[indices[jj]]
+        else:
+            for jj in range(indptr[i], indptr[i + 1]):
+                s += data[jj] * x[indices[jj]]
         out[i] = s
 
 
@@ -289,10 +294,11 @@ def send_changes(indptr, indices, data, J, adopted, weight, use_weight, acc, tou
                 touched[r] = False
 
 
-def neighbour_shares(indptr, indices, data, adopted, adaptation, nb_count, inv_degree, min_weight, want_adapt,
+def neighbour_shares(indptr, indices, data, unit, adopted, adaptation, nb_count, inv_degree, min_weight, want_adapt,
                      nb_share, nb_adaptation):
     """Share of adopted neighbours and, when ``want_adapt``, adopted neighbours' mean adaptation
-    (``W @ (adopted x adaptation) / adopted neighbours``), in one pass over the ties."""
+    (``W @ (adopted x adaptation) / adopted neighbours``), in one pass over the ties (``unit``: as
+    in :func:`matvec`)."""
     n = nb_count.shape[0]
     half = 0.5 * min_weight
     for i in range(n):
@@ -303,7 +309,8 @@ def neighbour_shares(indptr, indices, data, adopted, adaptation, nb_count, inv_d
                 s = 0.0
                 for jj in range(indptr[i], indptr[i + 1]):
                     j = indices[jj]
-                    s += data[jj] * (adaptation[j] if adopted[j] else 0.0)
+                    v = adaptation[j] if adopted[j] else 0.0
+                    s += v if unit else data[jj] * v
                 nb_adaptation[i] = s / cnt
             else:
                 nb_adaptation[i] = 0.0

@@ -396,6 +396,9 @@ class SpreadModel(mesa.Model):
             return
         J = J[:k] if track else None
         W, WT = self.W, self._WT
+        if getattr(self, "_unit_w", None) is None or self._unit_w[0] is not W:
+            self._unit_w = (W, bool((W.data == 1.0).all()))  # every tie weighs 1: weights not read
+        unit = self._unit_w[1]
         want_prestige = self._soc_on and sc.logics.social.rule == "influence"
         want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
         if J is not None and len(J) and (len(J) <= n // 50 or want_prestige):
@@ -404,7 +407,7 @@ class SpreadModel(mesa.Model):
             acc, touched = self._scratch
         if J is None or len(J) > n // 50:
             self._nb_count = np.empty(n)
-            kernels.matvec(W.indptr, W.indices, W.data, adopted.astype(np.float64), self._nb_count)
+            kernels.matvec(W.indptr, W.indices, W.data, unit, adopted.astype(np.float64), self._nb_count)
         elif len(J):
             kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, False, acc, touched, self._nb_count)
         self._prev_adopted = adopted
@@ -414,7 +417,7 @@ class SpreadModel(mesa.Model):
                 self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(n), where=pd_ > 0)
             if J is None or self._nb_prestige_sum is None or self.month % 12 == 0:
                 self._nb_prestige_sum = np.empty(n)
-                kernels.matvec(W.indptr, W.indices, W.data, adopted * self.prestige, self._nb_prestige_sum)
+                kernels.matvec(W.indptr, W.indices, W.data, unit, adopted * self.prestige, self._nb_prestige_sum)
             elif len(J):
                 kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, True, acc, touched,
                                      self._nb_prestige_sum)
@@ -422,7 +425,7 @@ class SpreadModel(mesa.Model):
         self.nb_share = np.empty(n)
         if want_adapt:
             self.nb_adaptation = np.empty(n)
-        kernels.neighbour_shares(W.indptr, W.indices, W.data, adopted, self.adaptation, self._nb_count, self._inv_degree,
+        kernels.neighbour_shares(W.indptr, W.indices, W.data, unit, adopted, self.adaptation, self._nb_count, self._inv_degree,
                                  self._min_weight, want_adapt, self.nb_share, self.nb_adaptation)
 
     # ------------------------------------------------------------------------------------ outputs

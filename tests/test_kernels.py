@@ -159,3 +159,25 @@ def test_the_1m_side_by_side_is_run_only_when_asked_for():
     bench._load_all()
     assert "demo_1m_vs_2c25cf2" in bench.OPTIONAL and "demo_100k_vs_2c25cf2" not in bench.OPTIONAL
     assert {"threshold_vs_bare_100k", "demo_100k_vs_2c25cf2", "demo_1m_vs_2c25cf2"} <= set(bench.CONFIGS)
+
+
+@pytest.mark.parametrize("weights", ["whole", "fractional"])
+def test_kernel_months_equal_the_numpy_months_on_weighted_ties(weights, monkeypatch):
+    """Tie weights other than 1: whole numbers (neighbour counts kept current incrementally) and
+    fractions (taken in full each month); the bundled scenarios' networks all weigh 1."""
+    pytest.importorskip("numba")
+    ref, kern = run_both("scenarios/demo.yaml", {"months": 40, "strategy.adaptation": "free"}, [6], monkeypatch)
+    W = ref.W.copy()
+    rng = np.random.default_rng(0)
+    w = rng.integers(1, 4, W.nnz).astype(float) if weights == "whole" else rng.uniform(0.2, 2.0, W.nnz)
+    W.data = w
+    W = (W + W.T) * 0.5 if weights == "fractional" else W.maximum(W.T)
+    for m in (ref, kern):
+        m._set_network(W.copy())
+    assert ref._exact_weights == (weights == "whole") and (ref.W.data != 1.0).any()
+    while ref.running:
+        ref.step()
+        kern.step()
+        a, b = state(ref), state(kern)
+        for key in a:
+            assert np.array_equal(a[key], b[key], equal_nan=True), f"{key} differs in month {ref.month}"
