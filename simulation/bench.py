@@ -285,7 +285,9 @@ def demo_vs_baseline(n: int, repeats: int) -> dict:
             "wall_s": a["setup_s"] + a["step_s"], "site_steps_per_s": a["site_months"] / a["step_s"],
             "ns_per_site_month": ns, "warm_up_s": a["warm_up_s"], f"{BASELINE}_warm_up_s": b["warm_up_s"],
             f"{BASELINE}_step_s": b["step_s"], f"{BASELINE}_setup_s": b["setup_s"],
-            f"{BASELINE}_ns_per_site_month": ns_then, "speedup": ns_then / ns}
+            f"{BASELINE}_ns_per_site_month": ns_then, "speedup": ns_then / ns,
+            # the runs are child processes: peak_mib is this driver's, this the largest run's
+            "runs_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 @register("demo_100k_vs_2c25cf2", "full model (demo, counterfactual arm on), 100,000 sites, 120 months, steps now "
