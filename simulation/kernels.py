@@ -2,7 +2,7 @@
 
 The model's rules are written, documented and sourced in numpy in :mod:`simulation.processes` and
 :mod:`simulation.logics` (the reference). At 100,000 sites and more a month's cost is the number of
-passes over the site arrays, not Python: the numpy code makes some two hundred. The kernels here do
+passes over the site arrays, not Python: the numpy code makes one per operation. The kernels here do
 the same arithmetic site by site in a few fused loops:
 
 * :func:`workforce_delivery`: phases 2-3, turnover and champions, learning and coaching, routine,
