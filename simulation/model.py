@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import blocks
+from . import kernels
 from .network import Built, build
 from .processes import delivery, outcomes, support, transitions, workforce
 from .processes.outcomes import SERIES, History
@@ -180,6 +181,7 @@ class SpreadEngine:
         self._mech_on = sc.logics.mechanical.enabled
         self._eco_on = sc.logics.ecological.enabled
         self._soc_on = sc.logics.social.enabled
+        self._kern = kernels.use(self.n)  # the compiled monthly kernels (simulation.kernels), else numpy
         self.nb_share = np.zeros(self.n)
         self.nb_prestige = np.zeros(self.n)
         self.nb_adaptation = np.zeros(self.n)
@@ -315,12 +317,15 @@ class SpreadEngine:
         self.month += 1
         sc = self.scenario_obj
         support.allocate(self, sc)
-        workforce.step(self, sc)
-        support.collaborative_costs(self, sc)
-        delivery.step(self, sc)
+        if self._kern:  # workforce and delivery fused (simulation.kernels); collaborative costs read neither
+            workforce.fused_step(self, sc)
+            support.collaborative_costs(self, sc)
+        else:
+            workforce.step(self, sc)
+            support.collaborative_costs(self, sc)
+            delivery.step(self, sc)
         self._neighbours(sc)
-        engage, progress, abandon = transitions.pressures(self, sc)
-        transitions.apply(self, sc, engage, progress, abandon)
+        transitions.month(self, sc)  # pressures, then the moves
         outcomes.collect(self, sc)
         if self.month >= self.months:
             self.running = False
@@ -364,6 +369,8 @@ class SpreadEngine:
         sums depend only on its own block, so batches stay bit-identical. Adaptation changes every
         month, so its weighted sums are taken in full.
         """
+        if self._kern:
+            return self._neighbours_kernel(sc)
         adopted = self.adopted
         self.adopted_share_b = self._per_block(adopted) / self.N
         self.share_site = np.repeat(self.adopted_share_b, self.N) if self.R > 1 else np.full(1, self.adopted_share_b[0])
@@ -402,6 +409,55 @@ class SpreadEngine:
         if want_adapt:
             total = self.W @ (adopted * self.adaptation)
             self.nb_adaptation = np.divide(total, self._nb_count, out=np.zeros(self.n), where=self._nb_count > 0.5 * self._min_weight)
+
+    def _neighbours_kernel(self, sc: Scenario) -> None:
+        """:meth:`_neighbours` with the compiled kernels (:mod:`simulation.kernels`): the same sums, in
+        the same order, in fewer passes (adoption, its changes and counts in one; shares and the
+        adaptation product in one)."""
+        n = self.n
+        prev = self._prev_adopted
+        adopted = np.empty(n, bool)
+        counts = np.empty(self.R, np.int64)
+        track = prev is not None and self._exact_weights
+        J = np.empty(n if track else 0, np.int64)
+        k = kernels.adopted_pass(self.stage, prev if track else adopted, track, self.N, counts, adopted, J)
+        self.adopted_share_b = counts / self.N
+        self.share_site = np.repeat(self.adopted_share_b, self.N) if self.R > 1 else np.full(1, self.adopted_share_b[0])
+        if self.W.nnz == 0:
+            return
+        J = J[:k] if track else None
+        W, WT = self.W, self._WT
+        if getattr(self, "_unit_w", None) is None or self._unit_w[0] is not W:
+            self._unit_w = (W, bool((W.data == 1.0).all()))  # every tie weighs 1: weights not read
+        unit = self._unit_w[1]
+        want_prestige = self._soc_on and sc.logics.social.rule == "influence"
+        want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
+        if J is not None and len(J) and (len(J) <= n // 50 or want_prestige):
+            if getattr(self, "_scratch", None) is None or len(self._scratch[0]) != n:
+                self._scratch = (np.zeros(n), np.zeros(n, bool))
+            acc, touched = self._scratch
+        if J is None or len(J) > n // 50:
+            self._nb_count = np.empty(n)
+            kernels.matvec(W.indptr, W.indices, W.data, unit, adopted.astype(np.float64), self._nb_count)
+        elif len(J):
+            kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, False, acc, touched, self._nb_count)
+        self._prev_adopted = adopted
+        if want_prestige:
+            if self._inv_prestige_degree is None:
+                pd_ = self.W @ self.prestige
+                self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(n), where=pd_ > 0)
+            if J is None or self._nb_prestige_sum is None or self.month % 12 == 0:
+                self._nb_prestige_sum = np.empty(n)
+                kernels.matvec(W.indptr, W.indices, W.data, unit, adopted * self.prestige, self._nb_prestige_sum)
+            elif len(J):
+                kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, True, acc, touched,
+                                     self._nb_prestige_sum)
+            self.nb_prestige = self._nb_prestige_sum * self._inv_prestige_degree
+        self.nb_share = np.empty(n)
+        if want_adapt:
+            self.nb_adaptation = np.empty(n)
+        kernels.neighbour_shares(W.indptr, W.indices, W.data, unit, adopted, self.adaptation, self._nb_count, self._inv_degree,
+                                 self._min_weight, want_adapt, self.nb_share, self.nb_adaptation)
 
     # ------------------------------------------------------------------------------------ outputs
     def block_slice(self, block: int = 0) -> slice:

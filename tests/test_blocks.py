@@ -68,6 +68,27 @@ def test_a_batch_of_different_scenarios_equals_each_run_alone(base, seed):
         _same_run(model, b, SpreadModel(sc, [s], agents=False).run_model())
 
 
+def test_a_batch_of_different_scenarios_with_the_compiled_kernels_equals_each_run_alone(base, monkeypatch):
+    """The compiled kernels (simulation.kernels) take the per-site arrays of a batch as they take a
+    scalar broadcast: forced on for the batch, each block equals its run alone with the numpy code."""
+    from simulation import kernels
+
+    if not kernels.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    variants = Variants(base)
+    scs = [variants.get(_random_overrides(rng), "test") for _ in range(3)]
+    monkeypatch.setattr(kernels, "MIN_SITES", 0)
+    model = SpreadModel(scs[0], [21, 22, 23], agents=False, scenarios=scs)
+    assert model._kern
+    model.run_model()
+    monkeypatch.setattr(kernels, "MIN_SITES", 10**9)
+    for b, (sc, s) in enumerate(zip(scs, [21, 22, 23])):
+        alone = SpreadModel(sc, [s], agents=False)
+        assert not alone._kern
+        _same_run(model, b, alone.run_model())
+
+
 def test_one_parameter_varying_alone(base):
     """Each parameter on its own (the others the same in every block)."""
     rng = np.random.default_rng(5)
