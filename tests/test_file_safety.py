@@ -406,3 +406,164 @@ def test_reference_and_figures_never_change_the_umask(tmp_path, monkeypatch):
         monkeypatch.undo()
         os.umask(old)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------ the ownership rules of safe_io, one at a time
+# Fast unit-level checks (also in the mutation-testing subset, docs/mutants.md): each pins one rule of
+# simulation.safe_io's module docstring on a folder built by hand.
+from simulation.errors import InputError  # noqa: E402
+from simulation.safe_io import (RECORD, Record, atomic_dir, owned_and_foreign, output_kind,  # noqa: E402
+                                remove_output)
+
+
+def _output(out: Path, kind: str = "run", files: dict[str, bytes] | None = None) -> Path:
+    """An output of ``kind`` written the way commands write theirs (atomic_dir: recorded, renamed)."""
+    files = {"a.csv": b"1,2\n", "sub/b.csv": b"3\n"} if files is None else files
+    with atomic_dir(out, kind) as tmp:
+        for rel, data in files.items():
+            _place(tmp, rel, data)
+    return out
+
+
+def test_remove_output_deletes_exactly_a_recorded_output(tmp_path):
+    assert remove_output(tmp_path / "missing") is None and not (tmp_path / "missing").exists()
+    out = _output(tmp_path / "run")
+    assert output_kind(out) == "run" and (out / RECORD).is_file()
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("change", ["a user's file", "a recorded file changed since", "a user's folder"])
+def test_remove_output_refuses_anything_it_did_not_write_and_deletes_nothing(tmp_path, change):
+    out = _output(tmp_path / "run")
+    if change == "a user's file":
+        (out / "notes.txt").write_text("mine")
+        named = "notes.txt"
+    elif change == "a recorded file changed since":
+        (out / "a.csv").write_bytes(b"1,2\n9,9\n")
+        named = "a.csv"
+    else:
+        (out / "drafts").mkdir()
+        named = "drafts/"
+    before = hashes(out)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    p = err.value.problems[0]
+    assert p.source == str(out) and p.field == ""
+    assert p.message == (f"holds a spreadsim 'run' output but also files spreadsim did not write or that changed "
+                         f"since ({named}); they are never deleted: move them, or choose another folder")
+    assert hashes(out) == before and (out / "drafts").is_dir() == (change == "a user's folder")
+
+
+def test_remove_output_refuses_a_folder_without_a_spreadsim_output(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"name": "my own manifest"}')
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert str(err.value) == f"{out}: holds no spreadsim output; nothing was deleted"
+    assert (out / "manifest.json").read_text() == '{"name": "my own manifest"}'
+
+
+def test_remove_output_says_what_it_could_not_delete(tmp_path, monkeypatch):
+    out = _output(tmp_path / "run")
+    real = Path.unlink
+
+    def unlink(self, *a, **k):
+        if self.name == "a.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert str(err.value) == f"{out}: could not delete {out / 'a.csv'}; nothing else was touched"
+    assert (out / "a.csv").exists() and (out / RECORD).exists()  # the record stays while anything is left
+
+
+def _legacy_figures_folder(out: Path, listed, extra: dict[str, bytes] = {}) -> Path:
+    """A figures folder of the earlier format: figures.json lists the files by name, no record."""
+    out.mkdir()
+    (out / "figures.json").write_text(json.dumps({"spreadsim_output": "figures", "files": listed}))
+    for name in ("a.png", "b.csv"):
+        (out / name).write_bytes(name.encode())
+    for rel, data in extra.items():
+        _place(out, rel, data)
+    return out
+
+
+def test_an_earlier_figures_folder_is_removed_by_the_names_its_manifest_lists(tmp_path):
+    out = _legacy_figures_folder(tmp_path / "figs", ["a.png", "b.csv"])
+    assert output_kind(out) == "figures" and Record.read(out) is None
+    remove_output(out)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("listed,extra,left", [
+    (["a.png", "b.csv"], {"c.png": b"mine"}, "c.png"),  # not listed: the user's
+    (["a.png", "b.csv", "notes.txt"], {"notes.txt": b"mine"}, "notes.txt"),  # listed, but not a figure or table
+    (["a.png", "b.csv", "sub/c.png"], {"sub/c.png": b"mine"}, "sub/"),  # listed, but in a sub-folder
+    ("a.png b.csv", {}, "a.png"),  # no list of files: every file is the user's
+    (["a.png", 7, None], {}, "b.csv"),  # only names count
+])
+def test_an_earlier_figures_folder_with_anything_else_is_refused_whole(tmp_path, listed, extra, left):
+    out = _legacy_figures_folder(tmp_path / "figs", listed, extra)
+    before = hashes(out)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert left in str(err.value) and "nothing was deleted" in str(err.value)
+    assert hashes(out) == before
+
+
+def test_a_nested_output_is_owned_only_while_it_holds_only_its_own_files(tmp_path):
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    nested = _output(out / "robust", "robust", {"robustness.csv": b"y\n"})
+    owned, foreign = owned_and_foreign(out)
+    assert nested in owned and foreign == []
+    (nested / "mine.txt").write_text("mine")
+    owned, foreign = owned_and_foreign(out)
+    assert nested not in owned and foreign == ["robust/"]
+    (nested / "mine.txt").unlink()
+    (out / "link").symlink_to(nested, target_is_directory=True)  # a link to an output is not one
+    assert owned_and_foreign(out)[1] == ["link"]
+    (out / "link").unlink()
+    (out / "plain").mkdir()  # an empty folder with no record: the user's
+    assert owned_and_foreign(out)[1] == ["plain/"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_the_temporary_of_a_dead_command_is_owned_and_of_a_live_one_is_not(tmp_path):
+    from simulation.safe_io import _host, new_token
+
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    for pid, owned_expected in ((_dead_pid(), True), (os.getpid(), False)):
+        tok = new_token()
+        tmp = out / f".robust.spreadsim-tmp-{tok}"
+        tmp.mkdir()
+        Record.new(tmp, "robust", tok, target="robust", pid=pid, host=_host()).save()
+        (tmp / "half.csv").write_text("1")
+        owned, foreign = owned_and_foreign(out)
+        assert (tmp in owned) is owned_expected and (foreign == []) is owned_expected
+        shutil.rmtree(tmp)
+
+
+def test_temporary_files_are_owned_only_when_named_with_a_recorded_token(tmp_path):
+    from simulation.safe_io import new_token, temp_name
+
+    out = _output(tmp_path / "run")
+    rec = Record.read(out)
+    assert rec.tokens() == set(rec.data["sessions"]) | {rec.data["next"]} and len(rec.tokens()) == 2
+    mine = [out / temp_name("a.csv", rec.data["sessions"][0]), out / temp_name(RECORD, rec.data["next"])]
+    stranger = out / temp_name("a.csv", new_token())
+    for p in [*mine, stranger]:
+        p.write_text("half")
+    owned, foreign = owned_and_foreign(out)
+    assert all(p in owned for p in mine) and foreign == [stranger.name]

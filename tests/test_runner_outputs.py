@@ -131,8 +131,9 @@ def test_site_history_is_every_site_every_month(result):
     last = h[h["month"] == 8].set_index("site")["stage"].astype(str)
     assert (last.to_numpy() == result.sites.set_index("site")["stage"].to_numpy()).all()
     plain = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
-    with pytest.raises(ValueError, match=r"this run kept no site history: run it with history=True \(--site-history\)"):
+    with pytest.raises(ValueError) as err:
         plain.site_history
+    assert str(err.value) == "this run kept no site history: run it with history=True (--site-history)"
     from simulation.runner import site_history_frame
 
     pd.testing.assert_frame_equal(site_history_frame(result.model), h)
@@ -140,3 +141,39 @@ def test_site_history_is_every_site_every_month(result):
     assert list(h.columns) == ["month", "site", "stage", "fidelity", "competence", "capacity", "supported", "benefit"]
     assert list(h["stage"].cat.categories) == ["not_engaged", "exploration", "installation", "initial", "full",
                                                "declined", "discontinued"]
+
+
+def test_a_bad_horizon_is_reported_under_months():
+    from simulation.errors import InputError
+
+    s = default_scenario(**{"sites.n": 10, "months": 10})
+    for call in (lambda: run(s, seed=1, months=0), lambda: run_batch(s, [1], months=-3)):
+        with pytest.raises(InputError) as err:
+            call()
+        assert [(p.source, p.field) for p in err.value.problems] == [("months", "months")]
+
+
+def test_a_batch_of_one_seed_makes_no_agents_and_shares_its_time_per_seed(monkeypatch):
+    """run_batch never creates Mesa agents (even for one seed, where run() would), and each result's
+    ``elapsed`` is its share of the batch's set-up and stepping time."""
+    import time
+
+    from simulation.model import SpreadModel
+
+    s = default_scenario(**{"sites.n": 10, "months": 3})
+    assert run_batch(s, [4])[0].model.sites == [] and len(run(s, seed=4).model.sites) == 10
+    init, step = SpreadModel.__init__, SpreadModel.run_model
+
+    def slow_init(self, *a, **k):
+        time.sleep(0.2)
+        init(self, *a, **k)
+
+    def slow_step(self, *a, **k):
+        time.sleep(0.4)
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(SpreadModel, "__init__", slow_init)
+    monkeypatch.setattr(SpreadModel, "run_model", slow_step)
+    batch = run_batch(s, [1, 2])
+    for r in batch:
+        assert 0.1 <= r.elapsed["setup"] < 0.35 and 0.2 <= r.elapsed["step"] < 0.6  # a half each (double: >= 0.8)

@@ -208,3 +208,50 @@ def test_a_chunk_is_synced_before_its_rename_and_its_runs_file_comes_last(tmp_pa
     for i, e in renames:
         assert ("fsync", e[1]) in syscalls[:i], f"{e[1]} renamed before it was synced"
     store.close("complete")
+
+
+def test_a_table_written_into_an_output_folder_is_whole_listed_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """store.write_table_atomic (the Parquet files of explore and its analyses): the file reads back
+    equal, the folder's record lists it with its size and hash, and a failure part-way leaves neither
+    the file nor a temporary, and an earlier version of the file whole."""
+    from simulation.experiments.store import write_table_atomic
+    from simulation.safe_io import Record, file_digest, output_kind
+
+    out = tmp_path / "explore"
+    table = pa.table({"x": [1.0, 2.5], "name": ["a", "b"]})
+    write_table_atomic(table, out / "experiments.parquet")
+    assert pq.read_table(out / "experiments.parquet").equals(table)
+    assert output_kind(out) == "experiment"  # a folder it makes is an output of spreadsim's
+    size, digest = file_digest(out / "experiments.parquet")
+    assert Record.read(out).entries["experiments.parquet"] == {"size": size, "sha256": digest}
+    assert _hidden(out) == []
+    real = pq.write_table
+
+    def half(t, where, *a, **k):
+        where.write(b"PAR1 half a table")
+        raise Boom("disk full")
+
+    monkeypatch.setattr(pq, "write_table", half)
+    with pytest.raises(Boom):
+        write_table_atomic(pa.table({"x": [9.0]}), out / "experiments.parquet")
+    with pytest.raises(Boom):
+        write_table_atomic(pa.table({"x": [9.0]}), out / "other.parquet")
+    monkeypatch.setattr(pq, "write_table", real)
+    assert pq.read_table(out / "experiments.parquet").equals(table) and not (out / "other.parquet").exists()
+    assert _hidden(out) == [] and "other.parquet" not in Record.read(out).entries
+
+
+def test_discarding_a_session_removes_the_folder_it_made_and_nothing_of_a_folder_it_found(tmp_path):
+    """ResultStore.discard (a run failed before any result was stored): a folder the session made is
+    removed, with its lock released; a folder that existed before (here an empty one) stays."""
+    store = _open(tmp_path / "new")
+    store.discard()
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    store = _open(tmp_path / "mine")
+    store.discard()
+    assert (tmp_path / "mine").is_dir()
+    again = _open(tmp_path / "mine")  # the lock was released: another session may write there
+    again.write_chunk(*_tables())
+    again.close("complete")
+    assert again.stored_ids() == {"r0", "r1", "r2"}
