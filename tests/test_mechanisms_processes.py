@@ -934,3 +934,81 @@ def test_with_overlapping_practices_the_outcome_is_the_size_weighted_burden_left
     left = m.size * outcomes.burden(s.outcomes, 1, m.effect)
     assert m.series_b["outcome"][0, 1] == pytest.approx(left.sum() / 40)
     assert m.series_b["benefit"][0, 1] == pytest.approx(40 - left.sum())
+
+
+# ============================================================================= support: light-touch tier
+LIGHT = {"strategy.light_touch.enabled": True, "strategy.light_touch.quality": 0.6, "strategy.light_touch.cost": 0.25,
+         "strategy.light_touch.progress": 0.1}
+
+
+def test_light_touch_registers_last_months_invited_sites_once_at_its_quality_and_cost():
+    """support._light_touch (Action Schools! BC, 004): a site invited last month and now exploring is
+    registered, trained at the tier's quality (generation 1, unless trainers already reached it),
+    for light_touch.cost each; a site invited but not exploring, or already registered, is not."""
+    m, s = bare(5, **LIGHT, **{"strategy.light_touch.capacity": 0})
+    m.stage[:] = [EXPLORATION, EXPLORATION, NOT_ENGAGED, EXPLORATION, EXPLORATION]
+    m.light_invited[:] = [True, True, True, True, False]
+    m.light[3] = True  # registered earlier
+    m.generation[1] = 2  # reached by a trainer's trainee
+    assert np.isscalar(m.dilution)
+    before = m.support_used_b.copy()
+    support._light_touch(m, s, np.zeros(5, bool))
+    assert m.light.tolist() == [True, True, False, True, False]
+    assert m.generation.tolist() == [1, 2, 0, 0, 0]
+    assert np.asarray(m.dilution).tolist() == [0.6, 1.0, 1.0, 1.0, 1.0]
+    assert m.support_used_b - before == pytest.approx([2 * 0.25])
+    assert not m.light_invited.any()  # this month's invitations: none (capacity 0)
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_light_touch_invites_up_to_its_capacity_of_sites_not_otherwise_invited(capacity):
+    """support._light_touch: this month's invitations go to at most light_touch.capacity candidates the
+    support slots did not invite and the tier has not registered; they count as invited."""
+    m, s = bare(6, **LIGHT, **{"strategy.light_touch.capacity": capacity})
+    cand = np.array([True, True, True, True, True, False])
+    m.invited[0] = True
+    m.light[1] = True
+    support._light_touch(m, s, cand)
+    got = np.flatnonzero(m.light_invited)
+    assert len(got) == capacity and set(got) <= {2, 3, 4}
+    assert m.invited[got].all() and m.invited[0]
+
+
+def test_light_touch_pushes_registered_unsupported_sites_in_the_pipeline_while_open():
+    """support._light_touch: while the tier is open (funded, or for light_touch.months), each registered
+    site from exploration to initial implementation without a support slot gets light_touch.progress;
+    none in full implementation or discontinued, none with a slot; no push at all once it closes."""
+    m, s = bare(6, **LIGHT)
+    m.light[:] = True
+    m.stage[:] = [EXPLORATION, INSTALLATION, INITIAL, FULL, DISCONTINUED, INITIAL]
+    m.supported[5] = True
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push.tolist() == pytest.approx([0.1, 0.1, 0.1, 0.0, 0.0, 0.0])
+    m.funded_b[:] = False  # funding ended, no months of its own: closed
+    support._light_touch(m, s, np.ones(6, bool))
+    assert m.light_push is None and not m.light_invited.any()
+    m, s = bare(6, **LIGHT, **{"strategy.light_touch.months": 4})
+    m.light[:] = True
+    m.stage[:] = INITIAL
+    m.funded_b[:] = False  # open for its own 4 months, funded or not
+    m.month = 4
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push.tolist() == pytest.approx([0.1] * 6)
+    m.month = 5
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push is None
+
+
+def test_light_touch_is_closed_only_in_the_blocks_whose_funding_ended():
+    """support._light_touch in a batch (per-block funding): a block whose funding ended gets no
+    invitations and no push, the others as usual."""
+    s = default_scenario(**{"sites.n": 4, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, **LIGHT, "strategy.light_touch.capacity": 2})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.month = 1
+    m.funded_b[:] = [True, False]
+    m.light[[0, 4]] = True
+    m.stage[:] = INITIAL
+    support._light_touch(m, s, ~m.light)
+    assert m.light_invited[:4].sum() == 2 and not m.light_invited[4:].any()
+    assert m.light_push.tolist() == pytest.approx([0.1, 0, 0, 0, 0, 0, 0, 0])
