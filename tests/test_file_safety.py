@@ -503,7 +503,7 @@ def test_an_earlier_figures_folder_is_removed_by_the_names_its_manifest_lists(tm
     (["a.png", "b.csv"], {"c.png": b"mine"}, "c.png"),  # not listed: the user's
     (["a.png", "b.csv", "notes.txt"], {"notes.txt": b"mine"}, "notes.txt"),  # listed, but not a figure or table
     (["a.png", "b.csv", "sub/c.png"], {"sub/c.png": b"mine"}, "sub/"),  # listed, but in a sub-folder
-    ("a.png b.csv", {}, "a.png"),  # no list of files: every file is the user's
+    ("a.png b.csv", {}, "a.png, b.csv, figures.json"),  # no list of files: every file is the user's
     (["a.png", 7, None], {}, "b.csv"),  # only names count
 ])
 def test_an_earlier_figures_folder_with_anything_else_is_refused_whole(tmp_path, listed, extra, left):
@@ -511,7 +511,7 @@ def test_an_earlier_figures_folder_with_anything_else_is_refused_whole(tmp_path,
     before = hashes(out)
     with pytest.raises(InputError) as err:
         remove_output(out)
-    assert left in str(err.value) and "nothing was deleted" in str(err.value)
+    assert f"({left})" in str(err.value) and "nothing was deleted" in str(err.value)
     assert hashes(out) == before
 
 
@@ -567,3 +567,106 @@ def test_temporary_files_are_owned_only_when_named_with_a_recorded_token(tmp_pat
         p.write_text("half")
     owned, foreign = owned_and_foreign(out)
     assert all(p in owned for p in mine) and foreign == [stranger.name]
+
+
+def _killed_replacement(tmp_path, pid=None, host=None) -> tuple[Path, Path, Path, str]:
+    """An output replaced by a command killed between its two renames: the earlier output set aside as
+    .NAME.spreadsim-old-TOKEN, the new one still in its temporary .NAME.spreadsim-tmp-TOKEN."""
+    from simulation.safe_io import _host, new_token
+
+    target = _output(tmp_path / "run", files={"a.csv": b"earlier\n"})
+    tok = new_token()
+    tmp = tmp_path / f".run.spreadsim-tmp-{tok}"
+    tmp.mkdir()
+    Record.new(tmp, "run", tok, target="run", pid=_dead_pid() if pid is None else pid,
+               host=_host() if host is None else host).save()
+    (tmp / "a.csv").write_text("new\n")
+    old = tmp_path / f".run.spreadsim-old-{tok}"
+    os.replace(target, old)
+    return target, tmp, old, tok
+
+
+def test_an_output_set_aside_by_a_killed_replacement_comes_back(tmp_path):
+    from simulation.safe_io import clean_stale
+
+    target, tmp, old, _ = _killed_replacement(tmp_path)
+    (tmp_path / "other").mkdir()  # beside it, not spreadsim's business
+    assert clean_stale(target) == [f"restored {target}", f"removed {tmp}"]
+    assert (target / "a.csv").read_text() == "earlier\n" and not old.exists() and not tmp.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "run"]
+    assert clean_stale(target) == []
+
+
+def test_an_output_set_aside_after_its_replacement_arrived_is_deleted_but_a_users_file_in_it_kept(tmp_path):
+    from simulation.safe_io import clean_stale
+
+    target, tmp, old, _ = _killed_replacement(tmp_path)
+    os.replace(tmp, target)  # killed after the second rename: the new output is in place
+    assert clean_stale(target) == [f"removed {old}"]
+    assert not old.exists() and (target / "a.csv").read_text() == "new\n"
+    target2, tmp2, old2, _ = _killed_replacement(tmp_path / "b")
+    os.replace(tmp2, target2)
+    (old2 / "notes.txt").write_text("mine")
+    assert clean_stale(target2) == [f"removed {old2} (kept notes.txt: not spreadsim's)"]
+    assert sorted(p.name for p in old2.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("case", ["alive", "other host", "no pid", "pid out of range", "another target's",
+                                  "target of another output", "a link"])
+def test_a_set_aside_output_is_left_alone_unless_recognised_for_certain(tmp_path, case):
+    import subprocess
+    import sys
+
+    from simulation.safe_io import clean_stale
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pid = {"alive": child.pid, "no pid": "none", "pid out of range": 2 ** 40}.get(case)
+        target, tmp, old, tok = _killed_replacement(tmp_path, pid=pid,
+                                                    host="elsewhere.example" if case == "other host" else None)
+        if case == "no pid":
+            rec = Record.read(tmp)
+            rec.data.pop("pid")
+            rec.save()
+        if case == "another target's":
+            os.replace(old, tmp_path / f".runs.spreadsim-old-{tok}")
+        if case == "target of another output":
+            os.replace(_output(tmp_path / "elsewhere"), target)  # a different output (its own token) is in place
+        if case == "a link":
+            os.replace(old, tmp_path / "elsewhere")
+            old.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+        dead = case in ("another target's", "target of another output", "a link")  # its temporary: a dead command's
+        before = {k: v for k, v in hashes(tmp_path).items() if not k.startswith(tmp.name) or not dead}
+        assert clean_stale(target) == ([f"removed {tmp}"] if dead else [])
+        assert hashes(tmp_path) == before
+        assert child.poll() is None  # asking whether a process lives never signals it
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_long_duplicate_key_is_named_shortened():
+    from simulation.safe_io import load_yaml
+
+    for key, shown in (("k" * 40, "k" * 40), ("k" * 41, "k" * 37 + "...")):
+        with pytest.raises(InputError) as err:
+            load_yaml(f"{key}: 1\n{key}: 2\n", "s.yaml")
+        assert str(err.value) == (f"s.yaml: duplicate key '{shown}' (also on line 1); YAML would keep only the last: "
+                                  "keep one (line 2, column 1)")
+
+
+def test_an_unreadable_file_is_named_with_the_systems_reason(tmp_path, monkeypatch):
+    from simulation.safe_io import read_capped
+
+    long = tmp_path / ("x" * 300)
+    with pytest.raises(InputError) as err:
+        read_capped(long, 100, field="sites.file")
+    assert str(err.value) == f"{long}: sites.file: cannot read: File name too long"
+
+    def stat(*a, **k):
+        raise OSError("no errno")
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(InputError) as err:
+        read_capped(tmp_path / "s.yaml", 100)
+    assert str(err.value) == f"{tmp_path / 's.yaml'}: cannot read: OSError"
