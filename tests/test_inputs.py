@@ -650,3 +650,29 @@ def test_a_strategy_warns_only_about_what_it_sets(tmp_path, capsys):
                  str(tmp_path / "o"), "-q", "--no-plot"]) == 0
     warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(warnings_) == 1 and "strategies.odd: strategy.seeding.group: has no effect" in warnings_[0], warnings_
+
+
+def test_a_field_is_split_into_keys_and_list_positions_and_found_at_its_nearest_enclosing_key():
+    """safe_io.split_field and Marks.find: where a message about a field points in the YAML file."""
+    from simulation.safe_io import Marks, split_field
+
+    assert split_field("a.b[2].c") == ("a", "b", 2, "c")
+    assert split_field("sensitivity.parameters[2][10].path") == ("sensitivity", "parameters", 2, 10, "path")
+    assert split_field("a.b[x].c") == ("a", "b[x]", "c")  # not a list position: a key as written
+    assert split_field("[3]") == (3,)
+    marks = Marks({("a",): (1, 1), ("a", "b"): (2, 3), ("a", "b", 2): (5, 5)})
+    assert marks.find("a.b[2]") == (5, 5)
+    assert marks.find("a.b.c") == (2, 3)  # the nearest enclosing key the document has
+    assert marks.find("a.b[7].c.d") == (2, 3)
+    assert marks.find("z.y") is None
+
+
+def test_a_foreign_entries_message_names_the_kind_when_known(tmp_path):
+    from simulation.safe_io import foreign_message
+
+    out = tmp_path / "x"
+    out.mkdir()
+    for found, what in (("run", "a spreadsim 'run' output"), (None, "a spreadsim output")):
+        assert foreign_message(out, found, ["a", "b", "c", "d"]).startswith(
+            f"holds {what} manifest but no record of the files spreadsim wrote (no .spreadsim-record.json: ")
+    assert "(a, b, c and 1 more)" in foreign_message(out, None, ["a", "b", "c", "d"])
