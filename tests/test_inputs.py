@@ -676,3 +676,4 @@ def test_a_foreign_entries_message_names_the_kind_when_known(tmp_path):
         assert foreign_message(out, found, ["a", "b", "c", "d"]).startswith(
             f"holds {what} manifest but no record of the files spreadsim wrote (no .spreadsim-record.json: ")
     assert "(a, b, c and 1 more)" in foreign_message(out, None, ["a", "b", "c", "d"])
+    assert "(a, b, c); nothing was deleted" in foreign_message(out, None, ["a", "b", "c"])
