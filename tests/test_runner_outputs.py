@@ -59,6 +59,20 @@ def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path,
 
     width = matplotlib.image.imread(out / "adoption.png").shape[1]
     assert 0.6 * SAVE_DPI * 6 < width < 1.2 * SAVE_DPI * 12  # saved at SAVE_DPI, not the default 100
+    import io
+
+    import matplotlib.pyplot as plt
+
+    ax = result.plot()  # the same figure saved at 200 dpi (README), cropped to what it draws
+    buf = io.BytesIO()
+    ax.figure.savefig(buf, format="png", dpi=200, bbox_inches="tight")
+    plt.close(ax.figure)
+    buf.seek(0)
+    assert matplotlib.image.imread(out / "adoption.png").shape == matplotlib.image.imread(buf).shape
+    assert man["notes"] == result.notes and man["notes"]  # why some outputs are NaN, in words
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out / "site_history.parquet").column_names == list(hist.columns)  # no index column
 
 
 def test_save_refuses_an_earlier_output_unless_forced(tmp_path, result):
