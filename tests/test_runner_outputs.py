@@ -191,3 +191,16 @@ def test_a_batch_of_one_seed_makes_no_agents_and_shares_its_time_per_seed(monkey
     batch = run_batch(s, [1, 2])
     for r in batch:
         assert 0.1 <= r.elapsed["setup"] < 0.35 and 0.2 <= r.elapsed["step"] < 0.6  # a half each (double: >= 0.8)
+
+
+def test_run_batch_uses_the_network_given_and_keeps_the_site_history_asked_for():
+    from simulation.network import build
+
+    s = default_scenario(**{"sites.n": 20, "months": 8})
+    built = build(s, np.random.default_rng(99))
+    alone = run(s, seed=4, built=built, history=True)
+    assert not alone.timeseries.equals(run(s, seed=4).timeseries)  # this network makes a difference here
+    batch = run_batch(s, [9, 4], built=built, history=True)
+    pd.testing.assert_frame_equal(batch[1].timeseries, alone.timeseries)
+    pd.testing.assert_frame_equal(batch[1].site_history, alone.site_history)
+

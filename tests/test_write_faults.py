@@ -255,3 +255,12 @@ def test_discarding_a_session_removes_the_folder_it_made_and_nothing_of_a_folder
     again.write_chunk(*_tables())
     again.close("complete")
     assert again.stored_ids() == {"r0", "r1", "r2"}
+
+
+def test_discarding_a_store_never_opened_deletes_nothing(tmp_path):
+    """ResultStore.discard before open (nothing written by this session): an earlier output stays whole."""
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    out = r.save(tmp_path / "run", plot=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ResultStore(out).discard()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
