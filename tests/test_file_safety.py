@@ -478,6 +478,7 @@ def test_remove_output_says_what_it_could_not_delete(tmp_path, monkeypatch):
     with pytest.raises(InputError) as err:
         remove_output(out)
     assert str(err.value) == f"{out}: could not delete {out / 'a.csv'}; nothing else was touched"
+    assert err.value.problems[0].field == ""
     assert (out / "a.csv").exists() and (out / RECORD).exists()  # the record stays while anything is left
 
 
@@ -670,3 +671,36 @@ def test_an_unreadable_file_is_named_with_the_systems_reason(tmp_path, monkeypat
     with pytest.raises(InputError) as err:
         read_capped(tmp_path / "s.yaml", 100)
     assert str(err.value) == f"{tmp_path / 's.yaml'}: cannot read: OSError"
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_figures_manifest_inside_another_output_makes_nothing_deletable(tmp_path, recorded):
+    """Only an earlier figures folder (no record) is read by the names its figures.json lists: in a run
+    output, a figures.json a user put there lists nothing spreadsim may delete."""
+    out = _output(tmp_path / "run")
+    if not recorded:  # a run output from before the record: its manifest says what it is
+        (out / RECORD).unlink()
+        (out / "manifest.json").write_text(json.dumps({"spreadsim_output": "run"}))
+    (out / "figures.json").write_text(json.dumps({"spreadsim_output": "figures", "files": ["notes.csv"]}))
+    (out / "notes.csv").write_text("mine")
+    before = hashes(out)
+    with pytest.raises(InputError):
+        remove_output(out)
+    assert hashes(out) == before
+
+
+def test_a_manifest_is_read_only_as_a_regular_file_of_at_most_64_mib(tmp_path):
+    """safe_io._read_json (through output_kind): a manifest that is a link, or larger than 64 MiB, is not
+    read (a link could make another folder's manifest vouch for this one)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    text = json.dumps({"spreadsim_output": "run"})
+    (real / "manifest.json").write_text(text)
+    assert output_kind(real) == "run"
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "manifest.json").symlink_to(real / "manifest.json")
+    assert output_kind(linked) is None
+    for size, kind in ((64 << 20, "run"), ((64 << 20) + 1, None)):
+        (real / "manifest.json").write_bytes(text.encode() + b" " * (size - len(text)))
+        assert (real / "manifest.json").stat().st_size == size and output_kind(real) == kind
