@@ -704,3 +704,88 @@ def test_a_manifest_is_read_only_as_a_regular_file_of_at_most_64_mib(tmp_path):
     for size, kind in ((64 << 20, "run"), ((64 << 20) + 1, None)):
         (real / "manifest.json").write_bytes(text.encode() + b" " * (size - len(text)))
         assert (real / "manifest.json").stat().st_size == size and output_kind(real) == kind
+
+
+def test_remove_output_takes_nested_outputs_and_recorded_chunks_with_it(tmp_path):
+    from simulation.experiments.store import ResultStore
+    from simulation.scenario import default_scenario
+    import pyarrow as pa
+
+    out = tmp_path / "exp"
+    store = ResultStore(out)
+    store.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
+    store.write_chunk(pa.table({"run_id": ["r0"]}), pa.table({"run_id": ["r0"], "month": [0]}))
+    store.close("complete")
+    _output(out / "robust", "robust", {"robustness.csv": b"y\n"})
+    owned, foreign = owned_and_foreign(out)
+    assert foreign == [] and store.committed()[0] in owned
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_recorded_file_that_cannot_be_read_is_treated_as_the_users(tmp_path, monkeypatch):
+    import simulation.safe_io as sio
+
+    out = _output(tmp_path / "run")
+    real = sio.file_digest
+
+    def digest(path):
+        if Path(path).name == "a.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(sio, "file_digest", digest)
+    assert owned_and_foreign(out)[1] == ["a.csv"]
+
+
+def test_an_output_that_appears_while_one_is_written_is_never_replaced(tmp_path, monkeypatch):
+    """atomic_dir: the target is checked again before the rename; an output that appeared meanwhile is
+    refused with the --force message, a file that appeared in an empty target with the rename's."""
+    target = tmp_path / "run"
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run") as tmp:
+            (tmp / "a.csv").write_text("new")
+            _output(tmp_path / "other")
+            os.replace(tmp_path / "other", target)  # another command's output arrived
+    assert str(err.value) == (f"--out: {target}: holds an earlier spreadsim output; add --force to replace it, "
+                              "or choose another folder")
+    assert (target / "a.csv").read_bytes() == b"1,2\n" and [p.name for p in tmp_path.iterdir()] == ["run"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        if Path(dst) == empty:
+            (empty / "notes.txt").write_text("mine")  # in the last instant
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(InputError) as err:
+        with atomic_dir(empty, "run", option="--into") as tmp:
+            (tmp / "a.csv").write_text("new")
+    assert str(err.value).startswith(f"--into: {empty}: cannot write it: ")
+    assert [p.name for p in empty.iterdir()] == ["notes.txt"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "empty", "run"]
+
+
+def test_a_file_that_appears_in_an_output_being_replaced_is_kept_with_a_warning(tmp_path, monkeypatch):
+    from simulation.errors import InputWarning
+
+    target = _output(tmp_path / "run")
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        r = real(src, dst, *a, **k)
+        if Path(src) == target:  # the earlier output set aside: a user's file lands in it at that moment
+            (Path(dst) / "notes.txt").write_text("mine")
+        return r
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.warns(InputWarning) as got:
+        with atomic_dir(target, "run", replace=True) as tmp:
+            (tmp / "a.csv").write_text("new")
+    old = [p for p in tmp_path.iterdir() if p.name != "run"]
+    assert len(old) == 1 and [p.name for p in old[0].iterdir()] == ["notes.txt"]
+    assert [str(w.message) for w in got] == [f"{old[0]}: kept notes.txt: spreadsim did not write them (they appeared "
+                                             "while the earlier output was replaced)"]
+    assert (target / "a.csv").read_text() == "new"

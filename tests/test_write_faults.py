@@ -264,3 +264,30 @@ def test_discarding_a_store_never_opened_deletes_nothing(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     ResultStore(out).discard()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_folder_that_is_not_an_experiments_is_refused_by_name(tmp_path):
+    """store.read_manifest: one message naming the manifest (and the field) for each way it can be wrong."""
+    from simulation.errors import InputError
+    from simulation.experiments.store import read_manifest
+
+    out = tmp_path / "exp"
+    out.mkdir()
+    cases = [
+        (None, f"{out}: not a spreadsim experiment folder (no manifest.json)"),
+        (b"{not json", f"{out / 'manifest.json'}: cannot read the manifest (JSONDecodeError)"),
+        (b'{"spreadsim_output": "run", "seed": 1}', f"{out / 'manifest.json'}: kind: not the manifest of a spreadsim "
+         "experiment (a folder written by `spreadsim run`?); choose another output folder"),
+        (b'["spreadsim-experiment"]', f"{out / 'manifest.json'}: kind: not the manifest of a spreadsim experiment (a "
+         "folder written by `spreadsim run`?); choose another output folder"),
+        (b'{"kind": "spreadsim-experiment", "format": 99}', f"{out / 'manifest.json'}: format: results format 99 is "
+         "not the one this version reads (1)"),
+    ]
+    for data, message in cases:
+        if data is not None:
+            (out / "manifest.json").write_bytes(data)
+        with pytest.raises(InputError) as err:
+            read_manifest(out)
+        assert str(err.value) == message
+    (out / "manifest.json").write_bytes(b'{"kind": "spreadsim-experiment", "format": 1, "seeds": [3]}')
+    assert read_manifest(out)["seeds"] == [3]
