@@ -789,3 +789,38 @@ def test_a_file_that_appears_in_an_output_being_replaced_is_kept_with_a_warning(
     assert [str(w.message) for w in got] == [f"{old[0]}: kept notes.txt: spreadsim did not write them (they appeared "
                                              "while the earlier output was replaced)"]
     assert (target / "a.csv").read_text() == "new"
+
+
+def test_check_out_names_the_option_the_folder_and_the_reason_for_each_refusal(tmp_path, monkeypatch):
+    """safe_io.check_out's refusals that a root test run cannot provoke for real (permissions, a path the
+    system cannot resolve), by fault injection, and a parent folder name too long for the system."""
+    from simulation.safe_io import check_out
+
+    def message(out, **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run", **kw)
+        (p,) = err.value.problems
+        return p.source, p.field, p.message
+
+    long = tmp_path / ("x" * 300) / "run"
+    assert message(long)[2].startswith("the folder name is too long (at most ")
+    out = _output(tmp_path / "run")
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda *a, **k: False)
+        assert message(out) == ("--out", str(out), "is not writable (permission denied)")
+    real_access = os.access
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: Path(p) != out.parent and real_access(p, mode))
+        assert message(out, replace=True) == ("--out", str(out), f"cannot replace it: {out.parent} is not writable")
+    with monkeypatch.context() as mp:
+        def iterdir(self):
+            raise PermissionError(13, "Permission denied")
+
+        mp.setattr(Path, "iterdir", iterdir)
+        assert message(out, option="--into") == ("--into", str(out), "cannot list it: Permission denied")
+    with monkeypatch.context() as mp:
+        def resolve(self, *a, **k):
+            raise RuntimeError("Symlink loop")
+
+        mp.setattr(Path, "resolve", resolve)
+        assert message(out) == ("--out", str(out), "cannot use this path: RuntimeError")
