@@ -204,3 +204,29 @@ def test_run_batch_uses_the_network_given_and_keeps_the_site_history_asked_for()
     pd.testing.assert_frame_equal(batch[1].timeseries, alone.timeseries)
     pd.testing.assert_frame_equal(batch[1].site_history, alone.site_history)
 
+
+
+def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_documented_ones(result):
+    """sites.csv (results/README.md): adopted_month and full_month are whole months, missing for sites
+    that never got there (-1 in the model); month 0 is a month like any other."""
+    from simulation.model import TRAITS
+    from simulation.runner import sites_frame
+
+    m = result.model
+    saved = m.adopted_month.copy(), m.full_month.copy()
+    try:
+        m.adopted_month[:3] = [-1, 0, 4]
+        m.full_month[:3] = [0, -1, 7]
+        df = sites_frame(m)
+    finally:
+        m.adopted_month[:], m.full_month[:] = saved
+    assert str(df["adopted_month"].dtype) == "Int64"
+    assert df["adopted_month"][:3].tolist() == [pd.NA, 0, 4] and df["full_month"][:3].tolist() == [0, pd.NA, 7]
+    assert list(df.columns) == ["site", "stage", "adopted_month", "full_month", "fidelity", "competence", "adaptation",
+                                "capacity_now", "generation", "effect", "group", *TRAITS, "degree"]
+
+
+def test_a_run_times_its_set_up_steps_and_outputs():
+    """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())

@@ -291,3 +291,42 @@ def test_a_folder_that_is_not_an_experiments_is_refused_by_name(tmp_path):
         assert str(err.value) == message
     (out / "manifest.json").write_bytes(b'{"kind": "spreadsim-experiment", "format": 1, "seeds": [3]}')
     assert read_manifest(out)["seeds"] == [3]
+
+
+def test_a_store_refuses_a_file_a_users_folder_and_another_scenarios_results_by_name(tmp_path):
+    """ResultStore.open's refusals (exit code 2 from the command line): each names the folder and says
+    what to do."""
+    from simulation.errors import InputError
+
+    def message(out, scenario=None):
+        with pytest.raises(InputError) as err:
+            ResultStore(out).open(scenario or default_scenario(**{"sites.n": 10}), resume=True, meta={})
+        return str(err.value)
+
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert message(f) == f"{f}: is a file; the results need a folder (choose another --out)"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("a", "b", "c", "d"):
+        (mine / name).write_text(name)
+    assert message(mine) == (f"{mine}: exists and is not a spreadsim experiment folder (it holds a, b, c...); "
+                             "choose another --out")
+    (mine / "d").unlink()
+    assert message(mine).endswith("(it holds a, b, c); choose another --out")
+    out = tmp_path / "exp"
+    _open(out).close("complete")
+    other = default_scenario(**{"sites.n": 11})
+    assert message(out, other).endswith("results are never mixed: choose another --out, or discard them with --fresh "
+                                        "(resume=False)")
+
+
+def test_a_store_reads_the_columns_asked_for_with_the_run_ids(tmp_path):
+    store = _open(tmp_path / "exp")
+    store.write_chunk(*_tables())
+    store.write_chunk(*_tables(2))
+    store.close("complete")
+    assert store.read_runs(["value"]).column_names == ["run_id", "value", "_chunk"]
+    full = store.read_runs()
+    assert full.column_names == ["run_id", "value", "_chunk"] and full.num_rows == 5
+    assert store.read_runs(["run_id"]).column_names == ["run_id", "_chunk"]
