@@ -330,3 +330,56 @@ def test_a_store_reads_the_columns_asked_for_with_the_run_ids(tmp_path):
     full = store.read_runs()
     assert full.column_names == ["run_id", "value", "_chunk"] and full.num_rows == 5
     assert store.read_runs(["run_id"]).column_names == ["run_id", "_chunk"]
+
+
+def test_starting_afresh_refuses_a_users_file_and_names_what_it_could_not_delete(tmp_path, monkeypatch):
+    """ResultStore.open(resume=False) over earlier results: a file spreadsim did not write stops it before
+    anything is deleted; a recorded file it cannot delete is named (at most three)."""
+    from simulation.errors import InputError
+
+    out = tmp_path / "exp"
+    store = _open(out)
+    for _ in range(4):
+        store.write_chunk(*_tables())
+    store.close("complete")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == (f"{out}: holds a spreadsim 'experiment' output but also files spreadsim did not write or "
+                              "that changed since (notes.txt); they are never deleted: move them, or choose another "
+                              "folder")
+    assert len(list((out / "runs").iterdir())) == 4
+    (out / "notes.txt").unlink()
+    real = Path.unlink
+
+    def unlink(self, *a, **k):
+        if self.parent.name == "runs":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    runs = sorted(str(p) for p in (out / "runs").iterdir())
+    assert str(err.value) == f"{out}: could not delete {', '.join(runs[:3])}; start again in another folder"
+
+
+def test_resuming_results_of_another_version_warns_and_reuses_them(tmp_path):
+    import json
+
+    from simulation import __version__
+
+    out = tmp_path / "exp"
+    store = _open(out)
+    store.write_chunk(*_tables())
+    store.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    man["versions"]["spreadsim"] = "0.0.1"
+    (out / "manifest.json").write_text(json.dumps(man))
+    with pytest.warns(UserWarning) as got:
+        again = _open(out)
+    again.close("complete")
+    assert [str(w.message) for w in got] == [
+        f"{out}: results stored by a different spreadsim (spreadsim 0.0.1 -> {__version__}); they are kept and "
+        "reused. Use a new folder (or --fresh) if the model has changed."]
+    assert again.stored_ids() == {"r0", "r1", "r2"}
