@@ -824,3 +824,54 @@ def test_check_out_names_the_option_the_folder_and_the_reason_for_each_refusal(t
 
         mp.setattr(Path, "resolve", resolve)
         assert message(out) == ("--out", str(out), "cannot use this path: RuntimeError")
+
+
+def test_outputs_of_earlier_versions_are_recognised_by_their_manifests(tmp_path):
+    """safe_io.output_kind for folders written before the ownership record (by their manifests' keys)."""
+    def folder(name, files):
+        out = tmp_path / name
+        for rel, man in files.items():
+            _place(out, rel, json.dumps(man).encode())
+        return out
+
+    assert output_kind(folder("sens", {"manifest.json": {"salib_version": "1.5", "sensitivity": {}}})) == "sensitivity"
+    assert output_kind(folder("half", {"manifest.json": {"salib_version": "1.5"}})) is None
+    assert output_kind(folder("sweep", {"runs/manifest.json": {"kind": "spreadsim-experiment",
+                                                               "experiment": "sweep"}})) == "sweep"
+    assert output_kind(folder("other", {"runs/manifest.json": {"kind": "something", "experiment": "sweep"}})) is None
+
+
+def test_an_earlier_output_without_a_record_gets_one_marked_legacy_listing_only_what_is_added(tmp_path):
+    """safe_io.ensure_folder: an earlier output (no record) is given a record marked legacy, listing only
+    the .lock and folders it adds: its older files stay unlisted, so they are never deleted."""
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    rec = ensure_folder(out, "experiment", dirs=("runs",))
+    assert rec.legacy and sorted(rec.entries) == [".lock", "runs"]
+    assert Record.read(out).entries == rec.entries and (out / ".lock").is_file()
+    assert owned_and_foreign(out)[1] == ["manifest.json"]
+
+
+def test_a_file_being_rewritten_is_recognised_in_either_version(tmp_path):
+    """Record.put_file keeps the entry it replaces as ``prev``: a command killed between recording a
+    file's new content and renaming it into place leaves the old file, still recognised as spreadsim's."""
+    out = _output(tmp_path / "run", files={"a.csv": b"old\n"})
+    rec = Record.read(out)
+    new = tmp_path / "new.csv"
+    new.write_bytes(b"new content\n")
+    rec.put_file("a.csv", new)
+    rec.save()
+    assert Record.read(out).unchanged("a.csv", out / "a.csv")  # the old version
+    assert Record.read(out).unchanged("a.csv", new)  # the new one
+    (out / "a.csv").write_bytes(b"neither\n")
+    assert not Record.read(out).unchanged("a.csv", out / "a.csv")
+
+
+def test_a_record_with_a_malformed_token_is_not_a_record(tmp_path):
+    out = _output(tmp_path / "run")
+    data = json.loads((out / RECORD).read_text())
+    data["token"] = "not-a-token"
+    (out / RECORD).write_text(json.dumps(data))
+    assert Record.read(out) is None and output_kind(out) is None

@@ -677,3 +677,21 @@ def test_a_foreign_entries_message_names_the_kind_when_known(tmp_path):
             f"holds {what} manifest but no record of the files spreadsim wrote (no .spreadsim-record.json: ")
     assert "(a, b, c and 1 more)" in foreign_message(out, None, ["a", "b", "c", "d"])
     assert "(a, b, c); nothing was deleted" in foreign_message(out, None, ["a", "b", "c"])
+
+
+def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
+    from simulation.errors import InputError
+    from simulation.safe_io import decode_text, load_yaml, read_capped
+
+    _, marks = load_yaml("a:\n  - 1\n  - 2\n", "s.yaml")
+    assert dict(marks) == {("a",): (1, 1), ("a", 0): (2, 5), ("a", 1): (3, 5)}
+    with pytest.raises(InputError) as err:
+        load_yaml("a: !!python/name:os.system\n", "s.yaml")
+    assert str(err.value) == ("s.yaml: malformed YAML: could not determine a constructor for the tag "
+                              "'tag:yaml.org,2002:python/name:os.system' (line 1, column 4)")
+    with pytest.raises(InputError) as err:
+        decode_text(b"a: 1\nb: \xff\n", "s.yaml")
+    assert str(err.value) == "s.yaml: is not UTF-8 text (line 2)" and err.value.problems[0].field == ""
+    with pytest.raises(InputError) as err:
+        read_capped("missing.yaml", 100)
+    assert str(err.value) == "missing.yaml: file not found" and err.value.problems[0].field == ""
