@@ -1012,3 +1012,34 @@ def test_light_touch_is_closed_only_in_the_blocks_whose_funding_ended():
     support._light_touch(m, s, ~m.light)
     assert m.light_invited[:4].sum() == 2 and not m.light_invited[4:].any()
     assert m.light_push.tolist() == pytest.approx([0.1, 0, 0, 0, 0, 0, 0, 0])
+
+
+# ============================================================================ support: reserved slots
+def test_reserved_slots_serve_only_their_groups_sites_and_the_rest_any_site():
+    """support.allocate with strategy.support.reserve: a group's reserved slots are kept free for its
+    own sites (none of another group takes them); the other slots serve any site."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.support.capacity": 2,
+                      "strategy.support.reserve": {"a": 1}})
+    a = np.flatnonzero(m.group == "a")
+    b = np.flatnonzero(m.group == "b")
+    m.stage[:] = NOT_ENGAGED
+    m.stage[b] = EXPLORATION  # only b's sites are in the pipeline
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.supported[b].sum() == 1 and not m.supported[a].any()  # a's slot stays a's
+    m.stage[a[0]] = EXPLORATION
+    support.allocate(m, s)
+    assert m.supported[a[0]] and m.supported[b].sum() == 1
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_a_reserve_for_a_group_the_site_table_does_not_have_names_its_groups(tmp_path):
+    """support.configure: the groups of a site table are known only once it is read."""
+    from simulation.errors import InputError
+
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    with pytest.raises(InputError) as err:
+        bare(3, **{"sites.file": str(table), "strategy.support.capacity": 2, "strategy.support.reserve": {"c": 1}})
+    assert err.value.problems[0].field == "strategy.support.reserve"
+    assert err.value.problems[0].message == "no group 'c'; groups are: a, b"

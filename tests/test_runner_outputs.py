@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.runner import SUMMARY_KEYS, git_commit, run, run_batch
+from simulation.runner import SUMMARY_KEYS, git_commit, run, run_batch, summarise
 from simulation.safe_io import output_kind
 from simulation.scenario import default_scenario
 
@@ -230,3 +230,22 @@ def test_a_run_times_its_set_up_steps_and_outputs():
     """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
     r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
     assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
+
+
+def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_adopter(result):
+    """summarise: time_to_50 is the first month the adopted share is at least 0.5 (the last month
+    included; NaN if never); abandonment is NaN when no site ever adopted."""
+    m = result.model
+    share = m.series_b["adopted_share"]
+    saved = share.copy(), m.adopted_month.copy()
+    try:
+        t = m.month
+        share[0, :] = 0.0
+        share[0, t] = 0.5
+        assert summarise(m)["time_to_50"] == t
+        share[0, t] = 0.49
+        assert math.isnan(summarise(m)["time_to_50"])
+        m.adopted_month[:] = -1
+        assert math.isnan(summarise(m)["abandonment"])
+    finally:
+        share[:], m.adopted_month[:] = saved
