@@ -1043,3 +1043,29 @@ def test_a_reserve_for_a_group_the_site_table_does_not_have_names_its_groups(tmp
         bare(3, **{"sites.file": str(table), "strategy.support.capacity": 2, "strategy.support.reserve": {"c": 1}})
     assert err.value.problems[0].field == "strategy.support.reserve"
     assert err.value.problems[0].message == "no group 'c'; groups are: a, b"
+
+
+# ====================================================================================== support: waves
+def test_waves_group_by_group_make_size_sites_eligible_every_months_in_the_groups_order():
+    """support._waves with strategy.waves.order and size: the groups' sites in rollout order (within a
+    group, the seeding order) become eligible size at a time, one wave every `every` months."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.waves.every": 6,
+                      "strategy.waves.size": 2, "strategy.waves.order": ["b", "a"]})
+    a = np.flatnonzero(m.group == "a")
+    b = np.flatnonzero(m.group == "b")
+    assert sorted(m.eligible_from[b]) == [0, 0, 6] and sorted(m.eligible_from[a]) == [6, 12]
+    assert m.eligible_from[b][np.argmax(m.rank[b])] == 6  # the last of b in the seeding order waits
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+@pytest.mark.parametrize("order,message", [(["b", "c"], "no group 'c'; groups are: a, b"),
+                                           (["b"], "list every group once; missing: a")])
+def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(tmp_path, order, message):
+    from simulation.errors import InputError
+
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    with pytest.raises(InputError) as err:
+        bare(3, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
+                   "strategy.waves.order": order})
+    assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
