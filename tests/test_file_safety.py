@@ -684,9 +684,11 @@ def test_a_figures_manifest_inside_another_output_makes_nothing_deletable(tmp_pa
     (out / "figures.json").write_text(json.dumps({"spreadsim_output": "figures", "files": ["notes.csv"]}))
     (out / "notes.csv").write_text("mine")
     before = hashes(out)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as err:
         remove_output(out)
     assert hashes(out) == before
+    if not recorded:  # every file is the user's, the figures.json too
+        assert "(a.csv, figures.json, manifest.json and 2 more)" in str(err.value)
 
 
 def test_a_manifest_is_read_only_as_a_regular_file_of_at_most_64_mib(tmp_path):
@@ -875,3 +877,17 @@ def test_a_record_with_a_malformed_token_is_not_a_record(tmp_path):
     data["token"] = "not-a-token"
     (out / RECORD).write_text(json.dumps(data))
     assert Record.read(out) is None and output_kind(out) is None
+
+
+def test_replacing_an_output_begun_by_an_earlier_version_names_its_unlisted_files(tmp_path):
+    from simulation.safe_io import check_out, ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    ensure_folder(out, "experiment")
+    with pytest.raises(InputError) as err:
+        check_out(out, "experiment", replace=True, flag="--fresh")
+    assert err.value.problems[0].message == (
+        "holds a spreadsim 'experiment' output begun by an earlier version of spreadsim, whose files its record "
+        "(.spreadsim-record.json) does not list, so they are treated as yours and never deleted (manifest.json); "
+        "nothing was deleted: move or delete them yourself, or choose another folder")

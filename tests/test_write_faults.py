@@ -383,3 +383,26 @@ def test_resuming_results_of_another_version_warns_and_reuses_them(tmp_path):
         f"{out}: results stored by a different spreadsim (spreadsim 0.0.1 -> {__version__}); they are kept and "
         "reused. Use a new folder (or --fresh) if the model has changed."]
     assert again.stored_ids() == {"r0", "r1", "r2"}
+
+
+def test_bytes_and_tables_written_into_an_output_folder_with_or_without_an_open_writer(tmp_path):
+    """store.write_bytes_atomic and write_csv_atomic: the file holds exactly what was given (CSV without
+    an index), listed in the folder's record, with a session of its own or the caller's writer."""
+    from simulation.experiments.store import write_bytes_atomic, write_csv_atomic
+    from simulation.safe_io import OwnedWriter, Record, file_digest
+
+    out = tmp_path / "exp"
+    df = pd.DataFrame({"a": range(4500), "b": [0.5] * 4500})  # more rows than one chunk of the CSV writer
+    write_bytes_atomic(out / "report.txt", b"hello\n")
+    write_csv_atomic(out / "runs.csv", df)
+    with OwnedWriter(out, "experiment") as w:
+        write_bytes_atomic(out / "other.txt", b"again\n", w)
+        write_csv_atomic(out / "summary.csv", df.head(3), w)
+    assert (out / "report.txt").read_bytes() == b"hello\n" and (out / "other.txt").read_bytes() == b"again\n"
+    assert (out / "runs.csv").read_text() == df.to_csv(index=False)
+    assert (out / "summary.csv").read_text() == df.head(3).to_csv(index=False)
+    rec = Record.read(out)
+    for name in ("report.txt", "runs.csv", "other.txt", "summary.csv"):
+        size, digest = file_digest(out / name)
+        assert rec.entries[name] == {"size": size, "sha256": digest}
+    assert _hidden(out) == []
