@@ -1069,3 +1069,27 @@ def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(t
         bare(3, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
                    "strategy.waves.order": order})
     assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
+
+
+# ============================================================================= support: seeding order
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_most_central_seeding_orders_sites_by_degree_and_listed_sites_come_first_in_their_order():
+    """support._priority: the programme's order of sites (seeding and invitations): most_central by
+    degree, highest first; sites listed in strategy.seeding.sites before all others, in the order given."""
+    m, s = bare(4, **{"strategy.seeding.rule": "most_central"})
+    m.degree[:] = [1, 5, 3, 0]
+    support._priority(m, s)
+    assert m.rank.tolist() == [2, 0, 1, 3]
+    m, s = bare(4, **{"strategy.seeding.rule": "most_central", "strategy.seeding.sites": [3, 0]})
+    m.degree[:] = [1, 5, 3, 0]
+    support._priority(m, s)
+    assert m.rank.tolist() == [1, 2, 3, 0]
+
+
+def test_seeding_more_sites_than_the_network_has_is_refused_by_name():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.n": 6})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.n", "cannot seed 6 sites: the network has 4")
