@@ -718,9 +718,13 @@ def test_remove_output_takes_nested_outputs_and_recorded_chunks_with_it(tmp_path
     store.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
     store.write_chunk(pa.table({"run_id": ["r0"]}), pa.table({"run_id": ["r0"], "month": [0]}))
     store.close("complete")
+    killed = ResultStore(out)  # a session killed after its chunk: the chunk is not listed, only named by its token
+    killed.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
+    chunk = killed.runs_dir / killed.write_chunk(pa.table({"run_id": ["r1"]}), pa.table({"run_id": ["r1"], "month": [0]}))
+    killed.release()
     _output(out / "robust", "robust", {"robustness.csv": b"y\n"})
     owned, foreign = owned_and_foreign(out)
-    assert foreign == [] and store.committed()[0] in owned
+    assert foreign == [] and store.committed()[0] in owned and chunk in owned
     remove_output(out)
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -891,3 +895,26 @@ def test_replacing_an_output_begun_by_an_earlier_version_names_its_unlisted_file
         "holds a spreadsim 'experiment' output begun by an earlier version of spreadsim, whose files its record "
         "(.spreadsim-record.json) does not list, so they are treated as yours and never deleted (manifest.json); "
         "nothing was deleted: move or delete them yourself, or choose another folder")
+
+
+def test_a_writer_names_its_option_when_the_folder_cannot_be_made(tmp_path):
+    from simulation.safe_io import OwnedWriter
+
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "exp"
+    with pytest.raises(InputError) as err:
+        with OwnedWriter(out, "experiment", option="--into"):
+            pass
+    assert str(err.value).startswith(f"--into: {out}: cannot create it: ")  # the system's reason
+
+
+def test_an_experiment_from_before_the_record_reads_the_chunks_in_its_runs_folder(tmp_path):
+    from simulation.experiments.store import ResultStore
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    for name in ("b.parquet", "a.parquet", ".a.tmp.parquet", "notes.txt"):
+        _place(out, f"runs/{name}", b"x")
+    ensure_folder(out, "experiment")
+    assert ResultStore(out).committed() == [out / "runs" / "a.parquet", out / "runs" / "b.parquet"]

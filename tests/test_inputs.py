@@ -695,3 +695,30 @@ def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
     with pytest.raises(InputError) as err:
         read_capped("missing.yaml", 100)
     assert str(err.value) == "missing.yaml: file not found" and err.value.problems[0].field == ""
+
+
+def test_malformed_yaml_is_one_message_with_the_parsers_reason_and_position(tmp_path, monkeypatch):
+    import builtins
+
+    from simulation.errors import InputError
+    from simulation.safe_io import load_yaml, read_capped
+
+    for text, message in (("a: [1, 2\n", "s.yaml: malformed YAML: expected ',' or ']', but got '<stream end>' "
+                                        "(line 2, column 1)"),
+                          ("a: b: c\n", "s.yaml: malformed YAML: mapping values are not allowed here (line 1, column 5)")):
+        with pytest.raises(InputError) as err:
+            load_yaml(text, "s.yaml")
+        assert str(err.value) == message
+    f = tmp_path / "s.yaml"
+    f.write_text("a: 1\n")
+    real = builtins.open
+
+    def fail_open(path, *a, **k):
+        if str(path) == str(f):
+            raise PermissionError(13, "Permission denied")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fail_open)
+    with pytest.raises(InputError) as err:
+        read_capped(f, 100)
+    assert str(err.value) == f"{f}: cannot read: Permission denied" and err.value.problems[0].field == ""
