@@ -749,12 +749,16 @@ def test_an_output_that_appears_while_one_is_written_is_never_replaced(tmp_path,
     refused with the --force message, a file that appeared in an empty target with the rename's."""
     target = tmp_path / "run"
     with pytest.raises(InputError) as err:
-        with atomic_dir(target, "run") as tmp:
+        with atomic_dir(target, "run", option="--into", flag="--again") as tmp:
             (tmp / "a.csv").write_text("new")
             _output(tmp_path / "other")
             os.replace(tmp_path / "other", target)  # another command's output arrived
-    assert str(err.value) == (f"--out: {target}: holds an earlier spreadsim output; add --force to replace it, "
+    assert str(err.value) == (f"--into: {target}: holds an earlier spreadsim output; add --again to replace it, "
                               "or choose another folder")
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run", option="--into"):
+            pass
+    assert str(err.value).startswith(f"--into: {target}: holds an earlier spreadsim output")
     assert (target / "a.csv").read_bytes() == b"1,2\n" and [p.name for p in tmp_path.iterdir()] == ["run"]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -918,3 +922,62 @@ def test_an_experiment_from_before_the_record_reads_the_chunks_in_its_runs_folde
         _place(out, f"runs/{name}", b"x")
     ensure_folder(out, "experiment")
     assert ResultStore(out).committed() == [out / "runs" / "a.parquet", out / "runs" / "b.parquet"]
+
+
+def test_check_out_refuses_the_current_folder_and_a_link_by_name(tmp_path, monkeypatch):
+    from simulation.safe_io import check_out
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as err:
+        check_out(tmp_path, "run", option="--into")
+    assert str(err.value) == (f"--into: {tmp_path}: is the current folder or contains it; give a folder for the "
+                              "results, such as results/NAME")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    with pytest.raises(InputError) as err:
+        check_out(tmp_path / "link", "run", option="--into")
+    assert str(err.value) == f"--into: {tmp_path / 'link'}: is a symbolic link; give the folder itself"
+
+
+def test_replacing_an_earlier_figures_folder_takes_exactly_its_listed_files(tmp_path):
+    """check_out and atomic_dir for a figures folder of the earlier format (figures.json lists its files):
+    with a user's file in it, refused; without, replaced whole, nothing left beside it, no warning."""
+    import warnings
+
+    from simulation.safe_io import check_out
+
+    out = _legacy_figures_folder(tmp_path / "figs", ["a.png", "b.csv"], {"c.png": b"mine"})
+    with pytest.raises(InputError):
+        check_out(out, "figures", replace=True)
+    (out / "c.png").unlink()
+    assert check_out(out, "figures", replace=True) == "replace"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with atomic_dir(out, "figures", replace=True) as tmp:
+            (tmp / "new.png").write_bytes(b"png")
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "new.png"] and [p.name for p in tmp_path.iterdir()] == [
+        "figs"]
+
+
+def test_remove_owned_keeps_the_top_level_names_asked_for(tmp_path):
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run", files={"a.csv": b"1", "b.csv": b"2", "sub/a.csv": b"3"})
+    assert remove_owned(out, keep=(RECORD, "a.csv")) == []
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "a.csv"]
+
+
+def test_earlier_sweeps_runs_and_analyses_under_way_are_recognised(tmp_path):
+    from simulation.safe_io import ensure_folder
+
+    def folder(name, rel, man):
+        _place(tmp_path / name, rel, json.dumps(man).encode())
+        return tmp_path / name
+
+    assert output_kind(folder("sweep", "manifest.json", {"points": [], "replicate_seeds": []})) == "sweep"
+    assert output_kind(folder("run", "manifest.json", {"scenario_hash": "h", "seed": 1, "summary": {},
+                                                        "version": "1"})) == "run"
+    sens = tmp_path / "sens"
+    ensure_folder(sens / "runs", "experiment")
+    (sens / "runs" / "manifest.json").write_text(json.dumps({"experiment": "sensitivity"}))
+    assert output_kind(sens) == "sensitivity"

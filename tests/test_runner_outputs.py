@@ -224,6 +224,9 @@ def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_d
     assert df["adopted_month"][:3].tolist() == [pd.NA, 0, 4] and df["full_month"][:3].tolist() == [0, pd.NA, 7]
     assert list(df.columns) == ["site", "stage", "adopted_month", "full_month", "fidelity", "competence", "adaptation",
                                 "capacity_now", "generation", "effect", "group", *TRAITS, "degree"]
+    sl = m.block_slice(0)
+    assert df["degree"].tolist() == m.degree[sl].tolist() and df["fidelity"].tolist() == m.fidelity[sl].tolist()
+    assert list(result.timeseries.columns[:2]) == ["month", "not_engaged"]
 
 
 def test_a_run_times_its_set_up_steps_and_outputs():

@@ -406,3 +406,16 @@ def test_bytes_and_tables_written_into_an_output_folder_with_or_without_an_open_
         size, digest = file_digest(out / name)
         assert rec.entries[name] == {"size": size, "sha256": digest}
     assert _hidden(out) == []
+
+
+def test_the_timeseries_of_some_runs_are_read_with_their_positions(tmp_path):
+    from simulation.experiments.store import chunk_map
+
+    store = _open(tmp_path / "exp")
+    store.write_chunk(*_tables())
+    store.close("complete")
+    runs = store.read_runs()
+    wanted = runs.filter(pa.compute.equal(runs.column("run_id"), "r1"))
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted)))
+    assert table.column("run_id").to_pylist() == ["r1", "r1"] and table.column("month").to_pylist() == [0, 1]
+    assert pos.tolist() == [0, 0]
