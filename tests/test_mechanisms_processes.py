@@ -1093,3 +1093,18 @@ def test_seeding_more_sites_than_the_network_has_is_refused_by_name():
         bare(4, **{"strategy.seeding.n": 6})
     p = err.value.problems[0]
     assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.n", "cannot seed 6 sites: the network has 4")
+
+
+def test_collaboratives_form_in_every_block_of_the_programme_and_none_outside_it():
+    """support._form_collaboratives (003): engaged sites of each programme block join cohorts of
+    collaborative.size linked to each other; a block without the programme (here the first) has none."""
+    s = default_scenario(**{"sites.n": 4, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "strategy.collaborative.enabled": True,
+                            "strategy.collaborative.size": 2})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.stage[:] = EXPLORATION
+    m.programme_b[:] = [False, True]
+    support._form_collaboratives(m, s)
+    assert m.member.tolist() == [False] * 4 + [True] * 4
+    W = m.W.toarray()
+    assert W[:4].sum() == 0 and (W[4:, 4:] > 0).sum() == 4  # two cohorts of two, linked both ways
