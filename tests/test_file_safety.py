@@ -981,3 +981,16 @@ def test_earlier_sweeps_runs_and_analyses_under_way_are_recognised(tmp_path):
     ensure_folder(sens / "runs", "experiment")
     (sens / "runs" / "manifest.json").write_text(json.dumps({"experiment": "sensitivity"}))
     assert output_kind(sens) == "sensitivity"
+
+
+def test_a_link_named_like_a_dead_commands_temporary_is_left_alone(tmp_path):
+    from simulation.safe_io import _host, clean_stale, new_token
+
+    tok = new_token()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Record.new(elsewhere, "run", tok, target="run", pid=_dead_pid(), host=_host()).save()
+    link = tmp_path / f".run.spreadsim-tmp-{tok}"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = hashes(tmp_path)
+    assert clean_stale(tmp_path / "run") == [] and hashes(tmp_path) == before

@@ -722,3 +722,57 @@ def test_malformed_yaml_is_one_message_with_the_parsers_reason_and_position(tmp_
     with pytest.raises(InputError) as err:
         read_capped(f, 100)
     assert str(err.value) == f"{f}: cannot read: Permission denied" and err.value.problems[0].field == ""
+
+
+def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
+    """safe_io.read_capped, decode_text and load_yaml: a folder, a file larger than the cap or growing
+    past it while read, binary data (a NUL in the first 8 KiB), a value that cannot be built, and
+    nesting past the limit once sibling lists have closed."""
+    from simulation import limits
+    from simulation.errors import InputError
+    from simulation.safe_io import decode_text, load_yaml, read_capped
+
+    def message(call):
+        with pytest.raises(InputError) as err:
+            call()
+        assert err.value.problems[0].field == ""
+        return str(err.value)
+
+    assert message(lambda: read_capped(tmp_path, 100)) == f"{tmp_path}: is a folder, not a file"
+    f = tmp_path / "big.yaml"
+    f.write_bytes(b"a" * 200)
+    assert message(lambda: read_capped(f, 100)) == f"{f}: is 200 B; a file may be at most 100 B"
+    real_stat = os.stat
+
+    def small_stat(path, *a, **k):  # a file that reports less than it holds (/proc) or grows while read
+        st = real_stat(path, *a, **k)
+        return os.stat_result((st.st_mode, *st[1:6], 10, *st[7:])) if str(path) == str(f) else st
+
+    monkeypatch.setattr(os, "stat", small_stat)
+    assert message(lambda: read_capped(f, 100, "scenario file")) == (
+        f"{f}: holds more than 100 B; a scenario file may be at most that")
+    monkeypatch.undo()
+    assert message(lambda: decode_text(b"a: 1\x00", "s.yaml")) == "s.yaml: is a binary file, not text"
+    assert decode_text(b"a" * 8192 + b"\x00", "s.yaml").startswith("aaa")  # only the first 8 KiB are looked at
+    assert message(lambda: load_yaml("a: 2020-13-45\n", "s.yaml")) == (
+        "s.yaml: malformed YAML: a value cannot be read (ValueError)")
+    deep = "[" * limits.MAX_YAML_DEPTH + "]" * limits.MAX_YAML_DEPTH
+    load_yaml(deep, "s.yaml")
+    assert "nests lists and mappings more than" in message(lambda: load_yaml(f"[[[[]]], {deep}]", "s.yaml"))
+
+
+def test_outputs_of_calibrations_and_forecasts_of_earlier_versions_are_recognised(tmp_path):
+    import json as _json
+
+    from simulation.safe_io import output_kind
+
+    def folder(name, file, man):
+        out = tmp_path / name
+        out.mkdir()
+        (out / file).write_text(_json.dumps(man))
+        return out
+
+    assert output_kind(folder("cal", "calibration.json", {"kind": "spreadsim calibration"})) == "calibration"
+    assert output_kind(folder("cal2", "calibration.json", {"kind": "something else"})) is None
+    assert output_kind(folder("fc", "forecast.json", {"switch_at": 12, "horizon": 60})) == "forecast"
+    assert output_kind(folder("fc2", "forecast.json", {"switch_at": 12})) is None

@@ -419,3 +419,25 @@ def test_the_timeseries_of_some_runs_are_read_with_their_positions(tmp_path):
     (table, pos), = list(store.iter_timeseries(chunk_map(wanted)))
     assert table.column("run_id").to_pylist() == ["r1", "r1"] and table.column("month").to_pylist() == [0, 1]
     assert pos.tolist() == [0, 0]
+
+
+def test_the_manifest_records_the_versions_a_result_depends_on_and_a_session_counts_its_own_rows(tmp_path):
+    import platform
+    from importlib.metadata import version
+
+    from simulation import __version__
+    from simulation.experiments.store import versions
+    from simulation.runner import git_commit
+
+    v = versions()
+    assert list(v)[:3] == ["spreadsim", "git_commit", "python"]
+    assert (v["spreadsim"], v["git_commit"], v["python"]) == (__version__, git_commit(), platform.python_version())
+    for pkg in ("numpy", "scipy", "pandas", "pyarrow", "mesa", "networkx", "dask", "distributed"):
+        assert v[pkg] == version(pkg)
+    first = _open(tmp_path / "exp")
+    first.write_chunk(*_tables(3))
+    first.close("complete")
+    second = _open(tmp_path / "exp")
+    second.write_chunk(*_tables(2))
+    assert second.session_rows() == 2
+    second.close("complete")
