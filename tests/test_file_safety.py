@@ -910,6 +910,12 @@ def test_a_writer_names_its_option_when_the_folder_cannot_be_made(tmp_path):
         with OwnedWriter(out, "experiment", option="--into"):
             pass
     assert str(err.value).startswith(f"--into: {out}: cannot create it: ")  # the system's reason
+    with pytest.raises(InputError) as err:
+        with OwnedWriter(out, "experiment"):
+            pass
+    assert str(err.value).startswith(f"--out: {out}: cannot create it: ")
+    with OwnedWriter(tmp_path / "exp", "experiment", dirs=("runs", "timeseries")) as w:
+        assert (tmp_path / "exp" / "runs").is_dir() and w.rec.entries["timeseries"] == {"dir": True}
 
 
 def test_an_experiment_from_before_the_record_reads_the_chunks_in_its_runs_folder(tmp_path):
@@ -994,3 +1000,23 @@ def test_a_link_named_like_a_dead_commands_temporary_is_left_alone(tmp_path):
     link.symlink_to(elsewhere, target_is_directory=True)
     before = hashes(tmp_path)
     assert clean_stale(tmp_path / "run") == [] and hashes(tmp_path) == before
+
+
+@pytest.mark.parametrize("entries", [{"../outside.csv": {"size": 1, "sha256": "0" * 64}}, {"a.csv": "not an entry"},
+                                     {"/etc/passwd": {"size": 1, "sha256": "0" * 64}}])
+def test_a_record_listing_paths_outside_its_folder_or_malformed_entries_is_not_a_record(tmp_path, entries):
+    out = _output(tmp_path / "run")
+    data = json.loads((out / RECORD).read_text())
+    data["entries"].update(entries)
+    (out / RECORD).write_text(json.dumps(data))
+    assert Record.read(out) is None
+
+
+def test_temporaries_and_parent_folders_are_named_and_made_as_documented(tmp_path):
+    from simulation.safe_io import new_token, temp_name
+
+    tok = new_token()
+    assert temp_name(".spreadsim-record.json", tok) == f".spreadsim-record.json.{tok}.tmp"
+    assert temp_name("runs.csv", tok) == f".runs.csv.{tok}.tmp"
+    out = _output(tmp_path / "a" / "b" / "run")  # missing parent folders are made
+    assert (out / "a.csv").read_bytes() == b"1,2\n"

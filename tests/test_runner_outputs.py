@@ -109,6 +109,15 @@ def test_plot_is_titled_with_scenario_and_seed_and_marks_the_end_of_support(resu
 def test_git_commit_is_a_hash_or_none_wherever_it_is_called_from(tmp_path, monkeypatch):
     c = git_commit()
     assert c is None or re.fullmatch(r"[0-9a-f]{40}", c)
+    import subprocess
+    from pathlib import Path
+
+    import simulation
+
+    here = Path(simulation.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True)
+    if head.returncode == 0:  # running from a checkout: its commit
+        assert c == head.stdout.strip()
     monkeypatch.chdir(tmp_path)  # the package's checkout, not the current folder's
     assert git_commit() == c
 

@@ -375,13 +375,16 @@ def test_resuming_results_of_another_version_warns_and_reuses_them(tmp_path):
     store.close("complete")
     man = json.loads((out / "manifest.json").read_text())
     man["versions"]["spreadsim"] = "0.0.1"
+    man["versions"]["numpy"] = "1.0"
     (out / "manifest.json").write_text(json.dumps(man))
     with pytest.warns(UserWarning) as got:
         again = _open(out)
     again.close("complete")
+    import numpy
+
     assert [str(w.message) for w in got] == [
-        f"{out}: results stored by a different spreadsim (spreadsim 0.0.1 -> {__version__}); they are kept and "
-        "reused. Use a new folder (or --fresh) if the model has changed."]
+        f"{out}: results stored by a different spreadsim, numpy (spreadsim 0.0.1 -> {__version__}, numpy 1.0 -> "
+        f"{numpy.__version__}); they are kept and reused. Use a new folder (or --fresh) if the model has changed."]
     assert again.stored_ids() == {"r0", "r1", "r2"}
 
 
@@ -441,3 +444,22 @@ def test_the_manifest_records_the_versions_a_result_depends_on_and_a_session_cou
     second.write_chunk(*_tables(2))
     assert second.session_rows() == 2
     second.close("complete")
+
+
+def test_the_manifest_marks_the_experiment_and_records_each_session_as_it_goes(tmp_path):
+    """The store's manifest (module docstring): marked as an experiment, the scenario file, one record
+    per session, "running" until it ends, and a session found still running by the next is "killed"."""
+    import json
+
+    out = tmp_path / "exp"
+    s = default_scenario(**{"sites.n": 10})
+    store = ResultStore(out)
+    store.open(s, resume=True, meta={"executor": Path("serial")})  # any value is written as text
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["spreadsim_output"] == "experiment" and man["scenario_file"] == s.source
+    assert man["executor"] == "serial" and [x["status"] for x in man["sessions"]] == ["running"]
+    store.release()  # killed: never closed
+    again = _open(out)
+    again.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    assert [x["status"] for x in man["sessions"]] == ["killed", "complete"]
