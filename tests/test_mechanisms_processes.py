@@ -1108,3 +1108,33 @@ def test_collaboratives_form_in_every_block_of_the_programme_and_none_outside_it
     assert m.member.tolist() == [False] * 4 + [True] * 4
     W = m.W.toarray()
     assert W[:4].sum() == 0 and (W[4:, 4:] > 0).sum() == 4  # two cohorts of two, linked both ways
+
+
+def test_collaboratives_cost_per_member_month_only_while_funded():
+    """support.collaborative_costs: collaborative.cost per engaged member-month while the programme is funded."""
+    m, s = bare(4, **{"strategy.collaborative.enabled": True, "strategy.collaborative.start": 1,
+                      "strategy.collaborative.cost": 0.5})
+    m.member[:] = [True, True, True, False]
+    m.stage[:] = [EXPLORATION, FULL, DECLINED, EXPLORATION]
+    support.collaborative_costs(m, s)
+    assert m.support_used_b.tolist() == pytest.approx([1.0])
+    m.funded_b[:] = False
+    support.collaborative_costs(m, s)
+    assert m.support_used_b.tolist() == pytest.approx([1.0])
+
+
+@pytest.mark.parametrize("after_funding", [True, False])
+def test_trainers_keep_training_after_funding_only_when_the_scenario_says_so(after_funding):
+    """support.allocate with train_the_trainer: a site long enough in full implementation, competent and
+    faithful becomes a trainer with `trainees` slots; once central funding has ended its slots stay only
+    with train_the_trainer.after_funding (then a local cost)."""
+    m, s = bare(4, **{"strategy.train_the_trainer.enabled": True, "strategy.train_the_trainer.after": 2,
+                      "strategy.train_the_trainer.trainees": 2, "strategy.train_the_trainer.after_funding": after_funding,
+                      "strategy.support.funding_months": 0, "strategy.support.capacity": 0})
+    m.stage[:] = [FULL, EXPLORATION, EXPLORATION, NOT_ENGAGED]
+    m.months_in_stage[0] = 5
+    m.competence[0], m.fidelity[0] = 0.9, 1.0
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.trainer.tolist() == [True, False, False, False]
+    assert m.supported.tolist() == [False, after_funding, after_funding, False]
