@@ -1138,3 +1138,23 @@ def test_trainers_keep_training_after_funding_only_when_the_scenario_says_so(aft
     support.allocate(m, s)
     assert m.trainer.tolist() == [True, False, False, False]
     assert m.supported.tolist() == [False, after_funding, after_funding, False]
+
+
+@pytest.mark.parametrize("stage", ["exploration", "full"])
+def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
+    """support._seed_sites: the first seeding.n sites in the programme's order start in seeding.stage,
+    generation 1, at entry fidelity and training competence (in full implementation at least what that
+    stage means), adopted (and in full implementation) at month 0 only from initial implementation on."""
+    m, s = bare(5, **{"strategy.seeding.n": 2, "strategy.seeding.stage": stage, "delivery.entry_fidelity": 0.5,
+                      "workforce.training": 0.3})
+    seeds = np.flatnonzero(m.seed_site)
+    assert sorted(m.rank[seeds]) == [0, 1]
+    code = {"exploration": EXPLORATION, "full": FULL}[stage]
+    assert (m.stage[seeds] == code).all() and (m.generation[seeds] == 1).all()
+    if stage == "full":
+        assert m.fidelity[seeds].tolist() == [max(0.5, s.stages.fidelity_for_full)] * 2
+        assert m.competence[seeds].tolist() == [max(0.3, s.stages.competence_for_full)] * 2
+        assert m.adopted_month[seeds].tolist() == [0, 0] and m.full_month[seeds].tolist() == [0, 0]
+    else:
+        assert m.fidelity[seeds].tolist() == [0.5, 0.5] and m.competence[seeds].tolist() == [0.3, 0.3]
+        assert m.adopted_month[seeds].tolist() == [-1, -1]
