@@ -1158,3 +1158,30 @@ def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
     else:
         assert m.fidelity[seeds].tolist() == [0.5, 0.5] and m.competence[seeds].tolist() == [0.3, 0.3]
         assert m.adopted_month[seeds].tolist() == [-1, -1]
+
+
+def test_waves_group_by_group_in_each_block_of_a_batch():
+    s = default_scenario(**{"sites.n": 5, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "sites.groups": {"a": {"n": 2}, "b": {"n": 3}},
+                            "strategy.waves.every": 6, "strategy.waves.size": 2, "strategy.waves.order": ["b", "a"]})
+    m = SpreadModel(s, [1, 2], agents=False)
+    for blk in range(2):
+        sl = m.block_slice(blk)
+        g, e = m.group[sl], m.eligible_from[sl]
+        assert sorted(e[g == "b"]) == [0, 0, 6] and sorted(e[g == "a"]) == [6, 12]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_seeding_by_group_puts_the_groups_sites_first_and_needs_a_group_that_exists(tmp_path):
+    from simulation.errors import InputError
+
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.seeding.rule": "by_group",
+                      "strategy.seeding.group": "a"})
+    assert sorted(m.rank[m.group == "a"]) == [0, 1]
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    with pytest.raises(InputError) as err:
+        bare(3, **{"sites.file": str(table), "strategy.seeding.rule": "by_group", "strategy.seeding.group": "c"})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.group",
+                                              "by_group needs a group that exists; groups are: a, b")
