@@ -776,3 +776,13 @@ def test_outputs_of_calibrations_and_forecasts_of_earlier_versions_are_recognise
     assert output_kind(folder("cal2", "calibration.json", {"kind": "something else"})) is None
     assert output_kind(folder("fc", "forecast.json", {"switch_at": 12, "horizon": 60})) == "forecast"
     assert output_kind(folder("fc2", "forecast.json", {"switch_at": 12})) is None
+
+
+def test_check_numbers_names_the_file_and_the_field_of_each_number_out_of_range():
+    from simulation import limits
+    from simulation.errors import Problem
+    from simulation.safe_io import check_numbers
+
+    got = check_numbers({"a": {"b": [1, 10 ** 30]}, "c": float("inf"), "d": True}, "s.yaml")
+    assert got == [Problem("s.yaml", "a.b[1]", f"is too large a number (more than {limits.MAX_SEED:,})"),
+                   Problem("s.yaml", "c", "must be a finite number (got inf)")]

@@ -1185,3 +1185,14 @@ def test_seeding_by_group_puts_the_groups_sites_first_and_needs_a_group_that_exi
     p = err.value.problems[0]
     assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.group",
                                               "by_group needs a group that exists; groups are: a, b")
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_listed_seed_sites_must_be_sites_of_the_network():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.sites": [1, 99, 98, 97, 96, 95, 94]})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites",
+                                              "not sites of this network: 99, 98, 97, 96, 95")
