@@ -1058,15 +1058,15 @@ def test_waves_group_by_group_make_size_sites_eligible_every_months_in_the_group
 
 
 @pytest.mark.filterwarnings("ignore:.*has no effect")
-@pytest.mark.parametrize("order,message", [(["b", "c"], "no group 'c'; groups are: a, b"),
-                                           (["b"], "list every group once; missing: a")])
+@pytest.mark.parametrize("order,message", [(["b", "c", "d"], "no group 'c', 'd'; groups are: a, b, e"),
+                                           (["b"], "list every group once; missing: a, e")])
 def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(tmp_path, order, message):
     from simulation.errors import InputError
 
     table = tmp_path / "sites.csv"
-    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    table.write_text("site,group\n1,b\n2,a\n3,b\n4,e\n")
     with pytest.raises(InputError) as err:
-        bare(3, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
+        bare(4, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
                    "strategy.waves.order": order})
     assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
 
