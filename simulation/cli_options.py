@@ -108,9 +108,22 @@ def add_executor_args(p: argparse.ArgumentParser, *, chunk: bool = True, help: s
         p.add_argument("--chunk-size", type=positive, help="runs per task and per stored chunk (default: automatic)")
 
 
-def executor_of(args) -> str:
-    """The executor asked for: ``--executor``, else dask with ``--scheduler``, else processes."""
-    executor = args.executor or ("dask" if getattr(args, "scheduler", None) else "processes")
+#: an experiment with less work than this (site-months over all its runs, counterfactual arms
+#: included) runs serially unless ``--executor`` says otherwise: starting the pool costs about a
+#: second (each worker imports the model), more than the second core saves on so little work
+SERIAL_WORK = 2_000_000
+
+#: ``--executor`` help of the commands that choose serial for little work
+EXECUTOR_HELP_SMALL = ("serial (one after another), processes (a pool over all cores; the default, but serial "
+                       f"for experiments of under {SERIAL_WORK:,} site-months, which the pool's start-up would "
+                       "slow down) or dask (the cluster at --scheduler, else a local one)")
+
+
+def executor_of(args, work: float | None = None) -> str:
+    """The executor asked for: ``--executor``, else dask with ``--scheduler``, else serial when
+    ``work`` (the experiment's site-months, when known) is under :data:`SERIAL_WORK`, else processes."""
+    small = work is not None and work < SERIAL_WORK and not getattr(args, "workers", None)
+    executor = args.executor or ("dask" if getattr(args, "scheduler", None) else "serial" if small else "processes")
     if getattr(args, "scheduler", None) and executor != "dask":
         raise InputError(Problem("--scheduler", "", f"needs --executor dask (got --executor {executor})"))
     return executor

@@ -26,10 +26,13 @@ its seed alone.
 
 from __future__ import annotations
 
-import mesa
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 
+from . import blocks
+from . import kernels
 from .network import Built, build
 from .processes import delivery, outcomes, support, transitions, workforce
 from .processes.outcomes import SERIES, History
@@ -41,9 +44,13 @@ from .traits import site_traits
 
 TRAITS = ("capacity", "leadership", "champions", "turnover", "fit", "size", "threshold", "prestige")
 
+#: Mesa, imported with the first :class:`SpreadModel` or :class:`Site` asked for (see ``__getattr__``
+#: at the end): batches of runs use :class:`SpreadEngine` and never load it (0.3-0.6 s of start-up)
+mesa = None
 
-class Site(mesa.Agent):
-    """One site (school, practice, ICU...): a view onto its row of the model's arrays.
+
+class _Site:
+    """One site (school, practice, ICU...): a view onto its row of the model's arrays (a Mesa agent).
 
     Attributes:
         index: the site's row in the model's arrays.
@@ -76,7 +83,7 @@ class Site(mesa.Agent):
     def __getattr__(self, name):
         # traits and state arrays read as attributes: site.capacity, site.fidelity, ...
         model = self.__dict__.get("model")
-        if model is not None and name in SpreadModel.SITE_ARRAYS:
+        if model is not None and name in SpreadEngine.SITE_ARRAYS:
             return getattr(model, name)[self.index].item()
         raise AttributeError(name)
 
@@ -84,19 +91,27 @@ class Site(mesa.Agent):
         return f"Site({self.site!r}, stage={self.stage})"
 
 
-class SpreadModel(mesa.Model):
-    """Spread and scale-up of an innovation across sites on a network.
+class SpreadEngine:
+    """Spread and scale-up of an innovation across sites on a network: the model's arrays and its
+    monthly step, without Mesa. :class:`SpreadModel` is this engine as a Mesa model, with Mesa
+    agents for the sites; both run the same code on the same random numbers.
 
     Args:
         scenario: a validated :class:`~simulation.scenario.Scenario`.
         seed: the run's seed; decides the run completely (named streams, see :mod:`simulation.rng`).
             A list of seeds runs one *block* of sites per seed, side by side in the same arrays
             (a batch of replicates): block ``b`` evolves exactly as a run with ``seed[b]`` alone.
-        agents: create one Mesa :class:`Site` agent per site (set False for bare array runs;
-            batches never create agents).
+        agents: (:class:`SpreadModel` only) give the model one Mesa :class:`Site` agent per site,
+            made when first asked for (``model.sites``, ``model.agents``): a run never reads them, so
+            they cost nothing unless used. False: none (bare array runs); batches never have agents.
         built: sites and ties made beforehand (to share a network across runs); built from the
             scenario with each block's ``network`` stream when not given.
         history: keep every site's state every month (``result.site_history``).
+        scenarios: one scenario per seed, for a batch of runs of different scenarios that differ
+            only in the parameters of :data:`simulation.blocks.BATCHABLE` (block ``b`` then
+            evolves exactly as a run of ``scenarios[b]`` with ``seed[b]`` alone); ``scenario`` is
+            then ``scenarios[0]``'s structure. Processes read a parameter that differs between
+            blocks as a per-site array (:mod:`simulation.blocks`).
 
     Raises:
         InputError: for inputs that only show as wrong once the sites are known (seeding more sites
@@ -107,12 +122,21 @@ class SpreadModel(mesa.Model):
                             "supported", "trainer", "adopted_month", "full_month", "fit_eff", "generation",
                             "effect", "seen", "expect", "relative", "routine", "light")
 
-    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True,
-                 built: Built | None = None, history: bool = False):
+    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *,
+                 built: Built | None = None, history: bool = False, scenarios: list[Scenario] | None = None):
         seeds = [scenario.seed] if seed is None else ([int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed)])
         if not seeds:
             raise ValueError("at least one seed is needed")
         sc = scenario
+        values: dict = {}
+        if scenarios is not None:
+            if len(scenarios) != len(seeds):
+                raise ValueError(f"one scenario per seed is needed ({len(scenarios)} scenarios, {len(seeds)} seeds)")
+            if any(s_ is not scenarios[0] for s_ in scenarios):
+                blocks.check(scenarios)
+                values = blocks.varying(scenarios)
+            else:
+                scenarios = None
         self.seeds = seeds
         self.seed = seeds[0]
         self.replicates = len(seeds)
@@ -121,15 +145,22 @@ class SpreadModel(mesa.Model):
         self.block_seeds = block_seeds
         self._block_streams = [Streams(s) for s in block_seeds]
         self.streams = self._block_streams[0]
-        super().__init__(rng=self.streams["mesa"])
+        self._framework_init()
         self.scenario_obj = sc
         self.months = sc.months
         self.month = 0
-        builts = [built or build(sc, st["network"]) for st in self._block_streams[: self.replicates]]
+        if built is None:  # one network per distinct seed (a batch of several scenarios repeats seeds)
+            made: dict[int, Built] = {}
+            builts = [made[s_] if s_ in made else made.setdefault(s_, build(sc, st["network"]))
+                      for s_, st in zip(seeds, self._block_streams)]
+        else:
+            builts = [built] * self.replicates
         self.ids = builts[0].ids
         self.R = R = len(block_seeds)  # blocks: replicates, then their counterfactual arms
         self.N = N = len(self.ids)
         self.n = R * N
+        if values:  # the parameters that differ between blocks, as per-site arrays
+            sc = self.scenario_obj = blocks.view(sc, values, N, np.arange(R) % self.replicates)
         self.block = np.repeat(np.arange(R), N)
         #: the programme runs in the first ``replicates`` blocks; the counterfactual arms have none
         self.programme_b = np.arange(R) < self.replicates
@@ -137,7 +168,8 @@ class SpreadModel(mesa.Model):
         if self.counterfactual:
             builts = builts + builts
         self._set_network(builts[0].W if R == 1 else sp.block_diag([b.W for b in builts], format="csr"))
-        per = [site_traits(sc, b, st) for b, st in zip(builts[: self.replicates], self._block_streams)]
+        per = [site_traits(scenarios[k] if scenarios is not None else sc, b, st)
+               for k, (b, st) in enumerate(zip(builts[: self.replicates], self._block_streams))]
         if self.counterfactual:
             per = per + per  # the same seed draws the same traits: reuse them
         for name in TRAITS:
@@ -149,6 +181,7 @@ class SpreadModel(mesa.Model):
         self._mech_on = sc.logics.mechanical.enabled
         self._eco_on = sc.logics.ecological.enabled
         self._soc_on = sc.logics.social.enabled
+        self._kern = kernels.use(self.n)  # the compiled monthly kernels (simulation.kernels), else numpy
         self.nb_share = np.zeros(self.n)
         self.nb_prestige = np.zeros(self.n)
         self.nb_adaptation = np.zeros(self.n)
@@ -172,9 +205,9 @@ class SpreadModel(mesa.Model):
             self.history = History(self)
         outcomes.collect(self, sc)
 
-        self.sites: list[Site] = []
-        if agents and self.replicates == 1:
-            self.sites = [Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+    def _framework_init(self) -> None:
+        """Set up the framework the model runs in (:class:`SpreadModel`: Mesa), before any state."""
+        self.running = True
 
     # ----------------------------------------------------------------------------- block helpers
     def _per_block(self, mask: np.ndarray) -> np.ndarray:
@@ -284,17 +317,20 @@ class SpreadModel(mesa.Model):
         self.month += 1
         sc = self.scenario_obj
         support.allocate(self, sc)
-        workforce.step(self, sc)
-        support.collaborative_costs(self, sc)
-        delivery.step(self, sc)
+        if self._kern:  # workforce and delivery fused (simulation.kernels); collaborative costs read neither
+            workforce.fused_step(self, sc)
+            support.collaborative_costs(self, sc)
+        else:
+            workforce.step(self, sc)
+            support.collaborative_costs(self, sc)
+            delivery.step(self, sc)
         self._neighbours(sc)
-        engage, progress, abandon = transitions.pressures(self, sc)
-        transitions.apply(self, sc, engage, progress, abandon)
+        transitions.month(self, sc)  # pressures, then the moves
         outcomes.collect(self, sc)
         if self.month >= self.months:
             self.running = False
 
-    def run_model(self) -> "SpreadModel":
+    def run_model(self) -> "SpreadEngine":
         """Run to the scenario's horizon; returns the model so calls chain."""
         while self.month < self.months:
             self.step()
@@ -333,6 +369,8 @@ class SpreadModel(mesa.Model):
         sums depend only on its own block, so batches stay bit-identical. Adaptation changes every
         month, so its weighted sums are taken in full.
         """
+        if self._kern:
+            return self._neighbours_kernel(sc)
         adopted = self.adopted
         self.adopted_share_b = self._per_block(adopted) / self.N
         self.share_site = np.repeat(self.adopted_share_b, self.N) if self.R > 1 else np.full(1, self.adopted_share_b[0])
@@ -371,6 +409,55 @@ class SpreadModel(mesa.Model):
         if want_adapt:
             total = self.W @ (adopted * self.adaptation)
             self.nb_adaptation = np.divide(total, self._nb_count, out=np.zeros(self.n), where=self._nb_count > 0.5 * self._min_weight)
+
+    def _neighbours_kernel(self, sc: Scenario) -> None:
+        """:meth:`_neighbours` with the compiled kernels (:mod:`simulation.kernels`): the same sums, in
+        the same order, in fewer passes (adoption, its changes and counts in one; shares and the
+        adaptation product in one)."""
+        n = self.n
+        prev = self._prev_adopted
+        adopted = np.empty(n, bool)
+        counts = np.empty(self.R, np.int64)
+        track = prev is not None and self._exact_weights
+        J = np.empty(n if track else 0, np.int64)
+        k = kernels.adopted_pass(self.stage, prev if track else adopted, track, self.N, counts, adopted, J)
+        self.adopted_share_b = counts / self.N
+        self.share_site = np.repeat(self.adopted_share_b, self.N) if self.R > 1 else np.full(1, self.adopted_share_b[0])
+        if self.W.nnz == 0:
+            return
+        J = J[:k] if track else None
+        W, WT = self.W, self._WT
+        if getattr(self, "_unit_w", None) is None or self._unit_w[0] is not W:
+            self._unit_w = (W, bool((W.data == 1.0).all()))  # every tie weighs 1: weights not read
+        unit = self._unit_w[1]
+        want_prestige = self._soc_on and sc.logics.social.rule == "influence"
+        want_adapt = self._eco_on and sc.strategy.adaptation != "strict"
+        if J is not None and len(J) and (len(J) <= n // 50 or want_prestige):
+            if getattr(self, "_scratch", None) is None or len(self._scratch[0]) != n:
+                self._scratch = (np.zeros(n), np.zeros(n, bool))
+            acc, touched = self._scratch
+        if J is None or len(J) > n // 50:
+            self._nb_count = np.empty(n)
+            kernels.matvec(W.indptr, W.indices, W.data, unit, adopted.astype(np.float64), self._nb_count)
+        elif len(J):
+            kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, False, acc, touched, self._nb_count)
+        self._prev_adopted = adopted
+        if want_prestige:
+            if self._inv_prestige_degree is None:
+                pd_ = self.W @ self.prestige
+                self._inv_prestige_degree = np.divide(1.0, pd_, out=np.zeros(n), where=pd_ > 0)
+            if J is None or self._nb_prestige_sum is None or self.month % 12 == 0:
+                self._nb_prestige_sum = np.empty(n)
+                kernels.matvec(W.indptr, W.indices, W.data, unit, adopted * self.prestige, self._nb_prestige_sum)
+            elif len(J):
+                kernels.send_changes(WT.indptr, WT.indices, WT.data, J, adopted, self.prestige, True, acc, touched,
+                                     self._nb_prestige_sum)
+            self.nb_prestige = self._nb_prestige_sum * self._inv_prestige_degree
+        self.nb_share = np.empty(n)
+        if want_adapt:
+            self.nb_adaptation = np.empty(n)
+        kernels.neighbour_shares(W.indptr, W.indices, W.data, unit, adopted, self.adaptation, self._nb_count, self._inv_degree,
+                                 self._min_weight, want_adapt, self.nb_share, self.nb_adaptation)
 
     # ------------------------------------------------------------------------------------ outputs
     def block_slice(self, block: int = 0) -> slice:
@@ -428,3 +515,102 @@ class SpreadModel(mesa.Model):
                 "attributable_per_1000": float(tau * (eff[j] - eff_cf[j]) * per),
             }
         return out
+
+
+# ---------------------------------------------------------------------------------- Mesa faces
+class _MesaAgents:
+    """The Mesa side of :class:`SpreadModel`: the sites' agents, made when first asked for."""
+
+    def __init__(self, scenario: Scenario, seed: int | list[int] | None = None, *, agents: bool = True, **engine):
+        super().__init__(scenario, seed, **engine)  # built, history...: SpreadEngine's arguments
+        # the Mesa agents are made when first asked for (model.sites, model.agents...): a run never
+        # reads them, and making 100,000 of them costs more than the rest of the setup
+        self._agents_wanted = bool(agents) and self.replicates == 1
+        self._sites = None
+
+    def _framework_init(self) -> None:
+        mesa.Model.__init__(self, rng=self.streams["mesa"])
+
+    def _make_sites(self) -> list["Site"]:
+        sites = self.__dict__.get("_sites", [])
+        if sites is None:  # first asked for: one Site per site, registered with Mesa in site order
+            self._sites = []  # (set first: registering them must not make them again)
+            self._sites = sites = ([Site(self, i, s) for i, s in enumerate(self.ids.tolist())]
+                                   if self._agents_wanted else [])
+        return sites
+
+    @property
+    def sites(self) -> list["Site"]:
+        """The Mesa agents, one :class:`Site` per site in the order of ``ids`` (made when first asked
+        for; none in a batch or with ``agents=False``)."""
+        return self._make_sites()
+
+    @sites.setter
+    def sites(self, value: list["Site"]) -> None:
+        self._sites = value
+
+    @property
+    def agents(self):
+        """Mesa's AgentSet of the model's agents (the sites' agents are made when first asked for)."""
+        self._make_sites()
+        return mesa.Model.agents.fget(self)
+
+    @agents.setter
+    def agents(self, value) -> None:
+        mesa.Model.agents.fset(self, value)  # Mesa refuses it, with its own message
+
+    @property
+    def agents_by_type(self):
+        self._make_sites()
+        return mesa.Model.agents_by_type.fget(self)
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._make_sites()
+        return mesa.Model.agent_types.fget(self)
+
+    def register_agent(self, agent) -> None:
+        # an agent of the user's: the sites' agents come first, as when they were made at once
+        self._make_sites()
+        super().register_agent(agent)
+
+    def remove_all_agents(self) -> None:
+        self._make_sites()
+        super().remove_all_agents()
+
+
+_MESA_LOCK = threading.Lock()
+
+
+def _mesa_classes() -> None:
+    """Define :class:`Site` and :class:`SpreadModel` (Mesa's Agent and Model), importing Mesa."""
+    global mesa, Site, SpreadModel
+    with _MESA_LOCK:
+        if "SpreadModel" in globals():
+            return
+        import mesa as _mesa
+
+        mesa = _mesa
+
+        class Site(_Site, mesa.Agent):
+            __doc__ = _Site.__doc__
+
+        class SpreadModel(_MesaAgents, SpreadEngine, mesa.Model):
+            """Spread and scale-up of an innovation across sites on a network, as a Mesa model: the
+            arrays and monthly step of :class:`SpreadEngine` (same arguments, same results), with
+            one Mesa :class:`Site` agent per site, made when first asked for.
+
+            Args:
+                agents: give the model its sites' agents (``model.sites``, ``model.agents``).
+                    False: none (bare array runs); batches never have agents.
+            """
+
+        for cls in (Site, SpreadModel):  # pickled and documented as simulation.model.<name>
+            cls.__qualname__ = cls.__name__
+
+
+def __getattr__(name: str):
+    if name in ("Site", "SpreadModel"):
+        _mesa_classes()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -97,7 +96,9 @@ def random_graph(n: int, degree: float, rng: np.random.Generator) -> sp.csr_arra
     return _binary(_sym_csr(n, src, dst))
 
 
-def _from_nx(G: nx.Graph, nodes) -> sp.csr_array:
+def _from_nx(G, nodes) -> sp.csr_array:
+    import networkx as nx  # only for scale-free and GraphML networks (0.1-0.4 s to import)
+
     W = nx.to_scipy_sparse_array(G, nodelist=nodes, weight="weight", format="csr", dtype=float)
     return sp.csr_array(W)
 
@@ -138,6 +139,8 @@ def build(sc: Scenario, rng: np.random.Generator) -> Built:
     elif net.type == "scale_free":
         if net.m >= n:
             raise fail(sc.source, "network.m", f"m={net.m} must be smaller than the number of sites ({n})")
+        import networkx as nx
+
         W = _from_nx(nx.barabasi_albert_graph(n, net.m, seed=rng), range(n))
     elif net.type == "regions":
         W, region, labels = _regions(sc, n, rng)
@@ -254,10 +257,7 @@ def read_site_table(sc: Scenario) -> pd.DataFrame:
     dup = df["site"].duplicated(keep=False)
     if dup.any():
         raise fail(str(path), "site", f"the same site id appears more than once, on {_lines(dup)}")
-    import unicodedata
-
-    nfc = df["site"].map(lambda t: unicodedata.normalize("NFC", t))
-    same = nfc.duplicated(keep=False)
+    same = df["site"].isin(unicode_clashes(df["site"].tolist()))
     if same.any():
         raise fail(str(path), "site", f"site ids that differ only in their Unicode form (the same letters written "
                                       f"with composed and decomposed accents), on {_lines(same)}: they would be two "
@@ -347,6 +347,8 @@ def check_csv_shape(text: str, path: Path) -> None:
                                             f"and {i}); keep one", line=1)
             seen.setdefault(name, i)
         width = len(header)
+        if _ragged_fast(text, width, path):
+            return
         for row in reader:
             if len(row) > width:
                 line = reader.line_num
@@ -356,36 +358,83 @@ def check_csv_shape(text: str, path: Path) -> None:
         return  # pandas reports malformed quoting with its line
 
 
+def _ragged_fast(text: str, width: int, path: Path) -> bool:
+    """The ragged-row check of :func:`check_csv_shape` without parsing each row in Python, for text
+    with no quotes and no line break but ``\\n`` or ``\\r\\n``: a row's fields are then its commas
+    plus one (an empty line has none). Raises as the parsed check would; False when the text needs
+    the parser."""
+    if '"' in text:
+        return False
+    data = text.replace("\r\n", "\n").encode("utf-8", "surrogatepass")
+    if b"\r" in data:
+        return False
+    buf = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    if len(ends) == 0 or ends[-1] != len(buf) - 1:
+        ends = np.append(ends, len(buf))  # the last line has no line break
+    # each comma's line: the first line end after it (a comma is never a line end)
+    fields = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == 44)), minlength=len(ends)) + 1
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    fields[ends == starts] = 0  # an empty line is no row
+    fields[0] = 0  # the header
+    over = np.flatnonzero(fields > width)
+    if len(over):
+        line = int(over[0]) + 1
+        raise fail(str(path), "", f"line {line} has {int(fields[over[0]])} fields but the header has {width} "
+                                  "(a ragged row): remove the extra fields or quote the value", line=line)
+    return True
+
+
 def _load_network(sc: Scenario, table: pd.DataFrame | None) -> Built:
     path = sc.resolve_path(sc.network.file)
     directed = sc.network.directed
     if path.suffix.lower() in (".graphml", ".xml"):
         src, dst, w, nodes, where = _read_graphml(path)
+        codes, names = pd.factorize(np.concatenate([src, dst]))
     else:
         src, dst, w, where = _read_edges(path)
         nodes = None
-    src, dst, w = _unique_ties(path, src, dst, w, directed, where)
+        codes, names = _factorize_ids(src, dst)
+        _check_unicode_forms(path, names, codes, len(where))
+    # every id once (names), each end of a tie as the number of its id: ties are checked and
+    # mapped on numbers, not text
+    m = len(where)
+    a, b, w, where = _unique_ties(path, codes[:m], codes[m:], w, directed, where)
     if table is not None:
         ids = table.index.to_numpy()
-        known = set(ids.tolist())
-        missing = np.array([s not in known or t not in known for s, t in zip(src.tolist(), dst.tolist())], bool)
+        pos = pd.Index(ids).get_indexer(names)  # each id's row in the site table (-1: absent)
+        i, j = pos[a], pos[b]
+        missing = (i < 0) | (j < 0)
         if missing.any():
             rows = where[missing]
             raise fail(str(path), "source/target",
                        f"edges on {_lines_of(rows)} name sites absent from the site table {sc.sites.file}")
-    else:
-        # sites in order of first appearance (GraphML: in node order, isolated nodes included)
-        ids = np.array(nodes if nodes is not None else list(dict.fromkeys(np.concatenate([src, dst]).tolist())), dtype=object)
-    index = pd.Index(ids)
+    elif nodes is not None:  # GraphML: sites in node order, isolated nodes included
+        ids = np.array(nodes, dtype=object)
+        pos = pd.Index(ids).get_indexer(names)
+        i, j = pos[a], pos[b]
+    else:  # sites in order of first appearance (sources first, then targets), once ties are unique
+        order = pd.unique(np.concatenate([a, b]))
+        ids = np.asarray(names, dtype=object)[order]
+        pos = np.full(len(names), -1, dtype=np.intp)
+        pos[order] = np.arange(len(order))
+        i, j = pos[a], pos[b]
     if len(ids) == 0:
         raise fail(str(path), "", "the network has no sites")
-    ties = len(src) * (1 if directed else 2)
+    ties = len(a) * (1 if directed else 2)
     limits.check_memory(len(ids), ties, sc.months, agents=True, counterfactual=sc.outcomes.counterfactual,
                         source=sc.source, field="network.file")
-    i = index.get_indexer(src)
-    j = index.get_indexer(dst)
     W = _sym_csr(len(ids), i, j, w, directed=directed)
     return Built(ids=ids, W=W, table=table)
+
+
+def _factorize_ids(src: pd.Series, dst: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the edge list's ids (sources, then targets) and the ids (text, surrounding spaces
+    removed) in order of first appearance: each distinct cell is stripped once, not each tie's."""
+    raw_codes, raw = pd.factorize(pd.concat([src, dst], ignore_index=True))
+    stripped = pd.Series(np.asarray(raw, dtype=object), dtype=object).str.strip()
+    codes, names = pd.factorize(stripped.to_numpy(dtype=object))
+    return codes[raw_codes], np.asarray(names, dtype=object)
 
 
 def _lines_of(rows: np.ndarray, word: str = "line") -> str:
@@ -396,7 +445,10 @@ def _lines_of(rows: np.ndarray, word: str = "line") -> str:
 
 def _unique_ties(path: Path, src: np.ndarray, dst: np.ndarray, w: np.ndarray, directed: bool, where: np.ndarray):
     """Each tie once: self-ties and repeated ties (for an undirected network a-b and b-a are the same
-    tie) are dropped with a warning when their weights agree, refused when they differ."""
+    tie) are dropped with a warning when their weights agree, refused when they differ.
+
+    ``src`` and ``dst`` are the ties' ends as numbers (one per distinct id); returns them, the
+    weights and ``where`` (each tie's line or edge number) for the ties kept."""
     word = "edge" if path.suffix.lower() in (".graphml", ".xml") else "line"
     loop = src == dst
     if loop.any():
@@ -405,7 +457,7 @@ def _unique_ties(path: Path, src: np.ndarray, dst: np.ndarray, w: np.ndarray, di
         keep = ~loop
         src, dst, w, where = src[keep], dst[keep], w[keep], where[keep]
     if len(src) == 0:
-        return src, dst, w
+        return src, dst, w, where
     if directed:
         a, b = src, dst
     else:
@@ -426,8 +478,8 @@ def _unique_ties(path: Path, src: np.ndarray, dst: np.ndarray, w: np.ndarray, di
                                          f"{_lines_of(where[dup & ~first], word)}" +
              ("" if directed else " (undirected: a-b and b-a are the same tie)") + "; each tie counts once",
              stacklevel=3)
-        src, dst, w = src[first], dst[first], w[first]
-    return src, dst, w
+        src, dst, w, where = src[first], dst[first], w[first], where[first]
+    return src, dst, w, where
 
 
 def _read_edges(path: Path):
@@ -457,27 +509,39 @@ def _read_edges(path: Path):
         w = np.ones(len(df))
     if problems:
         raise InputError(problems)
-    src = df["source"].astype(str).str.strip().to_numpy(dtype=object)
-    dst = df["target"].astype(str).str.strip().to_numpy(dtype=object)
-    _check_unicode_forms(path, src, dst)
-    return src, dst, w, np.arange(len(df)) + 2
+    return df["source"], df["target"], w, np.arange(len(df)) + 2
 
 
-def _check_unicode_forms(path: Path, src: np.ndarray, dst: np.ndarray) -> None:
-    """Refuse site ids that differ only in their Unicode form (``café`` composed and decomposed):
-    they look the same to the user but would be two sites."""
+def unicode_clashes(ids) -> set[str]:
+    """The ids (distinct texts) that differ from another only in their Unicode form (``café``
+    composed and decomposed, ``K`` and the Kelvin sign): they look the same to the user but would
+    be two sites. Only ids with a character beyond ASCII can have another form, so only those, and
+    the ids their forms could equal, are normalised."""
     import unicodedata
 
-    ids = pd.unique(np.concatenate([src, dst]))
-    forms: dict[str, str] = {}
+    wide = [i for i in ids if not i.isascii()]
+    if not wide:
+        return set()
+    forms = {i: unicodedata.normalize("NFC", i) for i in wide}
+    known = set(ids)
+    candidates = wide + [f for f in set(forms.values()) if f.isascii() and f in known]
+    seen: dict[str, str] = {}
     clash: set[str] = set()
-    for i in ids:
-        f = unicodedata.normalize("NFC", i)
-        if f in forms and forms[f] != i:
-            clash.update((i, forms[f]))
-        forms.setdefault(f, i)
+    for i in candidates:
+        f = forms.get(i, i)
+        if f in seen and seen[f] != i:
+            clash.update((i, seen[f]))
+        seen.setdefault(f, i)
+    return clash
+
+
+def _check_unicode_forms(path: Path, names: np.ndarray, codes: np.ndarray, m: int) -> None:
+    """Refuse site ids (``names``, the ties' ends ``codes``: ``m`` sources, then the targets) that
+    differ only in their Unicode form."""
+    clash = unicode_clashes(names.tolist())
     if clash:
-        rows = pd.Series(src).isin(clash) | pd.Series(dst).isin(clash)
+        bad = np.isin(names, list(clash))[codes]
+        rows = bad[:m] | bad[m:]
         raise fail(str(path), "source/target", f"site ids that differ only in their Unicode form (the same letters "
                                                f"written with composed and decomposed accents), on {_lines(rows)}: "
                                                "they would be two sites; write them the same way")
@@ -486,6 +550,8 @@ def _check_unicode_forms(path: Path, src: np.ndarray, dst: np.ndarray) -> None:
 def _read_graphml(path: Path):
     import io
     import xml.etree.ElementTree as ET
+
+    import networkx as nx
 
     data = read_capped(path, limits.MAX_TABLE_BYTES, "GraphML file")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import DISCONTINUED, FULL, SERIES, STAGES, TRAITS, SpreadModel
+from .model import DISCONTINUED, FULL, SERIES, STAGES, TRAITS, SpreadEngine
 from .network import Built
 from .safe_io import atomic_dir
 from .scenario import Scenario
@@ -32,7 +32,7 @@ def _share(mask: np.ndarray, of: np.ndarray) -> float:
     return float(np.count_nonzero(mask & of) / n) if n else float("nan")
 
 
-def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
+def summarise(model: SpreadEngine, block: int = 0) -> dict[str, float]:
     """Per-run outcomes (MODEL.md, "What comes out"), for one block of a batch (default the first).
 
     ``sustained_delivering_12``, ``sustained_delivering_24``, ``sustained_full_12``,
@@ -91,7 +91,7 @@ def summarise(model: SpreadModel, block: int = 0) -> dict[str, float]:
     }
 
 
-def timeseries_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+def timeseries_frame(model: SpreadEngine, block: int = 0) -> pd.DataFrame:
     """One row per month from month 0: stage counts and the monthly outputs."""
     T = model.month + 1
     df = pd.DataFrame(model.counts_b[block, :T], columns=list(STAGES))
@@ -103,7 +103,7 @@ def timeseries_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
     return df
 
 
-def sites_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+def sites_frame(model: SpreadEngine, block: int = 0) -> pd.DataFrame:
     """One row per site: final stage, months of start-up and competence, fidelity, state and traits."""
     sl = model.block_slice(block)
     df = pd.DataFrame({
@@ -133,13 +133,13 @@ def _months(a: np.ndarray) -> pd.arrays.IntegerArray:
     return out
 
 
-def groups_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+def groups_frame(model: SpreadEngine, block: int = 0) -> pd.DataFrame:
     """One row per group of sites: sites, adopted share, reach, fidelity, benefit per 1,000 people."""
     rows = [{"group": g, **v} for g, v in model.group_outcomes(block).items()]
     return pd.DataFrame(rows, columns=["group", *GROUP_KEYS])
 
 
-def site_history_frame(model: SpreadModel, block: int = 0) -> pd.DataFrame:
+def site_history_frame(model: SpreadEngine, block: int = 0) -> pd.DataFrame:
     """The long table of every site's state every month (needs ``history=True``): month, site,
     stage, fidelity, competence, capacity, supported, benefit (people-equivalents of its effect)."""
     h = model.history
@@ -171,7 +171,7 @@ class RunResult:
         groups: one row per group of sites (see :func:`groups_frame`).
     """
 
-    model: SpreadModel
+    model: SpreadEngine
     scenario: Scenario
     seed: int
     timeseries: pd.DataFrame
@@ -276,6 +276,8 @@ def run(scenario: Scenario, seed: int | None = None, *, months: int | None = Non
     if months is not None and months != scenario.months:
         scenario = scenario.with_overrides({"months": months}, "months")
     seed = scenario.seed if seed is None else int(seed)
+    from .model import SpreadModel  # (Mesa is loaded with it: not part of the setup's time)
+
     t0 = time.perf_counter()
     model = SpreadModel(scenario, seed, agents=agents, built=built, history=history)
     t1 = time.perf_counter()
@@ -310,6 +312,8 @@ def run_batch(scenario: Scenario, seeds: list[int], *, months: int | None = None
 
     if months is not None and months != scenario.months:
         scenario = scenario.with_overrides({"months": months}, "months")
+    from .model import SpreadModel
+
     t0 = time.perf_counter()
     model = SpreadModel(scenario, list(seeds), agents=False, built=built, history=history)
     t1 = time.perf_counter()

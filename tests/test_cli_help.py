@@ -47,6 +47,36 @@ def test_help_imports_no_heavy_library():
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
 
 
+def test_ensemble_imports_only_what_it_uses(tmp_path):
+    """``spreadsim ensemble`` of a few runs (issue 20: within 2x of the model's own compute) loads
+    neither Mesa (its batches are SpreadEngine models: no agents), networkx (generated networks are
+    built in numpy), scipy.stats (the t interval uses scipy.special) nor, with --no-plot,
+    matplotlib; and a few runs go serially (no process pool to start), as one batch."""
+    code = ("import sys, json; from simulation.cli import main; "
+            f"rc = main(['ensemble', 'scenarios/demo.yaml', '-n', '3', '--months', '6', '--out', {str(tmp_path / 'o')!r}, "
+            "'-q', '--no-plot']); "
+            "print(rc, ' '.join(m for m in ('mesa', 'networkx', 'scipy.stats', 'matplotlib', 'SALib', 'multiprocessing.forkserver') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip() == "0", proc.stdout + proc.stderr
+    manifest = (tmp_path / "o" / "manifest.json").read_text()
+    assert '"executor": "serial"' in manifest and '"chunk_size": 3' in manifest  # the 3 runs in one batch
+
+
+def test_small_experiments_run_serially_unless_told():
+    from argparse import Namespace
+
+    from simulation.cli_options import SERIAL_WORK, executor_of
+
+    def args(executor=None, workers=None, scheduler=None):
+        return Namespace(executor=executor, workers=workers, scheduler=scheduler)
+
+    assert executor_of(args(), SERIAL_WORK - 1) == "serial"
+    assert executor_of(args(), SERIAL_WORK) == "processes" and executor_of(args()) == "processes"  # unknown work
+    assert executor_of(args("processes"), 10) == "processes" and executor_of(args(workers=2), 10) == "processes"
+    assert executor_of(args(scheduler="tcp://h:8786"), 10) == "dask"
+
+
 def test_commands_are_listed_in_order_and_all_are_described():
     parser = build_parser()
     text = parser.format_help()

@@ -127,6 +127,38 @@ def test_agents_are_views_of_the_arrays():
     assert len(adopters) == int(res.timeseries["adopted"].iloc[-1])
 
 
+def test_agents_are_made_when_first_asked_for():
+    import mesa
+
+    from simulation.model import Site
+
+    res = run(sc(**{"sites.n": 30, "months": 12}), seed=5)
+    m = res.model
+    # the run itself never made them: Mesa's own registry is still empty
+    assert len(mesa.Model.agents.fget(m)) == 0
+    sites = m.sites
+    assert [a.index for a in sites] == list(range(30)) and [a.site for a in sites] == m.ids.tolist()
+    assert m.sites is sites and m.sites[7] is sites[7]  # the same objects on every access
+    assert set(m.agents) == set(sites) and len(m.agents) == 30 and m.agents is m.agents
+    assert [a.unique_id for a in sites] == list(range(1, 31))  # registered with Mesa in site order
+    assert m.agent_types == [Site] and len(m.agents_by_type[Site]) == 30
+    assert m.sites[3].neighbours[0] is sites[m.W.indices[m.W.indptr[3]]]
+
+    # first asked for through model.agents (Mesa's API, e.g. a DataCollector): the same agents
+    m2 = run(sc(**{"sites.n": 30, "months": 12}), seed=5).model
+    assert len(m2.agents) == 30 and list(m2.agents) == m2.sites
+    # an agent of the user's comes after the sites' agents, as when they were made at once
+    m3 = SpreadModel(sc(**{"sites.n": 10}), seed=1)
+    other = mesa.Agent(m3)
+    assert other.unique_id == 11 and len(m3.sites) == 10 and len(m3.agents) == 11
+    # none without agents, none in a batch (and asking does not make them)
+    m4 = SpreadModel(sc(**{"sites.n": 10}), seed=1, agents=False)
+    assert m4.sites == [] and len(m4.agents) == 0
+    assert run_batch(sc(**{"sites.n": 10, "months": 3}), [1, 2])[0].model.sites == []
+    with pytest.raises(AttributeError, match="model.agents"):
+        m4.agents = []
+
+
 # ---------------------------------------------------------------------------------------- batches
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_overrides, st.lists(st.integers(0, 10**6), min_size=1, max_size=4, unique=True))

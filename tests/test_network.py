@@ -57,6 +57,43 @@ def test_edge_list_with_site_table_and_isolated_sites(tmp_path):
     assert {a.site for a in res.model.agents} == {"a", "b", "c", "d"}
 
 
+@pytest.mark.parametrize("directed", [False, True])
+def test_edge_list_ids_mapped_as_written(tmp_path, directed):
+    """Ids (spaces around them ignored) map to sites in order of first appearance, sources before
+    targets, once self-ties and repeated ties are dropped; the matrix equals networkx's from the
+    same ties. Checked against that plain reading on a random list with repeats and self-ties."""
+    from simulation.network import build
+
+    rng = np.random.default_rng(5)
+    names = [f"s{k}" for k in range(40)] + ["café", " pad ", "x y"]
+    rows, seen = [], set()
+    for _ in range(150):
+        a, b = rng.choice(len(names), 2)
+        key = (a, b) if directed else tuple(sorted((a, b)))
+        if key in seen:
+            continue  # a repeat must carry the same weight: listed below with the first weight
+        seen.add(key)
+        w = float(rng.integers(1, 4))
+        rows.append((names[a], names[b], w))
+    rows += [(rows[3][1], rows[3][0], rows[3][2]) if not directed else rows[3], (" s1", "s1 ", 1.0), rows[7]]
+    write(tmp_path / "e.csv", "source,target,weight\n" + "".join(f"{a},{b},{w:g}\n" for a, b, w in rows))
+    sc = scenario(tmp_path, f"network: {{type: file, file: e.csv, directed: {str(directed).lower()}}}\n")
+    with pytest.warns(UserWarning):
+        built = build(sc, np.random.default_rng(0))
+    G = nx.DiGraph() if directed else nx.Graph()
+    kept = []
+    for a, b, w in rows:
+        a, b = a.strip(), b.strip()
+        if a != b and not G.has_edge(a, b):
+            G.add_edge(a, b, weight=w)
+            kept.append((a, b))
+    order = list(dict.fromkeys([a for a, _ in kept] + [b for _, b in kept]))
+    assert list(built.ids) == order
+    # W[i, j]: the tie through which i is influenced by j (networkx: row = source)
+    ref = nx.to_scipy_sparse_array(G, nodelist=order, weight="weight").toarray()
+    assert np.array_equal(built.W.toarray(), ref)
+
+
 def test_graphml(tmp_path):
     G = nx.Graph()
     G.add_nodes_from(["x", "y", "z", "lonely"])
@@ -85,6 +122,14 @@ NETWORK_ERRORS = {
     "bad trait": ("source,target\na,b\n", "site,capacity\na,2\nb,0.1\n", "capacity: values must lie in [0, 1]"),
     "trait not number": ("source,target\na,b\n", "site,fit\na,good\nb,0.1\n", "fit: not a number"),
     "no site column": ("source,target\na,b\n", "name,fit\na,0.1\n", "needs a 'site' column"),
+    # a dropped self-tie or repeated tie must not shift the lines named (it raised an IndexError once)
+    "unknown site after a self-tie": ("source,target\na,a\nb,zz\n", "site\na\nb\n",
+                                      "edges on line 3 name sites absent from the site table"),
+    "unknown site after a repeated tie": ("source,target\na,b\nb,a\nzz,a\n", "site\na\nb\n",
+                                          "edges on line 4 name sites absent from the site table"),
+    "ragged row, CRLF": ("source,target\r\na,b\r\nc,d,e\r\n", None, "line 3 has 3 fields but the header has 2"),
+    "ragged row, quoted": ('source,target\n"a",b\nc,d,e\n', None, "line 3 has 3 fields but the header has 2"),
+    "ragged row, no final line break": ("source,target\na,b\n\nc,d,e", None, "line 4 has 3 fields but the header has 2"),
 }
 
 

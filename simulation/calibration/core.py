@@ -18,8 +18,10 @@ the order they finish, so their results are statistically equivalent but not ide
 
 The optimiser (Optuna's TPE sampler, seeded) proposes values in batches; each trial runs
 ``replicates`` model runs on common seeds and scores the distance of their mean curve to the data
-(as Starsim's calibration does with replicates per trial). It gives a point estimate, not a
-posterior: forecasts from it show the model's randomness only.
+(as Starsim's calibration does with replicates per trial); the trials of a batch run side by side
+in batch models when their parameters are per-block ones (:mod:`simulation.blocks`), each run as
+it would alone. It gives a point estimate, not a posterior: forecasts from it show the model's
+randomness only.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from .simulate import (
     build_shared,
     default_workers,
     particle_seed,
-    replicates_job,
+    trials_job,
     run_job,
 )
 from .spec import CalibrationSpec, Prior, calibration_spec
@@ -651,7 +653,11 @@ def _run_optimize(sim: Simulator, dist: Distance, spec: CalibrationSpec, executo
                 trials = [study.ask() for _ in range(k)]
                 values = [[t.suggest_float(p.path, p.low, p.high, log=p.dist == "loguniform") for p in spec.parameters]
                           for t in trials]
-                curves = pool.map(replicates_job, [(v, rep_seeds) for v in values])
+                # the trials' replicates batched across trials (simulation.blocks), one job per worker
+                jobs = 1 if executor == "serial" else max(1, int(workers))
+                size = -(-k // min(jobs, k))
+                curves = [c for part in pool.map(trials_job, [(values[j:j + size], rep_seeds)
+                                                               for j in range(0, k, size)]) for c in part]
                 for i, (t, v) in enumerate(zip(trials, values)):
                     c = curves[i]
                     d = dist.of(c.mean(axis=0)) if np.isfinite(c).all() else float("inf")

@@ -27,6 +27,9 @@ from ..network import Built, build
 from ..rng import Streams
 from ..scenario import Scenario
 from .data import model_series
+
+#: most sites in one batch model of value sets (as the experiments engine's batches)
+BATCH_SITES = 100_000
 from .spec import Prior
 
 #: prefixes of scenario paths a strategy may not change part-way: they define the world, not a strategy
@@ -105,6 +108,42 @@ class Simulator:
         except InputError:
             return np.full((len(seeds), self.months + 1, len(self.targets)), np.nan)
         return np.stack([model_series(m, self.targets, block=b) for b in range(len(seeds))])
+
+    def curves_many(self, values: list, seeds: list[int]) -> np.ndarray:
+        """Curves of several value sets, each with the same seeds: (value sets, seeds, months, targets).
+
+        Value sets that differ only in per-block parameters (:mod:`simulation.blocks`) run side by
+        side in one batch model, each block exactly its (values, seed) run alone, as
+        :meth:`curves` gives it; NaN for a value set that makes an invalid scenario.
+        """
+        from .. import blocks
+
+        seeds = [int(s) for s in seeds]
+        out = np.full((len(values), len(seeds), self.months + 1, len(self.targets)), np.nan)
+        groups: dict[str, list[tuple[int, Scenario]]] = {}
+        for i, v in enumerate(values):
+            ov = self.overrides(v)
+            try:
+                sc = self.scenario_for(v)
+            except InputError:
+                continue
+            groups.setdefault(blocks.batch_key(ov), []).append((i, sc))
+        sites = len(self.built.ids) if self.built is not None else self.scenario.sites.n
+        per = max(1, BATCH_SITES // max(1, sites * len(seeds)))  # value sets per model
+        for members in groups.values():
+            for k in range(0, len(members), per):
+                part = members[k:k + per]
+                scs = [sc for _, sc in part for _ in seeds]
+                try:
+                    m = SpreadModel(scs[0], seeds * len(part), agents=False, built=self.built,
+                                    scenarios=scs).run_model()
+                except InputError:  # found once the sites are known: each value set on its own
+                    for i, _ in part:
+                        out[i] = self.curves(values[i], seeds)
+                    continue
+                for j, (i, _) in enumerate(part):
+                    out[i] = np.stack([model_series(m, self.targets, block=j * len(seeds) + b) for b in range(len(seeds))])
+        return out
 
     def __call__(self, par: dict) -> dict:
         """pyabc's model interface: parameters by safe name (``p0``, ``p1``...) -> summary statistics."""
@@ -294,10 +333,11 @@ def curve_job(sim: Simulator, item: tuple) -> np.ndarray:
     return sim.curve(values, seed)
 
 
-def replicates_job(sim: Simulator, item: tuple) -> np.ndarray:
-    """Target curves of several seeds with the same values, run as one batch: (seeds, months, targets)."""
+def trials_job(sim: Simulator, item: tuple) -> np.ndarray:
+    """Target curves of several value sets, each with the same seeds, batched across value sets:
+    (value sets, seeds, months, targets) (see :meth:`Simulator.curves_many`)."""
     values, seeds = item
-    return sim.curves(values, list(seeds))
+    return sim.curves_many(list(values), list(seeds))
 
 
 def run_job(sim: Simulator, item: tuple) -> dict:

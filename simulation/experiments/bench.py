@@ -150,3 +150,52 @@ def bench_dask() -> dict:
     return {"sites": sc.sites.n, "months": sc.months, "wall_s": t_dask, "runs": n, "processes_s": t_proc,
             "dask_s": t_dask, "dask_cluster_start_s": t_start, "ratio": ratio, "identical": identical,
             "target": "dask <= 1.5 x processes, same results", "ok": ratio <= 1.5 and identical}
+
+
+def _model_compute(sc, seeds: list[int]) -> tuple[float, float, float]:
+    """Wall and CPU seconds of the model's own work on these runs in this process, one run at a
+    time (setup, steps and summaries: :func:`core.simulate` of each seed alone), and the wall
+    seconds of the same runs as one batch."""
+    from .core import simulate
+
+    simulate(sc, seeds[:1])  # warm: imports and first-call caches are not the model's work
+    w0, c0 = time.perf_counter(), time.process_time()
+    for s in seeds:
+        simulate(sc, [s])
+    w1, c1 = time.perf_counter(), time.process_time()
+    simulate(sc, seeds)
+    return w1 - w0, c1 - c0, time.perf_counter() - w1
+
+
+@register("ensemble_10", "`spreadsim ensemble` of 10 demo runs (a fresh process, imports and pool included) vs "
+                         "the model's compute of the same runs in-process (target within 2x)")
+def bench_ensemble_10() -> dict:
+    """The command as a user types it (default executor, figure and report written, ``-q``), its
+    wall time against the wall time of the same ten runs computed one by one in this process;
+    each measured twice, interleaved, the faster kept (the machine may be busy)."""
+    from .core import replicate_seed
+
+    sc = _demo()
+    n = 10
+    seeds = [replicate_seed(sc.seed, r) for r in range(n)]
+    walls, cpus, computes, compute_cpus, batches = [], [], [], [], []
+    for k in range(2):
+        w, c, b = _model_compute(sc, seeds)
+        computes.append(w)
+        compute_cpus.append(c)
+        batches.append(b)
+        with tempfile.TemporaryDirectory() as tmp:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "simulation.cli", "ensemble", str(DEMO), "--replicates", str(n),
+                                   "--out", str(Path(tmp) / "out"), "-q"], capture_output=True, text=True)
+            walls.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0 or not (Path(tmp) / "out" / "adoption.png").is_file():
+                raise RuntimeError(f"spreadsim ensemble failed: {proc.stderr.strip()[-2000:]}")
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    wall, compute = min(walls), min(computes)
+    ratio = wall / compute
+    return {"sites": sc.sites.n, "months": sc.months, "wall_s": wall, "runs": n, "compute_s": compute,
+            "compute_cpu_s": min(compute_cpus), "command_cpu_s": min(cpus), "batch_compute_s": min(batches),
+            "ratio": ratio, "target": "command wall <= 2 x the runs' compute", "ok": ratio <= 2}

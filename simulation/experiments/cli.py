@@ -18,12 +18,13 @@ from ..errors import InputError, Problem
 
 
 def _common(p, replicates: int, kind: str) -> None:
-    from ..cli_options import add_executor_args, add_out_args, add_quiet_args, add_replicates_arg, add_scenario_args, add_seed_arg
+    from ..cli_options import (EXECUTOR_HELP_SMALL, add_executor_args, add_out_args, add_quiet_args, add_replicates_arg,
+                               add_scenario_args, add_seed_arg)
 
     add_scenario_args(p)
     add_replicates_arg(p, replicates)
     add_seed_arg(p, "base seed; replicate r runs on a seed derived from it and r (default: the scenario's seed)")
-    add_executor_args(p)
+    add_executor_args(p, help=EXECUTOR_HELP_SMALL)
     add_out_args(p, f"results/<scenario file name>-{kind}", resume=True)
     add_quiet_args(p)
 
@@ -102,18 +103,31 @@ def _strategies(args, sc) -> dict[str, dict]:
     return named
 
 
+def _work(sc, runs: int) -> float | None:
+    """Site-months of ``runs`` runs of the scenario (None when its sites come from a file)."""
+    if sc.sites.file or sc.network.type == "file":
+        return None
+    return runs * sc.sites.n * sc.months * (2 if sc.outcomes.counterfactual else 1)
+
+
 def _run(args, kind: str) -> int:
     from ..cli_options import executor_of, load
     from ..safe_io import check_out
-    from .core import compare, run_many
+    from .core import MAX_CHUNK, compare, run_many
 
     sc = load(args)
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{kind}"
-    executor = executor_of(args)
     named = _strategies(args, sc) if kind == "compare" else None
+    runs = args.replicates * (len(named) + 1 if named is not None else 1)
+    executor = executor_of(args, _work(sc, runs))
+    chunk = args.chunk_size
+    if chunk is None and executor == "serial" and args.executor is None:
+        # serial because the work is small: each strategy's replicates in one batch (a batch shares
+        # the fixed cost of every numpy call; several tasks would only split it)
+        chunk = min(runs, MAX_CHUNK)
     check_out(out, "experiment", replace=not args.resume, resume=True, flag="--fresh")
     kw = {"executor": executor, "out": out, "resume": args.resume, "progress": not args.quiet,
-          "scheduler": args.scheduler, "workers": args.workers, "chunk_size": args.chunk_size}
+          "scheduler": args.scheduler, "workers": args.workers, "chunk_size": chunk}
     try:
         if kind == "ensemble":
             res = run_many(sc, args.replicates, seed=args.seed, **kw)

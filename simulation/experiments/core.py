@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import hashlib
 import json
 import math
@@ -47,8 +46,9 @@ import numpy as np
 import pyarrow as pa
 
 from .. import limits
+from .. import blocks
 from ..errors import ExecutionError, InputError, InputWarning, Problem
-from ..model import SERIES, STAGES, SpreadModel
+from ..model import SERIES, STAGES, SpreadEngine
 from ..network import Built, build
 from ..rng import Streams
 from ..runner import SUMMARY_KEYS, summarise
@@ -138,7 +138,6 @@ class RunInputError(Exception):
                            for s, f, m in self.problems])
 
 
-_SCENARIOS: OrderedDict[tuple, Scenario] = OrderedDict()
 _NETWORKS: OrderedDict[str, Built] = OrderedDict()
 #: network types built without random numbers: every replicate has the same network
 SEED_FREE_NETWORKS = ("file", "complete", "none")
@@ -172,33 +171,85 @@ def shared_network(sc: Scenario) -> Built | None:
     return _cached(_NETWORKS, network_key(sc), lambda: build(sc, Streams(0)["network"]), 2)
 
 
-def simulate(sc: Scenario, seeds: list[int], built: Built | None = None) -> list[tuple[dict, int, np.ndarray, dict]]:
+def simulate(sc: Scenario, seeds: list[int], built: Built | None = None,
+             scenarios: list[Scenario] | None = None) -> list[tuple[dict, int, np.ndarray, dict]]:
     """Replicates of one scenario, side by side in one batch model without Mesa agents.
 
     Each replicate is exactly ``runner.run(sc, seed=seed, agents=False)`` (``runner.run_batch`` is
     bit-identical to single runs; a test checks it here too), at a fraction of the cost: a batch
-    shares the fixed cost of every numpy call.
+    shares the fixed cost of every numpy call. With ``scenarios`` (one per seed, differing only in
+    the parameters of :data:`simulation.blocks.BATCHABLE`), run ``b`` is exactly a run of
+    ``scenarios[b]`` with ``seeds[b]`` alone.
 
     Returns:
         Per seed: (summary with the per-group outcomes as JSON under ``groups``, months + 1, stage
         counts per month, series per month).
     """
-    model = SpreadModel(sc, [int(s) for s in seeds], agents=False, built=built)
+    model = SpreadEngine(sc, [int(s) for s in seeds], built=built, scenarios=scenarios)
     model.run_model()
     t = model.month + 1
-    return [({**summarise(model, b), "groups": json.dumps(model.group_outcomes(b), allow_nan=True)}, t,
-             model.counts_b[b, :t], {k: model.series_b[k][b, :t] for k in SERIES})
-            for b in range(len(seeds))]
+    out = [({**summarise(model, b), "groups": json.dumps(model.group_outcomes(b), allow_nan=True)}, t,
+            model.counts_b[b, :t].copy(), {k: model.series_b[k][b, :t].copy() for k in SERIES})
+           for b in range(len(seeds))]
+    # A model sits in reference cycles (Mesa's registries), which only the cyclic garbage collector
+    # frees, and its full passes are rare: emptying it frees its arrays now (memory stays flat
+    # without a collection per batch)
+    model.__dict__.clear()
+    return out
 
 
-def _with_overrides(scenario: Scenario, ov: dict, strategy: str) -> Scenario:
-    return scenario.with_overrides(ov, f"strategy {strategy!r}") if ov else scenario
+class Variants:
+    """The validated scenario of each distinct set of overrides of an experiment.
+
+    Overrides that differ from a set seen before only in the values of
+    :data:`simulation.blocks.BATCHABLE` parameters (a sensitivity analysis's samples, an
+    exploration's futures) are applied to that set's scenario field by field, each value validated
+    as it is set (:func:`simulation.blocks.assign`), instead of validating the whole scenario again;
+    any other set is validated in full (``Scenario.with_overrides``).
+    """
+
+    #: most templates kept (one per shape of overrides: an exploration has one per strategy and
+    #: value of each uncertainty that is not a batchable parameter)
+    TEMPLATES = 256
+
+    def __init__(self, scenario: Scenario, limit: int = 256):
+        self.scenario = scenario
+        self.limit = limit  # most validated scenarios kept
+        self.made: OrderedDict[str, Scenario] = OrderedDict()
+        self.templates: OrderedDict[str, tuple[dict, Scenario]] = OrderedDict()
+
+    def get(self, ov: dict, label: str, ovh: str | None = None, *, warn: bool = True) -> Scenario:
+        if not ov:
+            return self.scenario
+        key = ovh or overrides_hash(ov)
+        sc = self.made.get(key)
+        if sc is not None:
+            self.made.move_to_end(key)
+            return sc
+        shape = blocks.same_but_values(ov)
+        tmpl = self.templates.get(shape)
+        if tmpl is not None:
+            self.templates.move_to_end(shape)
+            base_ov, base_sc = tmpl
+            sc = blocks.assign(base_sc, {k: v for k, v in ov.items() if blocks.assignable(k, v) and v != base_ov[k]})
+        if sc is None:
+            sc = self.scenario.with_overrides(ov, label, warn=warn)
+            self.templates[shape] = (dict(ov), sc)
+            while len(self.templates) > self.TEMPLATES:
+                self.templates.popitem(last=False)
+        self.made[key] = sc
+        while len(self.made) > self.limit:
+            self.made.popitem(last=False)
+        return sc
 
 
-def _append_rows(runs: dict, ts: dict, group: list[tuple], results: list, ovh: str, ov_text: str) -> None:
-    for (rid, strategy, replicate, seed, _, _), (summary, t, counts, series) in zip(group, results, strict=True):
+_VARIANTS: OrderedDict[tuple, Variants] = OrderedDict()
+
+
+def _append_rows(runs: dict, ts: dict, group: list[tuple], results: list) -> None:
+    for (rid, strategy, replicate, seed, ov, ovh), (summary, t, counts, series) in zip(group, results, strict=True):
         for k, v in (("run_id", rid), ("strategy", strategy), ("replicate", replicate), ("seed", seed),
-                     ("overrides_hash", ovh), ("overrides", ov_text), ("months", t - 1)):
+                     ("overrides_hash", ovh), ("overrides", overrides_json(ov)), ("months", t - 1)):
             runs[k].append(v)
         for k in SUMMARY_KEYS:
             runs[k].append(summary[k])
@@ -213,10 +264,6 @@ def _append_rows(runs: dict, ts: dict, group: list[tuple], results: list, ovh: s
             ts[k].append(series[k].astype(np.int64) if k in INT_SERIES else series[k].astype(np.float64))
 
 
-#: seconds between garbage collections inside a task (see run_task)
-GC_INTERVAL = 0.5
-
-
 def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables (see :func:`_run_task`).
 
@@ -228,11 +275,18 @@ def run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table
         return _run_task(scenario, items)
 
 
+#: most blocks (runs) of *different* scenarios in one batch model (see :mod:`simulation.blocks`)
+BATCH_BLOCKS = 100
+
+
 def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Table]:
     """Run one task (many runs) and return its per-run and per-month tables.
 
-    Runs with the same overrides run as batches of replicates (at most :data:`BATCH_SITES` sites
-    in one model).
+    Runs whose overrides differ only in the values of the parameters of
+    :data:`simulation.blocks.BATCHABLE` (replicates of one strategy, a sensitivity analysis's
+    samples, an exploration's futures) run as batches, one block per run (at most
+    :data:`BATCH_SITES` sites, and :data:`BATCH_BLOCKS` runs of different scenarios, in one model);
+    each run's outputs are those of the run alone.
 
     Args:
         scenario: the experiment's scenario.
@@ -242,43 +296,39 @@ def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Tabl
         RunInputError: a run found a problem with its inputs (e.g. more seeds than sites).
     """
     base_key = (scenario.digest(), scenario.source, str(scenario.base_dir))
+    variants = _cached(_VARIANTS, base_key, partial(Variants, scenario), 2)
     runs: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "seed", "overrides_hash",
                                              "overrides", "months", *SUMMARY_KEYS, "groups")}
     ts: dict[str, list] = {k: [] for k in ("run_id", "strategy", "replicate", "month", *STAGES, *SERIES)}
     groups: dict[str, list[tuple]] = {}
+    keys: dict[str, str] = {}
     for item in items:
-        groups.setdefault(item[5], []).append(item)
-    # A finished model is freed only by the cyclic garbage collector (Mesa keeps references to it
-    # in cycles), whose full passes are rare: without collections, a worker would hold dozens of
-    # dead models. Freezing what exists already makes each collection scan only what the task made;
-    # even so a collection can take tens of milliseconds, so it runs at most every GC_INTERVAL
-    # seconds (a few batches' worth of dead models at most in between).
-    freeze = gc.get_freeze_count() == 0
-    if freeze:
-        gc.freeze()
-    last_gc = time.monotonic()
-    try:
-        for ovh, group in groups.items():
-            _, strategy, replicate, _, ov, _ = group[0]
-            try:
-                sc = _cached(_SCENARIOS, (*base_key, ovh), partial(_with_overrides, scenario, ov, strategy), 256)
-                built = shared_network(sc)
-                size = max(1, BATCH_SITES // max(1, len(built.ids) if built is not None else sc.sites.n))
-                results = []
-                for k in range(0, len(group), size):
-                    strategy, replicate = group[k][1], group[k][2]
-                    results.extend(simulate(sc, [it[3] for it in group[k:k + size]], built))
-                    if time.monotonic() - last_gc >= GC_INTERVAL:
-                        gc.collect()
-                        last_gc = time.monotonic()
-            except InputError as err:
-                raise RunInputError(strategy, replicate,
-                                    [(p.source, p.field, p.message) for p in err.problems]) from None
-            _append_rows(runs, ts, group, results, ovh, overrides_json(ov))
-    finally:
-        gc.collect()  # this task's dead models, before they could be frozen by the next task
-        if freeze:
-            gc.unfreeze()
+        key = keys.get(item[5])
+        if key is None:
+            key = keys[item[5]] = blocks.batch_key(item[4])
+        groups.setdefault(key, []).append(item)
+    for group in groups.values():
+        strategy, replicate = group[0][1], group[0][2]
+        try:
+            scs = []
+            for it in group:
+                strategy, replicate = it[1], it[2]
+                scs.append(variants.get(it[4], f"strategy {strategy!r}", it[5]))
+            sc = scs[0]
+            built = shared_network(sc)
+            size = max(1, BATCH_SITES // max(1, len(built.ids) if built is not None else sc.sites.n))
+            if any(s_ is not sc for s_ in scs):
+                size = min(size, BATCH_BLOCKS)
+            results = []
+            for k in range(0, len(group), size):
+                strategy, replicate = group[k][1], group[k][2]
+                part = scs[k:k + size]
+                results.extend(simulate(part[0], [it[3] for it in group[k:k + size]], built,
+                                        part if any(s_ is not part[0] for s_ in part) else None))
+        except InputError as err:
+            raise RunInputError(strategy, replicate,
+                                [(p.source, p.field, p.message) for p in err.problems]) from None
+        _append_rows(runs, ts, group, results)
     runs_t = pa.table({
         "run_id": pa.array(runs["run_id"], pa.string()),
         "strategy": pa.array(runs["strategy"], pa.string()),
@@ -618,14 +668,16 @@ class _Preflight:
         if seeding.rule == "by_group" and (seeding.group is None or seeding.group not in groups):
             self.problems.append(Problem(sc.source, "strategy.seeding.group",
                                          f"by_group needs a group that exists; groups are: {', '.join(sorted(map(str, groups)))}{where}"))
-        batch = max(1, min(replicates, BATCH_SITES // max(1, n)))
+        # runs of other scenarios may share its batch (simulation.blocks): up to BATCH_BLOCKS runs
+        runs = max(replicates, BATCH_BLOCKS) if blocks.ACROSS else replicates
+        batch = max(1, min(runs, BATCH_SITES // max(1, n)))
         need = limits.model_bytes(n, ties, sc.months, batch, counterfactual=sc.outcomes.counterfactual)
         if self.worst is None or need > self.worst[0]:
             self.worst = (need, (sc, n, ties, batch))
         if self.models < PROBE_MODELS and n <= BATCH_SITES and not self.problems:
             self.models += 1
             try:
-                SpreadModel(sc, [sc.seed], agents=False)
+                SpreadEngine(sc, [sc.seed])
             except InputError as err:
                 self.problems.extend(Problem(p.source, p.field, p.message + where) for p in err.problems)
 
@@ -718,11 +770,12 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
     replicates: dict[str, int] = {}
     for h in ov_hashes:
         replicates[h] = replicates.get(h, 0) + 1
+    variants = Variants(scenario, limit=16)
     for h, s in dict(zip(ov_hashes, specs)).items():  # validate each distinct set of overrides once
         label = f"strategy {s.strategy!r}"
         try:
             # strategies' settings with no effect were reported when the scenario was loaded
-            variant = scenario.with_overrides(canonical(s.overrides), label, warn=False) if s.overrides else scenario
+            variant = variants.get(canonical(s.overrides), label, h, warn=False)
         except InputError as err:
             raise InputError([Problem(label, p.field, p.message) for p in err.problems]) from None
         check.variant(variant, f"{label}, replicate {s.replicate}", replicates[h], bool(s.overrides))
@@ -765,8 +818,16 @@ def execute(scenario: Scenario | str | Path, specs: Sequence[RunSpec], *, execut
         raise
     pending = [i for i, r in enumerate(ids) if r not in done]
     rank = {s: k for k, s in enumerate(dict.fromkeys(s.strategy for s in specs))}
-    # strategy-major, so that a task holds many replicates of one strategy: they run as one batch
-    pending.sort(key=lambda i: (rank[specs[i].strategy], specs[i].replicate, specs[i].seed, i))
+    # runs that can share a batch model next to each other (simulation.blocks), then strategy-major:
+    # a task holds many runs of one batch
+    batch_of: dict[str, str] = {}
+    for h, s in zip(ov_hashes, specs):
+        if h not in batch_of:
+            batch_of[h] = blocks.batch_key(canonical(s.overrides))
+    batch_rank = {k: j for j, k in enumerate(dict.fromkeys(batch_of[ov_hashes[i]] for i in pending))}
+    pending.sort(key=lambda i: (batch_rank[batch_of[ov_hashes[i]]], rank[specs[i].strategy], specs[i].replicate,
+                                specs[i].seed, i))
+    del batch_of
 
     memory: list[tuple[pa.Table, pa.Table]] = []
     status = "failed"

@@ -45,7 +45,8 @@ def t_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]
     Returns:
         ``{"n", "mean", "sd", "ci_low", "ci_high"}``; the interval is NaN with fewer than 2 values.
     """
-    from scipy.stats import t as student_t
+    # the Student t quantile is scipy.stats.t.ppf's own function: scipy.stats costs 0.6 s to import
+    from scipy.special import stdtrit
 
     x = np.asarray(list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values, dtype=float)
     x = x[~np.isnan(x)]
@@ -56,7 +57,7 @@ def t_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]
     if n == 1:
         return {"n": 1, "mean": mean, "sd": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     sd = float(x.std(ddof=1))
-    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.5 + level / 2)) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blocks import at
+
 from ..schema import Section, param
 from . import Pressures
 
@@ -49,7 +51,7 @@ def update(m, par: Ecological, ceiling: float) -> None:
         idx = np.flatnonzero(m._using & (a < ceiling))  # delivering sites with room to adapt
         if len(idx):
             ai = a[idx]
-            drive = par.adapt * m._misfit[idx] + par.neighbour_learning * m.nb_adaptation[idx]
+            drive = at(par.adapt, idx) * m._misfit[idx] + par.neighbour_learning * m.nb_adaptation[idx]
             a[idx] = ai + par.weight * np.minimum(drive, 1.0) * (ceiling - ai)
     # effective fit: adaptation closes part of the gap, partners' adoption adds to it
     fe = m.fit_eff

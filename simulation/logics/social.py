@@ -75,6 +75,6 @@ def pressures(m, par) -> Pressures:
         # top-down framing and fatigue wear a site down; peers' support acts on every pressure to
         # abandon (processes.transitions.sustain_modifier)
         abandon = (w * par.abandon * (2.0 - par.legitimacy)) * (1.0 + m.fatigue)
-        if w * par.abandon * (2.0 - par.legitimacy) * 2.0 > 1.0:  # fatigue can double it: keep it a probability
+        if np.any(w * par.abandon * (2.0 - par.legitimacy) * 2.0 > 1.0):  # fatigue can double it: keep it a probability
             np.minimum(abandon, 1.0, out=abandon)
     return Pressures(engage, progress, abandon)

@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..blocks import positive
 from ..logics import ecological
 from ..schema import CALIBRATED, Section, param
 
@@ -75,7 +76,7 @@ def step(m, sc) -> None:
     f = m.fidelity
     ceiling = 1.0 - core * m.adaptation if core > 0 else 1.0
     dv = sc.delivery
-    if dv.drift > 0:
+    if positive(dv.drift):  # a float, or per site in a batch (simulation.blocks)
         eq = m.capacity * 0.5
         eq += 0.5
         eq *= m.competence

@@ -89,12 +89,12 @@ class Outcomes(Section):
                             source=CALIBRATED)
     prior_practice: float = param(0.0, "share of the outcome burden the same practices, spread by other routes, had already "
                                   "removed before month 0 (relative to the burden without them)", ge=0, le=0.99,
-                                  source="number per case: Matching Michigan, 1 - 3.7/7.7 (England's baseline rate over "
+                                  source="number: per case; Matching Michigan 1 - 3.7/7.7 (England's baseline rate over "
                                          "Michigan's; Bion et al. 2013, Pronovost et al. 2006); 0 = none")
     trend_practice: float = param(0.0, "share of the secular trend that is the same practices spreading by other routes "
                                   "(their effect and the programme's overlap instead of multiplying)", ge=0, le=1,
                                   source="direction: Bion et al. 2013 (in source 004), England's fall came with national "
-                                         "campaigns for the same bundle; value per case")
+                                         "campaigns for the same bundle; value assumed per case")
     counterfactual: bool = param(True, "also run the no-programme arm on the same random numbers (attributable benefit)")
     sustain_window: int = param(24, "months after start-up and after competence over which the Wong cohort rates are measured",
                                 ge=1, unit="months", source="number: Wong, Schaper & Saldana 2022 measure it two years on")
@@ -189,6 +189,43 @@ def collect(m, sc) -> None:
     t = m.month
     R, N = m.R, m.N
     oc = sc.outcomes
+    s = m.series_b
+    (_sites_kernel if m._kern else _sites)(m, sc, t)
+    if overlaps(oc):  # the programme's practices overlap the trend's: per site (see burden)
+        left = (m.size * burden(oc, t, m.effect)).reshape(R, N).sum(axis=1)
+        benefit = m._size_total - left
+        s["outcome"][:, t] = left / np.maximum(m._size_total, 1e-300)
+    else:
+        effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
+        tau = (1.0 - oc.trend) ** (t / 12.0)
+        benefit = (1.0 - tau) * m._size_total + tau * effect_people
+        s["outcome"][:, t] = tau * (1.0 - effect_people / np.maximum(m._size_total, 1e-300))
+    s["benefit"][:, t] = benefit
+    if m.counterfactual:
+        r = m.replicates
+        s["benefit_counterfactual"][:r, t] = benefit[r:]
+        s["attributable_benefit"][:r, t] = benefit[:r] - benefit[r:]
+        s["benefit_counterfactual"][r:, t] = benefit[r:]
+        s["attributable_benefit"][r:, t] = 0.0
+    else:
+        s["benefit_counterfactual"][:, t] = np.nan
+        s["attributable_benefit"][:, t] = np.nan
+    s["support_used"][:, t] = m.support_used_b
+    s["local_cost"][:, t] = m.local_cost_b
+    s["supported"][:, t] = m._per_block(m.supported)
+    s["trainers"][:, t] = m._per_block(m.trainer)
+    _cohorts(m, sc, t)
+    if m.sustain is not None:
+        _sustainment(m, t, m.stage == FULL)
+    if m.history is not None:
+        m.history.record(m)
+
+
+def _sites(m, sc, t: int) -> None:
+    """:func:`collect`'s per-site part for month ``t``: stage counts, adopted, reach and fidelity;
+    each site's effect, what it has seen and expected."""
+    R, N = m.R, m.N
+    oc = sc.outcomes
     stage = m.stage
     if R == 1:  # seven flat counts beat bincount's conversion of the stage codes
         counts = np.array([[np.count_nonzero(stage == k) for k in range(len(STAGES))]])
@@ -230,34 +267,31 @@ def collect(m, sc) -> None:
         m.expect += gap
         np.divide(m.seen, m.expect, out=m.relative, where=m.expect > 1e-12)
         m.relative[m.expect <= 1e-12] = 1.0
-    if overlaps(oc):  # the programme's practices overlap the trend's: per site (see burden)
-        left = (m.size * burden(oc, t, m.effect)).reshape(R, N).sum(axis=1)
-        benefit = m._size_total - left
-        s["outcome"][:, t] = left / np.maximum(m._size_total, 1e-300)
-    else:
-        effect_people = (m.size * m.effect).reshape(R, N).sum(axis=1)
-        tau = (1.0 - oc.trend) ** (t / 12.0)
-        benefit = (1.0 - tau) * m._size_total + tau * effect_people
-        s["outcome"][:, t] = tau * (1.0 - effect_people / np.maximum(m._size_total, 1e-300))
-    s["benefit"][:, t] = benefit
-    if m.counterfactual:
-        r = m.replicates
-        s["benefit_counterfactual"][:r, t] = benefit[r:]
-        s["attributable_benefit"][:r, t] = benefit[:r] - benefit[r:]
-        s["benefit_counterfactual"][r:, t] = benefit[r:]
-        s["attributable_benefit"][r:, t] = 0.0
-    else:
-        s["benefit_counterfactual"][:, t] = np.nan
-        s["attributable_benefit"][:, t] = np.nan
-    s["support_used"][:, t] = m.support_used_b
-    s["local_cost"][:, t] = m.local_cost_b
-    s["supported"][:, t] = m._per_block(m.supported)
-    s["trainers"][:, t] = m._per_block(m.trainer)
-    _cohorts(m, sc, t)
-    if m.sustain is not None:
-        _sustainment(m, t, full)
-    if m.history is not None:
-        m.history.record(m)
+
+
+def _sites_kernel(m, sc, t: int) -> None:
+    """:func:`_sites` with the compiled kernel (:func:`simulation.kernels.collect_sites`): the same
+    formulas site by site in one pass; the sums over sites stay numpy's, over the same terms."""
+    from .. import kernels
+
+    R, N, n = m.R, m.N, m.n
+    oc = sc.outcomes
+    P = kernels.P
+    counts = np.zeros((R, len(STAGES)), np.int64)
+    reached, fid = np.empty(n), np.empty(n)
+    m.effect = np.empty(n)
+    kernels.collect_sites(N, m.stage, m.size, m.fidelity, m.fit_eff, m.competence, P(oc.initial_reach, n),
+                          P(SKILL_DEMAND[sc.stages.complexity], n), P(oc.efficacy, n), P(oc.lag, n),
+                          P(oc.expected, n), oc.expected > 0, counts, reached, fid, m.effect, m.seen, m.expect,
+                          m.relative)
+    m.counts_b[:, t] = counts
+    adopted = counts[:, INITIAL] + counts[:, FULL]
+    s = m.series_b
+    s["adopted"][:, t] = adopted
+    s["adopted_share"][:, t] = adopted / N
+    s["reach"][:, t] = reached.reshape(R, N).sum(axis=1)
+    fid = fid.reshape(R, N).sum(axis=1)
+    s["mean_fidelity"][:, t] = np.divide(fid, adopted, out=np.full(R, np.nan), where=adopted > 0)
 
 
 def _sustainment(m, t: int, full: np.ndarray) -> None:

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, model_validator
 
+from ..blocks import per_block
 from ..errors import fail
 from ..rng import Streams
 from ..schema import Section, param
@@ -339,7 +340,7 @@ def allocate(m, sc) -> None:
         trainer_slots = None
     if m._pools is None:
         m._pools = _make_pools(m, sc)
-    cap = st.support.capacity
+    cap = per_block(m, st.support.capacity)  # per block in a batch (simulation.blocks)
     base = np.where(m.funded_b, (m.N if cap is None else cap) * (1.0 - m.cut_b), 0.0).astype(np.int64)
     general = base - sum(st.support.reserve.values())
     taken = np.zeros(m.n, bool)
@@ -433,8 +434,8 @@ def _light_touch(m, sc, candidates: np.ndarray) -> None:
 def _package_cost(m, sc) -> None:
     """Onboarding with the replication package: a local cost per delivering site the programme trained."""
     st = sc.strategy
-    c = st.package_cost * st.replication_package
-    if c > 0:
+    c = st.package_cost * per_block(m, st.replication_package)  # per block in a batch (simulation.blocks)
+    if np.any(c > 0):
         trained = (m.stage >= INSTALLATION) & (m.stage <= FULL) & (m.generation >= 1) & m.prog_site
         m.local_cost_b += c * m._per_block(trained)
 

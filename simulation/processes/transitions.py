@@ -209,8 +209,6 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
     ``a <= u < a + p``, both scaled down when ``a + p > 1``); for sites in full implementation,
     discontinuing.
     """
-    from . import delivery, outcomes
-
     u = m._draw("transitions")
     st = m.stage
     mis = m.months_in_stage
@@ -260,25 +258,90 @@ def apply(m, sc, engage: np.ndarray, progress: np.ndarray, abandon: np.ndarray) 
     if len(changed):
         for idx, dest in moved:
             st[idx] = dest
-        month = m.month
-        new_stage = st[changed]
-        engaged = changed[new_stage == EXPLORATION]
-        m.adaptation[engaged] = 0.0
-        m.engaged_month[engaged[m.engaged_month[engaged] < 0]] = month
-        # starting to deliver: installation (or straight to full in an instant pipeline)
-        starting = go_idx if instant else changed[new_stage == INSTALLATION]
-        if len(starting):
-            m.fidelity[starting] = delivery.entry_fidelity(m, sc, starting)
-            trained = delivery.training_quality(m, starting) * (m.generation[starting] >= 1)
-            m.competence[starting] = np.maximum(m.competence[starting], sc.workforce.training * trained)
-            if instant:
-                m.adaptation[starting] = 0.0
-        up = changed[(new_stage >= INITIAL) & (new_stage <= FULL)]
-        started = up[m.adopted_month[up] < 0]
-        m.adopted_month[started] = month
-        full_now = changed[new_stage == FULL]
-        competent = full_now[m.full_month[full_now] < 0]
-        m.full_month[competent] = month
-        outcomes.note_milestones(m, month, started, competent)
+        _moved(m, sc, changed, go_idx)
         mis[changed] = -1
     mis += 1
+
+
+def _moved(m, sc, changed: np.ndarray, go_idx: np.ndarray) -> None:
+    """What follows the moves of the sites ``changed`` (their new stages set; ``go_idx`` those that
+    engaged): adaptation, fidelity and competence of sites starting to deliver, milestones."""
+    from . import delivery, outcomes
+
+    instant = sc.pipeline == "instant"
+    st = m.stage
+    month = m.month
+    new_stage = st[changed]
+    engaged = changed[new_stage == EXPLORATION]
+    m.adaptation[engaged] = 0.0
+    m.engaged_month[engaged[m.engaged_month[engaged] < 0]] = month
+    # starting to deliver: installation (or straight to full in an instant pipeline)
+    starting = go_idx if instant else changed[new_stage == INSTALLATION]
+    if len(starting):
+        m.fidelity[starting] = delivery.entry_fidelity(m, sc, starting)
+        trained = delivery.training_quality(m, starting) * (m.generation[starting] >= 1)
+        m.competence[starting] = np.maximum(m.competence[starting], sc.workforce.training * trained)
+        if instant:
+            m.adaptation[starting] = 0.0
+    up = changed[(new_stage >= INITIAL) & (new_stage <= FULL)]
+    started = up[m.adopted_month[up] < 0]
+    m.adopted_month[started] = month
+    full_now = changed[new_stage == FULL]
+    competent = full_now[m.full_month[full_now] < 0]
+    m.full_month[competent] = month
+    outcomes.note_milestones(m, month, started, competent)
+
+
+def month(m, sc, record: np.ndarray | None = None) -> None:
+    """Phases 4-5 of a month: :func:`pressures` then :func:`apply`, or, with the compiled kernels
+    (:mod:`simulation.kernels`), both fused site by site (:func:`simulation.kernels.transitions_month`:
+    the same formulas and the same draw, bit for bit). ``record``, an array of shape (3, sites),
+    receives the pressures the kernel used (engage, progress, abandon), for checking them against
+    :func:`pressures`."""
+    if not m._kern:
+        engage, progress, abandon = pressures(m, sc)
+        apply(m, sc, engage, progress, abandon)
+        return
+    from .. import kernels
+
+    shock = shock_pressure(m, sc)  # the shocks stream's draws, then the moves', in the numpy code's order
+    u = m._draw("transitions")
+
+    P = kernels.P
+    n = m.n
+    lg = sc.logics
+    s = sc.stages
+    me, ec, so = lg.mechanical, lg.ecological, lg.social
+    pace, fragility = COMPLEXITY[s.complexity]
+    instant = sc.pipeline == "instant"
+    soc_on = m._soc_on
+    light = m.light_push
+    norm_any = bool(np.any(m.share_site >= so.bandwagon_at))  # as social.pressures asks
+    flags = np.array([
+        m._mech_on, m._eco_on, soc_on, {"influence": 0, "threshold": 1, "bass": 2}[so.rule], lg.combine == "additive",
+        m._mech_on and light is not None, m._mech_on and me.dependency > 0 and bool(m.ever_supported.any()),
+        so.progress > 0, so.abandon > 0, s.progress > 0, s.abandon > 0, shock is not None,
+        soc_on and so.bandwagon > 0 and norm_any, soc_on and so.lateral_support > 0, soc_on and so.norm_keep > 0,
+        s.routinisation is not None, s.feedback > 0, pace != 1.0, instant,
+        not instant and s.fidelity_for_full > 0, s.reentry > 0], np.int64)
+    changed = np.empty(n, np.int64)
+    old = np.empty(n, np.int8)
+    pr = np.empty((3, 0)) if record is None else record
+    zero = P(0.0, n)
+    k = kernels.transitions_month(
+        flags, m.N, u, changed, old, pr, m.stage, m.months_in_stage, m.champions, m.invited, m.supported,
+        zero if light is None else P(light, n), m.fit_eff, m.capacity, m.leadership, m.adaptation, m.competence,
+        m.fidelity, m.fatigue, m._using, m.dep_fade, m.nb_share, P(m.nb_prestige, n), m.threshold, m.has_ties,
+        m.relative, m.adopted_share_b, zero if shock is None else shock,
+        P(me.weight, n), P(me.push, n), P(me.train, n), P(me.dependency, n),
+        P(ec.weight, n), P(ec.explore, n), P(ec.learn, n), P(ec.abandon, n),
+        P(so.weight, n), P(so.legitimacy, n), P(so.q, n), P(so.bandwagon, n), P(so.bandwagon_at, n), P(so.progress, n),
+        P(so.abandon, n), P(so.lateral_support, n), P(so.norm_keep, n),
+        P(s.progress, n), P(s.abandon, n), P(fragility, n), P(pace, n), P(sc.workforce.no_champion_risk, n),
+        P(1.0 if s.routinisation is None else s.routinisation, n), P(s.feedback, n),
+        P(m._min_months[EXPLORATION], n), P(m._min_months[INSTALLATION], n), P(m._min_months[INITIAL], n),
+        P(s.competence_for_full, n), P(s.fidelity_for_full, n), P(s.reentry, n), P(s.reentry_delay, n))
+    if k:
+        changed = changed[:k]
+        old = old[:k]
+        _moved(m, sc, changed, changed[(old == NOT_ENGAGED) | (old >= DECLINED)])

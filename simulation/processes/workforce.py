@@ -40,6 +40,7 @@ import numpy as np
 
 from ..schema import CALIBRATED, Section, param
 from .stages import FULL, INITIAL, INSTALLATION
+from ..blocks import positive
 
 
 class Workforce(Section):
@@ -96,13 +97,17 @@ def configure(m, sc) -> None:
 
 
 def step(m, sc) -> None:
-    """Turnover and champions, learning and coaching, capacity, fatigue (sources 000-004)."""
+    """Turnover and champions, learning and coaching, capacity, fatigue (sources 000-004).
+
+    With the compiled kernels (:mod:`simulation.kernels`) this phase and :func:`.delivery.step`
+    run fused, site by site, in :func:`fused_step`; the numpy code below is the reference.
+    """
     wf = sc.workforce
     pkg = sc.strategy.replication_package
     if wf.turnover:
         u = m._draw("turnover", rows=2)
         # competence walks out with leavers; the replication package onboards their successors
-        key = ("keep", pkg)
+        key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))  # per site in a batch (simulation.blocks)
         if m._cache.get("keep_key") != key:
             m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
             m._cache["keep_key"] = key
@@ -194,3 +199,54 @@ def routine_step(m, sc, using: np.ndarray) -> None:
 def delivering(stage: np.ndarray) -> np.ndarray:
     """Sites delivering the programme in some form: installation, initial or full implementation."""
     return (stage >= INSTALLATION) & (stage <= FULL)
+
+
+def fused_step(m, sc) -> None:
+    """This phase and :func:`.delivery.step` in one compiled pass (:func:`simulation.kernels.workforce_delivery`):
+    the same formulas and draws as the numpy code, bit for bit."""
+    from .. import kernels
+    from ..logics import ecological
+
+    wf = sc.workforce
+    pkg = sc.strategy.replication_package
+    n = m.n
+    P = kernels.P
+    if wf.turnover:
+        u = m._draw("turnover", rows=2)
+        key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))  # per site in a batch (simulation.blocks)
+        if m._cache.get("keep_key") != key:
+            m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
+            m._cache["keep_key"] = key
+        keep, u0, u1 = m._cache["keep"], u[0], u[1]
+    else:
+        keep = u0 = u1 = P(0.0, n)
+    col = sc.strategy.collaborative
+    mech = sc.logics.mechanical
+    eco = sc.logics.ecological
+    dv = sc.delivery
+    a = sc.strategy.assurance
+    ceiling_cap, core = ecological.ADAPTATION_POLICY[sc.strategy.adaptation]
+    audited = m.audited
+    flags = np.array([wf.turnover, sc.pipeline == "staged", wf.champion_refresh > 0, col.enabled and m.month >= col.start,
+                      m._mech_on and mech.skill > 0, audited is not None, wf.routine_build > 0 or m._routine_any,
+                      wf.routine_build > 0, wf.routine_loss > 0, wf.capacity_build > 0 or wf.capacity_decay > 0,
+                      wf.concurrent_initiatives > 0 or m.fatigue.any(), m._eco_on, ceiling_cap > 0,
+                      eco.partners > 0, core > 0, positive(dv.drift), m._mech_on and mech.coach > 0], np.int64)
+    using = np.empty(n, bool)
+    moved = np.empty(n if wf.turnover else 0, np.int64)
+    built, k = kernels.workforce_delivery(
+        flags, u0, u1, m.stage, m.months_in_stage, m.champions, m.p_lose_champion, moved, P(keep, n), m.competence,
+        m.capacity, m.capacity0, m.leadership, m.fidelity, using, m.member, m.funded_site, m.supported,
+        m.supported if audited is None else audited, P(m.dilution, n), m.routine, m.relative, m.fatigue,
+        m.fatigue_target, m.adaptation, m._misfit, m.fit, m.fit_eff, m.nb_adaptation, m.nb_share,
+        P(wf.fallback, n), P(pkg, n), P(wf.champion_recruit, n), P(wf.champion_refresh, n),
+        P(dv.entry_fidelity, n), P(wf.learning, n), P(col.learning, n), P(mech.weight, n), P(mech.skill, n),
+        P(wf.routine_build, n), P(wf.routine_loss, n), P(sc.stages.fidelity_for_full, n), P(wf.capacity_build, n),
+        P(wf.capacity_decay, n), P(eco.weight, n), P(eco.adapt, n), P(eco.neighbour_learning, n), P(eco.partners, n),
+        P(ceiling_cap, n), P(core, n), P(dv.drift, n), P(mech.coach, n), P(a.repair, n), P(a.target, n))
+    m._using = using
+    if k:
+        changed = moved[:k]
+        m.p_lose_champion[changed] = -np.expm1(m.champions[changed] * m._log_stay[changed])
+    if built:
+        m._routine_any = True

@@ -439,6 +439,7 @@ class Sensitivity:
                     conv_rows.append({"strategy": s, "output": full_df["output"].iloc[0], "parameter": p,
                                       "index": main_idx, "at_half": x_half, "at_full": x_full,
                                       "difference": diff, "converged": bool(diff <= sp.warn_convergence)})
+        bar.refresh()  # its last state (updates faster than tqdm's mininterval are not drawn)
         bar.close()
         self._indices = pd.concat(first_all, ignore_index=True) if first_all else pd.DataFrame()
         self.second_order = pd.concat(second_all, ignore_index=True) if second_all else None
