@@ -406,3 +406,617 @@ def test_reference_and_figures_never_change_the_umask(tmp_path, monkeypatch):
         monkeypatch.undo()
         os.umask(old)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------ the ownership rules of safe_io, one at a time
+# Fast unit-level checks (also in the mutation-testing subset, docs/mutants.md): each pins one rule of
+# simulation.safe_io's module docstring on a folder built by hand.
+from simulation.errors import InputError  # noqa: E402
+from simulation.safe_io import (RECORD, Record, atomic_dir, owned_and_foreign, output_kind,  # noqa: E402
+                                remove_output)
+
+
+def _output(out: Path, kind: str = "run", files: dict[str, bytes] | None = None) -> Path:
+    """An output of ``kind`` written the way commands write theirs (atomic_dir: recorded, renamed)."""
+    files = {"a.csv": b"1,2\n", "sub/b.csv": b"3\n"} if files is None else files
+    with atomic_dir(out, kind) as tmp:
+        for rel, data in files.items():
+            _place(tmp, rel, data)
+    return out
+
+
+def test_remove_output_deletes_exactly_a_recorded_output(tmp_path):
+    assert remove_output(tmp_path / "missing") is None and not (tmp_path / "missing").exists()
+    out = _output(tmp_path / "run")
+    assert output_kind(out) == "run" and (out / RECORD).is_file()
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("change", ["a user's file", "a recorded file changed since", "a user's folder"])
+def test_remove_output_refuses_anything_it_did_not_write_and_deletes_nothing(tmp_path, change):
+    out = _output(tmp_path / "run")
+    if change == "a user's file":
+        (out / "notes.txt").write_text("mine")
+        named = "notes.txt"
+    elif change == "a recorded file changed since":
+        (out / "a.csv").write_bytes(b"1,2\n9,9\n")
+        named = "a.csv"
+    else:
+        (out / "drafts").mkdir()
+        named = "drafts/"
+    before = hashes(out)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    p = err.value.problems[0]
+    assert p.source == str(out) and p.field == ""
+    assert p.message == (f"holds a spreadsim 'run' output but also files spreadsim did not write or that changed "
+                         f"since ({named}); they are never deleted: move them, or choose another folder")
+    assert hashes(out) == before and (out / "drafts").is_dir() == (change == "a user's folder")
+
+
+def test_remove_output_refuses_a_folder_without_a_spreadsim_output(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"name": "my own manifest"}')
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert str(err.value) == f"{out}: holds no spreadsim output; nothing was deleted"
+    assert (out / "manifest.json").read_text() == '{"name": "my own manifest"}'
+
+
+def test_remove_output_says_what_it_could_not_delete(tmp_path, monkeypatch):
+    out = _output(tmp_path / "run")
+    real = Path.unlink
+
+    def unlink(self, *a, **k):
+        if self.name == "a.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert str(err.value) == f"{out}: could not delete {out / 'a.csv'}; nothing else was touched"
+    assert err.value.problems[0].field == ""
+    assert (out / "a.csv").exists() and (out / RECORD).exists()  # the record stays while anything is left
+
+
+def _legacy_figures_folder(out: Path, listed, extra: dict[str, bytes] = {}) -> Path:
+    """A figures folder of the earlier format: figures.json lists the files by name, no record."""
+    out.mkdir()
+    (out / "figures.json").write_text(json.dumps({"spreadsim_output": "figures", "files": listed}))
+    for name in ("a.png", "b.csv"):
+        (out / name).write_bytes(name.encode())
+    for rel, data in extra.items():
+        _place(out, rel, data)
+    return out
+
+
+def test_an_earlier_figures_folder_is_removed_by_the_names_its_manifest_lists(tmp_path):
+    out = _legacy_figures_folder(tmp_path / "figs", ["a.png", "b.csv"])
+    assert output_kind(out) == "figures" and Record.read(out) is None
+    remove_output(out)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("listed,extra,left", [
+    (["a.png", "b.csv"], {"c.png": b"mine"}, "c.png"),  # not listed: the user's
+    (["a.png", "b.csv", "notes.txt"], {"notes.txt": b"mine"}, "notes.txt"),  # listed, but not a figure or table
+    (["a.png", "b.csv", "sub/c.png"], {"sub/c.png": b"mine"}, "sub/"),  # listed, but in a sub-folder
+    ("a.png b.csv", {}, "a.png, b.csv, figures.json"),  # no list of files: every file is the user's
+    (["a.png", 7, None], {}, "b.csv"),  # only names count
+])
+def test_an_earlier_figures_folder_with_anything_else_is_refused_whole(tmp_path, listed, extra, left):
+    out = _legacy_figures_folder(tmp_path / "figs", listed, extra)
+    before = hashes(out)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert f"({left})" in str(err.value) and "nothing was deleted" in str(err.value)
+    assert hashes(out) == before
+
+
+def test_a_nested_output_is_owned_only_while_it_holds_only_its_own_files(tmp_path):
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    nested = _output(out / "robust", "robust", {"robustness.csv": b"y\n"})
+    owned, foreign = owned_and_foreign(out)
+    assert nested in owned and foreign == []
+    (nested / "mine.txt").write_text("mine")
+    owned, foreign = owned_and_foreign(out)
+    assert nested not in owned and foreign == ["robust/"]
+    (nested / "mine.txt").unlink()
+    (out / "link").symlink_to(nested, target_is_directory=True)  # a link to an output is not one
+    assert owned_and_foreign(out)[1] == ["link"]
+    (out / "link").unlink()
+    (out / "plain").mkdir()  # an empty folder with no record: the user's
+    assert owned_and_foreign(out)[1] == ["plain/"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_the_temporary_of_a_dead_command_is_owned_and_of_a_live_one_is_not(tmp_path):
+    from simulation.safe_io import _host, new_token
+
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    for pid, owned_expected in ((_dead_pid(), True), (os.getpid(), False)):
+        tok = new_token()
+        tmp = out / f".robust.spreadsim-tmp-{tok}"
+        tmp.mkdir()
+        Record.new(tmp, "robust", tok, target="robust", pid=pid, host=_host()).save()
+        (tmp / "half.csv").write_text("1")
+        owned, foreign = owned_and_foreign(out)
+        assert (tmp in owned) is owned_expected and (foreign == []) is owned_expected
+        shutil.rmtree(tmp)
+
+
+def test_temporary_files_are_owned_only_when_named_with_a_recorded_token(tmp_path):
+    from simulation.safe_io import new_token, temp_name
+
+    out = _output(tmp_path / "run")
+    rec = Record.read(out)
+    assert rec.tokens() == set(rec.data["sessions"]) | {rec.data["next"]} and len(rec.tokens()) == 2
+    mine = [out / temp_name("a.csv", rec.data["sessions"][0]), out / temp_name(RECORD, rec.data["next"])]
+    stranger = out / temp_name("a.csv", new_token())
+    for p in [*mine, stranger]:
+        p.write_text("half")
+    owned, foreign = owned_and_foreign(out)
+    assert all(p in owned for p in mine) and foreign == [stranger.name]
+
+
+def _killed_replacement(tmp_path, pid=None, host=None) -> tuple[Path, Path, Path, str]:
+    """An output replaced by a command killed between its two renames: the earlier output set aside as
+    .NAME.spreadsim-old-TOKEN, the new one still in its temporary .NAME.spreadsim-tmp-TOKEN."""
+    from simulation.safe_io import _host, new_token
+
+    target = _output(tmp_path / "run", files={"a.csv": b"earlier\n"})
+    tok = new_token()
+    tmp = tmp_path / f".run.spreadsim-tmp-{tok}"
+    tmp.mkdir()
+    Record.new(tmp, "run", tok, target="run", pid=_dead_pid() if pid is None else pid,
+               host=_host() if host is None else host).save()
+    (tmp / "a.csv").write_text("new\n")
+    old = tmp_path / f".run.spreadsim-old-{tok}"
+    os.replace(target, old)
+    return target, tmp, old, tok
+
+
+def test_an_output_set_aside_by_a_killed_replacement_comes_back(tmp_path):
+    from simulation.safe_io import clean_stale
+
+    target, tmp, old, _ = _killed_replacement(tmp_path)
+    (tmp_path / "other").mkdir()  # beside it, not spreadsim's business
+    assert clean_stale(target) == [f"restored {target}", f"removed {tmp}"]
+    assert (target / "a.csv").read_text() == "earlier\n" and not old.exists() and not tmp.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "run"]
+    assert clean_stale(target) == []
+
+
+def test_an_output_set_aside_after_its_replacement_arrived_is_deleted_but_a_users_file_in_it_kept(tmp_path):
+    from simulation.safe_io import clean_stale
+
+    target, tmp, old, _ = _killed_replacement(tmp_path)
+    os.replace(tmp, target)  # killed after the second rename: the new output is in place
+    assert clean_stale(target) == [f"removed {old}"]
+    assert not old.exists() and (target / "a.csv").read_text() == "new\n"
+    target2, tmp2, old2, _ = _killed_replacement(tmp_path / "b")
+    os.replace(tmp2, target2)
+    (old2 / "notes.txt").write_text("mine")
+    assert clean_stale(target2) == [f"removed {old2} (kept notes.txt: not spreadsim's)"]
+    assert sorted(p.name for p in old2.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("case", ["alive", "other host", "no pid", "pid out of range", "another target's",
+                                  "target of another output", "a link"])
+def test_a_set_aside_output_is_left_alone_unless_recognised_for_certain(tmp_path, case):
+    import subprocess
+    import sys
+
+    from simulation.safe_io import clean_stale
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pid = {"alive": child.pid, "no pid": "none", "pid out of range": 2 ** 40}.get(case)
+        target, tmp, old, tok = _killed_replacement(tmp_path, pid=pid,
+                                                    host="elsewhere.example" if case == "other host" else None)
+        if case == "no pid":
+            rec = Record.read(tmp)
+            rec.data.pop("pid")
+            rec.save()
+        if case == "another target's":
+            os.replace(old, tmp_path / f".runs.spreadsim-old-{tok}")
+        if case == "target of another output":
+            os.replace(_output(tmp_path / "elsewhere"), target)  # a different output (its own token) is in place
+        if case == "a link":
+            os.replace(old, tmp_path / "elsewhere")
+            old.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+        dead = case in ("another target's", "target of another output", "a link")  # its temporary: a dead command's
+        before = {k: v for k, v in hashes(tmp_path).items() if not k.startswith(tmp.name) or not dead}
+        assert clean_stale(target) == ([f"removed {tmp}"] if dead else [])
+        assert hashes(tmp_path) == before
+        assert child.poll() is None  # asking whether a process lives never signals it
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_long_duplicate_key_is_named_shortened():
+    from simulation.safe_io import load_yaml
+
+    for key, shown in (("k" * 40, "k" * 40), ("k" * 41, "k" * 37 + "...")):
+        with pytest.raises(InputError) as err:
+            load_yaml(f"{key}: 1\n{key}: 2\n", "s.yaml")
+        assert str(err.value) == (f"s.yaml: duplicate key '{shown}' (also on line 1); YAML would keep only the last: "
+                                  "keep one (line 2, column 1)")
+
+
+def test_an_unreadable_file_is_named_with_the_systems_reason(tmp_path, monkeypatch):
+    from simulation.safe_io import read_capped
+
+    long = tmp_path / ("x" * 300)
+    with pytest.raises(InputError) as err:
+        read_capped(long, 100, field="sites.file")
+    assert str(err.value) == f"{long}: sites.file: cannot read: File name too long"
+
+    def stat(*a, **k):
+        raise OSError("no errno")
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(InputError) as err:
+        read_capped(tmp_path / "s.yaml", 100)
+    assert str(err.value) == f"{tmp_path / 's.yaml'}: cannot read: OSError"
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_figures_manifest_inside_another_output_makes_nothing_deletable(tmp_path, recorded):
+    """Only an earlier figures folder (no record) is read by the names its figures.json lists: in a run
+    output, a figures.json a user put there lists nothing spreadsim may delete."""
+    out = _output(tmp_path / "run")
+    if not recorded:  # a run output from before the record: its manifest says what it is
+        (out / RECORD).unlink()
+        (out / "manifest.json").write_text(json.dumps({"spreadsim_output": "run"}))
+    (out / "figures.json").write_text(json.dumps({"spreadsim_output": "figures", "files": ["notes.csv"]}))
+    (out / "notes.csv").write_text("mine")
+    before = hashes(out)
+    with pytest.raises(InputError) as err:
+        remove_output(out)
+    assert hashes(out) == before
+    if not recorded:  # every file is the user's, the figures.json too
+        assert "(a.csv, figures.json, manifest.json and 2 more)" in str(err.value)
+
+
+def test_a_manifest_is_read_only_as_a_regular_file_of_at_most_64_mib(tmp_path):
+    """safe_io._read_json (through output_kind): a manifest that is a link, or larger than 64 MiB, is not
+    read (a link could make another folder's manifest vouch for this one)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    text = json.dumps({"spreadsim_output": "run"})
+    (real / "manifest.json").write_text(text)
+    assert output_kind(real) == "run"
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "manifest.json").symlink_to(real / "manifest.json")
+    assert output_kind(linked) is None
+    for size, kind in ((64 << 20, "run"), ((64 << 20) + 1, None)):
+        (real / "manifest.json").write_bytes(text.encode() + b" " * (size - len(text)))
+        assert (real / "manifest.json").stat().st_size == size and output_kind(real) == kind
+
+
+def test_remove_output_takes_nested_outputs_and_recorded_chunks_with_it(tmp_path):
+    from simulation.experiments.store import ResultStore
+    from simulation.scenario import default_scenario
+    import pyarrow as pa
+
+    out = tmp_path / "exp"
+    store = ResultStore(out)
+    store.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
+    store.write_chunk(pa.table({"run_id": ["r0"]}), pa.table({"run_id": ["r0"], "month": [0]}))
+    store.close("complete")
+    killed = ResultStore(out)  # a session killed after its chunk: the chunk is not listed, only named by its token
+    killed.open(default_scenario(**{"sites.n": 10}), resume=True, meta={})
+    chunk = killed.runs_dir / killed.write_chunk(pa.table({"run_id": ["r1"]}), pa.table({"run_id": ["r1"], "month": [0]}))
+    killed.release()
+    _output(out / "robust", "robust", {"robustness.csv": b"y\n"})
+    owned, foreign = owned_and_foreign(out)
+    assert foreign == [] and store.committed()[0] in owned and chunk in owned
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_recorded_file_that_cannot_be_read_is_treated_as_the_users(tmp_path, monkeypatch):
+    import simulation.safe_io as sio
+
+    out = _output(tmp_path / "run")
+    real = sio.file_digest
+
+    def digest(path):
+        if Path(path).name == "a.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(sio, "file_digest", digest)
+    assert owned_and_foreign(out)[1] == ["a.csv"]
+
+
+def test_an_output_that_appears_while_one_is_written_is_never_replaced(tmp_path, monkeypatch):
+    """atomic_dir: the target is checked again before the rename; an output that appeared meanwhile is
+    refused with the --force message, a file that appeared in an empty target with the rename's."""
+    target = tmp_path / "run"
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run", option="--into", flag="--again") as tmp:
+            (tmp / "a.csv").write_text("new")
+            _output(tmp_path / "other")
+            os.replace(tmp_path / "other", target)  # another command's output arrived
+    assert str(err.value) == (f"--into: {target}: holds an earlier spreadsim output; add --again to replace it, "
+                              "or choose another folder")
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run", option="--into"):
+            pass
+    assert str(err.value).startswith(f"--into: {target}: holds an earlier spreadsim output")
+    assert (target / "a.csv").read_bytes() == b"1,2\n" and [p.name for p in tmp_path.iterdir()] == ["run"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        if Path(dst) == empty:
+            (empty / "notes.txt").write_text("mine")  # in the last instant
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(InputError) as err:
+        with atomic_dir(empty, "run", option="--into") as tmp:
+            (tmp / "a.csv").write_text("new")
+    assert str(err.value).startswith(f"--into: {empty}: cannot write it: ")
+    assert [p.name for p in empty.iterdir()] == ["notes.txt"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "empty", "run"]
+
+
+def test_a_file_that_appears_in_an_output_being_replaced_is_kept_with_a_warning(tmp_path, monkeypatch):
+    from simulation.errors import InputWarning
+
+    target = _output(tmp_path / "run")
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        r = real(src, dst, *a, **k)
+        if Path(src) == target:  # the earlier output set aside: a user's file lands in it at that moment
+            (Path(dst) / "notes.txt").write_text("mine")
+        return r
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.warns(InputWarning) as got:
+        with atomic_dir(target, "run", replace=True) as tmp:
+            (tmp / "a.csv").write_text("new")
+    old = [p for p in tmp_path.iterdir() if p.name != "run"]
+    assert len(old) == 1 and [p.name for p in old[0].iterdir()] == ["notes.txt"]
+    assert [str(w.message) for w in got] == [f"{old[0]}: kept notes.txt: spreadsim did not write them (they appeared "
+                                             "while the earlier output was replaced)"]
+    assert (target / "a.csv").read_text() == "new"
+
+
+def test_check_out_names_the_option_the_folder_and_the_reason_for_each_refusal(tmp_path, monkeypatch):
+    """safe_io.check_out's refusals that a root test run cannot provoke for real (permissions, a path the
+    system cannot resolve), by fault injection, and a parent folder name too long for the system."""
+    from simulation.safe_io import check_out
+
+    def message(out, **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run", **kw)
+        (p,) = err.value.problems
+        return p.source, p.field, p.message
+
+    long = tmp_path / ("x" * 300) / "run"
+    assert message(long)[2].startswith("the folder name is too long (at most ")
+    out = _output(tmp_path / "run")
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda *a, **k: False)
+        assert message(out) == ("--out", str(out), "is not writable (permission denied)")
+    real_access = os.access
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: Path(p) != out.parent and real_access(p, mode))
+        assert message(out, replace=True) == ("--out", str(out), f"cannot replace it: {out.parent} is not writable")
+    with monkeypatch.context() as mp:
+        def iterdir(self):
+            raise PermissionError(13, "Permission denied")
+
+        mp.setattr(Path, "iterdir", iterdir)
+        assert message(out, option="--into") == ("--into", str(out), "cannot list it: Permission denied")
+    with monkeypatch.context() as mp:
+        def resolve(self, *a, **k):
+            raise RuntimeError("Symlink loop")
+
+        mp.setattr(Path, "resolve", resolve)
+        assert message(out) == ("--out", str(out), "cannot use this path: RuntimeError")
+
+
+def test_outputs_of_earlier_versions_are_recognised_by_their_manifests(tmp_path):
+    """safe_io.output_kind for folders written before the ownership record (by their manifests' keys)."""
+    def folder(name, files):
+        out = tmp_path / name
+        for rel, man in files.items():
+            _place(out, rel, json.dumps(man).encode())
+        return out
+
+    assert output_kind(folder("sens", {"manifest.json": {"salib_version": "1.5", "sensitivity": {}}})) == "sensitivity"
+    assert output_kind(folder("half", {"manifest.json": {"salib_version": "1.5"}})) is None
+    assert output_kind(folder("sweep", {"runs/manifest.json": {"kind": "spreadsim-experiment",
+                                                               "experiment": "sweep"}})) == "sweep"
+    assert output_kind(folder("other", {"runs/manifest.json": {"kind": "something", "experiment": "sweep"}})) is None
+
+
+def test_an_earlier_output_without_a_record_gets_one_marked_legacy_listing_only_what_is_added(tmp_path):
+    """safe_io.ensure_folder: an earlier output (no record) is given a record marked legacy, listing only
+    the .lock and folders it adds: its older files stay unlisted, so they are never deleted."""
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    rec = ensure_folder(out, "experiment", dirs=("runs",))
+    assert rec.legacy and sorted(rec.entries) == [".lock", "runs"]
+    assert Record.read(out).entries == rec.entries and (out / ".lock").is_file()
+    assert owned_and_foreign(out)[1] == ["manifest.json"]
+
+
+def test_a_file_being_rewritten_is_recognised_in_either_version(tmp_path):
+    """Record.put_file keeps the entry it replaces as ``prev``: a command killed between recording a
+    file's new content and renaming it into place leaves the old file, still recognised as spreadsim's."""
+    out = _output(tmp_path / "run", files={"a.csv": b"old\n"})
+    rec = Record.read(out)
+    new = tmp_path / "new.csv"
+    new.write_bytes(b"new content\n")
+    rec.put_file("a.csv", new)
+    rec.save()
+    assert Record.read(out).unchanged("a.csv", out / "a.csv")  # the old version
+    assert Record.read(out).unchanged("a.csv", new)  # the new one
+    (out / "a.csv").write_bytes(b"neither\n")
+    assert not Record.read(out).unchanged("a.csv", out / "a.csv")
+
+
+def test_a_record_with_a_malformed_token_is_not_a_record(tmp_path):
+    out = _output(tmp_path / "run")
+    data = json.loads((out / RECORD).read_text())
+    data["token"] = "not-a-token"
+    (out / RECORD).write_text(json.dumps(data))
+    assert Record.read(out) is None and output_kind(out) is None
+
+
+def test_replacing_an_output_begun_by_an_earlier_version_names_its_unlisted_files(tmp_path):
+    from simulation.safe_io import check_out, ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    ensure_folder(out, "experiment")
+    with pytest.raises(InputError) as err:
+        check_out(out, "experiment", replace=True, flag="--fresh")
+    assert err.value.problems[0].message == (
+        "holds a spreadsim 'experiment' output begun by an earlier version of spreadsim, whose files its record "
+        "(.spreadsim-record.json) does not list, so they are treated as yours and never deleted (manifest.json); "
+        "nothing was deleted: move or delete them yourself, or choose another folder")
+
+
+def test_a_writer_names_its_option_when_the_folder_cannot_be_made(tmp_path):
+    from simulation.safe_io import OwnedWriter
+
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "exp"
+    with pytest.raises(InputError) as err:
+        with OwnedWriter(out, "experiment", option="--into"):
+            pass
+    assert str(err.value).startswith(f"--into: {out}: cannot create it: ")  # the system's reason
+    with pytest.raises(InputError) as err:
+        with OwnedWriter(out, "experiment"):
+            pass
+    assert str(err.value).startswith(f"--out: {out}: cannot create it: ")
+    with OwnedWriter(tmp_path / "exp", "experiment", dirs=("runs", "timeseries")) as w:
+        assert (tmp_path / "exp" / "runs").is_dir() and w.rec.entries["timeseries"] == {"dir": True}
+
+
+def test_an_experiment_from_before_the_record_reads_the_chunks_in_its_runs_folder(tmp_path):
+    from simulation.experiments.store import ResultStore
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    _place(out, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    for name in ("b.parquet", "a.parquet", ".a.tmp.parquet", "notes.txt"):
+        _place(out, f"runs/{name}", b"x")
+    ensure_folder(out, "experiment")
+    assert ResultStore(out).committed() == [out / "runs" / "a.parquet", out / "runs" / "b.parquet"]
+
+
+def test_check_out_refuses_the_current_folder_and_a_link_by_name(tmp_path, monkeypatch):
+    from simulation.safe_io import check_out
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as err:
+        check_out(tmp_path, "run", option="--into")
+    assert str(err.value) == (f"--into: {tmp_path}: is the current folder or contains it; give a folder for the "
+                              "results, such as results/NAME")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    with pytest.raises(InputError) as err:
+        check_out(tmp_path / "link", "run", option="--into")
+    assert str(err.value) == f"--into: {tmp_path / 'link'}: is a symbolic link; give the folder itself"
+
+
+def test_replacing_an_earlier_figures_folder_takes_exactly_its_listed_files(tmp_path):
+    """check_out and atomic_dir for a figures folder of the earlier format (figures.json lists its files):
+    with a user's file in it, refused; without, replaced whole, nothing left beside it, no warning."""
+    import warnings
+
+    from simulation.safe_io import check_out
+
+    out = _legacy_figures_folder(tmp_path / "figs", ["a.png", "b.csv"], {"c.png": b"mine"})
+    with pytest.raises(InputError):
+        check_out(out, "figures", replace=True)
+    (out / "c.png").unlink()
+    assert check_out(out, "figures", replace=True) == "replace"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with atomic_dir(out, "figures", replace=True) as tmp:
+            (tmp / "new.png").write_bytes(b"png")
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "new.png"] and [p.name for p in tmp_path.iterdir()] == [
+        "figs"]
+
+
+def test_remove_owned_keeps_the_top_level_names_asked_for(tmp_path):
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run", files={"a.csv": b"1", "b.csv": b"2", "sub/a.csv": b"3"})
+    assert remove_owned(out, keep=(RECORD, "a.csv")) == []
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "a.csv"]
+
+
+def test_earlier_sweeps_runs_and_analyses_under_way_are_recognised(tmp_path):
+    from simulation.safe_io import ensure_folder
+
+    def folder(name, rel, man):
+        _place(tmp_path / name, rel, json.dumps(man).encode())
+        return tmp_path / name
+
+    assert output_kind(folder("sweep", "manifest.json", {"points": [], "replicate_seeds": []})) == "sweep"
+    assert output_kind(folder("run", "manifest.json", {"scenario_hash": "h", "seed": 1, "summary": {},
+                                                        "version": "1"})) == "run"
+    sens = tmp_path / "sens"
+    ensure_folder(sens / "runs", "experiment")
+    (sens / "runs" / "manifest.json").write_text(json.dumps({"experiment": "sensitivity"}))
+    assert output_kind(sens) == "sensitivity"
+
+
+def test_a_link_named_like_a_dead_commands_temporary_is_left_alone(tmp_path):
+    from simulation.safe_io import _host, clean_stale, new_token
+
+    tok = new_token()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Record.new(elsewhere, "run", tok, target="run", pid=_dead_pid(), host=_host()).save()
+    link = tmp_path / f".run.spreadsim-tmp-{tok}"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = hashes(tmp_path)
+    assert clean_stale(tmp_path / "run") == [] and hashes(tmp_path) == before
+
+
+@pytest.mark.parametrize("entries", [{"../outside.csv": {"size": 1, "sha256": "0" * 64}}, {"a.csv": "not an entry"},
+                                     {"/etc/passwd": {"size": 1, "sha256": "0" * 64}}])
+def test_a_record_listing_paths_outside_its_folder_or_malformed_entries_is_not_a_record(tmp_path, entries):
+    out = _output(tmp_path / "run")
+    data = json.loads((out / RECORD).read_text())
+    data["entries"].update(entries)
+    (out / RECORD).write_text(json.dumps(data))
+    assert Record.read(out) is None
+
+
+def test_temporaries_and_parent_folders_are_named_and_made_as_documented(tmp_path):
+    from simulation.safe_io import new_token, temp_name
+
+    tok = new_token()
+    assert temp_name(".spreadsim-record.json", tok) == f".spreadsim-record.json.{tok}.tmp"
+    assert temp_name("runs.csv", tok) == f".runs.csv.{tok}.tmp"
+    out = _output(tmp_path / "a" / "b" / "run")  # missing parent folders are made
+    assert (out / "a.csv").read_bytes() == b"1,2\n"

@@ -650,3 +650,139 @@ def test_a_strategy_warns_only_about_what_it_sets(tmp_path, capsys):
                  str(tmp_path / "o"), "-q", "--no-plot"]) == 0
     warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(warnings_) == 1 and "strategies.odd: strategy.seeding.group: has no effect" in warnings_[0], warnings_
+
+
+def test_a_field_is_split_into_keys_and_list_positions_and_found_at_its_nearest_enclosing_key():
+    """safe_io.split_field and Marks.find: where a message about a field points in the YAML file."""
+    from simulation.safe_io import Marks, split_field
+
+    assert split_field("a.b[2].c") == ("a", "b", 2, "c")
+    assert split_field("sensitivity.parameters[2][10].path") == ("sensitivity", "parameters", 2, 10, "path")
+    assert split_field("a.b[x].c") == ("a", "b[x]", "c")  # not a list position: a key as written
+    assert split_field("[3]") == (3,)
+    marks = Marks({("a",): (1, 1), ("a", "b"): (2, 3), ("a", "b", 2): (5, 5)})
+    assert marks.find("a.b[2]") == (5, 5)
+    assert marks.find("a.b.c") == (2, 3)  # the nearest enclosing key the document has
+    assert marks.find("a.b[7].c.d") == (2, 3)
+    assert marks.find("z.y") is None
+
+
+def test_a_foreign_entries_message_names_the_kind_when_known(tmp_path):
+    from simulation.safe_io import foreign_message
+
+    out = tmp_path / "x"
+    out.mkdir()
+    for found, what in (("run", "a spreadsim 'run' output"), (None, "a spreadsim output")):
+        assert foreign_message(out, found, ["a", "b", "c", "d"]).startswith(
+            f"holds {what} manifest but no record of the files spreadsim wrote (no .spreadsim-record.json: ")
+    assert "(a, b, c and 1 more)" in foreign_message(out, None, ["a", "b", "c", "d"])
+    assert "(a, b, c); nothing was deleted" in foreign_message(out, None, ["a", "b", "c"])
+
+
+def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
+    from simulation.errors import InputError
+    from simulation.safe_io import decode_text, load_yaml, read_capped
+
+    _, marks = load_yaml("a:\n  - 1\n  - 2\n", "s.yaml")
+    assert dict(marks) == {("a",): (1, 1), ("a", 0): (2, 5), ("a", 1): (3, 5)}
+    with pytest.raises(InputError) as err:
+        load_yaml("a: !!python/name:os.system\n", "s.yaml")
+    assert str(err.value) == ("s.yaml: malformed YAML: could not determine a constructor for the tag "
+                              "'tag:yaml.org,2002:python/name:os.system' (line 1, column 4)")
+    with pytest.raises(InputError) as err:
+        decode_text(b"a: 1\nb: \xff\n", "s.yaml")
+    assert str(err.value) == "s.yaml: is not UTF-8 text (line 2)" and err.value.problems[0].field == ""
+    with pytest.raises(InputError) as err:
+        read_capped("missing.yaml", 100)
+    assert str(err.value) == "missing.yaml: file not found" and err.value.problems[0].field == ""
+
+
+def test_malformed_yaml_is_one_message_with_the_parsers_reason_and_position(tmp_path, monkeypatch):
+    import builtins
+
+    from simulation.errors import InputError
+    from simulation.safe_io import load_yaml, read_capped
+
+    for text, message in (("a: [1, 2\n", "s.yaml: malformed YAML: expected ',' or ']', but got '<stream end>' "
+                                        "(line 2, column 1)"),
+                          ("a: b: c\n", "s.yaml: malformed YAML: mapping values are not allowed here (line 1, column 5)")):
+        with pytest.raises(InputError) as err:
+            load_yaml(text, "s.yaml")
+        assert str(err.value) == message
+    f = tmp_path / "s.yaml"
+    f.write_text("a: 1\n")
+    real = builtins.open
+
+    def fail_open(path, *a, **k):
+        if str(path) == str(f):
+            raise PermissionError(13, "Permission denied")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fail_open)
+    with pytest.raises(InputError) as err:
+        read_capped(f, 100)
+    assert str(err.value) == f"{f}: cannot read: Permission denied" and err.value.problems[0].field == ""
+
+
+def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
+    """safe_io.read_capped, decode_text and load_yaml: a folder, a file larger than the cap or growing
+    past it while read, binary data (a NUL in the first 8 KiB), a value that cannot be built, and
+    nesting past the limit once sibling lists have closed."""
+    from simulation import limits
+    from simulation.errors import InputError
+    from simulation.safe_io import decode_text, load_yaml, read_capped
+
+    def message(call):
+        with pytest.raises(InputError) as err:
+            call()
+        assert err.value.problems[0].field == ""
+        return str(err.value)
+
+    assert message(lambda: read_capped(tmp_path, 100)) == f"{tmp_path}: is a folder, not a file"
+    f = tmp_path / "big.yaml"
+    f.write_bytes(b"a" * 200)
+    assert message(lambda: read_capped(f, 100)) == f"{f}: is 200 B; a file may be at most 100 B"
+    real_stat = os.stat
+
+    def small_stat(path, *a, **k):  # a file that reports less than it holds (/proc) or grows while read
+        st = real_stat(path, *a, **k)
+        return os.stat_result((st.st_mode, *st[1:6], 10, *st[7:])) if str(path) == str(f) else st
+
+    monkeypatch.setattr(os, "stat", small_stat)
+    assert message(lambda: read_capped(f, 100, "scenario file")) == (
+        f"{f}: holds more than 100 B; a scenario file may be at most that")
+    monkeypatch.undo()
+    assert message(lambda: decode_text(b"a: 1\x00", "s.yaml")) == "s.yaml: is a binary file, not text"
+    assert decode_text(b"a" * 8192 + b"\x00", "s.yaml").startswith("aaa")  # only the first 8 KiB are looked at
+    assert message(lambda: load_yaml("a: 2020-13-45\n", "s.yaml")) == (
+        "s.yaml: malformed YAML: a value cannot be read (ValueError)")
+    deep = "[" * limits.MAX_YAML_DEPTH + "]" * limits.MAX_YAML_DEPTH
+    load_yaml(deep, "s.yaml")
+    assert "nests lists and mappings more than" in message(lambda: load_yaml(f"[[[[]]], {deep}]", "s.yaml"))
+
+
+def test_outputs_of_calibrations_and_forecasts_of_earlier_versions_are_recognised(tmp_path):
+    import json as _json
+
+    from simulation.safe_io import output_kind
+
+    def folder(name, file, man):
+        out = tmp_path / name
+        out.mkdir()
+        (out / file).write_text(_json.dumps(man))
+        return out
+
+    assert output_kind(folder("cal", "calibration.json", {"kind": "spreadsim calibration"})) == "calibration"
+    assert output_kind(folder("cal2", "calibration.json", {"kind": "something else"})) is None
+    assert output_kind(folder("fc", "forecast.json", {"switch_at": 12, "horizon": 60})) == "forecast"
+    assert output_kind(folder("fc2", "forecast.json", {"switch_at": 12})) is None
+
+
+def test_check_numbers_names_the_file_and_the_field_of_each_number_out_of_range():
+    from simulation import limits
+    from simulation.errors import Problem
+    from simulation.safe_io import check_numbers
+
+    got = check_numbers({"a": {"b": [1, 10 ** 30]}, "c": float("inf"), "d": True}, "s.yaml")
+    assert got == [Problem("s.yaml", "a.b[1]", f"is too large a number (more than {limits.MAX_SEED:,})"),
+                   Problem("s.yaml", "c", "must be a finite number (got inf)")]

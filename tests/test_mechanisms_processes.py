@@ -934,3 +934,265 @@ def test_with_overlapping_practices_the_outcome_is_the_size_weighted_burden_left
     left = m.size * outcomes.burden(s.outcomes, 1, m.effect)
     assert m.series_b["outcome"][0, 1] == pytest.approx(left.sum() / 40)
     assert m.series_b["benefit"][0, 1] == pytest.approx(40 - left.sum())
+
+
+# ============================================================================= support: light-touch tier
+LIGHT = {"strategy.light_touch.enabled": True, "strategy.light_touch.quality": 0.6, "strategy.light_touch.cost": 0.25,
+         "strategy.light_touch.progress": 0.1}
+
+
+def test_light_touch_registers_last_months_invited_sites_once_at_its_quality_and_cost():
+    """support._light_touch (Action Schools! BC, 004): a site invited last month and now exploring is
+    registered, trained at the tier's quality (generation 1, unless trainers already reached it),
+    for light_touch.cost each; a site invited but not exploring, or already registered, is not."""
+    m, s = bare(5, **LIGHT, **{"strategy.light_touch.capacity": 0})
+    m.stage[:] = [EXPLORATION, EXPLORATION, NOT_ENGAGED, EXPLORATION, EXPLORATION]
+    m.light_invited[:] = [True, True, True, True, False]
+    m.light[3] = True  # registered earlier
+    m.generation[1] = 2  # reached by a trainer's trainee
+    assert np.isscalar(m.dilution)
+    before = m.support_used_b.copy()
+    support._light_touch(m, s, np.zeros(5, bool))
+    assert m.light.tolist() == [True, True, False, True, False]
+    assert m.generation.tolist() == [1, 2, 0, 0, 0]
+    assert np.asarray(m.dilution).tolist() == [0.6, 1.0, 1.0, 1.0, 1.0]
+    assert m.support_used_b - before == pytest.approx([2 * 0.25])
+    assert not m.light_invited.any()  # this month's invitations: none (capacity 0)
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_light_touch_invites_up_to_its_capacity_of_sites_not_otherwise_invited(capacity):
+    """support._light_touch: this month's invitations go to at most light_touch.capacity candidates the
+    support slots did not invite and the tier has not registered; they count as invited."""
+    m, s = bare(6, **LIGHT, **{"strategy.light_touch.capacity": capacity})
+    cand = np.array([True, True, True, True, True, False])
+    m.invited[0] = True
+    m.light[1] = True
+    support._light_touch(m, s, cand)
+    got = np.flatnonzero(m.light_invited)
+    assert len(got) == capacity and set(got) <= {2, 3, 4}
+    assert m.invited[got].all() and m.invited[0]
+
+
+def test_light_touch_pushes_registered_unsupported_sites_in_the_pipeline_while_open():
+    """support._light_touch: while the tier is open (funded, or for light_touch.months), each registered
+    site from exploration to initial implementation without a support slot gets light_touch.progress;
+    none in full implementation or discontinued, none with a slot; no push at all once it closes."""
+    m, s = bare(6, **LIGHT)
+    m.light[:] = True
+    m.stage[:] = [EXPLORATION, INSTALLATION, INITIAL, FULL, DISCONTINUED, INITIAL]
+    m.supported[5] = True
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push.tolist() == pytest.approx([0.1, 0.1, 0.1, 0.0, 0.0, 0.0])
+    m.funded_b[:] = False  # funding ended, no months of its own: closed
+    support._light_touch(m, s, np.ones(6, bool))
+    assert m.light_push is None and not m.light_invited.any()
+    m, s = bare(6, **LIGHT, **{"strategy.light_touch.months": 4})
+    m.light[:] = True
+    m.stage[:] = INITIAL
+    m.funded_b[:] = False  # open for its own 4 months, funded or not
+    m.month = 4
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push.tolist() == pytest.approx([0.1] * 6)
+    m.month = 5
+    support._light_touch(m, s, np.zeros(6, bool))
+    assert m.light_push is None
+
+
+def test_light_touch_is_closed_only_in_the_blocks_whose_funding_ended():
+    """support._light_touch in a batch (per-block funding): a block whose funding ended gets no
+    invitations and no push, the others as usual."""
+    s = default_scenario(**{"sites.n": 4, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, **LIGHT, "strategy.light_touch.capacity": 2})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.month = 1
+    m.funded_b[:] = [True, False]
+    m.light[[0, 4]] = True
+    m.stage[:] = INITIAL
+    support._light_touch(m, s, ~m.light)
+    assert m.light_invited[:4].sum() == 2 and not m.light_invited[4:].any()
+    assert m.light_push.tolist() == pytest.approx([0.1, 0, 0, 0, 0, 0, 0, 0])
+
+
+# ============================================================================ support: reserved slots
+def test_reserved_slots_serve_only_their_groups_sites_and_the_rest_any_site():
+    """support.allocate with strategy.support.reserve: a group's reserved slots are kept free for its
+    own sites (none of another group takes them); the other slots serve any site."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.support.capacity": 2,
+                      "strategy.support.reserve": {"a": 1}})
+    a = np.flatnonzero(m.group == "a")
+    b = np.flatnonzero(m.group == "b")
+    m.stage[:] = NOT_ENGAGED
+    m.stage[b] = EXPLORATION  # only b's sites are in the pipeline
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.supported[b].sum() == 1 and not m.supported[a].any()  # a's slot stays a's
+    m.stage[a[0]] = EXPLORATION
+    support.allocate(m, s)
+    assert m.supported[a[0]] and m.supported[b].sum() == 1
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_a_reserve_for_a_group_the_site_table_does_not_have_names_its_groups(tmp_path):
+    """support.configure: the groups of a site table are known only once it is read."""
+    from simulation.errors import InputError
+
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    with pytest.raises(InputError) as err:
+        bare(3, **{"sites.file": str(table), "strategy.support.capacity": 2, "strategy.support.reserve": {"c": 1}})
+    assert err.value.problems[0].field == "strategy.support.reserve"
+    assert err.value.problems[0].message == "no group 'c'; groups are: a, b"
+
+
+# ====================================================================================== support: waves
+def test_waves_group_by_group_make_size_sites_eligible_every_months_in_the_groups_order():
+    """support._waves with strategy.waves.order and size: the groups' sites in rollout order (within a
+    group, the seeding order) become eligible size at a time, one wave every `every` months."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.waves.every": 6,
+                      "strategy.waves.size": 2, "strategy.waves.order": ["b", "a"]})
+    a = np.flatnonzero(m.group == "a")
+    b = np.flatnonzero(m.group == "b")
+    assert sorted(m.eligible_from[b]) == [0, 0, 6] and sorted(m.eligible_from[a]) == [6, 12]
+    assert m.eligible_from[b][np.argmax(m.rank[b])] == 6  # the last of b in the seeding order waits
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+@pytest.mark.parametrize("order,message", [(["b", "c", "d"], "no group 'c', 'd'; groups are: a, b, e"),
+                                           (["b"], "list every group once; missing: a, e")])
+def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(tmp_path, order, message):
+    from simulation.errors import InputError
+
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n4,e\n")
+    with pytest.raises(InputError) as err:
+        bare(4, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
+                   "strategy.waves.order": order})
+    assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
+
+
+# ============================================================================= support: seeding order
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_most_central_seeding_orders_sites_by_degree_and_listed_sites_come_first_in_their_order():
+    """support._priority: the programme's order of sites (seeding and invitations): most_central by
+    degree, highest first; sites listed in strategy.seeding.sites before all others, in the order given."""
+    m, s = bare(4, **{"strategy.seeding.rule": "most_central"})
+    m.degree[:] = [1, 5, 3, 0]
+    support._priority(m, s)
+    assert m.rank.tolist() == [2, 0, 1, 3]
+    m, s = bare(4, **{"strategy.seeding.rule": "most_central", "strategy.seeding.sites": [3, 0]})
+    m.degree[:] = [1, 5, 3, 0]
+    support._priority(m, s)
+    assert m.rank.tolist() == [1, 2, 3, 0]
+
+
+def test_seeding_more_sites_than_the_network_has_is_refused_by_name():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.n": 6})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.n", "cannot seed 6 sites: the network has 4")
+
+
+def test_collaboratives_form_in_every_block_of_the_programme_and_none_outside_it():
+    """support._form_collaboratives (003): engaged sites of each programme block join cohorts of
+    collaborative.size linked to each other; a block without the programme (here the first) has none."""
+    s = default_scenario(**{"sites.n": 4, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "strategy.collaborative.enabled": True,
+                            "strategy.collaborative.size": 2})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.stage[:] = EXPLORATION
+    m.programme_b[:] = [False, True]
+    support._form_collaboratives(m, s)
+    assert m.member.tolist() == [False] * 4 + [True] * 4
+    W = m.W.toarray()
+    assert W[:4].sum() == 0 and (W[4:, 4:] > 0).sum() == 4  # two cohorts of two, linked both ways
+
+
+def test_collaboratives_cost_per_member_month_only_while_funded():
+    """support.collaborative_costs: collaborative.cost per engaged member-month while the programme is funded."""
+    m, s = bare(4, **{"strategy.collaborative.enabled": True, "strategy.collaborative.start": 1,
+                      "strategy.collaborative.cost": 0.5})
+    m.member[:] = [True, True, True, False]
+    m.stage[:] = [EXPLORATION, FULL, DECLINED, EXPLORATION]
+    support.collaborative_costs(m, s)
+    assert m.support_used_b.tolist() == pytest.approx([1.0])
+    m.funded_b[:] = False
+    support.collaborative_costs(m, s)
+    assert m.support_used_b.tolist() == pytest.approx([1.0])
+
+
+@pytest.mark.parametrize("after_funding", [True, False])
+def test_trainers_keep_training_after_funding_only_when_the_scenario_says_so(after_funding):
+    """support.allocate with train_the_trainer: a site long enough in full implementation, competent and
+    faithful becomes a trainer with `trainees` slots; once central funding has ended its slots stay only
+    with train_the_trainer.after_funding (then a local cost)."""
+    m, s = bare(4, **{"strategy.train_the_trainer.enabled": True, "strategy.train_the_trainer.after": 2,
+                      "strategy.train_the_trainer.trainees": 2, "strategy.train_the_trainer.after_funding": after_funding,
+                      "strategy.support.funding_months": 0, "strategy.support.capacity": 0})
+    m.stage[:] = [FULL, EXPLORATION, EXPLORATION, NOT_ENGAGED]
+    m.months_in_stage[0] = 5
+    m.competence[0], m.fidelity[0] = 0.9, 1.0
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.trainer.tolist() == [True, False, False, False]
+    assert m.supported.tolist() == [False, after_funding, after_funding, False]
+
+
+@pytest.mark.parametrize("stage", ["exploration", "full"])
+def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
+    """support._seed_sites: the first seeding.n sites in the programme's order start in seeding.stage,
+    generation 1, at entry fidelity and training competence (in full implementation at least what that
+    stage means), adopted (and in full implementation) at month 0 only from initial implementation on."""
+    m, s = bare(5, **{"strategy.seeding.n": 2, "strategy.seeding.stage": stage, "delivery.entry_fidelity": 0.5,
+                      "workforce.training": 0.3})
+    seeds = np.flatnonzero(m.seed_site)
+    assert sorted(m.rank[seeds]) == [0, 1]
+    code = {"exploration": EXPLORATION, "full": FULL}[stage]
+    assert (m.stage[seeds] == code).all() and (m.generation[seeds] == 1).all()
+    if stage == "full":
+        assert m.fidelity[seeds].tolist() == [max(0.5, s.stages.fidelity_for_full)] * 2
+        assert m.competence[seeds].tolist() == [max(0.3, s.stages.competence_for_full)] * 2
+        assert m.adopted_month[seeds].tolist() == [0, 0] and m.full_month[seeds].tolist() == [0, 0]
+    else:
+        assert m.fidelity[seeds].tolist() == [0.5, 0.5] and m.competence[seeds].tolist() == [0.3, 0.3]
+        assert m.adopted_month[seeds].tolist() == [-1, -1]
+
+
+def test_waves_group_by_group_in_each_block_of_a_batch():
+    s = default_scenario(**{"sites.n": 5, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "sites.groups": {"a": {"n": 2}, "b": {"n": 3}},
+                            "strategy.waves.every": 6, "strategy.waves.size": 2, "strategy.waves.order": ["b", "a"]})
+    m = SpreadModel(s, [1, 2], agents=False)
+    for blk in range(2):
+        sl = m.block_slice(blk)
+        g, e = m.group[sl], m.eligible_from[sl]
+        assert sorted(e[g == "b"]) == [0, 0, 6] and sorted(e[g == "a"]) == [6, 12]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_seeding_by_group_puts_the_groups_sites_first_and_needs_a_group_that_exists(tmp_path):
+    from simulation.errors import InputError
+
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.seeding.rule": "by_group",
+                      "strategy.seeding.group": "a"})
+    assert sorted(m.rank[m.group == "a"]) == [0, 1]
+    table = tmp_path / "sites.csv"
+    table.write_text("site,group\n1,b\n2,a\n3,b\n")
+    with pytest.raises(InputError) as err:
+        bare(3, **{"sites.file": str(table), "strategy.seeding.rule": "by_group", "strategy.seeding.group": "c"})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.group",
+                                              "by_group needs a group that exists; groups are: a, b")
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_listed_seed_sites_must_be_sites_of_the_network():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.sites": [1, 99, 98, 97, 96, 95, 94]})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites",
+                                              "not sites of this network: 99, 98, 97, 96, 95")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.runner import SUMMARY_KEYS, git_commit, run, run_batch
+from simulation.runner import SUMMARY_KEYS, git_commit, run, run_batch, summarise
 from simulation.safe_io import output_kind
 from simulation.scenario import default_scenario
 
@@ -59,6 +59,20 @@ def test_save_writes_each_table_without_an_index_and_a_marked_manifest(tmp_path,
 
     width = matplotlib.image.imread(out / "adoption.png").shape[1]
     assert 0.6 * SAVE_DPI * 6 < width < 1.2 * SAVE_DPI * 12  # saved at SAVE_DPI, not the default 100
+    import io
+
+    import matplotlib.pyplot as plt
+
+    ax = result.plot()  # the same figure saved at 200 dpi (README), cropped to what it draws
+    buf = io.BytesIO()
+    ax.figure.savefig(buf, format="png", dpi=200, bbox_inches="tight")
+    plt.close(ax.figure)
+    buf.seek(0)
+    assert matplotlib.image.imread(out / "adoption.png").shape == matplotlib.image.imread(buf).shape
+    assert man["notes"] == result.notes and man["notes"]  # why some outputs are NaN, in words
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out / "site_history.parquet").column_names == list(hist.columns)  # no index column
 
 
 def test_save_refuses_an_earlier_output_unless_forced(tmp_path, result):
@@ -95,6 +109,15 @@ def test_plot_is_titled_with_scenario_and_seed_and_marks_the_end_of_support(resu
 def test_git_commit_is_a_hash_or_none_wherever_it_is_called_from(tmp_path, monkeypatch):
     c = git_commit()
     assert c is None or re.fullmatch(r"[0-9a-f]{40}", c)
+    import subprocess
+    from pathlib import Path
+
+    import simulation
+
+    here = Path(simulation.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True)
+    if head.returncode == 0:  # running from a checkout: its commit
+        assert c == head.stdout.strip()
     monkeypatch.chdir(tmp_path)  # the package's checkout, not the current folder's
     assert git_commit() == c
 
@@ -131,8 +154,9 @@ def test_site_history_is_every_site_every_month(result):
     last = h[h["month"] == 8].set_index("site")["stage"].astype(str)
     assert (last.to_numpy() == result.sites.set_index("site")["stage"].to_numpy()).all()
     plain = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
-    with pytest.raises(ValueError, match=r"this run kept no site history: run it with history=True \(--site-history\)"):
+    with pytest.raises(ValueError) as err:
         plain.site_history
+    assert str(err.value) == "this run kept no site history: run it with history=True (--site-history)"
     from simulation.runner import site_history_frame
 
     pd.testing.assert_frame_equal(site_history_frame(result.model), h)
@@ -140,3 +164,100 @@ def test_site_history_is_every_site_every_month(result):
     assert list(h.columns) == ["month", "site", "stage", "fidelity", "competence", "capacity", "supported", "benefit"]
     assert list(h["stage"].cat.categories) == ["not_engaged", "exploration", "installation", "initial", "full",
                                                "declined", "discontinued"]
+
+
+def test_a_bad_horizon_is_reported_under_months():
+    from simulation.errors import InputError
+
+    s = default_scenario(**{"sites.n": 10, "months": 10})
+    for call in (lambda: run(s, seed=1, months=0), lambda: run_batch(s, [1], months=-3)):
+        with pytest.raises(InputError) as err:
+            call()
+        assert [(p.source, p.field) for p in err.value.problems] == [("months", "months")]
+
+
+def test_a_batch_of_one_seed_makes_no_agents_and_shares_its_time_per_seed(monkeypatch):
+    """run_batch never creates Mesa agents (even for one seed, where run() would), and each result's
+    ``elapsed`` is its share of the batch's set-up and stepping time."""
+    import time
+
+    from simulation.model import SpreadModel
+
+    s = default_scenario(**{"sites.n": 10, "months": 3})
+    assert run_batch(s, [4])[0].model.sites == [] and len(run(s, seed=4).model.sites) == 10
+    init, step = SpreadModel.__init__, SpreadModel.run_model
+
+    def slow_init(self, *a, **k):
+        time.sleep(0.2)
+        init(self, *a, **k)
+
+    def slow_step(self, *a, **k):
+        time.sleep(0.4)
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(SpreadModel, "__init__", slow_init)
+    monkeypatch.setattr(SpreadModel, "run_model", slow_step)
+    batch = run_batch(s, [1, 2])
+    for r in batch:
+        assert 0.1 <= r.elapsed["setup"] < 0.35 and 0.2 <= r.elapsed["step"] < 0.6  # a half each (double: >= 0.8)
+
+
+def test_run_batch_uses_the_network_given_and_keeps_the_site_history_asked_for():
+    from simulation.network import build
+
+    s = default_scenario(**{"sites.n": 20, "months": 8})
+    built = build(s, np.random.default_rng(99))
+    alone = run(s, seed=4, built=built, history=True)
+    assert not alone.timeseries.equals(run(s, seed=4).timeseries)  # this network makes a difference here
+    batch = run_batch(s, [9, 4], built=built, history=True)
+    pd.testing.assert_frame_equal(batch[1].timeseries, alone.timeseries)
+    pd.testing.assert_frame_equal(batch[1].site_history, alone.site_history)
+
+
+
+def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_documented_ones(result):
+    """sites.csv (results/README.md): adopted_month and full_month are whole months, missing for sites
+    that never got there (-1 in the model); month 0 is a month like any other."""
+    from simulation.model import TRAITS
+    from simulation.runner import sites_frame
+
+    m = result.model
+    saved = m.adopted_month.copy(), m.full_month.copy()
+    try:
+        m.adopted_month[:3] = [-1, 0, 4]
+        m.full_month[:3] = [0, -1, 7]
+        df = sites_frame(m)
+    finally:
+        m.adopted_month[:], m.full_month[:] = saved
+    assert str(df["adopted_month"].dtype) == "Int64"
+    assert df["adopted_month"][:3].tolist() == [pd.NA, 0, 4] and df["full_month"][:3].tolist() == [0, pd.NA, 7]
+    assert list(df.columns) == ["site", "stage", "adopted_month", "full_month", "fidelity", "competence", "adaptation",
+                                "capacity_now", "generation", "effect", "group", *TRAITS, "degree"]
+    sl = m.block_slice(0)
+    assert df["degree"].tolist() == m.degree[sl].tolist() and df["fidelity"].tolist() == m.fidelity[sl].tolist()
+    assert list(result.timeseries.columns[:2]) == ["month", "not_engaged"]
+
+
+def test_a_run_times_its_set_up_steps_and_outputs():
+    """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
+
+
+def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_adopter(result):
+    """summarise: time_to_50 is the first month the adopted share is at least 0.5 (the last month
+    included; NaN if never); abandonment is NaN when no site ever adopted."""
+    m = result.model
+    share = m.series_b["adopted_share"]
+    saved = share.copy(), m.adopted_month.copy()
+    try:
+        t = m.month
+        share[0, :] = 0.0
+        share[0, t] = 0.5
+        assert summarise(m)["time_to_50"] == t
+        share[0, t] = 0.49
+        assert math.isnan(summarise(m)["time_to_50"])
+        m.adopted_month[:] = -1
+        assert math.isnan(summarise(m)["abandonment"])
+    finally:
+        share[:], m.adopted_month[:] = saved

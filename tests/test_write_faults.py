@@ -208,3 +208,258 @@ def test_a_chunk_is_synced_before_its_rename_and_its_runs_file_comes_last(tmp_pa
     for i, e in renames:
         assert ("fsync", e[1]) in syscalls[:i], f"{e[1]} renamed before it was synced"
     store.close("complete")
+
+
+def test_a_table_written_into_an_output_folder_is_whole_listed_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """store.write_table_atomic (the Parquet files of explore and its analyses): the file reads back
+    equal, the folder's record lists it with its size and hash, and a failure part-way leaves neither
+    the file nor a temporary, and an earlier version of the file whole."""
+    from simulation.experiments.store import write_table_atomic
+    from simulation.safe_io import Record, file_digest, output_kind
+
+    out = tmp_path / "explore"
+    table = pa.table({"x": [1.0, 2.5], "name": ["a", "b"]})
+    write_table_atomic(table, out / "experiments.parquet")
+    assert pq.read_table(out / "experiments.parquet").equals(table)
+    assert output_kind(out) == "experiment"  # a folder it makes is an output of spreadsim's
+    size, digest = file_digest(out / "experiments.parquet")
+    assert Record.read(out).entries["experiments.parquet"] == {"size": size, "sha256": digest}
+    assert _hidden(out) == []
+    real = pq.write_table
+
+    def half(t, where, *a, **k):
+        where.write(b"PAR1 half a table")
+        raise Boom("disk full")
+
+    monkeypatch.setattr(pq, "write_table", half)
+    with pytest.raises(Boom):
+        write_table_atomic(pa.table({"x": [9.0]}), out / "experiments.parquet")
+    with pytest.raises(Boom):
+        write_table_atomic(pa.table({"x": [9.0]}), out / "other.parquet")
+    monkeypatch.setattr(pq, "write_table", real)
+    assert pq.read_table(out / "experiments.parquet").equals(table) and not (out / "other.parquet").exists()
+    assert _hidden(out) == [] and "other.parquet" not in Record.read(out).entries
+
+
+def test_discarding_a_session_removes_the_folder_it_made_and_nothing_of_a_folder_it_found(tmp_path):
+    """ResultStore.discard (a run failed before any result was stored): a folder the session made is
+    removed, with its lock released; a folder that existed before (here an empty one) stays."""
+    store = _open(tmp_path / "new")
+    store.discard()
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    store = _open(tmp_path / "mine")
+    store.discard()
+    assert (tmp_path / "mine").is_dir()
+    again = _open(tmp_path / "mine")  # the lock was released: another session may write there
+    again.write_chunk(*_tables())
+    again.close("complete")
+    assert again.stored_ids() == {"r0", "r1", "r2"}
+
+
+def test_discarding_a_store_never_opened_deletes_nothing(tmp_path):
+    """ResultStore.discard before open (nothing written by this session): an earlier output stays whole."""
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    out = r.save(tmp_path / "run", plot=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ResultStore(out).discard()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_folder_that_is_not_an_experiments_is_refused_by_name(tmp_path):
+    """store.read_manifest: one message naming the manifest (and the field) for each way it can be wrong."""
+    from simulation.errors import InputError
+    from simulation.experiments.store import read_manifest
+
+    out = tmp_path / "exp"
+    out.mkdir()
+    cases = [
+        (None, f"{out}: not a spreadsim experiment folder (no manifest.json)"),
+        (b"{not json", f"{out / 'manifest.json'}: cannot read the manifest (JSONDecodeError)"),
+        (b'{"spreadsim_output": "run", "seed": 1}', f"{out / 'manifest.json'}: kind: not the manifest of a spreadsim "
+         "experiment (a folder written by `spreadsim run`?); choose another output folder"),
+        (b'["spreadsim-experiment"]', f"{out / 'manifest.json'}: kind: not the manifest of a spreadsim experiment (a "
+         "folder written by `spreadsim run`?); choose another output folder"),
+        (b'{"kind": "spreadsim-experiment", "format": 99}', f"{out / 'manifest.json'}: format: results format 99 is "
+         "not the one this version reads (1)"),
+    ]
+    for data, message in cases:
+        if data is not None:
+            (out / "manifest.json").write_bytes(data)
+        with pytest.raises(InputError) as err:
+            read_manifest(out)
+        assert str(err.value) == message
+    (out / "manifest.json").write_bytes(b'{"kind": "spreadsim-experiment", "format": 1, "seeds": [3]}')
+    assert read_manifest(out)["seeds"] == [3]
+
+
+def test_a_store_refuses_a_file_a_users_folder_and_another_scenarios_results_by_name(tmp_path):
+    """ResultStore.open's refusals (exit code 2 from the command line): each names the folder and says
+    what to do."""
+    from simulation.errors import InputError
+
+    def message(out, scenario=None):
+        with pytest.raises(InputError) as err:
+            ResultStore(out).open(scenario or default_scenario(**{"sites.n": 10}), resume=True, meta={})
+        return str(err.value)
+
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert message(f) == f"{f}: is a file; the results need a folder (choose another --out)"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("a", "b", "c", "d"):
+        (mine / name).write_text(name)
+    assert message(mine) == (f"{mine}: exists and is not a spreadsim experiment folder (it holds a, b, c...); "
+                             "choose another --out")
+    (mine / "d").unlink()
+    assert message(mine).endswith("(it holds a, b, c); choose another --out")
+    out = tmp_path / "exp"
+    _open(out).close("complete")
+    other = default_scenario(**{"sites.n": 11})
+    assert message(out, other).endswith("results are never mixed: choose another --out, or discard them with --fresh "
+                                        "(resume=False)")
+
+
+def test_a_store_reads_the_columns_asked_for_with_the_run_ids(tmp_path):
+    store = _open(tmp_path / "exp")
+    store.write_chunk(*_tables())
+    store.write_chunk(*_tables(2))
+    store.close("complete")
+    assert store.read_runs(["value"]).column_names == ["run_id", "value", "_chunk"]
+    full = store.read_runs()
+    assert full.column_names == ["run_id", "value", "_chunk"] and full.num_rows == 5
+    assert store.read_runs(["run_id"]).column_names == ["run_id", "_chunk"]
+
+
+def test_starting_afresh_refuses_a_users_file_and_names_what_it_could_not_delete(tmp_path, monkeypatch):
+    """ResultStore.open(resume=False) over earlier results: a file spreadsim did not write stops it before
+    anything is deleted; a recorded file it cannot delete is named (at most three)."""
+    from simulation.errors import InputError
+
+    out = tmp_path / "exp"
+    store = _open(out)
+    for _ in range(4):
+        store.write_chunk(*_tables())
+    store.close("complete")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == (f"{out}: holds a spreadsim 'experiment' output but also files spreadsim did not write or "
+                              "that changed since (notes.txt); they are never deleted: move them, or choose another "
+                              "folder")
+    assert len(list((out / "runs").iterdir())) == 4
+    (out / "notes.txt").unlink()
+    real = Path.unlink
+
+    def unlink(self, *a, **k):
+        if self.parent.name == "runs":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    runs = sorted(str(p) for p in (out / "runs").iterdir())
+    assert str(err.value) == f"{out}: could not delete {', '.join(runs[:3])}; start again in another folder"
+
+
+def test_resuming_results_of_another_version_warns_and_reuses_them(tmp_path):
+    import json
+
+    from simulation import __version__
+
+    out = tmp_path / "exp"
+    store = _open(out)
+    store.write_chunk(*_tables())
+    store.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    man["versions"]["spreadsim"] = "0.0.1"
+    man["versions"]["numpy"] = "1.0"
+    (out / "manifest.json").write_text(json.dumps(man))
+    with pytest.warns(UserWarning) as got:
+        again = _open(out)
+    again.close("complete")
+    import numpy
+
+    assert [str(w.message) for w in got] == [
+        f"{out}: results stored by a different spreadsim, numpy (spreadsim 0.0.1 -> {__version__}, numpy 1.0 -> "
+        f"{numpy.__version__}); they are kept and reused. Use a new folder (or --fresh) if the model has changed."]
+    assert again.stored_ids() == {"r0", "r1", "r2"}
+
+
+def test_bytes_and_tables_written_into_an_output_folder_with_or_without_an_open_writer(tmp_path):
+    """store.write_bytes_atomic and write_csv_atomic: the file holds exactly what was given (CSV without
+    an index), listed in the folder's record, with a session of its own or the caller's writer."""
+    from simulation.experiments.store import write_bytes_atomic, write_csv_atomic
+    from simulation.safe_io import OwnedWriter, Record, file_digest
+
+    out = tmp_path / "exp"
+    df = pd.DataFrame({"a": range(4500), "b": [0.5] * 4500})  # more rows than one chunk of the CSV writer
+    write_bytes_atomic(out / "report.txt", b"hello\n")
+    write_csv_atomic(out / "runs.csv", df)
+    with OwnedWriter(out, "experiment") as w:
+        write_bytes_atomic(out / "other.txt", b"again\n", w)
+        write_csv_atomic(out / "summary.csv", df.head(3), w)
+    assert (out / "report.txt").read_bytes() == b"hello\n" and (out / "other.txt").read_bytes() == b"again\n"
+    assert (out / "runs.csv").read_text() == df.to_csv(index=False)
+    assert (out / "summary.csv").read_text() == df.head(3).to_csv(index=False)
+    rec = Record.read(out)
+    for name in ("report.txt", "runs.csv", "other.txt", "summary.csv"):
+        size, digest = file_digest(out / name)
+        assert rec.entries[name] == {"size": size, "sha256": digest}
+    assert _hidden(out) == []
+
+
+def test_the_timeseries_of_some_runs_are_read_with_their_positions(tmp_path):
+    from simulation.experiments.store import chunk_map
+
+    store = _open(tmp_path / "exp")
+    store.write_chunk(*_tables())
+    store.close("complete")
+    runs = store.read_runs()
+    wanted = runs.filter(pa.compute.equal(runs.column("run_id"), "r1"))
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted)))
+    assert table.column("run_id").to_pylist() == ["r1", "r1"] and table.column("month").to_pylist() == [0, 1]
+    assert pos.tolist() == [0, 0]
+
+
+def test_the_manifest_records_the_versions_a_result_depends_on_and_a_session_counts_its_own_rows(tmp_path):
+    import platform
+    from importlib.metadata import version
+
+    from simulation import __version__
+    from simulation.experiments.store import versions
+    from simulation.runner import git_commit
+
+    v = versions()
+    assert list(v)[:3] == ["spreadsim", "git_commit", "python"]
+    assert (v["spreadsim"], v["git_commit"], v["python"]) == (__version__, git_commit(), platform.python_version())
+    for pkg in ("numpy", "scipy", "pandas", "pyarrow", "mesa", "networkx", "dask", "distributed"):
+        assert v[pkg] == version(pkg)
+    first = _open(tmp_path / "exp")
+    first.write_chunk(*_tables(3))
+    first.close("complete")
+    second = _open(tmp_path / "exp")
+    second.write_chunk(*_tables(2))
+    assert second.session_rows() == 2
+    second.close("complete")
+
+
+def test_the_manifest_marks_the_experiment_and_records_each_session_as_it_goes(tmp_path):
+    """The store's manifest (module docstring): marked as an experiment, the scenario file, one record
+    per session, "running" until it ends, and a session found still running by the next is "killed"."""
+    import json
+
+    out = tmp_path / "exp"
+    s = default_scenario(**{"sites.n": 10})
+    store = ResultStore(out)
+    store.open(s, resume=True, meta={"executor": Path("serial")})  # any value is written as text
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["spreadsim_output"] == "experiment" and man["scenario_file"] == s.source
+    assert man["executor"] == "serial" and [x["status"] for x in man["sessions"]] == ["running"]
+    store.release()  # killed: never closed
+    again = _open(out)
+    again.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    assert [x["status"] for x in man["sessions"]] == ["killed", "complete"]
