@@ -107,11 +107,7 @@ def step(m, sc) -> None:
     if wf.turnover:
         u = m._draw("turnover", rows=2)
         # competence walks out with leavers; the replication package onboards their successors
-        key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))  # per site in a batch (simulation.blocks)
-        if m._cache.get("keep_key") != key:
-            m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
-            m._cache["keep_key"] = key
-        m.competence *= m._cache["keep"]
+        m.competence *= _keep(m, pkg)
         has = m.champions > 0
         lose = has & (u[0] < m.p_lose_champion)
         m.champions[lose] -= 1
@@ -201,6 +197,17 @@ def delivering(stage: np.ndarray) -> np.ndarray:
     return (stage >= INSTALLATION) & (stage <= FULL)
 
 
+def _keep(m, pkg) -> np.ndarray:
+    """Each site's share of competence kept through a month's turnover, ``1 - monthly turnover x (1 -
+    package)``, cached while the package is the same (a number, or per site in a batch:
+    simulation.blocks)."""
+    key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))
+    if m._cache.get("keep_key") != key:
+        m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
+        m._cache["keep_key"] = key
+    return m._cache["keep"]
+
+
 def fused_step(m, sc) -> None:
     """This phase and :func:`.delivery.step` in one compiled pass (:func:`simulation.kernels.workforce_delivery`):
     the same formulas and draws as the numpy code, bit for bit."""
@@ -213,11 +220,7 @@ def fused_step(m, sc) -> None:
     P = kernels.P
     if wf.turnover:
         u = m._draw("turnover", rows=2)
-        key = ("keep", pkg if not isinstance(pkg, np.ndarray) else id(pkg))  # per site in a batch (simulation.blocks)
-        if m._cache.get("keep_key") != key:
-            m._cache["keep"] = 1.0 - m.monthly_turnover * (1.0 - pkg)
-            m._cache["keep_key"] = key
-        keep, u0, u1 = m._cache["keep"], u[0], u[1]
+        keep, u0, u1 = _keep(m, pkg), u[0], u[1]
     else:
         keep = u0 = u1 = P(0.0, n)
     col = sc.strategy.collaborative
