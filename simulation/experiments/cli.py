@@ -149,7 +149,7 @@ def _run(args, kind: str) -> int:
         from .report import _wrap, width
 
         print(_wrap(f"{sc.name}: {args.scenario}, {len(res.runs):,} runs ({info['ran']:,} run now, "
-                    f"{info['reused']:,} reused from {out}/), executor {info['executor']}", width()))
+                    f"{info['reused']:,} reused from the output folder), executor {info['executor']}", width()))
         print()
         print(format_brief(res, full=f"{out}/report.txt") if len(res.strategies) > 1 else full)
         print()

@@ -87,7 +87,7 @@ def fold(title: str, header: list[str], rows: list[list[str]], max_width: int | 
 def _wrap(text: str, max_width: int) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, max_width)) or text
+    return "\n".join(textwrap.wrap(text, max_width, break_on_hyphens=False)) or text  # paths stay whole
 
 
 def _row_label(metric: str) -> str:
