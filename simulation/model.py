@@ -490,29 +490,34 @@ class SpreadEngine:
         n_adopted = np.bincount(idx, weights=adopted, minlength=k)
         reached = np.bincount(idx, weights=size * coverage, minlength=k)
         fid = np.bincount(idx, weights=self.fidelity[sl] * adopted, minlength=k)
-        eff = np.bincount(idx, weights=size * self.effect[sl], minlength=k)
         cb = self.counterfactual_block(block)
-        eff_cf = (np.bincount(idx, weights=size * self.effect[self.block_slice(cb)], minlength=k)
-                  if cb is not None else np.full(k, np.nan))
-        tau = (1.0 - oc.trend) ** (self.month / 12.0)
-        if outcomes.overlaps(oc):  # the programme's practices overlap the trend's (outcomes.burden)
-            eff = people - np.bincount(idx, weights=size * outcomes.burden(oc, self.month, self.effect[sl]), minlength=k)
-            eff_cf = (people - np.bincount(idx, weights=size * outcomes.burden(oc, self.month, self.effect[self.block_slice(cb)]),
-                                           minlength=k) if cb is not None else np.full(k, np.nan))
-            tau = 1.0  # benefit = people - burden left; attributable = the difference of the two arms
+        none = np.full(k, np.nan)
+        if outcomes.overlaps(oc):  # the programme's practices overlap the trend's: per site (outcomes.burden)
+            def benefit_of(b):
+                left = outcomes.burden(oc, self.month, self.effect[self.block_slice(b)])
+                return people - np.bincount(idx, weights=size * left, minlength=k)
+
+            benefit = benefit_of(block)
+            attributable = benefit - benefit_of(cb) if cb is not None else none
+        else:
+            tau = (1.0 - oc.trend) ** (self.month / 12.0)
+            eff = np.bincount(idx, weights=size * self.effect[sl], minlength=k)
+            eff_cf = (np.bincount(idx, weights=size * self.effect[self.block_slice(cb)], minlength=k)
+                      if cb is not None else none)
+            benefit = (1.0 - tau) * people + tau * eff
+            attributable = tau * (eff - eff_cf)
         out = {}
         for j, g in enumerate(self.group_labels.tolist()):
             if sites[j] == 0:
                 continue
             per = 1000.0 / people[j] if people[j] > 0 else np.nan
-            benefit = (1.0 - tau) * people[j] + tau * eff[j]
             out[g] = {
                 "sites": int(sites[j]),
                 "adopted_share": float(n_adopted[j] / sites[j]),
                 "reach_share": float(reached[j] / people[j]) if people[j] > 0 else 0.0,
                 "mean_fidelity": float(fid[j] / n_adopted[j]) if n_adopted[j] > 0 else float("nan"),
-                "benefit_per_1000": float(benefit * per),
-                "attributable_per_1000": float(tau * (eff[j] - eff_cf[j]) * per),
+                "benefit_per_1000": float(benefit[j] * per),
+                "attributable_per_1000": float(attributable[j] * per),
             }
         return out
 
