@@ -33,6 +33,9 @@ from typing import Any
 
 import numpy as np
 
+#: most sites simulated side by side in one batch model (replicates, samples or value sets), shared by
+#: the experiments engine and the calibration's simulator
+BATCH_SITES = 100_000
 #: parameters that may differ between the blocks of one batch (each process reading them handles
 #: a per-site array; tests/test_blocks.py runs every one of them batched against alone)
 BATCHABLE: tuple[str, ...] = (

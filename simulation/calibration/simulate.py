@@ -21,15 +21,13 @@ from typing import Any
 import numpy as np
 
 from .. import limits
+from ..blocks import BATCH_SITES
 from ..errors import InputError, Problem
 from ..model import SpreadModel
 from ..network import Built, build
 from ..rng import Streams
 from ..scenario import Scenario
 from .data import model_series
-
-#: most sites in one batch model of value sets (as the experiments engine's batches)
-BATCH_SITES = 100_000
 from .spec import Prior
 
 #: prefixes of scenario paths a strategy may not change part-way: they define the world, not a strategy

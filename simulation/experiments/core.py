@@ -47,6 +47,7 @@ import pyarrow as pa
 
 from .. import limits
 from .. import blocks
+from ..blocks import BATCH_SITES
 from ..errors import ExecutionError, InputError, InputWarning, Problem
 from ..model import SERIES, STAGES, SpreadEngine
 from ..network import Built, build
@@ -141,8 +142,6 @@ class RunInputError(Exception):
 _NETWORKS: OrderedDict[str, Built] = OrderedDict()
 #: network types built without random numbers: every replicate has the same network
 SEED_FREE_NETWORKS = ("file", "complete", "none")
-#: most sites simulated side by side in one batch (replicates of one scenario in one model)
-BATCH_SITES = 100_000
 
 
 def network_key(sc: Scenario) -> str:
