@@ -238,6 +238,24 @@ def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_d
     assert list(result.timeseries.columns[:2]) == ["month", "not_engaged"]
 
 
+def test_sites_table_gives_the_capacity_trait_and_the_capacity_now_apart(result):
+    """sites.csv (results/README.md): ``capacity`` is the site's trait as drawn at month 0, ``capacity_now``
+    its capacity at the end (built while supported, decaying back towards the trait otherwise)."""
+    from simulation.runner import sites_frame
+
+    m = result.model
+    saved = m.capacity.copy()
+    try:
+        m.capacity[:] = np.clip(m.capacity0 + 0.1, 0.0, 1.0) * 0.9  # an end state unlike the trait
+        df = sites_frame(m)
+    finally:
+        m.capacity[:] = saved
+    sl = m.block_slice(0)
+    assert df["capacity"].tolist() == m.capacity0[sl].tolist()
+    assert df["capacity_now"].tolist() == (np.clip(m.capacity0[sl] + 0.1, 0.0, 1.0) * 0.9).tolist()
+    assert df["stage"].map(type).eq(str).all()
+
+
 def test_a_run_times_its_set_up_steps_and_outputs():
     """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
     r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
