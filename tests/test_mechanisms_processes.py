@@ -1068,7 +1068,8 @@ def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(t
     with pytest.raises(InputError) as err:
         bare(4, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
                    "strategy.waves.order": order})
-    assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.waves.order", message)
 
 
 # ============================================================================= support: seeding order
@@ -1084,6 +1085,25 @@ def test_most_central_seeding_orders_sites_by_degree_and_listed_sites_come_first
     m.degree[:] = [1, 5, 3, 0]
     support._priority(m, s)
     assert m.rank.tolist() == [1, 2, 3, 0]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_opinion_leaders_seeding_orders_sites_by_prestige():
+    """support._priority, opinion_leaders: the sites of highest prestige first (Rogers' opinion
+    leaders; ties broken by the seeding stream)."""
+    m, s = bare(4, **{"strategy.seeding.rule": "opinion_leaders"})
+    m.prestige[:] = [0.2, 0.9, 0.5, 0.1]
+    support._priority(m, s)
+    assert m.rank.tolist() == [2, 0, 1, 3]
+
+
+def test_a_seed_site_listed_twice_is_refused_by_name():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.rule": "sites", "strategy.seeding.sites": [1, 2, 1]})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites", "a site is listed twice")
 
 
 def test_seeding_more_sites_than_the_network_has_is_refused_by_name():
