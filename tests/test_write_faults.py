@@ -463,3 +463,24 @@ def test_the_manifest_marks_the_experiment_and_records_each_session_as_it_goes(t
     again.close("complete")
     man = json.loads((out / "manifest.json").read_text())
     assert [x["status"] for x in man["sessions"]] == ["killed", "complete"]
+
+
+def test_a_store_of_many_chunks_reads_every_row_once_in_chunk_order(tmp_path):
+    """ResultStore.read_runs compacts chunks 64 at a time: with 130 chunks (three groups, the last
+    partial) every row comes back once, in chunk order, each tagged with its own chunk's file name,
+    and a column only some chunks have is missing (null) in the others."""
+    store = _open(tmp_path / "exp")
+    names = []
+    for i in range(130):
+        runs = pa.table({"run_id": [f"c{i}-a", f"c{i}-b"], "value": [float(i), float(i) + 0.5]})
+        if i == 5:  # an output a later chunk does not have (an older session's): missing elsewhere
+            runs = runs.append_column("extra", pa.array([1.0, 2.0]))
+        ts = pa.table({"run_id": [f"c{i}-a", f"c{i}-b"], "month": [0, 0]})
+        names.append(store.write_chunk(runs, ts))
+    store.close("complete")
+    got = store.read_runs()
+    assert got.num_rows == 260
+    assert got.column("run_id").to_pylist() == [f"c{i}-{s}" for i in range(130) for s in "ab"]
+    assert got.column("value").to_pylist() == [v for i in range(130) for v in (float(i), float(i) + 0.5)]
+    assert got.column("_chunk").to_pylist() == [n for n in sorted(names) for _ in range(2)]
+    assert got.column("extra").to_pylist() == [None] * 10 + [1.0, 2.0] + [None] * 248
