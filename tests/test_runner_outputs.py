@@ -18,7 +18,7 @@ from simulation.scenario import default_scenario
 matplotlib.use("Agg")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test (a small run): mutmut then sees which tests read the outputs it makes
 def result():
     return run(default_scenario(**{"sites.n": 15, "months": 8, "strategy.support.funding_months": 5,
                                    "sites.groups": {"a": 0.5, "b": 0.5}}), seed=3, history=True)
@@ -258,8 +258,27 @@ def test_sites_table_gives_the_capacity_trait_and_the_capacity_now_apart(result)
 
 def test_a_run_times_its_set_up_steps_and_outputs():
     """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
+    import time
+
+    w0 = time.perf_counter()
     r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    wall = time.perf_counter() - w0
     assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
+    assert sum(r.elapsed.values()) <= wall  # parts of the call, not clock readings
+
+
+def test_counts_are_whole_numbers_in_the_tables(result, tmp_path):
+    """timeseries.csv's adopted, supported and trainers and sites.csv's generation and champions are
+    counts: integers in the frames and written without a decimal point."""
+    ts, sites = result.timeseries, result.sites
+    for df, cols in ((ts, ("adopted", "supported", "trainers")), (sites, ("generation", "champions"))):
+        for c in cols:
+            assert df[c].dtype == np.int64, c
+    out = result.save(tmp_path / "run")
+    for name, cols in (("timeseries.csv", ("adopted", "supported", "trainers")), ("sites.csv", ("generation", "champions"))):
+        text = pd.read_csv(out / name, dtype=str)
+        for c in cols:
+            assert text[c].str.fullmatch(r"\d+").all(), (name, c)
 
 
 def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_adopter(result):
