@@ -1020,3 +1020,39 @@ def test_temporaries_and_parent_folders_are_named_and_made_as_documented(tmp_pat
     assert temp_name("runs.csv", tok) == f".runs.csv.{tok}.tmp"
     out = _output(tmp_path / "a" / "b" / "run")  # missing parent folders are made
     assert (out / "a.csv").read_bytes() == b"1,2\n"
+
+
+def test_the_callers_error_is_what_atomic_dir_raises_even_when_its_temporary_cannot_be_removed(tmp_path):
+    """On failure atomic_dir removes its temporary best-effort: a temporary already gone (or one that
+    cannot be removed) never hides the error that made the write fail."""
+    target = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="^the write failed$"):
+        with atomic_dir(target, "run") as tmp:
+            shutil.rmtree(tmp)
+            raise RuntimeError("the write failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_appearing_in_a_recorded_figures_folder_being_replaced_is_kept_whatever_figures_json_lists(
+        tmp_path, monkeypatch):
+    """Only a figures folder of the earlier format (no record) has its files taken by the names its
+    figures.json lists; a recorded one (figures.json listing names too) keeps a file that was not recorded."""
+    from simulation.errors import InputWarning
+
+    listing = json.dumps({"spreadsim_output": "figures", "files": ["a.png", "notes.png"]}).encode()
+    target = _output(tmp_path / "figs", "figures", {"figures.json": listing, "a.png": b"png"})
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        r = real(src, dst, *a, **k)
+        if Path(src) == target:  # the earlier output set aside: a user's file lands in it at that moment
+            (Path(dst) / "notes.png").write_bytes(b"mine")
+        return r
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.warns(InputWarning, match="kept notes.png: spreadsim did not write them"):
+        with atomic_dir(target, "figures", replace=True) as tmp:
+            (tmp / "b.png").write_bytes(b"new")
+    old = [p for p in tmp_path.iterdir() if p.name != "figs"]
+    assert len(old) == 1 and [(p.name, p.read_bytes()) for p in old[0].iterdir()] == [("notes.png", b"mine")]
+    assert sorted(p.name for p in target.iterdir()) == [RECORD, "b.png"]
