@@ -1056,3 +1056,104 @@ def test_a_file_appearing_in_a_recorded_figures_folder_being_replaced_is_kept_wh
     old = [p for p in tmp_path.iterdir() if p.name != "figs"]
     assert len(old) == 1 and [(p.name, p.read_bytes()) for p in old[0].iterdir()] == [("notes.png", b"mine")]
     assert sorted(p.name for p in target.iterdir()) == [RECORD, "b.png"]
+
+
+def test_a_recorded_file_is_owned_only_while_it_is_the_same_regular_file(tmp_path):
+    """Record.unchanged: size and SHA-256 both match (same size, other bytes: the user's); a folder, an
+    unlisted name, a FIFO or a folder where a file was recorded, a file where a folder was: the user's."""
+    out = _output(tmp_path / "run", files={"a.csv": b"1,2\n", "b.csv": b"x", "c.csv": b"y", "sub/d.csv": b"3\n"})
+    rec = Record.read(out)
+    assert rec.unchanged("a.csv", out / "a.csv")
+    (out / "a.csv").write_bytes(b"1,3\n")  # same size, other content
+    assert not rec.unchanged("a.csv", out / "a.csv")
+    assert not rec.unchanged("sub", out / "sub") and not rec.unchanged("unlisted.csv", out / "b.csv")
+    (out / "b.csv").unlink()
+    os.mkfifo(out / "b.csv")
+    assert not rec.unchanged("b.csv", out / "b.csv")
+    (out / "c.csv").unlink()
+    (out / "c.csv").mkdir()
+    (out / "c.csv" / "notes.txt").write_text("mine")
+    shutil.rmtree(out / "sub")
+    (out / "sub").write_bytes(b"3\n")
+    assert owned_and_foreign(out)[1] == ["a.csv", "b.csv", "c.csv/", "sub"]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_as_the_users(tmp_path, monkeypatch):
+    """_scan: a folder whose entries cannot be read is reported whole, by its name ('.' for the output
+    itself), so nothing in it is ever deleted."""
+    out = _output(tmp_path / "run")
+    real = Path.iterdir
+    blocked = set()
+
+    def iterdir(self):
+        if self in blocked:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    blocked.add(out / "sub")
+    assert owned_and_foreign(out)[1] == ["sub/"]
+    blocked.add(out)
+    assert owned_and_foreign(out) == ([], ["."])
+
+
+def test_chunks_of_recorded_sessions_are_owned_and_every_entry_after_them_is_still_checked(tmp_path):
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    tok = ensure_folder(out, "experiment", dirs=("runs", "timeseries")).data["sessions"][0]
+    chunks = [out / "runs" / f"20261207T000000-{tok}-00000{i}.parquet" for i in (1, 2)]
+    for p in chunks:
+        p.write_bytes(b"chunk")
+    (out / "runs" / "zz_mine.parquet").write_bytes(b"mine")
+    owned, foreign = owned_and_foreign(out)
+    assert all(p in owned for p in chunks) and foreign == ["runs/zz_mine.parquet"]
+
+
+def test_remove_output_takes_a_dead_commands_temporary_inside_it_whole(tmp_path):
+    from simulation.safe_io import _host, new_token
+
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    tok = new_token()
+    tmp = out / f".robust.spreadsim-tmp-{tok}"
+    tmp.mkdir()
+    Record.new(tmp, "robust", tok, target="robust", pid=_dead_pid(), host=_host()).save()
+    (tmp / "half.csv").write_text("1")  # not in its record: the dead command's all the same
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_remove_owned_leaves_a_folder_it_cannot_remove_without_an_error(tmp_path, monkeypatch):
+    """rmdir=True removes the emptied folder best effort: a folder that cannot be removed stays, no error."""
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run")
+    real = Path.rmdir
+
+    def rmdir(self):
+        if self == out:
+            raise OSError(16, "Device or resource busy")
+        return real(self)
+
+    monkeypatch.setattr(Path, "rmdir", rmdir)
+    assert remove_owned(out, rmdir=True) == [] and out.is_dir() and list(out.iterdir()) == []
+
+
+def test_atomic_dir_writes_a_run_by_default_and_names_its_option_and_flag_when_it_refuses(tmp_path):
+    from simulation.safe_io import output_kind
+
+    target = tmp_path / "run"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.csv").write_text("1")
+    assert output_kind(target) == "run" and Record.read(target).kind == "run"
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target):
+            pass
+    assert str(err.value) == (f"--out: {target}: holds an earlier spreadsim output; add --force to replace it, "
+                              "or choose another folder")
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run", option="--into", flag="--again"):
+            pass
+    assert str(err.value) == (f"--into: {target}: holds an earlier spreadsim output; add --again to replace it, "
+                              "or choose another folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
