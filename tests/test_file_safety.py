@@ -1157,3 +1157,64 @@ def test_atomic_dir_writes_a_run_by_default_and_names_its_option_and_flag_when_i
     assert str(err.value) == (f"--into: {target}: holds an earlier spreadsim output; add --again to replace it, "
                               "or choose another folder")
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_check_out_refuses_a_blank_name_a_file_and_a_folder_it_cannot_create_with_their_messages(tmp_path, monkeypatch):
+    from simulation.safe_io import check_out
+
+    def message(out, **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run", **kw)
+        (p,) = err.value.problems
+        return p.source, p.field, p.message
+
+    assert message("  ") == ("--out", "", "give a folder name")
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    assert message(f) == ("--out", str(f), "is a file, not a folder; give a folder for the results")
+    assert message(f / "run", option="--into") == ("--into", str(f / "run"),
+                                                   f"{f} is a file, so no folder can be made under it")
+    out = _output(tmp_path / "run")
+    assert message(out)[2] == "holds an earlier spreadsim output; add --force to replace it, or choose another folder"
+    real_access = os.access
+    with monkeypatch.context() as mp:  # a parent folder that can be entered but not written
+        mp.setattr(os, "access", lambda p, mode: not mode & os.W_OK and real_access(p, mode))
+        assert message(tmp_path / "new") == ("--out", str(tmp_path / "new"), f"cannot create it: {tmp_path} is not writable")
+    assert f.read_text() == "mine" and not (tmp_path / "new").exists()
+
+
+def test_check_out_limits_names_by_the_file_system_where_the_folder_goes(tmp_path, monkeypatch):
+    """The folder's own name leaves 48 bytes for the suffix of its temporaries; each parent folder may use
+    the file system's whole limit (PC_NAME_MAX of the folder's parent; 255 when it cannot be asked); the
+    whole path at most 4,000 bytes."""
+    from simulation.safe_io import check_out
+
+    def message(out):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run")
+        (p,) = err.value.problems
+        assert (p.source, p.field) == ("--out", "")  # the name is not repeated: it is too long to show
+        return p.message
+
+    small = tmp_path / "small"
+    small.mkdir()
+    real = os.pathconf
+
+    def pathconf(path, name):
+        if name != "PC_NAME_MAX":
+            raise ValueError("unrecognized configuration name")
+        return 100 if Path(path) == small else real(path, name)
+
+    monkeypatch.setattr(os, "pathconf", pathconf)
+    assert check_out(small / ("x" * 52), "run") == "new"
+    assert message(small / ("x" * 53)) == "the folder name is too long (at most 52 bytes for the folder, 100 per parent folder)"
+    monkeypatch.setattr(os, "pathconf", lambda path, name: (_ for _ in ()).throw(OSError(22, "Invalid argument")))
+    assert check_out(tmp_path / ("x" * 207), "run") == "new"
+    assert check_out(tmp_path / ("p" * 255) / "run", "run") == "new"
+    assert message(tmp_path / ("x" * 208)) == "the folder name is too long (at most 207 bytes for the folder, 255 per parent folder)"
+    assert message(tmp_path / ("p" * 256) / "run").startswith("the folder name is too long (at most 207 bytes")
+    parts = 4000 - len(os.fsencode(str(tmp_path)))
+    deep = Path(str(tmp_path) + "/" + "/".join(["d" * 199] * ((parts - 1) // 200)))
+    rest = 4000 - len(os.fsencode(str(deep))) - 1
+    assert check_out(deep / ("e" * rest), "run") == "new"
+    assert message(deep / ("e" * (rest + 1))).startswith("the folder name is too long")
