@@ -849,6 +849,8 @@ def test_outputs_of_earlier_versions_are_recognised_by_their_manifests(tmp_path)
     assert output_kind(folder("sweep", {"runs/manifest.json": {"kind": "spreadsim-experiment",
                                                                "experiment": "sweep"}})) == "sweep"
     assert output_kind(folder("other", {"runs/manifest.json": {"kind": "something", "experiment": "sweep"}})) is None
+    assert output_kind(folder("exp", {"manifest.json": {"kind": "spreadsim-experiment"}})) == "experiment"
+    assert output_kind(folder("notexp", {"manifest.json": {"kind": "something"}})) is None
 
 
 def test_an_earlier_output_without_a_record_gets_one_marked_legacy_listing_only_what_is_added(tmp_path):
@@ -1218,3 +1220,51 @@ def test_check_out_limits_names_by_the_file_system_where_the_folder_goes(tmp_pat
     rest = 4000 - len(os.fsencode(str(deep))) - 1
     assert check_out(deep / ("e" * rest), "run") == "new"
     assert message(deep / ("e" * (rest + 1))).startswith("the folder name is too long")
+
+
+def test_check_out_says_what_it_found_and_returns_what_it_will_do(tmp_path, monkeypatch):
+    """check_out's answers ("new", "resume", "replace") and its refusals of a folder it may not write,
+    of another kind's output and of a folder that is not spreadsim's, word for word."""
+    from simulation.safe_io import check_out, ensure_folder
+
+    def message(out, kind="run", **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, kind, **kw)
+        (p,) = err.value.problems
+        assert (p.source, p.field) == ("--out", str(out))
+        return p.message
+
+    assert check_out(tmp_path / "missing", "run") == "new"
+    (tmp_path / "empty").mkdir()
+    assert check_out(tmp_path / "empty", "run") == "new"
+    exp = tmp_path / "exp"
+    ensure_folder(exp, "experiment")
+    assert check_out(exp, "experiment", resume=True) == "resume" and check_out(exp, "experiment", replace=True) == "replace"
+    assert message(exp) == "holds an earlier spreadsim 'experiment' output; add --force to replace it, or choose another folder"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert message(mine) == ("is not empty and holds no spreadsim output (no spreadsim record or manifest; it holds "
+                             "notes.txt); spreadsim never writes into such a folder: choose a new or empty folder")
+    real_access = os.access
+    # a folder that can be read and entered but not written, or whose parent cannot be written
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: not (Path(p) == exp and mode & os.W_OK) and real_access(p, mode))
+        assert message(exp, "experiment", resume=True) == "is not writable (permission denied)"
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: not (Path(p) == tmp_path and mode & os.W_OK) and real_access(p, mode))
+        assert message(exp, "experiment", replace=True) == f"cannot replace it: {tmp_path} is not writable"
+
+
+def test_a_recorded_figures_folder_is_not_replaced_over_a_users_file_its_figures_json_names(tmp_path):
+    """The names figures.json lists make files spreadsim's only in a figures folder of the earlier format
+    (no record); in a recorded one a file that is not recorded is the user's, whatever figures.json says."""
+    from simulation.safe_io import check_out
+
+    listing = json.dumps({"spreadsim_output": "figures", "files": ["a.png", "notes.png"]}).encode()
+    out = _output(tmp_path / "figs", "figures", {"figures.json": listing, "a.png": b"png"})
+    (out / "notes.png").write_bytes(b"mine")
+    with pytest.raises(InputError, match="notes.png"):
+        check_out(out, "figures", replace=True)
+    (out / "notes.png").unlink()
+    assert check_out(out, "figures", replace=True) == "replace"

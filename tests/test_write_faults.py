@@ -422,6 +422,10 @@ def test_the_timeseries_of_some_runs_are_read_with_their_positions(tmp_path):
     (table, pos), = list(store.iter_timeseries(chunk_map(wanted)))
     assert table.column("run_id").to_pylist() == ["r1", "r1"] and table.column("month").to_pylist() == [0, 1]
     assert pos.tolist() == [0, 0]
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted), ["month"]))  # run_id is always read
+    assert table.column_names == ["run_id", "month"] and table.column("month").to_pylist() == [0, 1]
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted), []))
+    assert table.column_names == ["run_id"] and pos.tolist() == [0, 0]
 
 
 def test_the_manifest_records_the_versions_a_result_depends_on_and_a_session_counts_its_own_rows(tmp_path):
