@@ -851,6 +851,13 @@ def test_outputs_of_earlier_versions_are_recognised_by_their_manifests(tmp_path)
     assert output_kind(folder("other", {"runs/manifest.json": {"kind": "something", "experiment": "sweep"}})) is None
     assert output_kind(folder("exp", {"manifest.json": {"kind": "spreadsim-experiment"}})) == "experiment"
     assert output_kind(folder("notexp", {"manifest.json": {"kind": "something"}})) is None
+    assert output_kind(folder("points", {"manifest.json": {"points": []}})) is None  # a sweep's needs both keys
+    from simulation.safe_io import ensure_folder
+
+    ensure_folder(tmp_path / "bare" / "runs", "experiment")  # the runs of an analysis: only a manifest names it
+    assert output_kind(tmp_path / "bare") is None
+    _place(tmp_path / "bare", "runs/manifest.json", json.dumps({"experiment": "robust"}).encode())
+    assert output_kind(tmp_path / "bare") is None
 
 
 def test_an_earlier_output_without_a_record_gets_one_marked_legacy_listing_only_what_is_added(tmp_path):
