@@ -1275,3 +1275,17 @@ def test_a_recorded_figures_folder_is_not_replaced_over_a_users_file_its_figures
         check_out(out, "figures", replace=True)
     (out / "notes.png").unlink()
     assert check_out(out, "figures", replace=True) == "replace"
+
+
+def test_remove_owned_keeps_the_record_while_anything_is_left_and_names_what_is(tmp_path):
+    """A user's file in a recorded sub-folder stays with its folder; a nested output of spreadsim's own
+    goes; the record stays while anything is left (so a later removal still knows what is spreadsim's)."""
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run", files={"a.csv": b"1", "sub/b.csv": b"2"})
+    _output(tmp_path / "nested")
+    os.replace(tmp_path / "nested", out / "zz_nested")  # not listed: owned as an output holding only its own
+    (out / "sub" / "notes.txt").write_text("mine")
+    assert remove_owned(out) == ["sub/notes.txt", str(out / "sub")]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "sub"] and [p.name for p in (out / "sub").iterdir()] == [
+        "notes.txt"]
