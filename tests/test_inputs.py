@@ -786,3 +786,28 @@ def test_check_numbers_names_the_file_and_the_field_of_each_number_out_of_range(
     got = check_numbers({"a": {"b": [1, 10 ** 30]}, "c": float("inf"), "d": True}, "s.yaml")
     assert got == [Problem("s.yaml", "a.b[1]", f"is too large a number (more than {limits.MAX_SEED:,})"),
                    Problem("s.yaml", "c", "must be a finite number (got inf)")]
+
+
+def test_yaml_limits_hold_at_their_boundaries_and_name_the_position(monkeypatch):
+    """load_yaml's limits (simulation.limits, read when a file is parsed): at most MAX_YAML_NODES values,
+    numbers of at most MAX_DIGITS digits (quoted text and words are not numbers), one document; each
+    refusal names the file, the line and the column of the value past the limit."""
+    from simulation import limits
+    from simulation.errors import InputError
+    from simulation.safe_io import load_yaml
+
+    def message(text):
+        with pytest.raises(InputError) as err:
+            load_yaml(text, "s.yaml")
+        return str(err.value)
+
+    monkeypatch.setattr(limits, "MAX_YAML_NODES", 7)
+    monkeypatch.setattr(limits, "MAX_DIGITS", 5)
+    assert load_yaml("[1, 2, 3, 4, 5, 6]", "s.yaml")[0] == [1, 2, 3, 4, 5, 6]  # the list and its items: 7 values
+    assert message("[1, 2, 3, 4, 5, 6, 7]") == "s.yaml: holds more than 7 values (line 1, column 20)"
+    assert load_yaml('{a: 12345, b: "1234567", c: abcdefg}', "s.yaml")[0] == {"a": 12345, "b": "1234567",
+                                                                              "c": "abcdefg"}  # 7 values: keys count
+    assert message("a: 1\nb: 123456\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
+    assert message("a: 1\nb: -1_2.5e+10\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
+    assert message("months: 12\n---\nmonths: 24\n") == (
+        "s.yaml: holds more than one YAML document (a second '---'); keep one (line 2, column 1)")
