@@ -808,6 +808,12 @@ def test_yaml_limits_hold_at_their_boundaries_and_name_the_position(monkeypatch)
     assert load_yaml('{a: 12345, b: "1234567", c: abcdefg}', "s.yaml")[0] == {"a": 12345, "b": "1234567",
                                                                               "c": "abcdefg"}  # 7 values: keys count
     assert message("a: 1\nb: 123456\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
-    assert message("a: 1\nb: -1_2.5e+10\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
+    for number in ("-1_2.5e+10", "1.2345E+10"):
+        assert message(f"a: 1\nb: {number}\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
     assert message("months: 12\n---\nmonths: 24\n") == (
         "s.yaml: holds more than one YAML document (a second '---'); keep one (line 2, column 1)")
+    monkeypatch.undo()
+    # nesting counts the lists open at each point: a closed sibling no longer counts, its parents still do
+    assert load_yaml("[[[], " + "[" * 38 + "]" * 38 + "]]", "s.yaml")[0][0][0] == []
+    assert message("[[[], " + "[" * 39 + "]" * 39 + "]]") == (
+        f"s.yaml: nests lists and mappings more than {limits.MAX_YAML_DEPTH} levels deep (line 1, column 45)")
