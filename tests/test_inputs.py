@@ -685,6 +685,8 @@ def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
 
     _, marks = load_yaml("a:\n  - 1\n  - 2\n", "s.yaml")
     assert dict(marks) == {("a",): (1, 1), ("a", 0): (2, 5), ("a", 1): (3, 5)}
+    _, marks = load_yaml("a:\n  1: x\n  b: y\n", "s.yaml")  # a key that is not text is found by its text
+    assert dict(marks) == {("a",): (1, 1), ("a", "1"): (2, 3), ("a", "b"): (3, 3)} and marks.find("a.1") == (2, 3)
     with pytest.raises(InputError) as err:
         load_yaml("a: !!python/name:os.system\n", "s.yaml")
     assert str(err.value) == ("s.yaml: malformed YAML: could not determine a constructor for the tag "
