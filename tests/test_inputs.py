@@ -741,6 +741,9 @@ def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
         return str(err.value)
 
     assert message(lambda: read_capped(tmp_path, 100)) == f"{tmp_path}: is a folder, not a file"
+    from simulation.safe_io import read_yaml_file
+
+    assert message(lambda: read_yaml_file(tmp_path)) == f"{tmp_path}: is a folder, not a scenario file"
     f = tmp_path / "big.yaml"
     f.write_bytes(b"a" * 200)
     assert message(lambda: read_capped(f, 100)) == f"{f}: is 200 B; a file may be at most 100 B"
