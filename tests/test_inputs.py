@@ -744,6 +744,16 @@ def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
     from simulation.safe_io import read_yaml_file
 
     assert message(lambda: read_yaml_file(tmp_path)) == f"{tmp_path}: is a folder, not a scenario file"
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"a: 1\x00")
+    assert message(lambda: read_yaml_file(binary)) == f"{binary}: is a binary file, not text"
+    exact = tmp_path / "exact.yaml"
+    exact.write_bytes(b"a" * 100)
+    assert read_capped(exact, 100) == b"a" * 100  # at most the limit: the limit itself is accepted
+    with pytest.raises(InputError) as err:
+        read_capped("/dev/null", 100, "network file", "network.file")
+    assert str(err.value) == ("/dev/null: network.file: is not a regular file (a device, pipe or socket); "
+                              "give the network file as a file")
     f = tmp_path / "big.yaml"
     f.write_bytes(b"a" * 200)
     assert message(lambda: read_capped(f, 100)) == f"{f}: is 200 B; a file may be at most 100 B"
