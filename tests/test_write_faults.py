@@ -467,3 +467,33 @@ def test_the_manifest_marks_the_experiment_and_records_each_session_as_it_goes(t
     again.close("complete")
     man = json.loads((out / "manifest.json").read_text())
     assert [x["status"] for x in man["sessions"]] == ["killed", "complete"]
+
+
+def test_runs_of_many_chunks_of_changing_columns_are_read_whole_in_chunk_order(tmp_path):
+    """read_runs over more than one group of 64 chunks (compacted as it reads), with columns that differ
+    between chunks (a missing column reads as null), each row tagged with its chunk; chunk_map finds the
+    same rows whether _chunk is dictionary-encoded (as read_runs makes it) or plain text."""
+    from simulation.experiments.store import chunk_map
+
+    store = _open(tmp_path / "exp")
+    assert store.read_runs().num_rows == 0 and store.read_runs().num_columns == 0
+    names = []
+    for i in range(66):
+        cols = {"run_id": [f"r{i}"], "value": [float(i)]}
+        if i in (1, 65):
+            cols["extra" if i == 1 else "late"] = [i]
+        names.append(store.write_chunk(pa.table(cols), pa.table({"run_id": [f"r{i}"], "month": [0]})))
+    store.close("complete")
+    runs = store.read_runs()
+    assert runs.column("run_id").to_pylist() == [f"r{i}" for i in range(66)]
+    assert runs.column("value").to_pylist() == [float(i) for i in range(66)]
+    assert runs.column("extra").to_pylist() == [None, 1] + [None] * 64
+    assert runs.column("late").to_pylist() == [None] * 65 + [65]
+    assert runs.column("_chunk").to_pylist() == names
+    by_dict = chunk_map(runs)
+    plain = runs.set_column(runs.schema.get_field_index("_chunk"), "_chunk", runs.column("_chunk").cast(pa.string()))
+    by_text = chunk_map(plain)
+    assert list(by_dict) == list(by_text) == names
+    for name in names:
+        assert by_dict[name][0].to_pylist() == by_text[name][0].to_pylist()
+        assert by_dict[name][1].tolist() == by_text[name][1].tolist() == [names.index(name)]
