@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from simulation.errors import InputError
 from simulation.experiments.store import ResultStore
 from simulation.runner import RunResult, run
 from simulation.scenario import default_scenario
@@ -497,3 +498,119 @@ def test_runs_of_many_chunks_of_changing_columns_are_read_whole_in_chunk_order(t
     for name in names:
         assert by_dict[name][0].to_pylist() == by_text[name][0].to_pylist()
         assert by_dict[name][1].tolist() == by_text[name][1].tolist() == [names.index(name)]
+
+
+def test_a_users_file_appearing_before_the_lock_is_taken_is_refused_under_it_and_nothing_is_touched(tmp_path, monkeypatch):
+    """ResultStore.open(resume=False) over an earlier experiment checks for files spreadsim did not write
+    before writing anything, and again once it holds the lock: a file that appears in between is named,
+    kept, and the earlier results are not deleted."""
+    import hashlib
+
+    from simulation.experiments import store as store_mod
+    from simulation.safe_io import RECORD
+
+    out = tmp_path / "exp"
+    first = _open(out)
+    first.write_chunk(*_tables())
+    first.close("complete")
+    (out / "notes.txt").write_text("mine")
+
+    def snapshot():
+        return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in out.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    message = (f"{out}: holds a spreadsim 'experiment' output but also files spreadsim did not write or that "
+               "changed since (notes.txt); they are never deleted: move them, or choose another folder")
+    with pytest.raises(InputError) as err:  # refused before anything is written: not even the record changes
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == message and snapshot() == before
+    (out / "notes.txt").unlink()
+    real = store_mod.OwnedWriter
+
+    class Late(real):  # the user's file lands just before the lock is taken
+        def __enter__(self):
+            (out / "notes.txt").write_text("mine")
+            return super().__enter__()
+
+    monkeypatch.setattr(store_mod, "OwnedWriter", Late)
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == message
+    after = snapshot()
+    assert after.pop(RECORD) and {k: v for k, v in before.items() if k != RECORD} == after  # results kept
+    again = _open(out)  # and the lock was released
+    again.close("complete")
+
+
+def test_results_of_another_scenario_are_refused_naming_both_scenarios_and_their_hashes(tmp_path):
+    out = tmp_path / "exp"
+    a, b = default_scenario(**{"sites.n": 10}), default_scenario(**{"sites.n": 11})
+    store = ResultStore(out)
+    store.open(a, resume=True, meta={})
+    store.close("complete")
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(b, resume=True, meta={})
+    (p,) = err.value.problems
+    assert (p.source, p.field) == (str(out / "manifest.json"), "scenario_hash")
+    assert p.message == (f"this folder holds results of a different scenario ({a.source}, hash {a.digest()}) than "
+                         f"{b.source} (hash {b.digest()}); results are never mixed: choose another --out, or discard "
+                         "them with --fresh (resume=False)")
+
+
+def test_chunks_and_sessions_are_stamped_in_utc_and_numbered_from_one(tmp_path, monkeypatch):
+    """Chunk names (TIME-TOKEN-COUNTER) and the manifest's times are UTC, whatever the local time zone."""
+    import datetime as dt
+    import json
+    import time
+
+    monkeypatch.setenv("TZ", "Etc/GMT-9")  # nine hours ahead of UTC
+    time.tzset()
+    try:
+        store = _open(tmp_path / "exp")
+        names = [store.write_chunk(*_tables(1)) for _ in range(2)]
+        store.close("complete")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    now = dt.datetime.now(dt.UTC)
+    stamp = dt.datetime.strptime(names[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    assert abs((now - stamp).total_seconds()) < 600
+    assert [n.rsplit("-", 1)[1] for n in names] == ["000001.parquet", "000002.parquet"]
+    session = json.loads((tmp_path / "exp" / "manifest.json").read_text())["sessions"][0]
+    started = dt.datetime.fromisoformat(session["started"])
+    assert started.utcoffset() == dt.timedelta(0) and abs((now - started).total_seconds()) < 600
+
+
+def test_a_chunk_that_cannot_be_written_raises_the_systems_error_and_leaves_no_temporary(tmp_path, monkeypatch):
+    from simulation.experiments import store as store_mod
+
+    store = _open(tmp_path / "exp")
+
+    def full(path, mode="r", *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "open", full, raising=False)
+    with pytest.raises(OSError) as err:
+        store.write_chunk(*_tables(1))
+    assert err.value.errno == 28
+    monkeypatch.undo()
+    store.close("failed")
+    assert _hidden(tmp_path / "exp") == [] and store.committed() == []
+
+
+def test_versions_records_a_missing_package_as_none(monkeypatch):
+    import importlib.metadata as md
+
+    from simulation.experiments.store import versions
+
+    real = md.version
+
+    def version(pkg):
+        if pkg == "distributed":
+            raise md.PackageNotFoundError(pkg)
+        return real(pkg)
+
+    monkeypatch.setattr(md, "version", version)
+    v = versions()
+    assert v["distributed"] is None and v["dask"] == real("dask")
