@@ -849,6 +849,15 @@ def test_outputs_of_earlier_versions_are_recognised_by_their_manifests(tmp_path)
     assert output_kind(folder("sweep", {"runs/manifest.json": {"kind": "spreadsim-experiment",
                                                                "experiment": "sweep"}})) == "sweep"
     assert output_kind(folder("other", {"runs/manifest.json": {"kind": "something", "experiment": "sweep"}})) is None
+    assert output_kind(folder("exp", {"manifest.json": {"kind": "spreadsim-experiment"}})) == "experiment"
+    assert output_kind(folder("notexp", {"manifest.json": {"kind": "something"}})) is None
+    assert output_kind(folder("points", {"manifest.json": {"points": []}})) is None  # a sweep's needs both keys
+    from simulation.safe_io import ensure_folder
+
+    ensure_folder(tmp_path / "bare" / "runs", "experiment")  # the runs of an analysis: only a manifest names it
+    assert output_kind(tmp_path / "bare") is None
+    _place(tmp_path / "bare", "runs/manifest.json", json.dumps({"experiment": "robust"}).encode())
+    assert output_kind(tmp_path / "bare") is None
 
 
 def test_an_earlier_output_without_a_record_gets_one_marked_legacy_listing_only_what_is_added(tmp_path):
@@ -1034,3 +1043,263 @@ def test_temporaries_and_parent_folders_are_named_and_made_as_documented(tmp_pat
     assert temp_name("runs.csv", tok) == f".runs.csv.{tok}.tmp"
     out = _output(tmp_path / "a" / "b" / "run")  # missing parent folders are made
     assert (out / "a.csv").read_bytes() == b"1,2\n"
+
+
+def test_the_callers_error_is_what_atomic_dir_raises_even_when_its_temporary_cannot_be_removed(tmp_path):
+    """On failure atomic_dir removes its temporary best-effort: a temporary already gone (or one that
+    cannot be removed) never hides the error that made the write fail."""
+    target = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="^the write failed$"):
+        with atomic_dir(target, "run") as tmp:
+            shutil.rmtree(tmp)
+            raise RuntimeError("the write failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_appearing_in_a_recorded_figures_folder_being_replaced_is_kept_whatever_figures_json_lists(
+        tmp_path, monkeypatch):
+    """Only a figures folder of the earlier format (no record) has its files taken by the names its
+    figures.json lists; a recorded one (figures.json listing names too) keeps a file that was not recorded."""
+    from simulation.errors import InputWarning
+
+    listing = json.dumps({"spreadsim_output": "figures", "files": ["a.png", "notes.png"]}).encode()
+    target = _output(tmp_path / "figs", "figures", {"figures.json": listing, "a.png": b"png"})
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        r = real(src, dst, *a, **k)
+        if Path(src) == target:  # the earlier output set aside: a user's file lands in it at that moment
+            (Path(dst) / "notes.png").write_bytes(b"mine")
+        return r
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.warns(InputWarning, match="kept notes.png: spreadsim did not write them"):
+        with atomic_dir(target, "figures", replace=True) as tmp:
+            (tmp / "b.png").write_bytes(b"new")
+    old = [p for p in tmp_path.iterdir() if p.name != "figs"]
+    assert len(old) == 1 and [(p.name, p.read_bytes()) for p in old[0].iterdir()] == [("notes.png", b"mine")]
+    assert sorted(p.name for p in target.iterdir()) == [RECORD, "b.png"]
+
+
+def test_a_recorded_file_is_owned_only_while_it_is_the_same_regular_file(tmp_path):
+    """Record.unchanged: size and SHA-256 both match (same size, other bytes: the user's); a folder, an
+    unlisted name, a FIFO or a folder where a file was recorded, a file where a folder was: the user's."""
+    out = _output(tmp_path / "run", files={"a.csv": b"1,2\n", "b.csv": b"x", "c.csv": b"y", "sub/d.csv": b"3\n"})
+    rec = Record.read(out)
+    assert rec.unchanged("a.csv", out / "a.csv")
+    (out / "a.csv").write_bytes(b"1,3\n")  # same size, other content
+    assert not rec.unchanged("a.csv", out / "a.csv")
+    assert not rec.unchanged("sub", out / "sub") and not rec.unchanged("unlisted.csv", out / "b.csv")
+    (out / "b.csv").unlink()
+    os.mkfifo(out / "b.csv")
+    assert not rec.unchanged("b.csv", out / "b.csv")
+    (out / "c.csv").unlink()
+    (out / "c.csv").mkdir()
+    (out / "c.csv" / "notes.txt").write_text("mine")
+    shutil.rmtree(out / "sub")
+    (out / "sub").write_bytes(b"3\n")
+    assert owned_and_foreign(out)[1] == ["a.csv", "b.csv", "c.csv/", "sub"]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_as_the_users(tmp_path, monkeypatch):
+    """_scan: a folder whose entries cannot be read is reported whole, by its name ('.' for the output
+    itself), so nothing in it is ever deleted."""
+    out = _output(tmp_path / "run")
+    real = Path.iterdir
+    blocked = set()
+
+    def iterdir(self):
+        if self in blocked:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    blocked.add(out / "sub")
+    assert owned_and_foreign(out)[1] == ["sub/"]
+    blocked.add(out)
+    assert owned_and_foreign(out) == ([], ["."])
+
+
+def test_chunks_of_recorded_sessions_are_owned_and_every_entry_after_them_is_still_checked(tmp_path):
+    from simulation.safe_io import ensure_folder
+
+    out = tmp_path / "exp"
+    tok = ensure_folder(out, "experiment", dirs=("runs", "timeseries")).data["sessions"][0]
+    chunks = [out / "runs" / f"20261207T000000-{tok}-00000{i}.parquet" for i in (1, 2)]
+    for p in chunks:
+        p.write_bytes(b"chunk")
+    (out / "runs" / "zz_mine.parquet").write_bytes(b"mine")
+    owned, foreign = owned_and_foreign(out)
+    assert all(p in owned for p in chunks) and foreign == ["runs/zz_mine.parquet"]
+
+
+def test_remove_output_takes_a_dead_commands_temporary_inside_it_whole(tmp_path):
+    from simulation.safe_io import _host, new_token
+
+    out = _output(tmp_path / "explore", "experiment", {"samples.csv": b"x\n"})
+    tok = new_token()
+    tmp = out / f".robust.spreadsim-tmp-{tok}"
+    tmp.mkdir()
+    Record.new(tmp, "robust", tok, target="robust", pid=_dead_pid(), host=_host()).save()
+    (tmp / "half.csv").write_text("1")  # not in its record: the dead command's all the same
+    remove_output(out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_remove_owned_leaves_a_folder_it_cannot_remove_without_an_error(tmp_path, monkeypatch):
+    """rmdir=True removes the emptied folder best effort: a folder that cannot be removed stays, no error."""
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run")
+    real = Path.rmdir
+
+    def rmdir(self):
+        if self == out:
+            raise OSError(16, "Device or resource busy")
+        return real(self)
+
+    monkeypatch.setattr(Path, "rmdir", rmdir)
+    assert remove_owned(out, rmdir=True) == [] and out.is_dir() and list(out.iterdir()) == []
+
+
+def test_atomic_dir_writes_a_run_by_default_and_names_its_option_and_flag_when_it_refuses(tmp_path):
+    from simulation.safe_io import output_kind
+
+    target = tmp_path / "run"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.csv").write_text("1")
+    assert output_kind(target) == "run" and Record.read(target).kind == "run"
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target):
+            pass
+    assert str(err.value) == (f"--out: {target}: holds an earlier spreadsim output; add --force to replace it, "
+                              "or choose another folder")
+    with pytest.raises(InputError) as err:
+        with atomic_dir(target, "run", option="--into", flag="--again"):
+            pass
+    assert str(err.value) == (f"--into: {target}: holds an earlier spreadsim output; add --again to replace it, "
+                              "or choose another folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_check_out_refuses_a_blank_name_a_file_and_a_folder_it_cannot_create_with_their_messages(tmp_path, monkeypatch):
+    from simulation.safe_io import check_out
+
+    def message(out, **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run", **kw)
+        (p,) = err.value.problems
+        return p.source, p.field, p.message
+
+    assert message("  ") == ("--out", "", "give a folder name")
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    assert message(f) == ("--out", str(f), "is a file, not a folder; give a folder for the results")
+    assert message(f / "run", option="--into") == ("--into", str(f / "run"),
+                                                   f"{f} is a file, so no folder can be made under it")
+    out = _output(tmp_path / "run")
+    assert message(out)[2] == "holds an earlier spreadsim output; add --force to replace it, or choose another folder"
+    real_access = os.access
+    with monkeypatch.context() as mp:  # a parent folder that can be entered but not written
+        mp.setattr(os, "access", lambda p, mode: not mode & os.W_OK and real_access(p, mode))
+        assert message(tmp_path / "new") == ("--out", str(tmp_path / "new"), f"cannot create it: {tmp_path} is not writable")
+    assert f.read_text() == "mine" and not (tmp_path / "new").exists()
+
+
+def test_check_out_limits_names_by_the_file_system_where_the_folder_goes(tmp_path, monkeypatch):
+    """The folder's own name leaves 48 bytes for the suffix of its temporaries; each parent folder may use
+    the file system's whole limit (PC_NAME_MAX of the folder's parent; 255 when it cannot be asked); the
+    whole path at most 4,000 bytes."""
+    from simulation.safe_io import check_out
+
+    def message(out):
+        with pytest.raises(InputError) as err:
+            check_out(out, "run")
+        (p,) = err.value.problems
+        assert (p.source, p.field) == ("--out", "")  # the name is not repeated: it is too long to show
+        return p.message
+
+    small = tmp_path / "small"
+    small.mkdir()
+    real = os.pathconf
+
+    def pathconf(path, name):
+        if name != "PC_NAME_MAX":
+            raise ValueError("unrecognized configuration name")
+        return 100 if Path(path) == small else real(path, name)
+
+    monkeypatch.setattr(os, "pathconf", pathconf)
+    assert check_out(small / ("x" * 52), "run") == "new"
+    assert message(small / ("x" * 53)) == "the folder name is too long (at most 52 bytes for the folder, 100 per parent folder)"
+    monkeypatch.setattr(os, "pathconf", lambda path, name: (_ for _ in ()).throw(OSError(22, "Invalid argument")))
+    assert check_out(tmp_path / ("x" * 207), "run") == "new"
+    assert check_out(tmp_path / ("p" * 255) / "run", "run") == "new"
+    assert message(tmp_path / ("x" * 208)) == "the folder name is too long (at most 207 bytes for the folder, 255 per parent folder)"
+    assert message(tmp_path / ("p" * 256) / "run").startswith("the folder name is too long (at most 207 bytes")
+    parts = 4000 - len(os.fsencode(str(tmp_path)))
+    deep = Path(str(tmp_path) + "/" + "/".join(["d" * 199] * ((parts - 1) // 200)))
+    rest = 4000 - len(os.fsencode(str(deep))) - 1
+    assert check_out(deep / ("e" * rest), "run") == "new"
+    assert message(deep / ("e" * (rest + 1))).startswith("the folder name is too long")
+
+
+def test_check_out_says_what_it_found_and_returns_what_it_will_do(tmp_path, monkeypatch):
+    """check_out's answers ("new", "resume", "replace") and its refusals of a folder it may not write,
+    of another kind's output and of a folder that is not spreadsim's, word for word."""
+    from simulation.safe_io import check_out, ensure_folder
+
+    def message(out, kind="run", **kw):
+        with pytest.raises(InputError) as err:
+            check_out(out, kind, **kw)
+        (p,) = err.value.problems
+        assert (p.source, p.field) == ("--out", str(out))
+        return p.message
+
+    assert check_out(tmp_path / "missing", "run") == "new"
+    (tmp_path / "empty").mkdir()
+    assert check_out(tmp_path / "empty", "run") == "new"
+    exp = tmp_path / "exp"
+    ensure_folder(exp, "experiment")
+    assert check_out(exp, "experiment", resume=True) == "resume" and check_out(exp, "experiment", replace=True) == "replace"
+    assert message(exp) == "holds an earlier spreadsim 'experiment' output; add --force to replace it, or choose another folder"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert message(mine) == ("is not empty and holds no spreadsim output (no spreadsim record or manifest; it holds "
+                             "notes.txt); spreadsim never writes into such a folder: choose a new or empty folder")
+    real_access = os.access
+    # a folder that can be read and entered but not written, or whose parent cannot be written
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: not (Path(p) == exp and mode & os.W_OK) and real_access(p, mode))
+        assert message(exp, "experiment", resume=True) == "is not writable (permission denied)"
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "access", lambda p, mode: not (Path(p) == tmp_path and mode & os.W_OK) and real_access(p, mode))
+        assert message(exp, "experiment", replace=True) == f"cannot replace it: {tmp_path} is not writable"
+
+
+def test_a_recorded_figures_folder_is_not_replaced_over_a_users_file_its_figures_json_names(tmp_path):
+    """The names figures.json lists make files spreadsim's only in a figures folder of the earlier format
+    (no record); in a recorded one a file that is not recorded is the user's, whatever figures.json says."""
+    from simulation.safe_io import check_out
+
+    listing = json.dumps({"spreadsim_output": "figures", "files": ["a.png", "notes.png"]}).encode()
+    out = _output(tmp_path / "figs", "figures", {"figures.json": listing, "a.png": b"png"})
+    (out / "notes.png").write_bytes(b"mine")
+    with pytest.raises(InputError, match="notes.png"):
+        check_out(out, "figures", replace=True)
+    (out / "notes.png").unlink()
+    assert check_out(out, "figures", replace=True) == "replace"
+
+
+def test_remove_owned_keeps_the_record_while_anything_is_left_and_names_what_is(tmp_path):
+    """A user's file in a recorded sub-folder stays with its folder; a nested output of spreadsim's own
+    goes; the record stays while anything is left (so a later removal still knows what is spreadsim's)."""
+    from simulation.safe_io import remove_owned
+
+    out = _output(tmp_path / "run", files={"a.csv": b"1", "sub/b.csv": b"2"})
+    _output(tmp_path / "nested")
+    os.replace(tmp_path / "nested", out / "zz_nested")  # not listed: owned as an output holding only its own
+    (out / "sub" / "notes.txt").write_text("mine")
+    assert remove_owned(out) == ["sub/notes.txt", str(out / "sub")]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD, "sub"] and [p.name for p in (out / "sub").iterdir()] == [
+        "notes.txt"]

@@ -685,6 +685,8 @@ def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
 
     _, marks = load_yaml("a:\n  - 1\n  - 2\n", "s.yaml")
     assert dict(marks) == {("a",): (1, 1), ("a", 0): (2, 5), ("a", 1): (3, 5)}
+    _, marks = load_yaml("a:\n  1: x\n  b: y\n", "s.yaml")  # a key that is not text is found by its text
+    assert dict(marks) == {("a",): (1, 1), ("a", "1"): (2, 3), ("a", "b"): (3, 3)} and marks.find("a.1") == (2, 3)
     with pytest.raises(InputError) as err:
         load_yaml("a: !!python/name:os.system\n", "s.yaml")
     assert str(err.value) == ("s.yaml: malformed YAML: could not determine a constructor for the tag "
@@ -739,6 +741,19 @@ def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
         return str(err.value)
 
     assert message(lambda: read_capped(tmp_path, 100)) == f"{tmp_path}: is a folder, not a file"
+    from simulation.safe_io import read_yaml_file
+
+    assert message(lambda: read_yaml_file(tmp_path)) == f"{tmp_path}: is a folder, not a scenario file"
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"a: 1\x00")
+    assert message(lambda: read_yaml_file(binary)) == f"{binary}: is a binary file, not text"
+    exact = tmp_path / "exact.yaml"
+    exact.write_bytes(b"a" * 100)
+    assert read_capped(exact, 100) == b"a" * 100  # at most the limit: the limit itself is accepted
+    with pytest.raises(InputError) as err:
+        read_capped("/dev/null", 100, "network file", "network.file")
+    assert str(err.value) == ("/dev/null: network.file: is not a regular file (a device, pipe or socket); "
+                              "give the network file as a file")
     f = tmp_path / "big.yaml"
     f.write_bytes(b"a" * 200)
     assert message(lambda: read_capped(f, 100)) == f"{f}: is 200 B; a file may be at most 100 B"
@@ -786,3 +801,34 @@ def test_check_numbers_names_the_file_and_the_field_of_each_number_out_of_range(
     got = check_numbers({"a": {"b": [1, 10 ** 30]}, "c": float("inf"), "d": True}, "s.yaml")
     assert got == [Problem("s.yaml", "a.b[1]", f"is too large a number (more than {limits.MAX_SEED:,})"),
                    Problem("s.yaml", "c", "must be a finite number (got inf)")]
+
+
+def test_yaml_limits_hold_at_their_boundaries_and_name_the_position(monkeypatch):
+    """load_yaml's limits (simulation.limits, read when a file is parsed): at most MAX_YAML_NODES values,
+    numbers of at most MAX_DIGITS digits (quoted text and words are not numbers), one document; each
+    refusal names the file, the line and the column of the value past the limit."""
+    from simulation import limits
+    from simulation.errors import InputError
+    from simulation.safe_io import load_yaml
+
+    def message(text):
+        with pytest.raises(InputError) as err:
+            load_yaml(text, "s.yaml")
+        return str(err.value)
+
+    monkeypatch.setattr(limits, "MAX_YAML_NODES", 7)
+    monkeypatch.setattr(limits, "MAX_DIGITS", 5)
+    assert load_yaml("[1, 2, 3, 4, 5, 6]", "s.yaml")[0] == [1, 2, 3, 4, 5, 6]  # the list and its items: 7 values
+    assert message("[1, 2, 3, 4, 5, 6, 7]") == "s.yaml: holds more than 7 values (line 1, column 20)"
+    assert load_yaml('{a: 12345, b: "1234567", c: abcdefg}', "s.yaml")[0] == {"a": 12345, "b": "1234567",
+                                                                              "c": "abcdefg"}  # 7 values: keys count
+    assert message("a: 1\nb: 123456\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
+    for number in ("-1_2.5e+10", "1.2345E+10"):
+        assert message(f"a: 1\nb: {number}\n") == "s.yaml: a number with more than 5 digits (line 2, column 4)"
+    assert message("months: 12\n---\nmonths: 24\n") == (
+        "s.yaml: holds more than one YAML document (a second '---'); keep one (line 2, column 1)")
+    monkeypatch.undo()
+    # nesting counts the lists open at each point: a closed sibling no longer counts, its parents still do
+    assert load_yaml("[[[], " + "[" * 38 + "]" * 38 + "]]", "s.yaml")[0][0][0] == []
+    assert message("[[[], " + "[" * 39 + "]" * 39 + "]]") == (
+        f"s.yaml: nests lists and mappings more than {limits.MAX_YAML_DEPTH} levels deep (line 1, column 45)")

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from simulation.errors import InputError
 from simulation.experiments.store import ResultStore
 from simulation.runner import RunResult, run
 from simulation.scenario import default_scenario
@@ -422,6 +423,10 @@ def test_the_timeseries_of_some_runs_are_read_with_their_positions(tmp_path):
     (table, pos), = list(store.iter_timeseries(chunk_map(wanted)))
     assert table.column("run_id").to_pylist() == ["r1", "r1"] and table.column("month").to_pylist() == [0, 1]
     assert pos.tolist() == [0, 0]
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted), ["month"]))  # run_id is always read
+    assert table.column_names == ["run_id", "month"] and table.column("month").to_pylist() == [0, 1]
+    (table, pos), = list(store.iter_timeseries(chunk_map(wanted), []))
+    assert table.column_names == ["run_id"] and pos.tolist() == [0, 0]
 
 
 def test_the_manifest_records_the_versions_a_result_depends_on_and_a_session_counts_its_own_rows(tmp_path):
@@ -465,22 +470,147 @@ def test_the_manifest_marks_the_experiment_and_records_each_session_as_it_goes(t
     assert [x["status"] for x in man["sessions"]] == ["killed", "complete"]
 
 
-def test_a_store_of_many_chunks_reads_every_row_once_in_chunk_order(tmp_path):
-    """ResultStore.read_runs compacts chunks 64 at a time: with 130 chunks (three groups, the last
-    partial) every row comes back once, in chunk order, each tagged with its own chunk's file name,
-    and a column only some chunks have is missing (null) in the others."""
+def test_runs_of_many_chunks_of_changing_columns_are_read_whole_in_chunk_order(tmp_path):
+    """read_runs over more than one group of 64 chunks (compacted as it reads), with columns that differ
+    between chunks (a missing column reads as null), each row tagged with its chunk; chunk_map finds the
+    same rows whether _chunk is dictionary-encoded (as read_runs makes it) or plain text."""
+    from simulation.experiments.store import chunk_map
+
     store = _open(tmp_path / "exp")
+    assert store.read_runs().num_rows == 0 and store.read_runs().num_columns == 0
     names = []
-    for i in range(130):
-        runs = pa.table({"run_id": [f"c{i}-a", f"c{i}-b"], "value": [float(i), float(i) + 0.5]})
-        if i == 5:  # an output a later chunk does not have (an older session's): missing elsewhere
-            runs = runs.append_column("extra", pa.array([1.0, 2.0]))
-        ts = pa.table({"run_id": [f"c{i}-a", f"c{i}-b"], "month": [0, 0]})
-        names.append(store.write_chunk(runs, ts))
+    for i in range(66):
+        cols = {"run_id": [f"r{i}"], "value": [float(i)]}
+        if i in (1, 65):
+            cols["extra" if i == 1 else "late"] = [i]
+        names.append(store.write_chunk(pa.table(cols), pa.table({"run_id": [f"r{i}"], "month": [0]})))
     store.close("complete")
-    got = store.read_runs()
-    assert got.num_rows == 260
-    assert got.column("run_id").to_pylist() == [f"c{i}-{s}" for i in range(130) for s in "ab"]
-    assert got.column("value").to_pylist() == [v for i in range(130) for v in (float(i), float(i) + 0.5)]
-    assert got.column("_chunk").to_pylist() == [n for n in sorted(names) for _ in range(2)]
-    assert got.column("extra").to_pylist() == [None] * 10 + [1.0, 2.0] + [None] * 248
+    runs = store.read_runs()
+    assert runs.column("run_id").to_pylist() == [f"r{i}" for i in range(66)]
+    assert runs.column("value").to_pylist() == [float(i) for i in range(66)]
+    assert runs.column("extra").to_pylist() == [None, 1] + [None] * 64
+    assert runs.column("late").to_pylist() == [None] * 65 + [65]
+    assert runs.column("_chunk").to_pylist() == names
+    by_dict = chunk_map(runs)
+    plain = runs.set_column(runs.schema.get_field_index("_chunk"), "_chunk", runs.column("_chunk").cast(pa.string()))
+    by_text = chunk_map(plain)
+    assert list(by_dict) == list(by_text) == names
+    for name in names:
+        assert by_dict[name][0].to_pylist() == by_text[name][0].to_pylist()
+        assert by_dict[name][1].tolist() == by_text[name][1].tolist() == [names.index(name)]
+
+
+def test_a_users_file_appearing_before_the_lock_is_taken_is_refused_under_it_and_nothing_is_touched(tmp_path, monkeypatch):
+    """ResultStore.open(resume=False) over an earlier experiment checks for files spreadsim did not write
+    before writing anything, and again once it holds the lock: a file that appears in between is named,
+    kept, and the earlier results are not deleted."""
+    import hashlib
+
+    from simulation.experiments import store as store_mod
+    from simulation.safe_io import RECORD
+
+    out = tmp_path / "exp"
+    first = _open(out)
+    first.write_chunk(*_tables())
+    first.close("complete")
+    (out / "notes.txt").write_text("mine")
+
+    def snapshot():
+        return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in out.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    message = (f"{out}: holds a spreadsim 'experiment' output but also files spreadsim did not write or that "
+               "changed since (notes.txt); they are never deleted: move them, or choose another folder")
+    with pytest.raises(InputError) as err:  # refused before anything is written: not even the record changes
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == message and snapshot() == before
+    (out / "notes.txt").unlink()
+    real = store_mod.OwnedWriter
+
+    class Late(real):  # the user's file lands just before the lock is taken
+        def __enter__(self):
+            (out / "notes.txt").write_text("mine")
+            return super().__enter__()
+
+    monkeypatch.setattr(store_mod, "OwnedWriter", Late)
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    assert str(err.value) == message
+    after = snapshot()
+    assert after.pop(RECORD) and {k: v for k, v in before.items() if k != RECORD} == after  # results kept
+    again = _open(out)  # and the lock was released
+    again.close("complete")
+
+
+def test_results_of_another_scenario_are_refused_naming_both_scenarios_and_their_hashes(tmp_path):
+    out = tmp_path / "exp"
+    a, b = default_scenario(**{"sites.n": 10}), default_scenario(**{"sites.n": 11})
+    store = ResultStore(out)
+    store.open(a, resume=True, meta={})
+    store.close("complete")
+    with pytest.raises(InputError) as err:
+        ResultStore(out).open(b, resume=True, meta={})
+    (p,) = err.value.problems
+    assert (p.source, p.field) == (str(out / "manifest.json"), "scenario_hash")
+    assert p.message == (f"this folder holds results of a different scenario ({a.source}, hash {a.digest()}) than "
+                         f"{b.source} (hash {b.digest()}); results are never mixed: choose another --out, or discard "
+                         "them with --fresh (resume=False)")
+
+
+def test_chunks_and_sessions_are_stamped_in_utc_and_numbered_from_one(tmp_path, monkeypatch):
+    """Chunk names (TIME-TOKEN-COUNTER) and the manifest's times are UTC, whatever the local time zone."""
+    import datetime as dt
+    import json
+    import time
+
+    monkeypatch.setenv("TZ", "Etc/GMT-9")  # nine hours ahead of UTC
+    time.tzset()
+    try:
+        store = _open(tmp_path / "exp")
+        names = [store.write_chunk(*_tables(1)) for _ in range(2)]
+        store.close("complete")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    now = dt.datetime.now(dt.UTC)
+    stamp = dt.datetime.strptime(names[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    assert abs((now - stamp).total_seconds()) < 600
+    assert [n.rsplit("-", 1)[1] for n in names] == ["000001.parquet", "000002.parquet"]
+    session = json.loads((tmp_path / "exp" / "manifest.json").read_text())["sessions"][0]
+    started = dt.datetime.fromisoformat(session["started"])
+    assert started.utcoffset() == dt.timedelta(0) and abs((now - started).total_seconds()) < 600
+
+
+def test_a_chunk_that_cannot_be_written_raises_the_systems_error_and_leaves_no_temporary(tmp_path, monkeypatch):
+    from simulation.experiments import store as store_mod
+
+    store = _open(tmp_path / "exp")
+
+    def full(path, mode="r", *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "open", full, raising=False)
+    with pytest.raises(OSError) as err:
+        store.write_chunk(*_tables(1))
+    assert err.value.errno == 28
+    monkeypatch.undo()
+    store.close("failed")
+    assert _hidden(tmp_path / "exp") == [] and store.committed() == []
+
+
+def test_versions_records_a_missing_package_as_none(monkeypatch):
+    import importlib.metadata as md
+
+    from simulation.experiments.store import versions
+
+    real = md.version
+
+    def version(pkg):
+        if pkg == "distributed":
+            raise md.PackageNotFoundError(pkg)
+        return real(pkg)
+
+    monkeypatch.setattr(md, "version", version)
+    v = versions()
+    assert v["distributed"] is None and v["dask"] == real("dask")
