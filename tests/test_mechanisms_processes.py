@@ -1058,6 +1058,26 @@ def test_waves_group_by_group_make_size_sites_eligible_every_months_in_the_group
 
 
 @pytest.mark.filterwarnings("ignore:.*has no effect")
+@pytest.mark.parametrize("every", [1, 6])
+def test_waves_without_an_order_make_size_sites_eligible_every_months_in_the_seeding_order(every):
+    """support._waves without groups: the k-th site in the programme's order becomes eligible at
+    month (k // size) x every."""
+    m, s = bare(7, **{"strategy.waves.every": every, "strategy.waves.size": 3})
+    assert m.eligible_from.dtype == np.int64
+    assert m.eligible_from.tolist() == ((m.rank // 3) * every).tolist()
+    assert sorted(m.eligible_from.tolist()) == [0, 0, 0, every, every, every, 2 * every]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_waves_of_whole_groups_make_each_group_eligible_in_its_turn():
+    """support._waves with size null: one group per wave, in the order given."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.waves.every": 12,
+                      "strategy.waves.size": None, "strategy.waves.order": ["b", "a"]})
+    assert m.eligible_from.dtype == np.int64
+    assert m.eligible_from[m.group == "b"].tolist() == [0, 0, 0] and m.eligible_from[m.group == "a"].tolist() == [12, 12]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
 @pytest.mark.parametrize("order,message", [(["b", "c", "d"], "no group 'c', 'd'; groups are: a, b, e"),
                                            (["b"], "list every group once; missing: a, e")])
 def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(tmp_path, order, message):
