@@ -1236,3 +1236,37 @@ def test_listed_seed_sites_must_be_sites_of_the_network():
     p = err.value.problems[0]
     assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites",
                                               "not sites of this network: 99, 98, 97, 96, 95")
+
+
+# ============================================================================= compiled kernels, batches
+def test_the_compiled_months_equal_the_numpy_months(monkeypatch):
+    """workforce.fused_step and outcomes._sites_kernel (the compiled path of runs from 50,000 sites,
+    forced here on a small run with every mechanism on): each month's site arrays and series equal
+    the numpy code's bit for bit (tests/test_kernels.py has more cases)."""
+    pytest.importorskip("numba")
+    from .test_kernels import EVERYTHING, run_both, state
+
+    ref, kern = run_both("scenarios/demo.yaml", {**EVERYTHING, "months": 24}, [4, 5], monkeypatch)
+    while ref.running:
+        ref.step()
+        kern.step()
+        a, b = state(ref), state(kern)
+        for key in a:
+            assert np.array_equal(a[key], b[key], equal_nan=True), f"{key} differs in month {ref.month}"
+
+
+def test_blocks_ending_their_funding_in_different_months_each_take_their_own_cohort():
+    """outcomes._sustainment_per_block: in a batch whose blocks end their funding at months 6 and 10,
+    each block's cohort, and its shares 12 and 24 months on, are those of its run alone."""
+    base = default_scenario(**{"sites.n": 40, "months": 36, "strategy.seeding.n": 4, "strategy.support.capacity": 8,
+                               "outcomes.counterfactual": False})
+    scs = [base.with_overrides({"strategy.support.funding_months": f}, warn=False) for f in (6, 10)]
+    batch = SpreadModel(scs[0], [3, 4], agents=False, scenarios=scs).run_model()
+    assert batch.sustain.tolist() == [6, 10]
+    keys = ("funding_end_cohort", "sustained_delivering_12", "sustained_full_12", "sustained_delivering_24",
+            "sustained_full_24")
+    for b, (sc, seed) in enumerate(zip(scs, (3, 4))):
+        alone = summarise(SpreadModel(sc, [seed], agents=False).run_model(), 0)
+        got = summarise(batch, b)
+        assert [got[k] for k in keys] == [alone[k] for k in keys]
+        assert got["funding_end_cohort"] > 0
