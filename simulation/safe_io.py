@@ -155,7 +155,7 @@ def load_yaml(text: str, source: str, *, field: str = "") -> tuple[Any, Marks]:
         return InputError(Problem(source, field, msg, line, col))
 
     # pass 1, on events (the parser is iterative: a 100,000-deep nesting cannot exhaust the stack)
-    loader = yaml.SafeLoader(text)
+    loader = _safe_loader(text, at)
     try:
         depth = nodes = docs = 0
         while loader.check_event():
@@ -229,6 +229,21 @@ def load_yaml(text: str, source: str, *, field: str = "") -> tuple[Any, Marks]:
     finally:
         loader.dispose()
     return data, marks
+
+
+def _safe_loader(text: str, at):
+    """A ``yaml.SafeLoader`` of ``text``; a character YAML does not allow (a control character) is
+    refused by its reader at once, reported through ``at`` with its line and column (never the text)."""
+    import yaml
+
+    try:
+        return yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as err:
+        pos = max(int(err.position), 0)
+        line = text.count("\n", 0, pos)
+        column = pos - (text.rfind("\n", 0, pos) + 1)
+        mark = yaml.Mark("", pos, line, column, None, None)
+        raise at(mark, f"malformed YAML: character #x{err.character:04x} is not allowed ({err.reason})") from None
 
 
 def _short(key: Any) -> str:

@@ -214,6 +214,10 @@ def _cases() -> dict[str, Case]:
                                        {"s.yaml": BASE + "strategies:\n  fast: {strategy.support.capacity: 60}\n"})
     c["a bad --set value"] = Case(["run", "{tmp}/s.yaml", "--set", "logics.social.q=2", "--out", "{tmp}/out"],
                                   ["--set", "logics.social.q", "less than or equal to 1"], {"s.yaml": BASE})
+    c["a control character in the scenario file"] = Case(run, ["s.yaml", "line 2", "column 10", "#x0007", "not allowed"],
+                                                         {"s.yaml": "name: a\nmonths: 1\x072\n"})
+    c["a control character in a --set value"] = Case(["run", "{tmp}/s.yaml", "--set", "name=a\x01b", "--out", "{tmp}/out"],
+                                                     ["--set", "name", "#x0001", "not allowed"], {"s.yaml": BASE})
     c["a bad --set key"] = Case(["run", "{tmp}/s.yaml", "--set", "logics.social.qq=1", "--out", "{tmp}/out"],
                                 ["--set", "logics.social.qq", "did you mean 'q'"], {"s.yaml": BASE})
     c["a bad --set mapping"] = Case(["run", "{tmp}/s.yaml", "--set", "strategy.support={capacity: -3}", "--out", "{tmp}/out"],

@@ -7,6 +7,7 @@ rename system calls), not against the names of simulation.safe_io's internals, s
 whatever way the temporaries are named or owned.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -614,3 +615,21 @@ def test_versions_records_a_missing_package_as_none(monkeypatch):
     monkeypatch.setattr(md, "version", version)
     v = versions()
     assert v["distributed"] is None and v["dask"] == real("dask")
+
+
+def test_an_experiment_written_before_sessions_were_recorded_is_resumed(tmp_path):
+    """ResultStore.open(resume=True) on a folder an earlier version wrote (no record, a manifest with no
+    ``sessions``): its results are kept and read, and the new session is recorded."""
+    out = tmp_path / "exp"
+    store = _open(out)
+    store.write_chunk(*_tables(2))
+    store.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    del man["sessions"]
+    (out / "manifest.json").write_text(json.dumps(man))
+    (out / ".spreadsim-record.json").unlink()
+    again = _open(out)
+    again.close("complete")
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["complete"]
+    assert again.read_runs().num_rows == 2

@@ -225,7 +225,7 @@ class ResultStore:
             for k, v in meta.items():
                 if k != "session":
                     man[k] = v
-            man["sessions"].append({"started": _now(), "status": "running", "token": self._session,
+            man.setdefault("sessions", []).append({"started": _now(), "status": "running", "token": self._session,
                                     **meta.get("session", {})})
             self._manifest = man
             self._write_manifest()
