@@ -832,3 +832,12 @@ def test_yaml_limits_hold_at_their_boundaries_and_name_the_position(monkeypatch)
     assert load_yaml("[[[], " + "[" * 38 + "]" * 38 + "]]", "s.yaml")[0][0][0] == []
     assert message("[[[], " + "[" * 39 + "]" * 39 + "]]") == (
         f"s.yaml: nests lists and mappings more than {limits.MAX_YAML_DEPTH} levels deep (line 1, column 45)")
+
+
+def test_whole_numbers_up_to_63_bits_pass_and_a_larger_one_is_named_at_its_position():
+    from simulation import limits
+    from simulation.safe_io import check_numbers, load_yaml
+
+    data, marks = load_yaml(f"a:\n  b: {limits.MAX_SEED}\n  c: {-limits.MAX_SEED - 1}\n", "s.yaml")
+    assert [str(p) for p in check_numbers(data, "s.yaml", marks=marks)] == [
+        f"s.yaml: a.c: is too large a number (more than {limits.MAX_SEED:,}) (line 3, column 3)"]
