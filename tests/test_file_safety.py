@@ -1396,6 +1396,7 @@ def test_ensure_folder_builds_a_new_folder_beside_it_or_says_why_it_cannot(tmp_p
     monkeypatch.setattr(os, "replace", late)
     with pytest.raises(InputError) as err:
         ensure_folder(tmp_path / "d", "experiment")
+    assert str(err.value).startswith(f"--out: {tmp_path / 'd'}: cannot write it: ")
     assert str(err.value).endswith("(did something appear in it meanwhile?); nothing in it was touched")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "c", "d"]
 
