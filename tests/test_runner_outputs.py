@@ -261,3 +261,28 @@ def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_ad
         assert math.isnan(summarise(m)["abandonment"])
     finally:
         share[:], m.adopted_month[:] = saved
+
+
+def test_the_tables_give_the_capacity_trait_and_the_capacity_now_and_whole_counts(tmp_path, result):
+    """sites.csv: `capacity` is the site's trait as it started (capacity0), `capacity_now` its state at
+    the end; counts (generation, champions; adopted, supported, trainers in timeseries.csv) are whole
+    numbers, written without a decimal point."""
+    from simulation.runner import sites_frame
+
+    m = result.model
+    saved = m.capacity.copy()
+    try:
+        m.capacity[:] = np.clip(m.capacity0 + 0.1, 0, 1) * 0.5  # the state moved away from the trait
+        df = sites_frame(m)
+    finally:
+        m.capacity[:] = saved
+    sl = m.block_slice(0)
+    assert df["capacity"].tolist() == m.capacity0[sl].tolist()
+    assert df["capacity_now"].tolist() == (np.clip(m.capacity0 + 0.1, 0, 1) * 0.5)[sl].tolist()
+    out = result.save(tmp_path / "run", plot=False)
+    sites = pd.read_csv(out / "sites.csv", dtype=str)
+    for col in ("generation", "champions"):
+        assert sites[col].str.fullmatch(r"\d+").all(), sites[col].tolist()
+    series = pd.read_csv(out / "timeseries.csv", dtype=str)
+    for col in ("adopted", "supported", "trainers"):  # counts of sites in timeseries.csv
+        assert series[col].str.fullmatch(r"\d+").all(), series[col].tolist()
