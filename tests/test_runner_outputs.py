@@ -240,8 +240,14 @@ def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_d
 
 def test_a_run_times_its_set_up_steps_and_outputs():
     """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
-    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    import time
+
+    start = time.perf_counter()
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1, agents=False)
+    wall = time.perf_counter() - start
     assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
+    assert sum(r.elapsed.values()) <= wall  # three consecutive parts of the call
+    assert len(r.model.agents) == 0  # agents=False: no Mesa agents are made
 
 
 def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_adopter(result):
