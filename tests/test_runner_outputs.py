@@ -292,3 +292,11 @@ def test_the_tables_give_the_capacity_trait_and_the_capacity_now_and_whole_count
     series = pd.read_csv(out / "timeseries.csv", dtype=str)
     for col in ("adopted", "supported", "trainers"):  # counts of sites in timeseries.csv
         assert series[col].str.fullmatch(r"\d+").all(), series[col].tolist()
+
+
+def test_git_commit_is_none_when_git_fails_whatever_it_prints(monkeypatch):
+    """A checkout without a commit: `git rev-parse HEAD` prints "HEAD" and fails; that is no commit."""
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 128, "HEAD\n", "fatal"))
+    assert git_commit() is None
