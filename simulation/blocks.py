@@ -14,7 +14,7 @@ keys in :data:`BATCHABLE` (and any key under :data:`BATCHABLE_PREFIXES`), and th
 same set with values of the same kind (null, zero or positive: a parameter that is zero switches a
 process step off, and every block of a batch takes the same steps). Anything else (another network,
 number of sites or months, pipeline, logics or mechanisms switched on or off, seeding rule,
-funding months...) is structure: runs that differ in it run in separate batches, as before.
+waves...) is structure: runs that differ in it run in separate batches, as before.
 
 Trait distributions (``sites.traits.*``) are read once, when each block draws its sites' traits
 from its own scenario, and never again: any of them may differ within a batch.
@@ -46,6 +46,7 @@ BATCHABLE: tuple[str, ...] = (
     "delivery.drift",
     "strategy.replication_package",
     "strategy.support.capacity",
+    "strategy.support.funding_months",
 )
 #: every key under these may differ within a batch (read only when each block draws its traits)
 BATCHABLE_PREFIXES: tuple[str, ...] = ("sites.traits.",)

@@ -352,6 +352,8 @@ class SpreadEngine:
             process.configure(self, scenario)
         if scenario.strategy.support.reserve != getattr(self, "_pools_reserve", {}):
             self._pools = None  # the pools are made again, from the sites in the pipeline
+        if isinstance(self.sustain, np.ndarray):
+            raise ValueError("switch continues a single run: this batch's blocks end their funding in different months")
         plan = outcomes.sustain_plan(scenario)
         if plan != self.sustain and self.sustain_cohort is None:
             # funding now ends at the new strategy's month (if it has passed, it ends now)

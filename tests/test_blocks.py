@@ -23,7 +23,8 @@ SMALL = {"sites.n": 60, "months": 36, "strategy.seeding.n": 4, "strategy.support
 #: a range for every batchable parameter, and two trait distributions' bounds
 RANGES = {"logics.social.q": (0.05, 0.3), "logics.social.legitimacy": (0.4, 1.0), "logics.mechanical.push": (0.1, 0.5),
           "logics.ecological.adapt": (0.01, 0.1), "delivery.drift": (0.02, 0.2), "strategy.replication_package": (0.1, 0.9),
-          "strategy.support.capacity": (2, 30), "sites.traits.turnover.high": (0.15, 0.4),
+          "strategy.support.capacity": (2, 30), "strategy.support.funding_months": (6, 25),
+          "sites.traits.turnover.high": (0.15, 0.4),
           "sites.traits.threshold.low": (0.0, 0.05)}
 
 
@@ -33,7 +34,7 @@ def base():
 
 
 def _random_overrides(rng, keys=RANGES):
-    return {k: (int(rng.integers(*RANGES[k])) if k.endswith("capacity") else float(rng.uniform(*RANGES[k]))) for k in keys}
+    return {k: (int(rng.integers(*RANGES[k])) if k.endswith(("capacity", "months")) else float(rng.uniform(*RANGES[k]))) for k in keys}
 
 
 def test_every_batchable_parameter_is_in_the_ranges_tested():
@@ -116,7 +117,27 @@ def test_batch_key_rule():
     assert key({"strategy.seeding.n": 5}) != key({"strategy.seeding.n": 6})  # not batchable: structure
     assert key({"sites.traits.turnover.high": 0.2}) == key({"sites.traits.turnover.high": 0.3})
     assert key({}) != key({"logics.social.q": 0.1})  # another set of keys: another batch
-    assert key({"strategy.support.funding_months": 36}) != key({"strategy.support.funding_months": 48})
+    # funding length: each block ends its funding (and takes its sustainment cohort) in its own month;
+    # funded throughout (null) is another kind
+    assert key({"strategy.support.funding_months": 36}) == key({"strategy.support.funding_months": 48})
+    assert key({"strategy.support.funding_months": 36}) != key({"strategy.support.funding_months": None})
+    assert key({"strategy.waves.every": 6}) != key({"strategy.waves.every": 12})  # structure
+
+
+def test_blocks_ending_their_funding_in_different_months_follow_their_own_cohorts(base):
+    """Sustainment after funding is measured from each block's own funding end: one batch of three
+    funding lengths (one too late to follow 24 months) gives each run's sustainment as alone."""
+    scs = [base.with_overrides({"strategy.support.funding_months": f}, warn=False) for f in (6, 12, 20)]
+    model = SpreadModel(scs[0], [7, 8, 9], agents=False, scenarios=scs).run_model()
+    assert list(model.sustain) == [6, 12, 20, 6, 12, 20]  # counterfactual arms take their replicate's
+    for b, sc in enumerate(scs):
+        alone = SpreadModel(sc, [7 + b], agents=False).run_model()
+        _same_run(model, b, alone)
+        got, its = summarise(model, b), summarise(alone, 0)
+        for k in ("funding_end_cohort", "sustained_delivering_12", "sustained_full_24"):
+            assert json.dumps(got[k]) == json.dumps(its[k])
+    assert np.isnan(summarise(model, 2)["sustained_delivering_24"])  # 20 + 24 > 36 months
+    assert np.isfinite(summarise(model, 0)["sustained_delivering_24"])
 
 
 def test_fast_validation_equals_full_validation(base):

@@ -889,6 +889,20 @@ def test_a_file_being_rewritten_is_recognised_in_either_version(tmp_path):
     assert not Record.read(out).unchanged("a.csv", out / "a.csv")
 
 
+def test_a_file_the_record_does_not_list_as_a_file_is_never_unchanged(tmp_path):
+    """Record.unchanged: a name the record does not list, or lists as a folder, is not spreadsim's
+    file whatever its content; recording a file again with the same content keeps no ``prev``."""
+    out = _output(tmp_path / "run", files={"a.csv": b"old\n"})
+    (out / "b.csv").write_bytes(b"old\n")  # the same bytes as a listed file, but never listed
+    rec = Record.read(out)
+    rec.put_dir("sub")
+    assert not rec.unchanged("b.csv", out / "b.csv")
+    assert not rec.unchanged("sub", out / "a.csv")
+    before = dict(rec.entries["a.csv"])
+    rec.put_file("a.csv")
+    assert rec.entries["a.csv"] == before and "prev" not in before
+
+
 def test_a_record_with_a_malformed_token_is_not_a_record(tmp_path):
     out = _output(tmp_path / "run")
     data = json.loads((out / RECORD).read_text())

@@ -1058,6 +1058,26 @@ def test_waves_group_by_group_make_size_sites_eligible_every_months_in_the_group
 
 
 @pytest.mark.filterwarnings("ignore:.*has no effect")
+@pytest.mark.parametrize("every", [1, 6])
+def test_waves_without_an_order_make_size_sites_eligible_every_months_in_the_seeding_order(every):
+    """support._waves without groups: the k-th site in the programme's order becomes eligible at
+    month (k // size) x every."""
+    m, s = bare(7, **{"strategy.waves.every": every, "strategy.waves.size": 3})
+    assert m.eligible_from.dtype == np.int64
+    assert m.eligible_from.tolist() == ((m.rank // 3) * every).tolist()
+    assert sorted(m.eligible_from.tolist()) == [0, 0, 0, every, every, every, 2 * every]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_waves_of_whole_groups_make_each_group_eligible_in_its_turn():
+    """support._waves with size null: one group per wave, in the order given."""
+    m, s = bare(5, **{"sites.groups": {"a": {"n": 2}, "b": {"n": 3}}, "strategy.waves.every": 12,
+                      "strategy.waves.size": None, "strategy.waves.order": ["b", "a"]})
+    assert m.eligible_from.dtype == np.int64
+    assert m.eligible_from[m.group == "b"].tolist() == [0, 0, 0] and m.eligible_from[m.group == "a"].tolist() == [12, 12]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
 @pytest.mark.parametrize("order,message", [(["b", "c", "d"], "no group 'c', 'd'; groups are: a, b, e"),
                                            (["b"], "list every group once; missing: a, e")])
 def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(tmp_path, order, message):
@@ -1068,7 +1088,8 @@ def test_waves_naming_groups_a_site_table_lacks_or_leaving_one_out_are_refused(t
     with pytest.raises(InputError) as err:
         bare(4, **{"sites.file": str(table), "strategy.waves.every": 6, "strategy.waves.size": None,
                    "strategy.waves.order": order})
-    assert (err.value.problems[0].field, err.value.problems[0].message) == ("strategy.waves.order", message)
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.waves.order", message)
 
 
 # ============================================================================= support: seeding order
@@ -1084,6 +1105,25 @@ def test_most_central_seeding_orders_sites_by_degree_and_listed_sites_come_first
     m.degree[:] = [1, 5, 3, 0]
     support._priority(m, s)
     assert m.rank.tolist() == [1, 2, 3, 0]
+
+
+@pytest.mark.filterwarnings("ignore:.*has no effect")
+def test_opinion_leaders_seeding_orders_sites_by_prestige():
+    """support._priority, opinion_leaders: the sites of highest prestige first (Rogers' opinion
+    leaders; ties broken by the seeding stream)."""
+    m, s = bare(4, **{"strategy.seeding.rule": "opinion_leaders"})
+    m.prestige[:] = [0.2, 0.9, 0.5, 0.1]
+    support._priority(m, s)
+    assert m.rank.tolist() == [2, 0, 1, 3]
+
+
+def test_a_seed_site_listed_twice_is_refused_by_name():
+    from simulation.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        bare(4, **{"strategy.seeding.rule": "sites", "strategy.seeding.sites": [1, 2, 1]})
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites", "a site is listed twice")
 
 
 def test_seeding_more_sites_than_the_network_has_is_refused_by_name():
@@ -1196,3 +1236,37 @@ def test_listed_seed_sites_must_be_sites_of_the_network():
     p = err.value.problems[0]
     assert (p.source, p.field, p.message) == ("<python>", "strategy.seeding.sites",
                                               "not sites of this network: 99, 98, 97, 96, 95")
+
+
+# ============================================================================= compiled kernels, batches
+def test_the_compiled_months_equal_the_numpy_months(monkeypatch):
+    """workforce.fused_step and outcomes._sites_kernel (the compiled path of runs from 50,000 sites,
+    forced here on a small run with every mechanism on): each month's site arrays and series equal
+    the numpy code's bit for bit (tests/test_kernels.py has more cases)."""
+    pytest.importorskip("numba")
+    from .test_kernels import EVERYTHING, run_both, state
+
+    ref, kern = run_both("scenarios/demo.yaml", {**EVERYTHING, "months": 24}, [4, 5], monkeypatch)
+    while ref.running:
+        ref.step()
+        kern.step()
+        a, b = state(ref), state(kern)
+        for key in a:
+            assert np.array_equal(a[key], b[key], equal_nan=True), f"{key} differs in month {ref.month}"
+
+
+def test_blocks_ending_their_funding_in_different_months_each_take_their_own_cohort():
+    """outcomes._sustainment_per_block: in a batch whose blocks end their funding at months 6 and 10,
+    each block's cohort, and its shares 12 and 24 months on, are those of its run alone."""
+    base = default_scenario(**{"sites.n": 40, "months": 36, "strategy.seeding.n": 4, "strategy.support.capacity": 8,
+                               "outcomes.counterfactual": False})
+    scs = [base.with_overrides({"strategy.support.funding_months": f}, warn=False) for f in (6, 10)]
+    batch = SpreadModel(scs[0], [3, 4], agents=False, scenarios=scs).run_model()
+    assert batch.sustain.tolist() == [6, 10]
+    keys = ("funding_end_cohort", "sustained_delivering_12", "sustained_full_12", "sustained_delivering_24",
+            "sustained_full_24")
+    for b, (sc, seed) in enumerate(zip(scs, (3, 4))):
+        alone = summarise(SpreadModel(sc, [seed], agents=False).run_model(), 0)
+        got = summarise(batch, b)
+        assert [got[k] for k in keys] == [alone[k] for k in keys]
+        assert got["funding_end_cohort"] > 0

@@ -18,7 +18,7 @@ from simulation.scenario import default_scenario
 matplotlib.use("Agg")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test (a small run): mutmut then sees which tests read the outputs it makes
 def result():
     return run(default_scenario(**{"sites.n": 15, "months": 8, "strategy.support.funding_months": 5,
                                    "sites.groups": {"a": 0.5, "b": 0.5}}), seed=3, history=True)
@@ -238,16 +238,48 @@ def test_sites_table_months_are_missing_only_for_never_and_its_columns_are_the_d
     assert list(result.timeseries.columns[:2]) == ["month", "not_engaged"]
 
 
+def test_sites_table_gives_the_capacity_trait_and_the_capacity_now_apart(result):
+    """sites.csv (results/README.md): ``capacity`` is the site's trait as drawn at month 0, ``capacity_now``
+    its capacity at the end (built while supported, decaying back towards the trait otherwise)."""
+    from simulation.runner import sites_frame
+
+    m = result.model
+    saved = m.capacity.copy()
+    try:
+        m.capacity[:] = np.clip(m.capacity0 + 0.1, 0.0, 1.0) * 0.9  # an end state unlike the trait
+        df = sites_frame(m)
+    finally:
+        m.capacity[:] = saved
+    sl = m.block_slice(0)
+    assert df["capacity"].tolist() == m.capacity0[sl].tolist()
+    assert df["capacity_now"].tolist() == (np.clip(m.capacity0[sl] + 0.1, 0.0, 1.0) * 0.9).tolist()
+    assert df["stage"].map(type).eq(str).all()
+
+
 def test_a_run_times_its_set_up_steps_and_outputs():
     """run's ``elapsed`` (read by spreadsim bench): seconds of set-up, stepping and building the outputs."""
     import time
 
-    start = time.perf_counter()
+    w0 = time.perf_counter()
     r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1, agents=False)
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - w0
     assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
-    assert sum(r.elapsed.values()) <= wall  # three consecutive parts of the call
+    assert sum(r.elapsed.values()) <= wall  # parts of the call, not clock readings
     assert len(r.model.agents) == 0  # agents=False: no Mesa agents are made
+
+
+def test_counts_are_whole_numbers_in_the_tables(result, tmp_path):
+    """timeseries.csv's adopted, supported and trainers and sites.csv's generation and champions are
+    counts: integers in the frames and written without a decimal point."""
+    ts, sites = result.timeseries, result.sites
+    for df, cols in ((ts, ("adopted", "supported", "trainers")), (sites, ("generation", "champions"))):
+        for c in cols:
+            assert df[c].dtype == np.int64, c
+    out = result.save(tmp_path / "run")
+    for name, cols in (("timeseries.csv", ("adopted", "supported", "trainers")), ("sites.csv", ("generation", "champions"))):
+        text = pd.read_csv(out / name, dtype=str)
+        for c in cols:
+            assert text[c].str.fullmatch(r"\d+").all(), (name, c)
 
 
 def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_adopter(result):
@@ -267,31 +299,6 @@ def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_ad
         assert math.isnan(summarise(m)["abandonment"])
     finally:
         share[:], m.adopted_month[:] = saved
-
-
-def test_the_tables_give_the_capacity_trait_and_the_capacity_now_and_whole_counts(tmp_path, result):
-    """sites.csv: `capacity` is the site's trait as it started (capacity0), `capacity_now` its state at
-    the end; counts (generation, champions; adopted, supported, trainers in timeseries.csv) are whole
-    numbers, written without a decimal point."""
-    from simulation.runner import sites_frame
-
-    m = result.model
-    saved = m.capacity.copy()
-    try:
-        m.capacity[:] = np.clip(m.capacity0 + 0.1, 0, 1) * 0.5  # the state moved away from the trait
-        df = sites_frame(m)
-    finally:
-        m.capacity[:] = saved
-    sl = m.block_slice(0)
-    assert df["capacity"].tolist() == m.capacity0[sl].tolist()
-    assert df["capacity_now"].tolist() == (np.clip(m.capacity0 + 0.1, 0, 1) * 0.5)[sl].tolist()
-    out = result.save(tmp_path / "run", plot=False)
-    sites = pd.read_csv(out / "sites.csv", dtype=str)
-    for col in ("generation", "champions"):
-        assert sites[col].str.fullmatch(r"\d+").all(), sites[col].tolist()
-    series = pd.read_csv(out / "timeseries.csv", dtype=str)
-    for col in ("adopted", "supported", "trainers"):  # counts of sites in timeseries.csv
-        assert series[col].str.fullmatch(r"\d+").all(), series[col].tolist()
 
 
 def test_git_commit_is_none_when_git_fails_whatever_it_prints(monkeypatch):

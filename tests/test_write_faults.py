@@ -24,7 +24,7 @@ from simulation.scenario import default_scenario
 matplotlib.use("Agg")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test (a small run): mutmut then sees which tests read the outputs it makes
 def result():
     return run(default_scenario(**{"sites.n": 12, "months": 6}), seed=1)
 

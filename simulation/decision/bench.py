@@ -68,9 +68,9 @@ def bench_explore_vs_compare(samples: int = 20, replicates: int = 10) -> dict:
     ``replicates``, against ``compare`` of the same 5 strategies with ``samples x replicates``
     replicates each; the serial executor in this process, outputs in memory, imports warmed first,
     each the least CPU time of this process over two repeats (the machine may be shared). The
-    futures of an exploration run in batches across samples (:mod:`simulation.blocks`); its
-    discrete uncertainty ``strategy.support.funding_months`` is structure, so each strategy's runs
-    split into one batch per value of it.
+    futures of an exploration run in batches across samples (:mod:`simulation.blocks`), its
+    discrete uncertainty ``strategy.support.funding_months`` included (each block ends its funding
+    in its own month).
     """
     import warnings
 

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blocks import per_block
 from ..schema import CALIBRATED, Section, param
 from .stages import FULL, INITIAL, INSTALLATION, STAGES
 from .stages import SKILL_DEMAND
@@ -149,7 +150,7 @@ def init(m, sc) -> None:
     m._competent: dict[int, np.ndarray] = {}  # month -> sites that first reached full implementation then
     m._block7 = m.block * len(STAGES)
     m._size_total = m.size.reshape(R, m.N).sum(axis=1)
-    m.sustain = sustain_plan(sc)
+    m.sustain = _sustain_months(m, sc)
     m.sustain_cohort = None  # the programme's sites delivering when funding ended
     m.sustain_b = {k: np.full(R, np.nan) for k in SUSTAIN_KEYS}
 
@@ -165,6 +166,15 @@ def sustain_plan(sc) -> int | None:
     if f is None or not sc.logics.mechanical.enabled:
         return None
     return int(f)
+
+
+def _sustain_months(m, sc) -> int | np.ndarray | None:
+    """:func:`sustain_plan`, or in a batch whose blocks differ in ``funding_months``
+    (:mod:`simulation.blocks`) each block's own funding end (an int per block)."""
+    f = sc.strategy.support.funding_months
+    if isinstance(f, np.ndarray) and sc.logics.mechanical.enabled:
+        return per_block(m, f).astype(np.int64)
+    return sustain_plan(sc)
 
 
 def sustain_note(sc, months: int | None = None) -> str | None:
@@ -298,21 +308,58 @@ def _sustainment(m, t: int, full: np.ndarray) -> None:
     """The programme's cohort at its funding end and the shares still delivering / in full 12 and
     24 months later (per block; the counterfactual arms have no programme and stay NaN)."""
     f = m.sustain
+    if isinstance(f, np.ndarray):
+        _sustainment_per_block(m, t, full, f)
+        return
     R = m.R
     if t == f:
-        delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
-        m.sustain_cohort = delivering & (m.ever_supported | m.seed_site | (m.generation >= 1)) & m.prog_site
+        m.sustain_cohort = _funding_end_cohort(m)
         n = m._per_block(m.sustain_cohort).astype(np.float64)
         m.sustain_b["funding_end_cohort"] = np.where(m.programme_b, n, np.nan)
         return
     if m.sustain_cohort is None or t not in (f + 12, f + 24):
         return
+    for key, value in _sustained_shares(m, t - f, full).items():
+        m.sustain_b[key] = value
+
+
+def _funding_end_cohort(m) -> np.ndarray:
+    """The programme's sites (trained, supported or pilot) delivering now."""
+    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    return delivering & (m.ever_supported | m.seed_site | (m.generation >= 1)) & m.prog_site
+
+
+def _sustained_shares(m, lag: int, full: np.ndarray) -> dict[str, np.ndarray]:
+    """Per block, the share of the funding-end cohort delivering and in full ``lag`` months on."""
     c = m.sustain_cohort
     base = m._per_block(c)
     delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
     ok = base > 0
-    for key, mask in ((f"sustained_delivering_{t - f}", delivering), (f"sustained_full_{t - f}", full)):
-        m.sustain_b[key] = np.divide(m._per_block(mask & c), base, out=np.full(R, np.nan), where=ok)
+    return {key: np.divide(m._per_block(mask & c), base, out=np.full(m.R, np.nan), where=ok)
+            for key, mask in ((f"sustained_delivering_{lag}", delivering), (f"sustained_full_{lag}", full))}
+
+
+def _sustainment_per_block(m, t: int, full: np.ndarray, f: np.ndarray) -> None:
+    """:func:`_sustainment` for a batch whose blocks end their funding in different months: each
+    block's cohort is taken at its own funding end and followed from there (the same operations
+    as a run alone, block by block)."""
+    ends = f == t
+    if ends.any():
+        if m.sustain_cohort is None:
+            m.sustain_cohort = np.zeros(m.n, bool)
+        now = np.repeat(ends, m.N)
+        cohort = _funding_end_cohort(m)
+        m.sustain_cohort[now] = cohort[now]
+        n = m._per_block(cohort).astype(np.float64)
+        m.sustain_b["funding_end_cohort"] = np.where(ends, np.where(m.programme_b, n, np.nan),
+                                                     m.sustain_b["funding_end_cohort"])
+    if m.sustain_cohort is None:
+        return
+    for lag in (12, 24):
+        due = f + lag == t
+        if due.any():
+            for key, value in _sustained_shares(m, lag, full).items():
+                m.sustain_b[key] = np.where(due, value, m.sustain_b[key])
 
 
 def _cohorts(m, sc, t: int) -> None:

@@ -315,7 +315,7 @@ def allocate(m, sc) -> None:
     """
     st = sc.strategy
     month = m.month
-    f = st.support.funding_months
+    f = per_block(m, st.support.funding_months)  # per block in a batch (simulation.blocks)
     m.funded_b = m.programme_b & (f is None or month <= f)
     m.funded = bool(m.funded_b[0])
     m.funded_site = np.repeat(m.funded_b, m.N) if m.R > 1 else np.full(m.n, m.funded)
