@@ -592,9 +592,10 @@ def test_an_output_set_aside_by_a_killed_replacement_comes_back(tmp_path):
 
     target, tmp, old, _ = _killed_replacement(tmp_path)
     (tmp_path / "other").mkdir()  # beside it, not spreadsim's business
+    (tmp_path / ".notes").write_text("mine")  # listed before the set-aside: looked past, left alone
     assert clean_stale(target) == [f"restored {target}", f"removed {tmp}"]
     assert (target / "a.csv").read_text() == "earlier\n" and not old.exists() and not tmp.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes", "other", "run"]
     assert clean_stale(target) == []
 
 
@@ -1303,3 +1304,152 @@ def test_remove_owned_keeps_the_record_while_anything_is_left_and_names_what_is(
     assert remove_owned(out) == ["sub/notes.txt", str(out / "sub")]
     assert sorted(p.name for p in out.iterdir()) == [RECORD, "sub"] and [p.name for p in (out / "sub").iterdir()] == [
         "notes.txt"]
+
+
+def test_a_temporary_folder_and_its_record_name_its_token_target_and_process(tmp_path):
+    """atomic_dir's temporary is .NAME.spreadsim-tmp-TOKEN holding a record with that token, the target's
+    name, this process and host (what makes it recognisable as a dead command's leftover later)."""
+    from simulation.safe_io import _TMP_DIR, _host
+
+    with atomic_dir(tmp_path / "run") as tmp:
+        m = _TMP_DIR.match(tmp.name)
+        rec = Record.read(tmp)
+        assert m and m.group("name") == "run" and tmp.parent == tmp_path
+        assert (rec.token, rec.data["target"], rec.data["pid"], rec.data["host"]) == (
+            m.group("tok"), "run", os.getpid(), _host())
+
+
+def test_the_record_is_saved_through_the_temporary_its_last_version_announced(tmp_path, monkeypatch):
+    from simulation import safe_io as sio
+    from simulation.safe_io import temp_name
+
+    out = _output(tmp_path / "run")
+    rec = Record.read(out)
+    announced = rec.data["next"]
+    moved = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (moved.append((Path(src), Path(dst))), real(src, dst))[1])
+    rec.save()
+    assert moved == [(out / temp_name(RECORD, announced), out / RECORD)]
+    again = Record.read(out)
+    assert again.data["next"] not in (announced, None) and again.tokens() >= {again.data["next"]}
+    assert not (out / RECORD).stat().st_mode & 0o111  # a data file, never executable
+    size = (out / RECORD).stat().st_size
+    monkeypatch.setattr(sio, "_MAX_RECORD", size)
+    assert Record.read(out) is not None  # at most the limit: read
+    monkeypatch.setattr(sio, "_MAX_RECORD", size - 1)
+    assert Record.read(out) is None
+
+
+@pytest.mark.parametrize("case", ["a link to a valid record", "a list"])
+def test_a_record_that_is_a_link_or_not_a_mapping_is_not_a_record(tmp_path, case):
+    out = _output(tmp_path / "run")
+    if case == "a link to a valid record":
+        os.replace(out / RECORD, tmp_path / "elsewhere.json")
+        (out / RECORD).symlink_to(tmp_path / "elsewhere.json")
+    else:
+        (out / RECORD).write_text("[1, 2]")
+    assert Record.read(out) is None
+
+
+def test_a_rewritten_file_keeps_its_previous_entry_only_when_its_content_changed(tmp_path):
+    from simulation.safe_io import file_digest, temp_name
+
+    out = _output(tmp_path / "run", files={"a.csv": b"1"})
+    rec = Record.read(out)
+    first = dict(rec.entries["a.csv"])
+    rec.put_file("a.csv")  # the same content again
+    assert rec.entries["a.csv"] == first
+    (out / "a.csv").write_bytes(b"22")
+    rec.put_file("a.csv")
+    assert rec.entries["a.csv"] == {"size": 2, "sha256": file_digest(out / "a.csv")[1], "prev": first}
+    big = out / "big.bin"
+    big.write_bytes(os.urandom(3 << 19))  # 1.5 MiB: read in more than one block
+    assert file_digest(big) == (3 << 19, hashlib.sha256(big.read_bytes()).hexdigest())
+    assert temp_name("XY.csv", "t") == ".XY.csv.t.tmp" and temp_name("..x", "t") == ".x.t.tmp"
+
+
+def test_ensure_folder_builds_a_new_folder_beside_it_or_says_why_it_cannot(tmp_path, monkeypatch):
+    """ensure_folder: the folder arrives whole with its record (no temporary's target, pid or host left in
+    it); a failure while building it names the option and the reason and leaves nothing beside it; a
+    folder replaced under its feet, or that something appeared in meanwhile, is named."""
+    from simulation import safe_io as sio
+    from simulation.safe_io import ensure_folder
+
+    rec = ensure_folder(tmp_path / "a", "experiment", dirs=("runs",))
+    assert not {"target", "pid", "host"} & set(rec.data) and sorted(rec.entries) == [".lock", "runs"]
+    real_touch = Path.touch
+
+    def full(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "touch", full)
+    with pytest.raises(InputError) as err:
+        ensure_folder(tmp_path / "b", "experiment")
+    assert str(err.value) == f"--out: {tmp_path / 'b'}: cannot create it: No space left on device"
+    monkeypatch.setattr(Path, "touch", real_touch)
+    real_move = sio._move_into_place
+
+    def replaced(tmp, target, option):  # another process swaps the folder just after it arrives
+        real_move(tmp, target, option)
+        (target / RECORD).write_text("{}")
+
+    monkeypatch.setattr(sio, "_move_into_place", replaced)
+    with pytest.raises(InputError) as err:
+        ensure_folder(tmp_path / "c", "experiment", option="--into")
+    assert str(err.value) == f"--into: {tmp_path / 'c'}: changed while it was being made; choose another folder"
+    monkeypatch.setattr(sio, "_move_into_place", real_move)
+    (tmp_path / "d").mkdir()
+    real_replace = os.replace
+
+    def late(src, dst, *a, **k):
+        if Path(dst) == tmp_path / "d":
+            (tmp_path / "d" / "notes.txt").write_text("mine")  # in the last instant
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", late)
+    with pytest.raises(InputError) as err:
+        ensure_folder(tmp_path / "d", "experiment")
+    assert str(err.value).startswith(f"--out: {tmp_path / 'd'}: cannot write it: ")
+    assert str(err.value).endswith("(did something appear in it meanwhile?); nothing in it was touched")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "c", "d"]
+
+
+def test_an_earlier_output_keeps_its_own_lock_file_unlisted_and_gets_none_when_not_asked(tmp_path):
+    from simulation.safe_io import ensure_folder
+
+    legacy = _legacy_figures_folder(tmp_path / "figs", ["a.png"])
+    rec = ensure_folder(legacy, "figures", lock=False)
+    assert rec.legacy and not (legacy / ".lock").exists() and ".lock" not in rec.entries
+    older = tmp_path / "exp"
+    _place(older, "manifest.json", json.dumps({"kind": "spreadsim-experiment"}).encode())
+    (older / ".lock").write_text("")
+    rec = ensure_folder(older, "experiment")
+    assert ".lock" not in rec.entries  # there before: not listed as spreadsim's
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path):
+    from simulation.safe_io import OwnedWriter, temp_name
+
+    out = tmp_path / "exp"
+    with OwnedWriter(out, "experiment") as w:
+        assert w.temp(out / "a.csv") == out / temp_name("a.csv", w.token)
+        with pytest.raises(InputError) as err:
+            with OwnedWriter(out, "experiment"):
+                pass
+        assert str(err.value) == (f"{out}: another spreadsim command is writing to this folder right now; "
+                                  "wait for it to finish or choose another --out")
+    w.release()  # releasing again does nothing
+    with OwnedWriter(out, "experiment"):
+        pass
+
+
+def test_a_writer_tidies_recorded_temporaries_of_every_folder_it_tidies_even_without_runs(tmp_path):
+    from simulation.safe_io import OwnedWriter, ensure_folder, temp_name
+
+    out = tmp_path / "exp"
+    tok = ensure_folder(out, "experiment", dirs=("timeseries",)).data["sessions"][0]
+    stale = out / "timeseries" / temp_name("x.parquet", tok)
+    stale.write_bytes(b"half")
+    with OwnedWriter(out, "experiment"):
+        assert not stale.exists()

@@ -690,7 +690,7 @@ def test_yaml_positions_of_list_items_and_errors_found_while_building_values():
     _, marks = load_yaml("a:\n  - 1\n  - 2\n", "s.yaml")
     assert dict(marks) == {("a",): (1, 1), ("a", 0): (2, 5), ("a", 1): (3, 5)}
     _, marks = load_yaml("a:\n  1: x\n  b: y\n", "s.yaml")  # a key that is not text is found by its text
-    assert dict(marks) == {("a",): (1, 1), ("a", "1"): (2, 3), ("a", "b"): (3, 3)} and marks.find("a.1") == (2, 3)
+    assert dict(marks) == {("a",): (1, 1), ("a", "1"): (2, 3), ("a", "b"): (3, 3)}
     with pytest.raises(InputError) as err:
         load_yaml("a: !!python/name:os.system\n", "s.yaml")
     assert str(err.value) == ("s.yaml: malformed YAML: could not determine a constructor for the tag "
@@ -745,12 +745,6 @@ def test_reading_limits_and_their_messages(tmp_path, monkeypatch):
         return str(err.value)
 
     assert message(lambda: read_capped(tmp_path, 100)) == f"{tmp_path}: is a folder, not a file"
-    from simulation.safe_io import read_yaml_file
-
-    assert message(lambda: read_yaml_file(tmp_path)) == f"{tmp_path}: is a folder, not a scenario file"
-    binary = tmp_path / "binary.yaml"
-    binary.write_bytes(b"a: 1\x00")
-    assert message(lambda: read_yaml_file(binary)) == f"{binary}: is a binary file, not text"
     exact = tmp_path / "exact.yaml"
     exact.write_bytes(b"a" * 100)
     assert read_capped(exact, 100) == b"a" * 100  # at most the limit: the limit itself is accepted
@@ -836,3 +830,33 @@ def test_yaml_limits_hold_at_their_boundaries_and_name_the_position(monkeypatch)
     assert load_yaml("[[[], " + "[" * 38 + "]" * 38 + "]]", "s.yaml")[0][0][0] == []
     assert message("[[[], " + "[" * 39 + "]" * 39 + "]]") == (
         f"s.yaml: nests lists and mappings more than {limits.MAX_YAML_DEPTH} levels deep (line 1, column 45)")
+
+
+def test_whole_numbers_up_to_63_bits_pass_and_a_larger_one_is_named_at_its_position():
+    from simulation import limits
+    from simulation.safe_io import check_numbers, load_yaml
+
+    data, marks = load_yaml(f"a:\n  b: {limits.MAX_SEED}\n  c: {-limits.MAX_SEED - 1}\n", "s.yaml")
+    assert [str(p) for p in check_numbers(data, "s.yaml", marks=marks)] == [
+        f"s.yaml: a.c: is too large a number (more than {limits.MAX_SEED:,}) (line 3, column 3)"]
+
+
+def test_a_scenario_file_that_is_a_folder_or_binary_is_named_as_a_scenario_file(tmp_path):
+    from simulation.errors import InputError
+    from simulation.safe_io import read_yaml_file
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"a: 1\x00")
+    for path, message in ((tmp_path, f"{tmp_path}: is a folder, not a scenario file"),
+                          (binary, f"{binary}: is a binary file, not text")):
+        with pytest.raises(InputError) as err:
+            read_yaml_file(path)
+        assert str(err.value) == message
+
+
+def test_a_fields_position_is_its_own_or_its_nearest_enclosing_keys():
+    from simulation.safe_io import load_yaml
+
+    _, marks = load_yaml("a:\n  1: x\n  b:\n    c: 1\n", "s.yaml")
+    assert marks.find("a.1") == (2, 3) and marks.find("a.b.c") == (4, 5)
+    assert marks.find("a.b.d.e") == (3, 3) and marks.find("x.y") is None  # the nearest key the file has

@@ -261,10 +261,11 @@ def test_a_run_times_its_set_up_steps_and_outputs():
     import time
 
     w0 = time.perf_counter()
-    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1)
+    r = run(default_scenario(**{"sites.n": 8, "months": 2}), seed=1, agents=False)
     wall = time.perf_counter() - w0
     assert set(r.elapsed) == {"setup", "step", "output"} and all(v >= 0 for v in r.elapsed.values())
     assert sum(r.elapsed.values()) <= wall  # parts of the call, not clock readings
+    assert len(r.model.agents) == 0  # agents=False: no Mesa agents are made
 
 
 def test_counts_are_whole_numbers_in_the_tables(result, tmp_path):
@@ -298,3 +299,11 @@ def test_time_to_half_adoption_counts_the_last_month_and_abandonment_needs_an_ad
         assert math.isnan(summarise(m)["abandonment"])
     finally:
         share[:], m.adopted_month[:] = saved
+
+
+def test_git_commit_is_none_when_git_fails_whatever_it_prints(monkeypatch):
+    """A checkout without a commit: `git rev-parse HEAD` prints "HEAD" and fails; that is no commit."""
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 128, "HEAD\n", "fatal"))
+    assert git_commit() is None

@@ -633,3 +633,102 @@ def test_an_experiment_written_before_sessions_were_recorded_is_resumed(tmp_path
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert [s["status"] for s in sessions] == ["complete"]
     assert again.read_runs().num_rows == 2
+
+
+def test_the_manifest_and_record_of_a_session_as_documented(tmp_path):
+    """A session's record in the manifest (started, finished, status, its token, what meta["session"] adds;
+    other meta keys at the top), the record listing the session's chunks with their sizes and hashes on
+    close; a second close changes nothing."""
+    import json
+
+    from simulation.safe_io import Record, file_digest
+
+    out = tmp_path / "exp"
+    store = ResultStore(out)
+    store.open(default_scenario(**{"sites.n": 10}), resume=True, meta={"executor": "serial", "session": {"workers": 2}})
+    name = store.write_chunk(*_tables())
+    store.close("complete", runs=3)
+    man = json.loads((out / "manifest.json").read_text())
+    assert "created" in man and man["executor"] == "serial" and "session" not in man
+    (sess,) = man["sessions"]
+    assert set(sess) == {"started", "finished", "status", "token", "workers", "runs"}
+    assert (sess["status"], sess["token"], sess["workers"], sess["runs"]) == ("complete", store._session, 2, 3)
+    rec = Record.read(out)
+    for rel in (f"runs/{name}", f"timeseries/{name}"):
+        size, digest = file_digest(out / rel)
+        assert rec.entries[rel] == {"size": size, "sha256": digest}
+    before = (out / "manifest.json").read_bytes()
+    store.close("failed")
+    assert (out / "manifest.json").read_bytes() == before
+
+
+def test_starting_afresh_keeps_the_lock_held_and_records_only_the_new_session(tmp_path):
+    """resume=False over an earlier experiment: its results are deleted, the .lock the session holds stays
+    (a second session is refused), and the record lists the folder's .lock, runs/ and timeseries/ and the
+    new session only."""
+    from simulation.safe_io import Record
+
+    out = tmp_path / "exp"
+    first = _open(out)
+    first.write_chunk(*_tables())
+    first.close("complete")
+    old = Record.read(out)
+    store = ResultStore(out)
+    store.open(default_scenario(**{"sites.n": 10}), resume=False, meta={})
+    try:
+        assert store.committed() == [] and os.fstat(store._writer._fd).st_ino == (out / ".lock").stat().st_ino
+        with pytest.raises(InputError, match="another spreadsim command is writing to this folder"):
+            _open(out)
+        rec = Record.read(out)
+        assert sorted(rec.entries) == [".lock", "manifest.json", "runs", "timeseries"]
+        assert rec.data["sessions"] == [old.token, store._session]
+    finally:
+        store.close("complete")
+
+
+def test_a_folder_missing_its_lock_or_a_subfolder_gets_them_back_recorded(tmp_path):
+    from simulation.safe_io import Record, foreign_entries
+
+    out = tmp_path / "exp"
+    _open(out).close("complete")
+    (out / ".lock").unlink()
+    (out / "timeseries").rmdir()
+    again = _open(out)
+    again.close("complete")
+    assert (out / ".lock").is_file() and not (out / ".lock").stat().st_mode & 0o111
+    assert Record.read(out).entries["timeseries"] == {"dir": True} and foreign_entries(out) == []
+
+
+@pytest.mark.parametrize("case", ["no versions", "another git commit", "the same versions"])
+def test_resuming_results_of_other_versions_warns_naming_what_changed(tmp_path, case):
+    import json
+    import warnings
+
+    from simulation.experiments.store import versions
+
+    out = tmp_path / "exp"
+    first = _open(out)
+    first.write_chunk(*_tables())
+    first.close("complete")
+    man = json.loads((out / "manifest.json").read_text())
+    now = versions()
+    if case == "no versions":  # a manifest of an earlier format
+        del man["versions"]
+    elif case == "another git commit":
+        man["versions"]["git_commit"] = "0" * 40
+    (out / "manifest.json").write_text(json.dumps(man))
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        _open(out).close("complete")
+    said = [str(w.message) for w in got if "results stored by a different" in str(w.message)]
+    if case == "the same versions":
+        assert said == []
+    elif case == "another git commit":
+        assert said == [f"{out}: results stored by a different git_commit (git_commit {'0' * 40} -> "
+                        f"{now['git_commit']}); they are kept and reused. Use a new folder (or --fresh) if the model "
+                        "has changed."]
+    else:  # every version the manifest lacks and this one has (git_commit is None outside a git checkout)
+        changed = [k for k in ("spreadsim", "git_commit", "numpy") if now[k] is not None]
+        assert said == [f"{out}: results stored by a different {', '.join(changed)} "
+                        f"({', '.join(f'{k} None -> {now[k]}' for k in changed)}); they are kept and reused. "
+                        "Use a new folder (or --fresh) if the model has changed."]
