@@ -120,8 +120,16 @@ def _wait_status(page, **attrs) -> None:
     page.wait_for_selector(sel, timeout=TIMEOUT_MS)
 
 
+def _wait_loaded(page, selector: str, width: int, height: int = 0) -> None:
+    """Wait until the image is decoded (a browser decodes it after the element is in the page)."""
+    page.wait_for_function("([s, w, h]) => { const e = document.querySelector(s); "
+                           "return !!e && e.complete && e.naturalWidth > w && e.naturalHeight > h; }",
+                           arg=[selector, width, height], timeout=TIMEOUT_MS)
+
+
 def _image(page, selector: str) -> np.ndarray:
     img = page.locator(selector)
+    _wait_loaded(page, selector, 300, 300)
     info = img.evaluate("e => [e.complete, e.naturalWidth, e.naturalHeight]")
     assert info[0] and info[1] > 300 and info[2] > 300, f"{selector} did not load: {info}"
     box = img.bounding_box()
@@ -477,8 +485,7 @@ def test_compare_view_runs_strategies_in_the_background(pages):
     assert result.get_attribute("data-runs") == "12"
     assert result.get_attribute("data-strategies") == "baseline,collaborative"
     for sel in ("img.spreadsim-compare-bands", "img.spreadsim-compare-differences"):
-        info = page.locator(sel).evaluate("e => [e.complete, e.naturalWidth]")
-        assert info[0] and info[1] > 400, sel
+        _wait_loaded(page, sel, 400)
     # the same numbers as spreadsim compare on the same seeds
     ref = compare(sc, ["collaborative"], 6, executor="serial", progress=False).differences(metrics=list(METRICS))
     rows = page.locator("tr.ss-diff").all()
@@ -537,8 +544,7 @@ def test_decide_view_explores_and_shows_robustness_and_failure_boxes(pages):
     assert float(rows[0].get_attribute("data-regret")) <= float(rows[1].get_attribute("data-regret"))
     assert "The ranking is" in page.locator(".ss-stability").inner_text()
     assert "Most robust for" in page.locator(".ss-ranking").inner_text()
-    info = page.locator("img.spreadsim-decide-robustness").evaluate("e => [e.complete, e.naturalWidth]")
-    assert info[0] and info[1] > 400
+    _wait_loaded(page, "img.spreadsim-decide-robustness", 400)
     # a satisficing threshold adds its column
     page.locator(".ss-satisfice input").fill("0.7")
     page.locator(".ss-satisfice input").press("Enter")
