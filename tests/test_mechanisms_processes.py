@@ -1244,15 +1244,9 @@ def test_the_compiled_months_equal_the_numpy_months(monkeypatch):
     forced here on a small run with every mechanism on): each month's site arrays and series equal
     the numpy code's bit for bit (tests/test_kernels.py has more cases)."""
     pytest.importorskip("numba")
-    from .test_kernels import EVERYTHING, run_both, state
+    from .test_kernels import EVERYTHING, run_both, step_equal
 
-    ref, kern = run_both("scenarios/demo.yaml", {**EVERYTHING, "months": 24}, [4, 5], monkeypatch)
-    while ref.running:
-        ref.step()
-        kern.step()
-        a, b = state(ref), state(kern)
-        for key in a:
-            assert np.array_equal(a[key], b[key], equal_nan=True), f"{key} differs in month {ref.month}"
+    step_equal(*run_both("scenarios/demo.yaml", {**EVERYTHING, "months": 24}, [4, 5], monkeypatch))
 
 
 def test_blocks_ending_their_funding_in_different_months_each_take_their_own_cohort():
