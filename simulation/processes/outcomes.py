@@ -311,7 +311,6 @@ def _sustainment(m, t: int, full: np.ndarray) -> None:
     if isinstance(f, np.ndarray):
         _sustainment_per_block(m, t, full, f)
         return
-    R = m.R
     if t == f:
         m.sustain_cohort = _funding_end_cohort(m)
         n = m._per_block(m.sustain_cohort).astype(np.float64)
