@@ -146,6 +146,7 @@ PARAMS: dict[str, str] = {
     "logics.ecological.weight": "weight of the ecological logic",
     "strategy.support.capacity": "support capacity (sites at once)",
     "strategy.support.funding_months": "funding length (months)",
+    "strategy.support.intake_months": "months the programme takes in new sites",
     "strategy.replication_package": "replication package quality",
     "strategy.assurance.interval": "assurance interval (months)",
     "strategy.seeding.n": "seed sites",

@@ -589,6 +589,47 @@ def test_without_aftercare_support_ends_on_reaching_full_implementation():
     assert m.supported.tolist() == [False, True]
 
 
+def test_after_intake_closes_central_slots_keep_their_sites_but_take_in_none():
+    """support.allocate with intake_months: until that month free central slots are filled from the
+    pipeline and by invitation; after it a site keeps its slot while in the pipeline, but a freed
+    slot is neither refilled nor offered to a new site (NIRN 000: seeing sites through)."""
+    m, s = bare(5, **{"strategy.support.intake_months": 3, "strategy.support.capacity": 2})
+    m.stage[:] = [INITIAL, INITIAL, EXPLORATION, NOT_ENGAGED, NOT_ENGAGED]
+    m.month = 3  # the last month of intake: the two slots go to the first two in the pipeline
+    support.allocate(m, s)
+    held = m.supported.copy()
+    assert held.sum() == 2 and not held[3:].any() and not m.invited.any()  # no slot free to invite into
+    waiting = int(np.flatnonzero(~held[:3])[0])  # the pipeline site the slots did not take
+    m.month = 4
+    m.stage[np.flatnonzero(held)[0]] = FULL  # one supported site reaches full: its slot frees
+    support.allocate(m, s)
+    assert m.supported.tolist() == (held & (m.stage != FULL)).tolist()  # the other keeps its slot
+    assert not m.supported[waiting] and not m.invited.any()  # the freed slot takes in nobody
+    m.month = 3  # the same state inside the intake: the free slot goes to the waiting site
+    support.allocate(m, s)
+    assert m.supported[waiting]
+
+
+def test_intake_null_takes_in_until_funding_ends_and_intake_never_adds_support():
+    """A whole run: with intake_months the central programme's supported sites after intake are
+    always a subset of those it held the month before (it only sees sites through), and no site is
+    first supported after it; with the default (null) sites are still taken in after that month."""
+    ov = {"sites.n": 150, "months": 40, "strategy.support.capacity": 10, "outcomes.counterfactual": False}
+    first = {}
+    for intake in (None, 12):
+        m = SpreadModel(default_scenario(**ov, **{"strategy.support.intake_months": intake}), 3, agents=False)
+        firsts, prev = np.full(m.n, -1), None
+        for _ in range(40):
+            m.step()
+            new = m.supported & (firsts < 0)
+            firsts[new] = m.month
+            if intake is not None and m.month > intake:
+                assert not (m.supported & ~prev).any()
+            prev = m.supported.copy()
+        first[intake] = firsts
+    assert (first[12] > 12).sum() == 0 and (first[None] > 12).sum() > 5
+
+
 def test_dependency_fade_starts_at_exp_minus_one_over_fade_and_decays_each_month():
     """support.allocate: dep_fade = exp(-months since support ended / dependency_fade), 0 while supported."""
     m, s = bare(1, **{"logics.mechanical.dependency_fade": 4.0})

@@ -404,10 +404,14 @@ def test_rollout_fast_wide_keeps_fewer_going():
     assert 0.7 < ratio < 1.3
 
 
-def test_funding_five_years_buys_speed_not_reach():
-    e = Ensemble(STRATS / "funding_length.yaml", ["fund_5_years"], reps=30)
+def test_funding_five_years_buys_speed_not_reach_and_closing_intake_early_sustains_more():
+    e = Ensemble(STRATS / "funding_length.yaml", ["fund_5_years", "fund_5_years_intake_3"], reps=30)
     at60, se60 = e.series_diff("fund_5_years", "baseline", "adopted_share", 60)
     assert at60 > 0.03 and at60 > 3 * se60, f"month 60: {at60:+.3f} (SE {se60:.3f})"
     at120, _ = e.diff("fund_5_years", "baseline", "adopted_share")
     assert at120 < at60 / 1.5, f"the gap did not narrow: {at60:+.3f} at month 60, {at120:+.3f} at month 120"
     assert e.mean("fund_5_years", "support_used") > 2 * e.mean("baseline", "support_used")
+    # the same five years with no intake in the last two: fewer sites cut off part-way when funding
+    # ends, so more of that cohort still delivers two years on (about +0.15; SE about 0.015), for less
+    e.assert_greater("fund_5_years_intake_3", "fund_5_years", "sustained_delivering_24", 0.05)
+    e.assert_greater("fund_5_years", "fund_5_years_intake_3", "support_used", 100.0)

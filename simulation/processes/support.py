@@ -11,7 +11,12 @@ than its trainer; each generation dilutes the training (the "voltage drop" of Ch
 Stange, "The dynamic sustainability framework", Implementation Science 2013, cited in source 000).
 
 Funding: the central capacity exists while the programme is funded (``funding_months``); a funding
-cut shock removes a share of it. Trainers may keep training after funding ends; their support is
+cut shock removes a share of it. Intake: by default the programme takes in new sites until its last
+funded month; with ``intake_months`` it stops taking in new sites after that month and only sees
+through those it already supports. Implementation takes two to four years (NSPCC, source 001; NIRN,
+source 000), so a site taken in during the last funded year is cut off part-way through it, and
+such sites rarely keep delivering (docs/validation.md, Scheirer). Grant-funded programmes, whose
+sites are funded from the start of the grant, are written with a short intake. Trainers may keep training after funding ends; their support is
 then a local cost, counted apart from the programme's cost. Breakthrough collaboratives link
 cohorts of sites by new lateral ties (THIS Institute guide, source 003).
 
@@ -73,6 +78,11 @@ class Support(Section):
     capacity: int | None = param(20, "sites the programme can support at once (null = unlimited)", ge=0, unit="sites")
     funding_months: int | None = param(60, "months the central programme is funded (null = throughout)", ge=0, unit="months")
     cost: float = param(1.0, "support units per supported site-month (1 unit = one site supported for a month)", ge=0, unit="units")
+    intake_months: int | None = param(
+        None, "months during which the central programme takes in new sites (null = while it is funded); afterwards "
+        "it only sees through the sites it already supports", ge=0, unit="months",
+        source="direction: NIRN (000), implementation takes 2-4 years, so sites taken in late are cut off part-way; "
+               "value per case")
     aftercare: int = param(0, "months a site keeps its support into full implementation (0: support ends when it gets there)",
                            ge=0, unit="months", source="direction: NIRN (000), coaching continues into full implementation; value per case")
     reserve: dict[str, int] = Field(
@@ -311,7 +321,9 @@ def allocate(m, sc) -> None:
     Each pool of slots keeps the sites it supports while they are in exploration, installation or
     initial implementation, and for ``aftercare`` months of full implementation (support ends when
     a site gets there, declines or discontinues), then fills free slots with engaged sites in the programme's order, then invites
-    the best-ranked eligible sites not yet engaged into the slots still free.
+    the best-ranked eligible sites not yet engaged into the slots still free. After ``intake_months``
+    the central pools neither fill nor invite (trainers' slots still do: the cascade is not the
+    central programme's intake).
     """
     st = sc.strategy
     month = m.month
@@ -344,6 +356,9 @@ def allocate(m, sc) -> None:
     base = np.where(m.funded_b, (m.N if cap is None else cap) * (1.0 - m.cut_b), 0.0).astype(np.int64)
     general = base - sum(st.support.reserve.values())
     taken = np.zeros(m.n, bool)
+    intake = st.support.intake_months
+    intake_open = intake is None or month <= intake  # after it, central slots only keep the sites they hold
+    take_in = pipeline if intake_open else np.zeros(m.n, bool)
     keep = pipeline
     if st.support.aftercare > 0:
         keep = pipeline | ((stage == FULL) & (m.months_in_stage < st.support.aftercare))
@@ -355,13 +370,13 @@ def allocate(m, sc) -> None:
             k = np.maximum(general, 0)
         else:
             k = np.where(m.funded_b, np.minimum(pool["slots"], base), 0)
-        free.append(_fill(m, pool, keep, pipeline, taken, k))
+        free.append(_fill(m, pool, keep, pipeline if pool["kind"] == TRAINER else take_in, taken, k))
     # invitations into the slots still free, each pool among the sites it may serve
     reentry = (stage >= DECLINED) & (m.months_in_stage >= sc.stages.reentry_delay)
     candidates = ((stage == NOT_ENGAGED) | reentry) & (m.eligible_from <= month) & m.prog_site
     m.invited[:] = False
     for pool, k in zip(m._pools, free):
-        if (k > 0).any():
+        if (k > 0).any() and (intake_open or pool["kind"] == TRAINER):
             c = candidates & ~m.invited if pool["mask"] is None else candidates & ~m.invited & pool["mask"]
             m.invited[m._top_k(c, k)] = True
     prev = m.support_kind
