@@ -630,6 +630,23 @@ def test_intake_null_takes_in_until_funding_ends_and_intake_never_adds_support()
     assert (first[12] > 12).sum() == 0 and (first[None] > 12).sum() > 5
 
 
+def test_a_closed_intake_stops_light_touch_registration_too():
+    """support._light_touch: registering a site is taking it in, so after intake_months the tier
+    invites no one (it invites every month before); a site invited in the last open month may
+    still register the month after."""
+    ov = {"sites.n": 200, "months": 14, "strategy.support.intake_months": 6, "outcomes.counterfactual": False,
+          "strategy.light_touch.enabled": True, "strategy.light_touch.capacity": 5}
+    m = SpreadModel(default_scenario(**ov), 4, agents=False)
+    invited, registered = [], []
+    for _ in range(14):
+        before = m.light.copy()
+        m.step()
+        invited.append(int(m.light_invited.sum()))
+        registered.append(int((m.light & ~before).sum()))
+    assert all(k > 0 for k in invited[:6]) and not any(invited[6:]), invited
+    assert sum(registered[7:]) == 0, registered  # month 7 may register month 6's invitations
+
+
 def test_dependency_fade_starts_at_exp_minus_one_over_fade_and_decays_each_month():
     """support.allocate: dep_fade = exp(-months since support ended / dependency_fade), 0 while supported."""
     m, s = bare(1, **{"logics.mechanical.dependency_fade": 4.0})

@@ -417,7 +417,9 @@ def allocate(m, sc) -> None:
 def _light_touch(m, sc, candidates: np.ndarray) -> None:
     """The light-touch tier: sites that engaged after last month's registration invitation are
     registered (trained at the tier's quality, generation 1, one cost each); this month's invitations
-    go to the best-ranked candidates the support slots did not invite, up to the tier's capacity."""
+    go to the best-ranked candidates the support slots did not invite, up to the tier's capacity
+    (none after the programme's intake closes, ``support.intake_months``: registering a site is
+    taking it in; the sites already registered keep the tier's push while it runs)."""
     lt = sc.strategy.light_touch
     new = m.light_invited & (m.stage == EXPLORATION) & ~m.light
     if new.any():
@@ -431,9 +433,11 @@ def _light_touch(m, sc, candidates: np.ndarray) -> None:
             m.dilution[fresh] = lt.quality
         m.support_used_b += lt.cost * m._per_block(new)
     open_ = m.funded_b if lt.months is None else m.programme_b & (m.month <= lt.months)
+    intake = sc.strategy.support.intake_months
+    registering = open_ & (intake is None or m.month <= intake)  # a closed intake registers no one either
     m.light_invited[:] = False
-    if lt.capacity > 0 and open_.any():
-        k = np.where(open_, lt.capacity, 0)
+    if lt.capacity > 0 and registering.any():
+        k = np.where(registering, lt.capacity, 0)
         m.light_invited[m._top_k(candidates & ~m.invited & ~m.light, k)] = True
         m.invited |= m.light_invited
     if lt.progress > 0 and open_.any():
