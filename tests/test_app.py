@@ -455,7 +455,7 @@ def test_controls_cover_what_the_issue_asks_for():
             "support_capacity", "turnover", "legitimacy", "replication_package", "assurance_interval",
             "seeding_rule", "network", "n_sites"} <= names
     # every strategy lever is a control (issue 18): funding length, collaboratives, the cascade, waves, seeding
-    assert {"funding_months", "collaborative", "collaborative_start", "train_the_trainer", "trainees", "waves_every",
+    assert {"funding_months", "intake_months", "collaborative", "collaborative_start", "train_the_trainer", "trainees", "waves_every",
             "waves_size", "seed_sites", "adaptation"} <= names
     assert "seed" in model_params(load_scenario(DEMO), DEMO)
     # every control has a help line and a card
@@ -465,14 +465,15 @@ def test_controls_cover_what_the_issue_asks_for():
 
 
 def test_strategy_levers_become_the_strategy_keys_exactly():
-    """Funding throughout, waves, the cascade and collaboratives set the keys a strategies: section
+    """Funding throughout, the intake, waves, the cascade and collaboratives set the keys a strategies: section
     would, and the run is SpreadModel on those overrides."""
     from simulation.app.wrapper import FUNDED_THROUGHOUT
 
-    values = dict(funding_months=FUNDED_THROUGHOUT, waves_every=6, waves_size=20, train_the_trainer=False, trainees=4,
+    values = dict(funding_months=FUNDED_THROUGHOUT, intake_months=24, waves_every=6, waves_size=20, train_the_trainer=False, trainees=4,
                   collaborative=True, collaborative_start=6, adaptation="strict")
     app = AppModel(DEMO, seed=5, **values)
-    assert app.app_overrides == {"strategy.support.funding_months": None, "strategy.waves.every": 6,
+    assert app.app_overrides == {"strategy.support.funding_months": None, "strategy.support.intake_months": 24,
+                                 "strategy.waves.every": 6,
                                  "strategy.waves.size": 20, "strategy.train_the_trainer.enabled": False,
                                  "strategy.train_the_trainer.trainees": 4, "strategy.collaborative.enabled": True,
                                  "strategy.collaborative.start": 6, "strategy.adaptation": "strict"}

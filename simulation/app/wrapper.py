@@ -286,6 +286,8 @@ def _logic_controls(name: str, label: str, what: str, says: str) -> list[Control
 CAPACITY_UNLIMITED = -1
 #: funding length at this value means funded throughout the run (``funding_months: null``)
 FUNDED_THROUGHOUT = -1
+#: intake at this value means the programme takes in new sites until its funding ends (``intake_months: null``)
+INTAKE_UNTIL_FUNDING_ENDS = -1
 #: the number-of-sites control goes up to this at least (the network is drawn in full up to 2,000)
 MAX_SITES = 2_000
 SEED_MAX = 999
@@ -316,6 +318,16 @@ CONTROLS: list[Control] = [
             show=lambda v: "throughout the run" if v == FUNDED_THROUGHOUT else f"{v} months",
             special=(FUNDED_THROUGHOUT, "throughout the run"),
             help="months the central programme is funded; after that sites are on their own (or their trainers')",
+            group="strategy"),
+    Control("intake_months", "Programme takes in new sites for (months)", "int", "strategy.support.intake_months",
+            lambda sc: INTAKE_UNTIL_FUNDING_ENDS if sc.strategy.support.intake_months is None
+            else int(sc.strategy.support.intake_months),
+            lambda sc, v: {"strategy.support.intake_months": None if v == INTAKE_UNTIL_FUNDING_ENDS else int(v)},
+            lambda sc: {"min": 0, "max": int(sc.months), "step": 1},
+            show=lambda v: "until funding ends" if v == INTAKE_UNTIL_FUNDING_ENDS else f"the first {v} months",
+            special=(INTAKE_UNTIL_FUNDING_ENDS, "until funding ends"),
+            help="after this month the programme takes in no new site and sees through those it supports: sites "
+                 "taken in late are cut off part-way when funding ends",
             group="strategy"),
     Control("seeding_rule", "Seeding rule", "choice", "strategy.seeding.rule",
             _get("strategy.seeding.rule"), _path("strategy.seeding.rule"), lambda sc: {"values": list(SEEDING_RULES)},
@@ -471,7 +483,8 @@ class AppModel(SpreadModel):
         **controls: the page's controls by name, one per row of :data:`CONTROLS`:
             ``mechanical``, ``ecological``, ``social`` (a logic on or off) and their ``*_weight``
             (0-1); ``support_capacity`` (sites at once; ``CAPACITY_UNLIMITED`` = unlimited);
-            ``funding_months`` (``FUNDED_THROUGHOUT`` = the whole run); ``waves_every``,
+            ``funding_months`` (``FUNDED_THROUGHOUT`` = the whole run); ``intake_months``
+            (``INTAKE_UNTIL_FUNDING_ENDS`` = takes in sites until funding ends); ``waves_every``,
             ``waves_size``; ``train_the_trainer``, ``trainees``; ``collaborative``,
             ``collaborative_start``; ``adaptation``;
             ``turnover`` (mean annual share of staff leaving; drawn uniformly around it);
