@@ -170,7 +170,6 @@ def init(m, sc) -> None:
     m.support_kind = np.zeros(n, np.int8)  # NONE, CENTRAL or TRAINER this month
     m._pools = None  # per pool: its sites' mask (None = any) and its supported set
     m.ever_supported = np.zeros(n, bool)
-    m.since_support = np.full(n, 10**6, np.int32)  # months since last supported
     m.dep_fade = np.zeros(n)  # exp(-months since support ended / dependency_fade); 0 while supported or never
     m.invited = np.zeros(n, bool)
     m.trainer = np.zeros(n, bool)
@@ -333,7 +332,6 @@ def allocate(m, sc) -> None:
     m.funded_site = np.repeat(m.funded_b, m.N) if m.R > 1 else np.full(m.n, m.funded)
     if st.collaborative.enabled and month == st.collaborative.start:
         _form_collaboratives(m, sc)
-    m.since_support += 1
     _audits(m, sc)
     _package_cost(m, sc)
     if not m._mech_on:
@@ -400,7 +398,6 @@ def allocate(m, sc) -> None:
     m.supported = kind > 0
     m.ever_supported |= m.supported
     now = np.flatnonzero(m.supported)
-    m.since_support[now] = 0
     # dependency on ended support fades by a factor e every dependency_fade months (mechanical logic)
     f1 = math.exp(-1.0 / sc.logics.mechanical.dependency_fade)
     m.dep_fade *= f1
