@@ -47,6 +47,7 @@ BATCHABLE: tuple[str, ...] = (
     "strategy.replication_package",
     "strategy.support.capacity",
     "strategy.support.funding_months",
+    "strategy.support.intake_months",
 )
 #: every key under these may differ within a batch (read only when each block draws its traits)
 BATCHABLE_PREFIXES: tuple[str, ...] = ("sites.traits.",)

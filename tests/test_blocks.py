@@ -24,6 +24,7 @@ SMALL = {"sites.n": 60, "months": 36, "strategy.seeding.n": 4, "strategy.support
 RANGES = {"logics.social.q": (0.05, 0.3), "logics.social.legitimacy": (0.4, 1.0), "logics.mechanical.push": (0.1, 0.5),
           "logics.ecological.adapt": (0.01, 0.1), "delivery.drift": (0.02, 0.2), "strategy.replication_package": (0.1, 0.9),
           "strategy.support.capacity": (2, 30), "strategy.support.funding_months": (6, 25),
+          "strategy.support.intake_months": (3, 20),
           "sites.traits.turnover.high": (0.15, 0.4),
           "sites.traits.threshold.low": (0.0, 0.05)}
 

@@ -354,9 +354,8 @@ def allocate(m, sc) -> None:
     base = np.where(m.funded_b, (m.N if cap is None else cap) * (1.0 - m.cut_b), 0.0).astype(np.int64)
     general = base - sum(st.support.reserve.values())
     taken = np.zeros(m.n, bool)
-    intake = st.support.intake_months
-    intake_open = intake is None or month <= intake  # after it, central slots only keep the sites they hold
-    take_in = pipeline if intake_open else np.zeros(m.n, bool)
+    intake_b = _intake_open(m, st)  # per block; after its intake a block's central slots only keep their sites
+    take_in = pipeline if intake_b is None else pipeline & np.repeat(intake_b, m.N)
     keep = pipeline
     if st.support.aftercare > 0:
         keep = pipeline | ((stage == FULL) & (m.months_in_stage < st.support.aftercare))
@@ -374,7 +373,9 @@ def allocate(m, sc) -> None:
     candidates = ((stage == NOT_ENGAGED) | reentry) & (m.eligible_from <= month) & m.prog_site
     m.invited[:] = False
     for pool, k in zip(m._pools, free):
-        if (k > 0).any() and (intake_open or pool["kind"] == TRAINER):
+        if intake_b is not None and pool["kind"] == CENTRAL:
+            k = np.where(intake_b, k, 0)
+        if (k > 0).any():
             c = candidates & ~m.invited if pool["mask"] is None else candidates & ~m.invited & pool["mask"]
             m.invited[m._top_k(c, k)] = True
     prev = m.support_kind
@@ -411,6 +412,15 @@ def allocate(m, sc) -> None:
     m.local_cost_b += st.support.cost * trained * ~m.funded_b
 
 
+def _intake_open(m, st) -> np.ndarray | None:
+    """Per block, whether the programme still takes in new sites this month (``support.intake_months``,
+    per block in a batch: :mod:`simulation.blocks`); None when it does until its funding ends."""
+    intake = per_block(m, st.support.intake_months)
+    if intake is None:
+        return None
+    return np.broadcast_to(m.month <= np.asarray(intake), (m.R,))
+
+
 def _light_touch(m, sc, candidates: np.ndarray) -> None:
     """The light-touch tier: sites that engaged after last month's registration invitation are
     registered (trained at the tier's quality, generation 1, one cost each); this month's invitations
@@ -430,8 +440,8 @@ def _light_touch(m, sc, candidates: np.ndarray) -> None:
             m.dilution[fresh] = lt.quality
         m.support_used_b += lt.cost * m._per_block(new)
     open_ = m.funded_b if lt.months is None else m.programme_b & (m.month <= lt.months)
-    intake = sc.strategy.support.intake_months
-    registering = open_ & (intake is None or m.month <= intake)  # a closed intake registers no one either
+    intake_b = _intake_open(m, sc.strategy)
+    registering = open_ if intake_b is None else open_ & intake_b  # a closed intake registers no one either
     m.light_invited[:] = False
     if lt.capacity > 0 and registering.any():
         k = np.where(registering, lt.capacity, 0)
