@@ -630,6 +630,21 @@ def test_intake_null_takes_in_until_funding_ends_and_intake_never_adds_support()
     assert (first[12] > 12).sum() == 0 and (first[None] > 12).sum() > 5
 
 
+def test_in_a_batch_each_block_closes_its_own_intake():
+    """support._intake_open per block (simulation.blocks): in one batch, a block whose intake has
+    closed takes in no new site while a block whose intake is still open does."""
+    ov = {"sites.n": 120, "months": 30, "strategy.support.capacity": 8, "outcomes.counterfactual": False}
+    scs = [default_scenario(**ov, **{"strategy.support.intake_months": k}) for k in (4, 30)]
+    m = SpreadModel(scs[0], [5, 5], agents=False, scenarios=scs)
+    assert isinstance(m.scenario_obj.strategy.support.intake_months, np.ndarray)
+    first = np.full(m.n, -1)
+    for _ in range(30):
+        m.step()
+        first[m.supported & (first < 0)] = m.month
+    late = (first > 4).reshape(2, m.N).sum(axis=1)
+    assert late[0] == 0 and late[1] > 5, late
+
+
 def test_a_closed_intake_stops_light_touch_registration_too():
     """support._light_touch: registering a site is taking it in, so after intake_months the tier
     invites no one (it invites every month before); a site invited in the last open month may
