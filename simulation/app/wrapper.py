@@ -301,34 +301,35 @@ def _n_sites(sc: Scenario) -> int:
     return int(sc.sites.n)
 
 
+def _nullable_int(name: str, label: str, path: str, special: tuple[int, str], top: Callable[[Scenario], int],
+                  show: Callable[[int], str], help: str) -> Control:
+    """A programme control in whole numbers from 0 to ``top``, whose null in the scenario (unlimited,
+    throughout, until funding ends) is the page's ``special`` value, offered as a switch."""
+    none_value, words = special
+
+    def get(sc: Scenario) -> int:
+        v = _read(sc, path)
+        return none_value if v is None else int(v)
+
+    return Control(name, label, "int", path, get, lambda sc, v: {path: None if v == none_value else int(v)},
+                   lambda sc: {"min": 0, "max": top(sc), "step": 1},
+                   show=lambda v: words if v == none_value else show(v), special=special, help=help,
+                   group="strategy")
+
+
 CONTROLS: list[Control] = [
     # what the programme does
-    Control("support_capacity", "Support capacity (sites at once)", "int", "strategy.support.capacity",
-            lambda sc: CAPACITY_UNLIMITED if sc.strategy.support.capacity is None else int(sc.strategy.support.capacity),
-            lambda sc, v: {"strategy.support.capacity": None if v == CAPACITY_UNLIMITED else int(v)},
-            lambda sc: {"min": 0, "max": _n_sites(sc), "step": 1},
-            show=lambda v: "unlimited" if v == CAPACITY_UNLIMITED else f"{v:,} sites",
-            special=(CAPACITY_UNLIMITED, "unlimited"),
-            help="sites the central programme supports at once, while it is funded", group="strategy"),
-    Control("funding_months", "Funding length (months)", "int", "strategy.support.funding_months",
-            lambda sc: FUNDED_THROUGHOUT if sc.strategy.support.funding_months is None
-            else int(sc.strategy.support.funding_months),
-            lambda sc, v: {"strategy.support.funding_months": None if v == FUNDED_THROUGHOUT else int(v)},
-            lambda sc: {"min": 0, "max": int(sc.months), "step": 1},
-            show=lambda v: "throughout the run" if v == FUNDED_THROUGHOUT else f"{v} months",
-            special=(FUNDED_THROUGHOUT, "throughout the run"),
-            help="months the central programme is funded; after that sites are on their own (or their trainers')",
-            group="strategy"),
-    Control("intake_months", "Programme takes in new sites for (months)", "int", "strategy.support.intake_months",
-            lambda sc: INTAKE_UNTIL_FUNDING_ENDS if sc.strategy.support.intake_months is None
-            else int(sc.strategy.support.intake_months),
-            lambda sc, v: {"strategy.support.intake_months": None if v == INTAKE_UNTIL_FUNDING_ENDS else int(v)},
-            lambda sc: {"min": 0, "max": int(sc.months), "step": 1},
-            show=lambda v: "until funding ends" if v == INTAKE_UNTIL_FUNDING_ENDS else f"the first {v} months",
-            special=(INTAKE_UNTIL_FUNDING_ENDS, "until funding ends"),
-            help="after this month the programme takes in no new site and sees through those it supports: sites "
-                 "taken in late are cut off part-way when funding ends",
-            group="strategy"),
+    _nullable_int("support_capacity", "Support capacity (sites at once)", "strategy.support.capacity",
+                  (CAPACITY_UNLIMITED, "unlimited"), _n_sites, lambda v: f"{v:,} sites",
+                  "sites the central programme supports at once, while it is funded"),
+    _nullable_int("funding_months", "Funding length (months)", "strategy.support.funding_months",
+                  (FUNDED_THROUGHOUT, "throughout the run"), lambda sc: int(sc.months), lambda v: f"{v} months",
+                  "months the central programme is funded; after that sites are on their own (or their trainers')"),
+    _nullable_int("intake_months", "Programme takes in new sites for (months)", "strategy.support.intake_months",
+                  (INTAKE_UNTIL_FUNDING_ENDS, "until funding ends"), lambda sc: int(sc.months),
+                  lambda v: f"the first {v} months",
+                  "after this month the programme takes in no new site and sees through those it supports: sites "
+                  "taken in late are cut off part-way when funding ends"),
     Control("seeding_rule", "Seeding rule", "choice", "strategy.seeding.rule",
             _get("strategy.seeding.rule"), _path("strategy.seeding.rule"), lambda sc: {"values": list(SEEDING_RULES)},
             show=_words, help="which sites start at month 0, and the order in which the programme invites the rest",
