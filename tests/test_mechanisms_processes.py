@@ -630,6 +630,33 @@ def test_intake_null_takes_in_until_funding_ends_and_intake_never_adds_support()
     assert (first[12] > 12).sum() == 0 and (first[None] > 12).sum() > 5
 
 
+def test_the_programme_invites_sites_while_its_intake_is_open_and_none_after():
+    """support.allocate: up to intake_months free central slots go to invited sites (not engaged,
+    eligible), after it to none."""
+    m, s = bare(4, **{"strategy.support.intake_months": 5, "strategy.support.capacity": 2})
+    m.month = 5
+    support.allocate(m, s)
+    assert m.invited.sum() == 2
+    m.month = 6
+    support.allocate(m, s)
+    assert not m.invited.any()
+
+
+def test_a_closed_intake_leaves_the_trainers_slots_taking_in_sites():
+    """support.allocate: the intake is the central programme's; a trainer's slots still fill from
+    the pipeline and invite after it (the cascade, source 004)."""
+    m, s = bare(4, **{"strategy.train_the_trainer.enabled": True, "strategy.train_the_trainer.after": 2,
+                      "strategy.train_the_trainer.trainees": 2, "strategy.support.capacity": 0,
+                      "strategy.support.intake_months": 0})
+    m.stage[:] = [FULL, EXPLORATION, NOT_ENGAGED, NOT_ENGAGED]
+    m.months_in_stage[0] = 5
+    m.competence[0], m.fidelity[0] = 0.9, 1.0
+    m.month = 3
+    support.allocate(m, s)
+    assert m.trainer[0] and m.supported.tolist() == [False, True, False, False]
+    assert m.invited.sum() == 1  # the trainer's second slot invites a site
+
+
 def test_in_a_batch_each_block_closes_its_own_intake():
     """support._intake_open per block (simulation.blocks): in one batch, a block whose intake has
     closed takes in no new site while a block whose intake is still open does."""
