@@ -545,6 +545,15 @@ def test_audits_take_every_due_site_when_capacity_allows_and_none_off_round_or_u
     assert m.audited is None
 
 
+def test_monthly_assurance_audits_every_month():
+    """support._audits with interval 1: a round every month (every month is a multiple of 1)."""
+    m, s = audit_model(3, capacity=None, interval=1)
+    for month in (1, 2, 3):
+        m.month = month
+        support._audits(m, s)
+        assert m.audited is not None and m.audited.all(), month
+
+
 def test_audits_with_capacity_are_exactly_capacity_in_a_whole_run():
     """support._audits in a run: while funded, each round audits min(capacity, due sites) exactly."""
     s = default_scenario(**{"sites.n": 120, "months": 40, "strategy.assurance.interval": 4,
@@ -1141,8 +1150,8 @@ def test_a_reserve_for_a_group_the_site_table_does_not_have_names_its_groups(tmp
     table.write_text("site,group\n1,b\n2,a\n3,b\n")
     with pytest.raises(InputError) as err:
         bare(3, **{"sites.file": str(table), "strategy.support.capacity": 2, "strategy.support.reserve": {"c": 1}})
-    assert err.value.problems[0].field == "strategy.support.reserve"
-    assert err.value.problems[0].message == "no group 'c'; groups are: a, b"
+    p = err.value.problems[0]
+    assert (p.source, p.field, p.message) == ("<python>", "strategy.support.reserve", "no group 'c'; groups are: a, b")
 
 
 # ====================================================================================== support: waves
@@ -1250,6 +1259,31 @@ def test_collaboratives_form_in_every_block_of_the_programme_and_none_outside_it
     assert W[:4].sum() == 0 and (W[4:, 4:] > 0).sum() == 4  # two cohorts of two, linked both ways
 
 
+def test_a_collaborative_formed_when_no_site_is_engaged_has_no_members_and_no_ties():
+    """support._form_collaboratives: no engaged site at its start month makes no cohort (and no error)."""
+    s = default_scenario(**{"sites.n": 4, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False, "strategy.collaborative.enabled": True})
+    m = SpreadModel(s, 1, agents=False)
+    support._form_collaboratives(m, s)
+    assert not m.member.any() and m.W.nnz == 0
+
+
+def test_trainees_are_matched_with_their_own_blocks_trainers_in_turn():
+    """support._trainer_generation: new trainees are matched with the trainers of their own block in
+    turn, `trainees` each (here 1), so each takes its own trainer's generation + 1; in a batch the
+    turn is counted within the block, not across the batch."""
+    s = default_scenario(**{"sites.n": 6, "months": 10, "network.type": "none", "strategy.seeding.n": 0,
+                            "outcomes.counterfactual": False})
+    m = SpreadModel(s, [1, 2], agents=False)
+    m.trainer[:] = False
+    m.trainer[[0, 6, 7, 8]] = True  # block 0: one trainer; block 1: three, of generations 1, 3, 5
+    m.generation[[0, 6, 7, 8]] = [2, 1, 3, 5]
+    new = np.zeros(m.n, bool)
+    new[[3, 10, 11]] = True  # one new trainee in block 0, two in block 1
+    support._trainer_generation(m, new, 1)
+    assert m.generation[[3, 10, 11]].tolist() == [3, 2, 4]
+
+
 def test_collaboratives_cost_per_member_month_only_while_funded():
     """support.collaborative_costs: collaborative.cost per engaged member-month while the programme is funded."""
     m, s = bare(4, **{"strategy.collaborative.enabled": True, "strategy.collaborative.start": 1,
@@ -1280,7 +1314,7 @@ def test_trainers_keep_training_after_funding_only_when_the_scenario_says_so(aft
     assert m.supported.tolist() == [False, after_funding, after_funding, False]
 
 
-@pytest.mark.parametrize("stage", ["exploration", "full"])
+@pytest.mark.parametrize("stage", ["exploration", "installation", "initial", "full"])
 def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
     """support._seed_sites: the first seeding.n sites in the programme's order start in seeding.stage,
     generation 1, at entry fidelity and training competence (in full implementation at least what that
@@ -1289,7 +1323,7 @@ def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
                       "workforce.training": 0.3})
     seeds = np.flatnonzero(m.seed_site)
     assert sorted(m.rank[seeds]) == [0, 1]
-    code = {"exploration": EXPLORATION, "full": FULL}[stage]
+    code = {"exploration": EXPLORATION, "installation": INSTALLATION, "initial": INITIAL, "full": FULL}[stage]
     assert (m.stage[seeds] == code).all() and (m.generation[seeds] == 1).all()
     if stage == "full":
         assert m.fidelity[seeds].tolist() == [max(0.5, s.stages.fidelity_for_full)] * 2
@@ -1297,7 +1331,23 @@ def test_pilot_sites_start_in_their_stage_trained_by_the_programme(stage):
         assert m.adopted_month[seeds].tolist() == [0, 0] and m.full_month[seeds].tolist() == [0, 0]
     else:
         assert m.fidelity[seeds].tolist() == [0.5, 0.5] and m.competence[seeds].tolist() == [0.3, 0.3]
-        assert m.adopted_month[seeds].tolist() == [-1, -1]
+        assert m.adopted_month[seeds].tolist() == ([0, 0] if stage == "initial" else [-1, -1])
+        assert m.full_month[seeds].tolist() == [-1, -1]
+    assert m.months_in_stage[seeds].tolist() == [m._min_months[code]] * 2  # their stage's minimum, already spent
+
+
+def test_listed_pilot_sites_are_the_seeds_however_many_seeding_n_says():
+    """support._seed_sites with seeding.sites: exactly the listed sites start (seeding.n is for the
+    other rules), in the order given."""
+    m, s = bare(6, **{"strategy.seeding.sites": [4, 2], "strategy.seeding.n": 5})
+    assert np.flatnonzero(m.seed_site).tolist() == [2, 4]  # generated sites: id i is site i
+    assert m.rank[4] == 0 and m.rank[2] == 1
+
+
+def test_an_instant_pipeline_seeds_its_pilot_sites_in_full_implementation():
+    """support._seed_sites: with pipeline instant there are no stages to start in but full."""
+    m, s = bare(4, **{"pipeline": "instant", "strategy.seeding.n": 2, "strategy.seeding.stage": "exploration"})
+    assert (m.stage[m.seed_site] == FULL).all() and (m.full_month[m.seed_site] == 0).all()
 
 
 def test_waves_group_by_group_in_each_block_of_a_batch():
