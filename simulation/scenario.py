@@ -655,6 +655,14 @@ def _warnings_of(sc: Scenario, src: str) -> list[Problem]:
                                                                     "(they will be empty); shorten it or run longer"))
     if not sc.sites.file and net.type in ("random", "regions"):
         out += structure_problems(sc, sc.sites.n)[1]  # defaults too dense for a small network (errors: at build)
+    support = sc.strategy.support
+    if support.intake_months is not None:
+        funded = support.funding_months is not None and support.funding_months < sc.months
+        end = support.funding_months if funded else sc.months
+        if support.intake_months >= end:
+            out.append(Problem(src, f"{prefix}strategy.support.intake_months",
+                               f"has no effect: the programme takes in sites until month {end} anyway "
+                               f"({'its funding ends' if funded else 'the run ends'} then)"))
     waves = sc.strategy.waves
     if waves.every == 0 and changed(waves, "size"):
         out.append(Problem(src, f"{prefix}strategy.waves.size", "has no effect: waves.every is 0 (no waves)"))

@@ -509,6 +509,12 @@ WARNINGS = {
                    {"e.csv": "source,target\na,b\nb,b\n"}, "e.csv: source/target: a site tied to itself on line 3"),
     "a strategy's setting with no effect": ("strategies:\n  g: {strategy.seeding.group: rural}\n", {},
                                             "s.yaml: strategies.g: strategy.seeding.group: has no effect"),
+    "an intake that closes after funding ends": ("strategy: {support: {funding_months: 4, intake_months: 5}}\n", {},
+                                                  "s.yaml: strategy.support.intake_months: has no effect: the programme "
+                                                  "takes in sites until month 4 anyway (its funding ends then)"),
+    "an intake that closes after the run": ("strategy: {support: {funding_months: null, intake_months: 6}}\n", {},
+                                            "s.yaml: strategy.support.intake_months: has no effect: the programme "
+                                            "takes in sites until month 6 anyway (the run ends then)"),
     "sustain_window longer than the run": ("outcomes: {sustain_window: 12}\n", {},
                                            "s.yaml: outcomes.sustain_window: 12 months is longer than the run (6 months)"),
     "the default degree in a network too small for it": ("sites: {n: 5}\nnetwork: {type: random}\nstrategy: {seeding: {n: 1}}\n",
