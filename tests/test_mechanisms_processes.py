@@ -554,6 +554,18 @@ def test_monthly_assurance_audits_every_month():
         assert m.audited is not None and m.audited.all(), month
 
 
+def test_monthly_rounds_with_a_capacity_take_the_never_audited_before_last_months():
+    """support._audits: sites never audited come before those audited last month (last_audit starts
+    at -1, before any month)."""
+    m, s = audit_model(4, capacity=2, interval=1)
+    m.month = 1
+    support._audits(m, s)
+    first = m.audited.copy()
+    m.month = 2
+    support._audits(m, s)
+    assert first.sum() == 2 and m.audited.sum() == 2 and not (first & m.audited).any()
+
+
 def test_audits_with_capacity_are_exactly_capacity_in_a_whole_run():
     """support._audits in a run: while funded, each round audits min(capacity, due sites) exactly."""
     s = default_scenario(**{"sites.n": 120, "months": 40, "strategy.assurance.interval": 4,
@@ -583,6 +595,21 @@ def test_aftercare_keeps_support_for_exactly_its_months_of_full_implementation()
     m.month = 2
     support.allocate(m, s)
     assert m.supported.tolist() == [True, False, False]
+
+
+def test_one_month_of_aftercare_keeps_support_in_the_first_month_of_full_implementation():
+    """support.allocate: aftercare 1 keeps the slot while months_in_stage < 1, then it ends."""
+    m, s = bare(1, **{"strategy.support.aftercare": 1})
+    m.stage[:] = INITIAL
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    m.stage[:] = FULL
+    m.months_in_stage[:] = 0
+    support.allocate(m, s)
+    assert m.supported[0]
+    m.months_in_stage[:] = 1
+    support.allocate(m, s)
+    assert not m.supported[0]
 
 
 def test_without_aftercare_support_ends_on_reaching_full_implementation():
@@ -1141,6 +1168,23 @@ def test_reserved_slots_serve_only_their_groups_sites_and_the_rest_any_site():
     assert m.supported[a[0]] and m.supported[b].sum() == 1
 
 
+def test_reserved_slots_invite_only_their_groups_eligible_sites_and_nothing_once_funding_ends():
+    """support.allocate: a free reserved slot invites one of its group's sites not yet engaged (never
+    another group's, nor one already engaged); after funding ends the reserve has no slots."""
+    m, s = bare(6, **{"sites.groups": {"a": {"n": 3}, "b": {"n": 3}}, "strategy.support.capacity": 1,
+                      "strategy.support.reserve": {"a": 1}, "strategy.support.funding_months": 2})
+    a = np.flatnonzero(m.group == "a")
+    m.stage[:] = NOT_ENGAGED
+    m.stage[a[0]] = DECLINED  # engaged once, and not yet allowed back
+    m.months_in_stage[a[0]] = 0
+    support.allocate(m, s)
+    assert m.invited.sum() == 1 and m.invited[a[1:]].any()
+    m.month = 3  # funding has ended
+    m.stage[m.invited] = EXPLORATION
+    support.allocate(m, s)
+    assert not m.supported.any() and not m.invited.any()
+
+
 @pytest.mark.filterwarnings("ignore:.*has no effect")
 def test_a_reserve_for_a_group_the_site_table_does_not_have_names_its_groups(tmp_path):
     """support.configure: the groups of a site table are known only once it is read."""
@@ -1295,6 +1339,51 @@ def test_collaboratives_cost_per_member_month_only_while_funded():
     m.funded_b[:] = False
     support.collaborative_costs(m, s)
     assert m.support_used_b.tolist() == pytest.approx([1.0])
+
+
+def test_a_site_exactly_at_the_trainer_thresholds_becomes_a_trainer():
+    """support.allocate: a trainer needs competence of at least 0.5 and fidelity of at least
+    fidelity_for_full (both inclusive)."""
+    m, s = bare(2, **{"strategy.train_the_trainer.enabled": True, "strategy.train_the_trainer.after": 2,
+                      "strategy.support.capacity": 0})
+    m.stage[:] = FULL
+    m.months_in_stage[:] = 5
+    m.competence[:] = [0.5, 0.9]
+    m.fidelity[:] = [0.9, s.stages.fidelity_for_full]
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.trainer.tolist() == [True, True]
+
+
+def test_a_funding_cut_leaves_the_whole_slots_of_the_capacity_that_remains():
+    """support.allocate: capacity x (1 - cut) slots, rounded down (5 x 0.5 = 2.5: two sites)."""
+    m, s = bare(4, **{"strategy.support.capacity": 5})
+    m.stage[:] = EXPLORATION
+    m.eligible_from[:] = 10**6
+    m.cut_b[:] = 0.5
+    support.allocate(m, s)
+    assert m.supported.sum() == 2
+
+
+def test_a_site_is_invited_in_the_month_it_becomes_eligible():
+    """support.allocate: a site eligible from month t (its wave) may be invited in month t."""
+    m, s = bare(2, **{"strategy.support.capacity": 2})
+    m.eligible_from[:] = [3, 4]
+    m.month = 3
+    support.allocate(m, s)
+    assert m.invited.tolist() == [True, False]
+
+
+def test_a_light_touch_site_taking_a_coaching_slot_is_coached_at_full_quality():
+    """support.allocate: a site registered by the light-touch tier (trained at its quality) that
+    takes a central slot is trained again by the programme: generation 1, dilution 1."""
+    m, s = bare(3, **LIGHT, **{"strategy.support.capacity": 1})
+    m.dilution = np.array([0.6, 1.0, 1.0])
+    m.generation[0], m.light[0] = 1, True
+    m.stage[:] = [EXPLORATION, NOT_ENGAGED, NOT_ENGAGED]
+    m.eligible_from[:] = 10**6
+    support.allocate(m, s)
+    assert m.support_kind[0] == support.CENTRAL and m.dilution[0] == 1.0
 
 
 @pytest.mark.parametrize("after_funding", [True, False])
