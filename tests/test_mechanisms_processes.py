@@ -1489,7 +1489,7 @@ def test_the_compiled_months_equal_the_numpy_months(monkeypatch):
 
 
 def test_blocks_ending_their_funding_in_different_months_each_take_their_own_cohort():
-    """outcomes._sustainment_per_block: in a batch whose blocks end their funding at months 6 and 10,
+    """outcomes._sustainment: in a batch whose blocks end their funding at months 6 and 10,
     each block's cohort, and its shares 12 and 24 months on, are those of its run alone."""
     base = default_scenario(**{"sites.n": 40, "months": 36, "strategy.seeding.n": 4, "strategy.support.capacity": 8,
                                "outcomes.counterfactual": False})

@@ -306,42 +306,11 @@ def _sites_kernel(m, sc, t: int) -> None:
 
 def _sustainment(m, t: int, full: np.ndarray) -> None:
     """The programme's cohort at its funding end and the shares still delivering / in full 12 and
-    24 months later (per block; the counterfactual arms have no programme and stay NaN)."""
-    f = m.sustain
-    if isinstance(f, np.ndarray):
-        _sustainment_per_block(m, t, full, f)
-        return
-    if t == f:
-        m.sustain_cohort = _funding_end_cohort(m)
-        n = m._per_block(m.sustain_cohort).astype(np.float64)
-        m.sustain_b["funding_end_cohort"] = np.where(m.programme_b, n, np.nan)
-        return
-    if m.sustain_cohort is None or t not in (f + 12, f + 24):
-        return
-    for key, value in _sustained_shares(m, t - f, full).items():
-        m.sustain_b[key] = value
-
-
-def _funding_end_cohort(m) -> np.ndarray:
-    """The programme's sites (trained, supported or pilot) delivering now."""
-    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
-    return delivering & (m.ever_supported | m.seed_site | (m.generation >= 1)) & m.prog_site
-
-
-def _sustained_shares(m, lag: int, full: np.ndarray) -> dict[str, np.ndarray]:
-    """Per block, the share of the funding-end cohort delivering and in full ``lag`` months on."""
-    c = m.sustain_cohort
-    base = m._per_block(c)
-    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
-    ok = base > 0
-    return {key: np.divide(m._per_block(mask & c), base, out=np.full(m.R, np.nan), where=ok)
-            for key, mask in ((f"sustained_delivering_{lag}", delivering), (f"sustained_full_{lag}", full))}
-
-
-def _sustainment_per_block(m, t: int, full: np.ndarray, f: np.ndarray) -> None:
-    """:func:`_sustainment` for a batch whose blocks end their funding in different months: each
-    block's cohort is taken at its own funding end and followed from there (the same operations
-    as a run alone, block by block)."""
+    24 months later (per block; the counterfactual arms have no programme and stay NaN). In a batch
+    whose blocks differ in ``funding_months`` (:mod:`simulation.blocks`) each block's cohort is taken
+    at its own funding end and followed from there: the same operations as a run alone, block by
+    block."""
+    f = np.broadcast_to(m.sustain, (m.R,))
     ends = f == t
     if ends.any():
         if m.sustain_cohort is None:
@@ -359,6 +328,22 @@ def _sustainment_per_block(m, t: int, full: np.ndarray, f: np.ndarray) -> None:
         if due.any():
             for key, value in _sustained_shares(m, lag, full).items():
                 m.sustain_b[key] = np.where(due, value, m.sustain_b[key])
+
+
+def _funding_end_cohort(m) -> np.ndarray:
+    """The programme's sites (trained, supported or pilot) delivering now."""
+    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    return delivering & (m.ever_supported | m.seed_site | (m.generation >= 1)) & m.prog_site
+
+
+def _sustained_shares(m, lag: int, full: np.ndarray) -> dict[str, np.ndarray]:
+    """Per block, the share of the funding-end cohort delivering and in full ``lag`` months on."""
+    c = m.sustain_cohort
+    base = m._per_block(c)
+    delivering = (m.stage >= INSTALLATION) & (m.stage <= FULL)
+    ok = base > 0
+    return {key: np.divide(m._per_block(mask & c), base, out=np.full(m.R, np.nan), where=ok)
+            for key, mask in ((f"sustained_delivering_{lag}", delivering), (f"sustained_full_{lag}", full))}
 
 
 def _cohorts(m, sc, t: int) -> None:
