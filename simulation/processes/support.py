@@ -16,8 +16,9 @@ funded month; with ``intake_months`` it stops taking in new sites after that mon
 through those it already supports. Implementation takes two to four years (NSPCC, source 001; NIRN,
 source 000), so a site taken in during the last funded year is cut off part-way through it, and
 such sites rarely keep delivering (docs/validation.md, Scheirer). Grant-funded programmes, whose
-sites are funded from the start of the grant, are written with a short intake. Trainers may keep training after funding ends; their support is
-then a local cost, counted apart from the programme's cost. Breakthrough collaboratives link
+sites are funded from the start of the grant, are written with a short intake. Trainers may keep
+training after funding ends; their support is then a local cost, counted apart from the
+programme's cost. Breakthrough collaboratives link
 cohorts of sites by new lateral ties (THIS Institute guide, source 003).
 
 Two tiers of support, usable together: the *intensive* tier is the support slots above (coaching,
@@ -355,7 +356,6 @@ def allocate(m, sc) -> None:
     general = base - sum(st.support.reserve.values())
     taken = np.zeros(m.n, bool)
     intake_b = _intake_open(m, st)  # per block; after its intake a block's central slots only keep their sites
-    take_in = pipeline if intake_b is None else pipeline & np.repeat(intake_b, m.N)
     keep = pipeline
     if st.support.aftercare > 0:
         keep = pipeline | ((stage == FULL) & (m.months_in_stage < st.support.aftercare))
@@ -367,14 +367,16 @@ def allocate(m, sc) -> None:
             k = np.maximum(general, 0)
         else:
             k = np.where(m.funded_b, np.minimum(pool["slots"], base), 0)
-        free.append(_fill(m, pool, keep, pipeline if pool["kind"] == TRAINER else take_in, taken, k))
+        if intake_b is None or pool["kind"] == TRAINER:
+            free.append(_fill(m, pool, keep, pipeline, taken, k))
+        else:  # a closed intake: the slots neither fill from the pipeline nor invite
+            free_k = _fill(m, pool, keep, pipeline & np.repeat(intake_b, m.N), taken, k)
+            free.append(np.where(intake_b, free_k, 0))
     # invitations into the slots still free, each pool among the sites it may serve
     reentry = (stage >= DECLINED) & (m.months_in_stage >= sc.stages.reentry_delay)
     candidates = ((stage == NOT_ENGAGED) | reentry) & (m.eligible_from <= month) & m.prog_site
     m.invited[:] = False
     for pool, k in zip(m._pools, free):
-        if intake_b is not None and pool["kind"] == CENTRAL:
-            k = np.where(intake_b, k, 0)
         if (k > 0).any():
             c = candidates & ~m.invited if pool["mask"] is None else candidates & ~m.invited & pool["mask"]
             m.invited[m._top_k(c, k)] = True
