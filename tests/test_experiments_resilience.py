@@ -124,6 +124,35 @@ def test_killed_pool_worker_is_replaced_and_nothing_is_lost(tmp_path):
     same(ref, res)
 
 
+def test_a_worker_killed_while_it_returns_a_large_result_never_hangs_the_pool():
+    """A pool worker killed at any moment while it returns a large result: the task's future
+    always ends (with the result, or with BrokenProcessPool, which the executor replaces), within
+    seconds. A result sent through the pool's own pipe hangs the pool for ever when the kill lands
+    part-way through the message (CPython 3.12: the manager thread waits for the rest of it); a
+    hang of that kind once stopped CI after 90 minutes. Here the kill is tried at several moments of
+    a 160 MB result, which takes a good fraction of a second to pickle and hand over."""
+    from concurrent.futures import wait as wait_futures
+
+    import numpy as np
+
+    outcomes = []
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8):
+        core.shutdown_pool()
+        pool = core._pool(1)
+        pool.submit(time.sleep, 0).result()  # the worker is up
+        fut = pool.submit(core._call_to_file, np.ones, 20_000_000)
+        time.sleep(delay)
+        for proc in list(pool._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+        done, _ = wait_futures([fut], timeout=60)
+        assert done, f"the pool hung after its worker was killed {delay} s into a task"
+        outcomes.append(type(fut.exception()).__name__ if fut.exception() else "result")
+        results_dir = core._POOL[2]
+        core.shutdown_pool(kill=True)
+        assert not os.path.exists(results_dir)  # a result nobody read goes with the pool
+    assert "BrokenProcessPool" in outcomes
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     from distributed import Client, LocalCluster

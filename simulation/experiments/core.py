@@ -30,7 +30,10 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
+import shutil
 import signal
+import tempfile
 import time
 import warnings
 from collections import OrderedDict
@@ -346,13 +349,49 @@ def _run_task(scenario: Scenario, items: list[tuple]) -> tuple[pa.Table, pa.Tabl
     return runs_t, pa.table(ts_cols)
 
 
-def _worker_init() -> None:
+#: the folder a pool worker leaves its results in (set in each worker by :func:`_worker_init`)
+_RESULTS_DIR: str | None = None
+
+
+def _worker_init(results_dir: str) -> None:
+    global _RESULTS_DIR
+    _RESULTS_DIR = results_dir
     # Ctrl-C goes to the whole process group: the driver handles it and stops the pool
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _call_to_file(fn, *args) -> str:
+    """In a pool worker: call ``fn(*args)`` (a task: :func:`run_task`), leave its result in a file of
+    the pool's results folder, and return only the file's path.
+
+    Why not return the result itself: a pool worker sends its result through one pipe shared with
+    the pool's manager thread, and a result larger than the pipe's buffer (a task's tables are
+    tens of kilobytes and more) goes in several writes. A worker killed between them (by the
+    system's out-of-memory killer, by a user) leaves half a message in the pipe, and in CPython
+    3.12 the manager thread then waits for the rest for ever: the pool neither finishes nor
+    reports itself broken, and the experiment hangs. A path of a few dozen bytes is written whole or
+    not at all, so a killed worker always shows as a broken pool, which :func:`_iter_processes`
+    replaces. A worker killed while it writes the file leaves a partial file that nobody reads; the
+    folder goes with the pool (:func:`shutdown_pool`).
+    """
+    res = fn(*args)
+    fd, path = tempfile.mkstemp(suffix=".pickle", dir=_RESULTS_DIR)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(res, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _read_result(path: str) -> Any:
+    """The result a pool worker left in ``path`` (:func:`_call_to_file`); the file is removed."""
+    with open(path, "rb") as f:
+        res = pickle.load(f)
+    os.unlink(path)
+    return res
+
+
 # ------------------------------------------------------------------------------- the executors
-_POOL: tuple[int, ProcessPoolExecutor] | None = None
+#: the session's process pool: (workers, pool, the folder its workers leave their results in)
+_POOL: tuple[int, ProcessPoolExecutor, str] | None = None
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -365,8 +404,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # from a server that has imported the model once
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["simulation.experiments.core"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
-    _POOL = (workers, pool)
+    results_dir = tempfile.mkdtemp(prefix="spreadsim-pool-")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(results_dir,))
+    _POOL = (workers, pool, results_dir)
     return pool
 
 
@@ -375,7 +416,7 @@ def shutdown_pool(kill: bool = False) -> None:
     global _POOL
     if _POOL is None:
         return
-    pool = _POOL[1]
+    _, pool, results_dir = _POOL
     _POOL = None
     procs = list((getattr(pool, "_processes", None) or {}).values()) if kill else []
     for proc in procs:
@@ -384,6 +425,7 @@ def shutdown_pool(kill: bool = False) -> None:
     for proc in procs:
         proc.join(timeout=2)
     pool.shutdown(wait=not kill, cancel_futures=True)
+    shutil.rmtree(results_dir, ignore_errors=True)  # results of killed workers nobody read
 
 
 atexit.register(shutdown_pool, True)
@@ -415,11 +457,11 @@ def _iter_processes(scenario: Scenario, tasks: _Tasks, workers: int,
             pool = _pool(workers)
             try:
                 while todo and len(running) < window:
-                    running[pool.submit(run_task, scenario, tasks[todo[-1]])] = todo[-1]
+                    running[pool.submit(_call_to_file, run_task, scenario, tasks[todo[-1]])] = todo[-1]
                     todo.pop()
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    res = fut.result()  # raises BrokenProcessPool if a worker died
+                    res = _read_result(fut.result())  # fut.result() raises BrokenProcessPool if a worker died
                     yield running.pop(fut), res
             except BrokenProcessPool:
                 broken += 1
