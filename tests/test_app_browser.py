@@ -663,6 +663,8 @@ def test_laptop_screen_shows_both_charts_and_switching_shows_a_loading_sign(page
         new MutationObserver(() => { if (document.querySelector('.ss-loading')) window.__sawLoading = true; })
             .observe(document.body, {childList: true, subtree: true}); }""")
     page.locator(".ss-scenario").click()
+    # the list opens after the click: wait for it (on a loaded machine it can take a moment)
+    page.get_by_role("option", name="keystone michigan (case)", exact=True).wait_for()
     options = [o.inner_text() for o in page.get_by_role("option").all()]
     assert "keystone michigan (case)" in options and not any(o.endswith(".yaml") for o in options[1:])
     assert options[-1].endswith("(calibration set-up)")
