@@ -122,6 +122,8 @@ def test_killed_pool_worker_is_replaced_and_nothing_is_lost(tmp_path):
     assert killed and killed[0] < 40
     assert stored_rows(out) == 40
     same(ref, res)
+    # the replacement pool's workers left each result in a file that was read and removed
+    assert core._POOL is not None and os.listdir(core._POOL[2]) == []
 
 
 def test_a_worker_killed_while_it_returns_a_large_result_never_hangs_the_pool():
