@@ -356,6 +356,7 @@ def allocate(m, sc) -> None:
     general = base - sum(st.support.reserve.values())
     taken = np.zeros(m.n, bool)
     intake_b = _intake_open(m, st)  # per block; after its intake a block's central slots only keep their sites
+    take_in = pipeline if intake_b is None else pipeline & np.repeat(intake_b, m.N)
     keep = pipeline
     if st.support.aftercare > 0:
         keep = pipeline | ((stage == FULL) & (m.months_in_stage < st.support.aftercare))
@@ -367,11 +368,11 @@ def allocate(m, sc) -> None:
             k = np.maximum(general, 0)
         else:
             k = np.where(m.funded_b, np.minimum(pool["slots"], base), 0)
-        if intake_b is None or pool["kind"] == TRAINER:
+        if pool["kind"] == TRAINER:  # the cascade is not the central programme's intake
             free.append(_fill(m, pool, keep, pipeline, taken, k))
         else:  # a closed intake: the slots neither fill from the pipeline nor invite
-            free_k = _fill(m, pool, keep, pipeline & np.repeat(intake_b, m.N), taken, k)
-            free.append(np.where(intake_b, free_k, 0))
+            free_k = _fill(m, pool, keep, take_in, taken, k)
+            free.append(free_k if intake_b is None else np.where(intake_b, free_k, 0))
     # invitations into the slots still free, each pool among the sites it may serve
     reentry = (stage >= DECLINED) & (m.months_in_stage >= sc.stages.reentry_delay)
     candidates = ((stage == NOT_ENGAGED) | reentry) & (m.eligible_from <= month) & m.prog_site
